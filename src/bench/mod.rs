@@ -1,0 +1,4 @@
+//! Benchmark workloads behind `fixvenue bench ...`. Each prints one `RESULT ...` line so that figures can be set
+//! beside a peer library's figures taken on the same corpus in the same run.
+
+pub mod codec;

@@ -1,0 +1,438 @@
+//! Decoding: a zero-copy view of one framed message.
+//!
+//! [`Decoder::decode`] tokenizes a frame (as returned by [`super::frame::check`]) into `(tag, value range)` pairs
+//! in wire order, with nom parsers, into a field index buffer the decoder owns and reuses: no heap allocation per
+//! message once the buffer has grown to the largest message seen. Length+Data pairs (RawDataLength 95 / RawData
+//! 96 and the others the dictionary pairs) are read by byte count, so data may contain SOH.
+//!
+//! The view ([`Message`]) offers typed accessors and resolves repeating groups through the dictionary.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use nom::IResult;
+use nom::Parser;
+use nom::bytes::complete::{tag, take, take_till};
+use nom::character::complete::u32 as tag_number;
+use rust_decimal::Decimal;
+
+use super::dictionary::{Dictionary, GroupDef, Section, StructDef};
+use super::frame::SOH;
+use super::types;
+
+/// One field of a decoded message: its tag and where its value lies in the frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldRef {
+    pub tag: u32,
+    start: u32,
+    end: u32,
+}
+
+/// The frame cannot be tokenized into fields. The session layer treats this like a garbled frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("malformed field at byte {offset}: expected <tag>=<value><SOH>")]
+    MalformedField { offset: usize },
+    #[error("the first three fields are not 8, 9 and 35")]
+    BadFirstFields,
+    #[error("CheckSum (10) is not the last field")]
+    CheckSumNotLast,
+    #[error("data field {tag} does not have the {length} bytes its length field announces")]
+    DataLength { tag: u32, length: usize },
+    #[error("frame is larger than 4 GiB")]
+    TooLarge,
+}
+
+/// Reusable decoding state: the field index buffer.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    fields: Vec<FieldRef>,
+}
+
+impl Decoder {
+    pub fn new() -> Decoder {
+        Decoder::default()
+    }
+
+    /// Tokenizes one complete frame. The view borrows both the frame and this decoder's field buffer.
+    pub fn decode<'a>(&'a mut self, dict: &'a Dictionary, frame: &'a [u8]) -> Result<Message<'a>, DecodeError> {
+        if u32::try_from(frame.len()).is_err() {
+            return Err(DecodeError::TooLarge);
+        }
+        self.fields.clear();
+        let mut rest = frame;
+        let mut pending_data: Option<(u32, usize)> = None;
+        while !rest.is_empty() {
+            let offset = frame.len() - rest.len();
+            let (after, (tag, value)) = field(rest, pending_data).map_err(|_| match pending_data {
+                Some((tag, length)) if tag_number::<_, ()>(rest).is_ok_and(|(_, t)| t == tag) => {
+                    DecodeError::DataLength { tag, length }
+                }
+                _ => DecodeError::MalformedField { offset },
+            })?;
+            pending_data = dict
+                .data_tag_for_length(tag)
+                .and_then(|data_tag| Some((data_tag, types::parse_uint(value)?.try_into().ok()?)));
+            let start = (value.as_ptr() as usize - frame.as_ptr() as usize) as u32;
+            self.fields.push(FieldRef { tag, start, end: start + value.len() as u32 });
+            rest = after;
+        }
+        let tags = |i: usize| self.fields.get(i).map(|f| f.tag);
+        if (tags(0), tags(1), tags(2)) != (Some(8), Some(9), Some(35)) {
+            return Err(DecodeError::BadFirstFields);
+        }
+        let last = self.fields.len() - 1;
+        if self.fields[..last].iter().any(|f| f.tag == 10) || self.fields[last].tag != 10 {
+            return Err(DecodeError::CheckSumNotLast);
+        }
+        let body_start = 3 + self.fields[3..].iter().take_while(|f| dict.section(f.tag) == Section::Header).count();
+        let trailer_start =
+            self.fields.iter().rposition(|f| dict.section(f.tag) != Section::Trailer).map_or(0, |i| i + 1);
+        Ok(Message { frame, fields: &self.fields, body_start, trailer_start: trailer_start.max(body_start) })
+    }
+}
+
+/// `<tag>=<value><SOH>`: the tag is a positive integer, the value runs to the next SOH, except for the DATA
+/// field announced by the previous LENGTH field (`pending_data`), whose value is exactly that many bytes.
+fn field(input: &[u8], pending_data: Option<(u32, usize)>) -> IResult<&[u8], (u32, &[u8])> {
+    let (input, (tag_value, _)) = (tag_number, tag(&b"="[..])).parse(input)?;
+    if tag_value == 0 {
+        return Err(nom::Err::Error(nom::error::Error::new(input, nom::error::ErrorKind::Verify)));
+    }
+    let (input, value) = match pending_data {
+        Some((data_tag, length)) if data_tag == tag_value => take(length).parse(input)?,
+        _ => take_till(|b| b == SOH).parse(input)?,
+    };
+    let (input, _) = tag(&[SOH][..]).parse(input)?;
+    Ok((input, (tag_value, value)))
+}
+
+/// A field is missing or its value is not in the expected format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FieldError {
+    #[error("required tag {0} missing")]
+    Missing(u32),
+    #[error("incorrect data format for tag {0}")]
+    Format(u32),
+}
+
+/// A field's value with typed accessors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldValue<'a> {
+    pub tag: u32,
+    pub bytes: &'a [u8],
+}
+
+impl<'a> FieldValue<'a> {
+    fn typed<T>(&self, parse: impl FnOnce(&'a [u8]) -> Option<T>) -> Result<T, FieldError> {
+        parse(self.bytes).ok_or(FieldError::Format(self.tag))
+    }
+    pub fn as_int(&self) -> Result<i64, FieldError> {
+        self.typed(types::parse_int)
+    }
+    pub fn as_uint(&self) -> Result<u64, FieldError> {
+        self.typed(types::parse_uint)
+    }
+    /// PRICE, QTY, AMT, FLOAT, PERCENTAGE, PRICEOFFSET.
+    pub fn as_decimal(&self) -> Result<Decimal, FieldError> {
+        self.typed(types::parse_decimal)
+    }
+    /// UTCTimestamp at second, milli, micro or nano precision.
+    pub fn as_timestamp(&self) -> Result<DateTime<Utc>, FieldError> {
+        self.typed(types::parse_utc_timestamp)
+    }
+    /// UTCDateOnly or LocalMktDate.
+    pub fn as_date(&self) -> Result<NaiveDate, FieldError> {
+        self.typed(types::parse_utc_date_only)
+    }
+    pub fn as_char(&self) -> Result<u8, FieldError> {
+        self.typed(types::parse_char)
+    }
+    pub fn as_bool(&self) -> Result<bool, FieldError> {
+        self.typed(types::parse_bool)
+    }
+    /// The value as text; FIX strings are ASCII in practice, anything else is refused here.
+    pub fn as_str(&self) -> Result<&'a str, FieldError> {
+        self.typed(|b| std::str::from_utf8(b).ok())
+    }
+    /// An enumerated value, through its Rust type.
+    pub fn as_enum<E: super::tags::FixEnum>(&self) -> Result<E, FieldError> {
+        self.typed(E::from_fix)
+    }
+}
+
+/// A zero-copy view of one decoded message.
+#[derive(Debug, Clone, Copy)]
+pub struct Message<'a> {
+    frame: &'a [u8],
+    fields: &'a [FieldRef],
+    body_start: usize,
+    trailer_start: usize,
+}
+
+impl<'a> Message<'a> {
+    /// The whole frame, as received.
+    pub fn frame(&self) -> &'a [u8] {
+        self.frame
+    }
+
+    /// Every field in wire order, header and trailer included.
+    pub fn fields(&self) -> &'a [FieldRef] {
+        self.fields
+    }
+
+    /// The header fields (8, 9, 35 and what follows them until the first non-header tag).
+    pub fn header(&self) -> &'a [FieldRef] {
+        &self.fields[..self.body_start]
+    }
+
+    /// The body fields, between the header and the trailer.
+    pub fn body(&self) -> &'a [FieldRef] {
+        &self.fields[self.body_start..self.trailer_start]
+    }
+
+    /// The trailer fields (from the last run of trailer tags; always ends with 10).
+    pub fn trailer(&self) -> &'a [FieldRef] {
+        &self.fields[self.trailer_start..]
+    }
+
+    /// The bytes of a field's value.
+    #[inline]
+    pub fn value(&self, field: &FieldRef) -> &'a [u8] {
+        &self.frame[field.start as usize..field.end as usize]
+    }
+
+    pub fn msg_type(&self) -> &'a [u8] {
+        self.value(&self.fields[2])
+    }
+
+    /// The first occurrence of `tag` anywhere in the message.
+    #[inline]
+    pub fn get(&self, tag: u32) -> Option<FieldValue<'a>> {
+        find(self.frame, self.fields, tag)
+    }
+
+    /// The first occurrence of `tag`, or [`FieldError::Missing`].
+    pub fn field(&self, tag: u32) -> Result<FieldValue<'a>, FieldError> {
+        self.get(tag).ok_or(FieldError::Missing(tag))
+    }
+
+    /// The entries of a repeating group at the top level of the body. An absent group has no entries.
+    pub fn group(&self, group: &'a GroupDef) -> Group<'a> {
+        Group::find(self.frame, self.body(), group)
+    }
+}
+
+#[inline]
+fn find<'a>(frame: &'a [u8], fields: &[FieldRef], tag: u32) -> Option<FieldValue<'a>> {
+    fields.iter().find(|f| f.tag == tag).map(|f| FieldValue { tag, bytes: &frame[f.start as usize..f.end as usize] })
+}
+
+/// The entries of one repeating group.
+#[derive(Debug, Clone, Copy)]
+pub struct Group<'a> {
+    frame: &'a [u8],
+    /// The fields after the NumInGroup field, up to the end of the enclosing structure.
+    rest: &'a [FieldRef],
+    def: &'a GroupDef,
+    /// The NumInGroup value as sent (0 when absent or not a number; validation reports those).
+    pub declared_count: usize,
+}
+
+impl<'a> Group<'a> {
+    fn find(frame: &'a [u8], fields: &'a [FieldRef], def: &'a GroupDef) -> Group<'a> {
+        let at = fields.iter().position(|f| f.tag == def.count_tag);
+        let (rest, declared_count) = match at {
+            Some(i) => {
+                let f = &fields[i];
+                let count = types::parse_uint(&frame[f.start as usize..f.end as usize]).unwrap_or(0);
+                (&fields[i + 1..], usize::try_from(count).unwrap_or(usize::MAX))
+            }
+            None => (&fields[..0], 0),
+        };
+        Group { frame, rest, def, declared_count }
+    }
+
+    /// The entries, each starting at a delimiter field and running until the next delimiter or the first field
+    /// that is not a member of the group.
+    pub fn entries(&self) -> Entries<'a> {
+        Entries { frame: self.frame, rest: self.rest, def: self.def }
+    }
+}
+
+/// Iterator over group entries.
+#[derive(Debug, Clone)]
+pub struct Entries<'a> {
+    frame: &'a [u8],
+    rest: &'a [FieldRef],
+    def: &'a GroupDef,
+}
+
+impl<'a> Iterator for Entries<'a> {
+    type Item = Entry<'a>;
+
+    fn next(&mut self) -> Option<Entry<'a>> {
+        if self.rest.first()?.tag != self.def.delimiter {
+            return None;
+        }
+        let len = entry_len(&self.def.entry, self.def.delimiter, self.rest);
+        let (entry, rest) = self.rest.split_at(len);
+        self.rest = rest;
+        Some(Entry { frame: self.frame, fields: entry, def: &self.def.entry })
+    }
+}
+
+/// How many fields from the delimiter at `fields[0]` belong to this entry, nested groups included.
+fn entry_len(def: &StructDef, delimiter: u32, fields: &[FieldRef]) -> usize {
+    1 + fields[1..].iter().take_while(|f| f.tag != delimiter && (def.contains(f.tag) || nested_member(def, f.tag))).count()
+}
+
+/// Whether `tag` belongs to a group nested (at any depth) in `def`.
+fn nested_member(def: &StructDef, tag: u32) -> bool {
+    def.members().iter().filter_map(|m| m.group.as_deref()).any(|g| g.entry.contains(tag) || nested_member(&g.entry, tag))
+}
+
+/// One entry of a repeating group.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry<'a> {
+    frame: &'a [u8],
+    fields: &'a [FieldRef],
+    def: &'a StructDef,
+}
+
+impl<'a> Entry<'a> {
+    pub fn fields(&self) -> &'a [FieldRef] {
+        self.fields
+    }
+
+    /// The first occurrence of `tag` in this entry (nested groups included).
+    #[inline]
+    pub fn get(&self, tag: u32) -> Option<FieldValue<'a>> {
+        find(self.frame, self.fields, tag)
+    }
+
+    pub fn field(&self, tag: u32) -> Result<FieldValue<'a>, FieldError> {
+        self.get(tag).ok_or(FieldError::Missing(tag))
+    }
+
+    /// A group nested in this entry.
+    pub fn group(&self, count_tag: u32) -> Option<Group<'a>> {
+        let def = self.def.group(count_tag)?;
+        Some(Group::find(self.frame, self.fields, def))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fix::frame::from_text as frame;
+    use crate::fix::dictionary::tests::mini;
+
+
+    #[test]
+    fn fields_in_wire_order_with_sections() {
+        let d = mini();
+        let f = frame("35=D|49=A|56=B|34=7|52=20261122-10:00:00.123|11=C1|55=ZVZZT|54=1|60=20261122-10:00:00|38=100|40=2|44=12.5|93=2|89=ab|");
+        let mut dec = Decoder::new();
+        let m = dec.decode(&d, &f).unwrap();
+        assert_eq!(m.msg_type(), b"D");
+        let tags: Vec<u32> = m.fields().iter().map(|f| f.tag).collect();
+        assert_eq!(tags, [8, 9, 35, 49, 56, 34, 52, 11, 55, 54, 60, 38, 40, 44, 93, 89, 10]);
+        assert_eq!(m.header().len(), 7);
+        assert_eq!(m.body().len(), 7);
+        assert_eq!(m.trailer().iter().map(|f| f.tag).collect::<Vec<_>>(), [93, 89, 10]);
+        assert_eq!(m.field(34).unwrap().as_uint(), Ok(7));
+        assert_eq!(m.field(44).unwrap().as_decimal(), Ok(Decimal::new(125, 1)));
+        assert_eq!(m.field(38).unwrap().as_decimal(), Ok(Decimal::new(100, 0)));
+        assert_eq!(m.field(54).unwrap().as_char(), Ok(b'1'));
+        assert_eq!(m.field(55).unwrap().as_str(), Ok("ZVZZT"));
+        assert!(m.field(52).unwrap().as_timestamp().is_ok());
+        assert_eq!(m.field(58), Err(FieldError::Missing(58)));
+        assert_eq!(m.field(55).unwrap().as_int(), Err(FieldError::Format(55)));
+    }
+
+    #[test]
+    fn data_fields_may_contain_soh() {
+        let d = mini();
+        let f = frame("35=D|49=A|56=B|34=1|52=20261122-10:00:00|95=7|96=a|b=c|d|58=x|");
+        let mut dec = Decoder::new();
+        let m = dec.decode(&d, &f).unwrap();
+        assert_eq!(m.field(96).unwrap().bytes, b"a\x01b=c\x01d");
+        assert_eq!(m.field(58).unwrap().bytes, b"x");
+        let short = frame("35=D|49=A|56=B|34=1|52=20261122-10:00:00|95=9|96=abc|");
+        assert!(matches!(dec.decode(&d, &short), Err(DecodeError::DataLength { tag: 96, length: 9 })));
+    }
+
+    #[test]
+    fn malformed_fields_and_order() {
+        let d = mini();
+        let mut dec = Decoder::new();
+        for (body, expect) in [
+            ("35=0|49=A|x=1|", DecodeError::MalformedField { offset: 0 }),
+            ("35=0|49=A|0=1|", DecodeError::MalformedField { offset: 0 }),
+            ("35=0|49A|", DecodeError::MalformedField { offset: 0 }),
+            ("35=0|10=000|49=A|", DecodeError::CheckSumNotLast),
+        ] {
+            let got = dec.decode(&d, &frame(body)).unwrap_err();
+            match (got, expect) {
+                (DecodeError::MalformedField { .. }, DecodeError::MalformedField { .. }) => {}
+                (got, expect) => assert_eq!(got, expect, "{body}"),
+            }
+        }
+        assert_eq!(dec.decode(&d, b"9=1\x018=FIX.4.4\x0135=0\x0110=000\x01").unwrap_err(), DecodeError::BadFirstFields);
+        assert_eq!(dec.decode(&d, b"").unwrap_err(), DecodeError::BadFirstFields);
+    }
+
+    #[test]
+    fn groups_resolved_through_the_dictionary() {
+        let d = mini();
+        let f = frame(
+            "35=X|49=A|56=B|34=1|52=20261122-10:00:00|262=R1|268=3|\
+             279=0|269=0|55=ZVZZT|270=10.01|271=100|\
+             279=1|269=1|270=10.02|271=200|\
+             279=2|269=2|278=T1|270=10.03|271=300|",
+        );
+        let mut dec = Decoder::new();
+        let m = dec.decode(&d, &f).unwrap();
+        let def = d.message(b"X").unwrap().body.group(268).unwrap();
+        let g = m.group(def);
+        assert_eq!(g.declared_count, 3);
+        let prices: Vec<Decimal> = g.entries().map(|e| e.field(270).unwrap().as_decimal().unwrap()).collect();
+        assert_eq!(prices, [Decimal::new(1001, 2), Decimal::new(1002, 2), Decimal::new(1003, 2)]);
+        let sizes: Vec<&[u8]> = g.entries().map(|e| e.field(271).unwrap().bytes).collect();
+        assert_eq!(sizes, [&b"100"[..], b"200", b"300"]);
+        assert!(g.entries().nth(1).unwrap().get(55).is_none());
+    }
+
+    #[test]
+    fn nested_groups() {
+        let d = mini();
+        let f = frame(
+            "35=D|49=A|56=B|34=1|52=20261122-10:00:00|11=C1|453=2|\
+             448=P1|447=D|452=3|802=2|523=S1|803=1|523=S2|\
+             448=P2|452=1|\
+             55=ZVZZT|54=1|60=20261122-10:00:00|40=1|",
+        );
+        let mut dec = Decoder::new();
+        let m = dec.decode(&d, &f).unwrap();
+        let parties = d.message(b"D").unwrap().body.group(453).unwrap();
+        let entries: Vec<Entry> = m.group(parties).entries().collect();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].fields().len(), 7);
+        let subs: Vec<&[u8]> = entries[0].group(802).unwrap().entries().map(|e| e.field(523).unwrap().bytes).collect();
+        assert_eq!(subs, [&b"S1"[..], b"S2"]);
+        assert_eq!(entries[1].field(448).unwrap().bytes, b"P2");
+        assert_eq!(entries[1].group(802).unwrap().entries().count(), 0);
+        assert_eq!(m.field(55).unwrap().bytes, b"ZVZZT");
+    }
+
+    #[test]
+    fn buffer_is_reused() {
+        let d = mini();
+        let mut dec = Decoder::new();
+        let big = frame("35=0|49=A|56=B|34=1|52=20261122-10:00:00|112=x|58=a|58=b|58=c|");
+        dec.decode(&d, &big).unwrap();
+        let capacity = dec.fields.capacity();
+        let small = frame("35=0|49=A|56=B|34=2|52=20261122-10:00:00|");
+        assert_eq!(dec.decode(&d, &small).unwrap().fields().len(), 8);
+        assert_eq!(dec.fields.capacity(), capacity);
+    }
+}

@@ -1,0 +1,13 @@
+//! fixvenue: a FIX 4.4 trading venue.
+//!
+//! The crate is layered the way a message travels (see ARCHITECTURE.md):
+//!
+//! - [`fix`]: the wire format, pure. Framing (`8=FIX.4.4|9=..|35=..|...|10=NNN|`, size cap, resync), zero-copy
+//!   decoding with nom, encoding into `bytes::BytesMut`, the data dictionary loaded from `fix-spec/FIX44.xml`, and
+//!   validation that yields the exact SessionRejectReason. It knows nothing of sockets, tokio or time sources.
+//! - [`bench`]: the `fixvenue bench ...` workloads, measured on the shared corpus.
+//!
+//! `main.rs` alone knows the command line.
+
+pub mod bench;
+pub mod fix;

@@ -1,0 +1,47 @@
+//! The `fixvenue` command line. Only this file knows the CLI.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "fixvenue", version, about = "A FIX 4.4 trading venue")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a benchmark workload and print one `RESULT ...` line.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Frame, checksum and read the corpus messages (and validate them against the dictionary).
+    Codec {
+        /// The message corpus: one FIX message per line.
+        #[arg(long, default_value = "../shared/corpus/fix44_mix.txt")]
+        corpus: PathBuf,
+        /// How many timed runs; the median is reported (at least 5).
+        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(5..=1000))]
+        runs: u32,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Bench(BenchCommand::Codec { corpus, runs }) => fixvenue::bench::codec::run(&corpus, runs),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("fixvenue: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
