@@ -5,9 +5,15 @@
 //! - [`fix`]: the wire format, pure. Framing (`8=FIX.4.4|9=..|35=..|...|10=NNN|`, size cap, resync), zero-copy
 //!   decoding with nom, encoding into `bytes::BytesMut`, the data dictionary loaded from `fix-spec/FIX44.xml`, and
 //!   validation that yields the exact SessionRejectReason. It knows nothing of sockets, tokio or time sources.
+//! - [`engine`]: matching, pure: one book per instrument in integer ticks and lots, price-time priority, order
+//!   types, TIF, self-trade prevention, trading status, pre-trade risk; sequenced commands in, events out.
+//! - [`config`]: `venue.toml` (instruments, accounts, `[default_account]`), loaded with serde and validated into
+//!   the engine's integer terms; the bundled default is compiled in.
 //! - [`bench`]: the `fixvenue bench ...` workloads, measured on the shared corpus.
 //!
 //! `main.rs` alone knows the command line.
 
 pub mod bench;
+pub mod config;
+pub mod engine;
 pub mod fix;

@@ -2,3 +2,4 @@
 //! beside a peer library's figures taken on the same corpus in the same run.
 
 pub mod codec;
+pub mod engine;

@@ -1,0 +1,333 @@
+//! `fixvenue bench engine`: replays ../shared/corpus/book_ops_1m.csv through the matching engine (A = GTC limit,
+//! C = cancel, M = market with the rest canceled), checks the result against the `.expected` file and prints one
+//! `RESULT` line. With a journal directory the same commands go through the sequencer with real fdatasync group
+//! commits, and the journal is then replayed into a fresh engine to time start-up recovery.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use hdrhistogram::Histogram;
+
+use crate::config::VenueConfig;
+use crate::engine::{
+    AccountId, Command, Engine, Event, InstrumentId, NewOrder, OrderId, OrderKind, Sequenced,
+    SessionId, Side, TimeInForce,
+};
+
+/// The largest operations file accepted.
+pub const OPS_FILE_BYTES_MAX: u64 = 1 << 30;
+/// The most operations in one file.
+pub const OPS_MAX: usize = 20_000_000;
+/// The instrument the corpus trades (from the bundled venue.toml).
+pub const BENCH_SYMBOL: &str = "ZVZZT";
+/// Resting orders (A) come from this account, market orders (M) from the other, so that no trade is a self-trade.
+pub const MAKER_ACCOUNT: AccountId = AccountId(1_000_001);
+pub const TAKER_ACCOUNT: AccountId = AccountId(1_000_002);
+
+/// What the corpus must produce, from `book_ops_1m.expected`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Expected {
+    pub fills: u64,
+    pub filled_qty: i64,
+    pub final_resting_orders: usize,
+    pub final_best_bid: i64,
+    pub final_best_ask: i64,
+}
+
+/// What a replay produced, in the same terms.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub fills: u64,
+    pub filled_qty: i64,
+    pub final_resting_orders: usize,
+    pub final_best_bid: i64,
+    pub final_best_ask: i64,
+    pub rejects: u64,
+}
+
+impl Outcome {
+    /// Counts what one command's events add.
+    pub fn count(&mut self, events: &[Event]) {
+        for event in events {
+            match event {
+                Event::Trade { qty_lots, .. } => {
+                    self.fills += 1;
+                    self.filled_qty += qty_lots;
+                }
+                Event::Rejected { .. } | Event::CancelRejected { .. } => self.rejects += 1,
+                _ => {}
+            }
+        }
+    }
+
+    /// Takes the final book figures from the engine.
+    pub fn finish(&mut self, engine: &Engine, instrument: InstrumentId) {
+        self.final_resting_orders = engine.resting_orders();
+        self.final_best_bid = engine
+            .best(instrument, Side::Buy)
+            .map_or(0, |(price_ticks, _)| price_ticks);
+        self.final_best_ask = engine
+            .best(instrument, Side::Sell)
+            .map_or(0, |(price_ticks, _)| price_ticks);
+    }
+
+    /// Fails loudly, naming every figure that differs.
+    pub fn check(&self, expected: &Expected) -> anyhow::Result<()> {
+        let pairs = [
+            ("fills", self.fills as i64, expected.fills as i64),
+            ("filled_qty", self.filled_qty, expected.filled_qty),
+            (
+                "final_resting_orders",
+                self.final_resting_orders as i64,
+                expected.final_resting_orders as i64,
+            ),
+            (
+                "final_best_bid",
+                self.final_best_bid,
+                expected.final_best_bid,
+            ),
+            (
+                "final_best_ask",
+                self.final_best_ask,
+                expected.final_best_ask,
+            ),
+            ("rejects", self.rejects as i64, 0),
+        ];
+        let wrong: Vec<String> = pairs
+            .iter()
+            .filter(|(_, actual, wanted)| actual != wanted)
+            .map(|(name, actual, wanted)| format!("{name}: got {actual}, expected {wanted}"))
+            .collect();
+        if !wrong.is_empty() {
+            bail!("MISMATCH against the expected values: {}", wrong.join("; "));
+        }
+        Ok(())
+    }
+}
+
+/// Reads the expected values (`key=value` lines, `#` comments).
+pub fn read_expected(path: &Path) -> anyhow::Result<Expected> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut values = BTreeMap::new();
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (key, value) = line
+            .split_once('=')
+            .ok_or_else(|| anyhow!("{}:{}: expected key=value", path.display(), index + 1))?;
+        values.insert(key.trim().to_owned(), value.trim().to_owned());
+    }
+    let get = |key: &str| -> anyhow::Result<i64> {
+        let value = values
+            .get(key)
+            .ok_or_else(|| anyhow!("{}: no {key}=", path.display()))?;
+        value
+            .parse()
+            .with_context(|| format!("{}: {key}={value} is not an integer", path.display()))
+    };
+    Ok(Expected {
+        fills: u64::try_from(get("fills")?).context("fills is negative")?,
+        filled_qty: get("filled_qty")?,
+        final_resting_orders: usize::try_from(get("final_resting_orders")?)
+            .context("negative order count")?,
+        final_best_bid: get("final_best_bid")?,
+        final_best_ask: get("final_best_ask")?,
+    })
+}
+
+/// Reads the operations file into sequenced commands (sequence numbers 1, 2, ... in file order; a cancel names
+/// the order id the engine gave the add it cancels).
+pub fn read_ops(path: &Path, instrument: InstrumentId) -> anyhow::Result<Vec<Sequenced>> {
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let size = file
+        .metadata()
+        .with_context(|| format!("reading {}", path.display()))?
+        .len();
+    if size > OPS_FILE_BYTES_MAX {
+        bail!(
+            "{}: {size} bytes, more than the {OPS_FILE_BYTES_MAX} accepted",
+            path.display()
+        );
+    }
+    let mut lines = BufReader::new(file.take(OPS_FILE_BYTES_MAX)).lines();
+    let header = lines.next().transpose()?.unwrap_or_default();
+    if header.trim_end() != "op,order_id,side,price,qty" {
+        bail!(
+            "{}:1: header must be op,order_id,side,price,qty, found {header:?}",
+            path.display()
+        );
+    }
+    let mut ops = Vec::new();
+    let mut engine_ids: BTreeMap<u64, OrderId> = BTreeMap::new();
+    for (index, line) in lines.enumerate() {
+        let line = line.with_context(|| format!("{}:{}", path.display(), index + 2))?;
+        if ops.len() >= OPS_MAX {
+            bail!("{}: more than {OPS_MAX} operations", path.display());
+        }
+        let seq = ops.len() as u64 + 1;
+        let command = parse_op(&line, seq, instrument, &mut engine_ids)
+            .with_context(|| format!("{}:{}: {line:?}", path.display(), index + 2))?;
+        ops.push(Sequenced {
+            seq,
+            ts_ns: 0,
+            command,
+        });
+    }
+    Ok(ops)
+}
+
+fn parse_op(
+    line: &str,
+    seq: u64,
+    instrument: InstrumentId,
+    engine_ids: &mut BTreeMap<u64, OrderId>,
+) -> anyhow::Result<Command> {
+    let fields: Vec<&str> = line.trim_end().split(',').collect();
+    let [op, order_id, side, price, qty] = fields.as_slice() else {
+        bail!("expected 5 fields");
+    };
+    let order_id: u64 = order_id.parse().context("order_id")?;
+    let side = match *side {
+        "B" => Side::Buy,
+        "S" => Side::Sell,
+        other => bail!("side {other:?} is neither B nor S"),
+    };
+    let price_ticks: i64 = price.parse().context("price")?;
+    let qty_lots: i64 = qty.parse().context("qty")?;
+    let new = |account, kind, tif| NewOrder {
+        instrument,
+        account,
+        session: SessionId(1),
+        side,
+        kind,
+        qty_lots,
+        tif,
+        post_only: false,
+        display_lots: 0,
+    };
+    match *op {
+        "A" | "M" => {
+            if engine_ids.insert(order_id, OrderId(seq)).is_some() {
+                bail!("order_id {order_id} used twice");
+            }
+            Ok(Command::New(if *op == "A" {
+                new(
+                    MAKER_ACCOUNT,
+                    OrderKind::Limit { price_ticks },
+                    TimeInForce::Gtc,
+                )
+            } else {
+                new(TAKER_ACCOUNT, OrderKind::Market, TimeInForce::Ioc)
+            }))
+        }
+        "C" => {
+            let target = engine_ids
+                .get(&order_id)
+                .ok_or_else(|| anyhow!("cancel of unknown order_id {order_id}"))?;
+            Ok(Command::Cancel {
+                order_id: *target,
+                account: MAKER_ACCOUNT,
+            })
+        }
+        other => bail!("op {other:?} is not A, C or M"),
+    }
+}
+
+/// A fresh engine on the bundled configuration.
+pub fn bench_engine() -> anyhow::Result<(Engine, InstrumentId)> {
+    let resolved = VenueConfig::bundled().resolve()?;
+    let engine = Engine::new(resolved.engine)?;
+    let instrument = engine
+        .instrument_id(BENCH_SYMBOL)
+        .ok_or_else(|| anyhow!("{BENCH_SYMBOL} not configured"))?;
+    Ok((engine, instrument))
+}
+
+/// One timed pass over every command; returns the elapsed time and what it produced.
+fn timed_pass(ops: &[Sequenced]) -> anyhow::Result<(Duration, Outcome)> {
+    let (mut engine, instrument) = bench_engine()?;
+    let mut events = Vec::with_capacity(1_024);
+    let mut outcome = Outcome::default();
+    let start = Instant::now();
+    for op in ops {
+        events.clear();
+        engine.apply(op, &mut events);
+        outcome.count(&events);
+    }
+    let elapsed = start.elapsed();
+    engine.audit();
+    outcome.finish(&engine, instrument);
+    Ok((elapsed, outcome))
+}
+
+/// One pass that times every command on its own, into a histogram of nanoseconds.
+fn latency_pass(ops: &[Sequenced]) -> anyhow::Result<Histogram<u64>> {
+    let (mut engine, _) = bench_engine()?;
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)?;
+    let mut events = Vec::with_capacity(1_024);
+    for op in ops {
+        events.clear();
+        let start = Instant::now();
+        engine.apply(op, &mut events);
+        let elapsed_ns = start.elapsed().as_nanos() as u64;
+        histogram.record(elapsed_ns.max(1))?;
+    }
+    Ok(histogram)
+}
+
+fn median(mut values: Vec<Duration>) -> Duration {
+    values.sort();
+    values[values.len() / 2]
+}
+
+/// `fixvenue bench engine`.
+pub fn run(
+    ops_path: &Path,
+    expected_path: Option<&Path>,
+    journal: Option<&Path>,
+    runs: u32,
+) -> anyhow::Result<()> {
+    let expected_path: PathBuf =
+        expected_path.map_or_else(|| ops_path.with_extension("expected"), Path::to_path_buf);
+    let expected = read_expected(&expected_path)?;
+    let (_, instrument) = bench_engine()?;
+    let ops = read_ops(ops_path, instrument)?;
+    let mut times = Vec::new();
+    for run in 0..runs {
+        let (elapsed, outcome) = timed_pass(&ops)?;
+        outcome
+            .check(&expected)
+            .with_context(|| format!("pure engine run {}", run + 1))?;
+        eprintln!(
+            "run {}: {:.1} ns/op",
+            run + 1,
+            elapsed.as_nanos() as f64 / ops.len() as f64
+        );
+        times.push(elapsed);
+    }
+    let histogram = latency_pass(&ops)?;
+    let ns_per_op = median(times).as_nanos() as f64 / ops.len() as f64;
+    let line = format!(
+        "RESULT suite=book peer=fixvenue ns_per_op={:.1} ops_per_s={:.0} p50_ns={} p99_ns={} p999_ns={}",
+        ns_per_op,
+        1e9 / ns_per_op,
+        histogram.value_at_quantile(0.50),
+        histogram.value_at_quantile(0.99),
+        histogram.value_at_quantile(0.999),
+    );
+    if let Some(dir) = journal {
+        bail!(
+            "--journal {}: the durable replay is not built yet",
+            dir.display()
+        );
+    }
+    println!("{line}");
+    Ok(())
+}
