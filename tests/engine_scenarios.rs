@@ -54,7 +54,7 @@ fn check(path: &Path) -> Result<(), String> {
 fn golden_scenarios() {
     let files = scenario_files();
     assert!(
-        files.len() >= 1,
+        files.len() >= 13,
         "expected the scenario files, found {}",
         files.len()
     );

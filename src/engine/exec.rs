@@ -108,20 +108,16 @@ pub(crate) fn execute(core: &mut Core, cx: &mut MatchCx<'_>, mut taker: Taker) -
 /// Cancels what is left of a taker that will not rest.
 fn finish_unfilled(core: &mut Core, cx: &mut MatchCx<'_>, taker: &Taker, reason: CancelReason) {
     let lots = taker.remaining_lots();
-    core.accounts.release(
-        taker.account_slot,
-        cx.spec,
-        taker.reservation(),
-        lots,
-        cx.out,
-    );
-    core.accounts.close_order(taker.account_slot);
-    core.lots_canceled += lots;
     cx.out.push(Event::Canceled {
         order_id: taker.id,
         canceled_lots: lots,
         reason,
     });
+    let (spec, reservation) = (cx.spec, taker.reservation());
+    core.accounts
+        .release(taker.account_slot, spec, reservation, lots, cx.out);
+    core.accounts.close_order(taker.account_slot);
+    core.lots_canceled += lots;
 }
 
 /// Puts the remainder of `taker` into the book at its limit price.
@@ -340,22 +336,6 @@ fn trade(
         cum_lots: maker.cum_lots,
         leaves_lots: maker.leaves_lots(),
     };
-    core.accounts.settle(
-        maker_slot,
-        cx.spec,
-        maker_reservation,
-        price_ticks,
-        qty_lots,
-        cx.out,
-    );
-    core.accounts.settle(
-        taker.account_slot,
-        cx.spec,
-        taker.reservation(),
-        price_ticks,
-        qty_lots,
-        cx.out,
-    );
     let (buy, sell) = match taker.side {
         Side::Buy => (taker.fill(), maker_fill),
         Side::Sell => (maker_fill, taker.fill()),
@@ -375,6 +355,24 @@ fn trade(
         buy,
         sell,
     });
+    let (spec, reservation) = (cx.spec, taker.reservation());
+    let accounts = &mut core.accounts;
+    accounts.settle(
+        maker_slot,
+        spec,
+        maker_reservation,
+        price_ticks,
+        qty_lots,
+        cx.out,
+    );
+    accounts.settle(
+        taker.account_slot,
+        spec,
+        reservation,
+        price_ticks,
+        qty_lots,
+        cx.out,
+    );
 }
 
 /// Refills an iceberg's visible slice from its reserve and sends it to the back of its level (already detached).
@@ -411,6 +409,11 @@ fn remove_maker(core: &mut Core, cx: &mut MatchCx<'_>, slot: u32, reason: Cancel
         side: order.side,
         reserve_ticks: order.reserve_ticks,
     };
+    cx.out.push(Event::Canceled {
+        order_id: order.id,
+        canceled_lots: lots,
+        reason,
+    });
     core.accounts
         .release(order.account_slot, cx.spec, reservation, lots, cx.out);
     core.accounts.close_order(order.account_slot);
@@ -418,9 +421,4 @@ fn remove_maker(core: &mut Core, cx: &mut MatchCx<'_>, slot: u32, reason: Cancel
         core.expiries.remove(&(order.expire_ns, order.id));
     }
     core.lots_canceled += lots;
-    cx.out.push(Event::Canceled {
-        order_id: order.id,
-        canceled_lots: lots,
-        reason,
-    });
 }

@@ -460,13 +460,6 @@ impl Engine {
             side: order.side,
             reserve_ticks: order.reserve_ticks,
         };
-        core.accounts
-            .release(order.account_slot, spec, reservation, lots, out);
-        core.accounts.close_order(order.account_slot);
-        if order.expire_ns != i64::MAX {
-            core.expiries.remove(&(order.expire_ns, order.id));
-        }
-        core.lots_canceled += lots;
         out.push(match removal {
             Removal::Canceled(reason) => Event::Canceled {
                 order_id: order.id,
@@ -478,6 +471,13 @@ impl Engine {
                 expired_lots: lots,
             },
         });
+        core.accounts
+            .release(order.account_slot, spec, reservation, lots, out);
+        core.accounts.close_order(order.account_slot);
+        if order.expire_ns != i64::MAX {
+            core.expiries.remove(&(order.expire_ns, order.id));
+        }
+        core.lots_canceled += lots;
         if let Some(qty_lots) = level_lots {
             let (instrument, side, price_ticks) = (order.instrument, order.side, order.price_ticks);
             out.push(Event::Level {

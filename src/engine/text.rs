@@ -209,11 +209,13 @@ fn parse_new<'a>(
         }
     };
     let options = options(words.iter().skip(used).copied())?;
-    let instrument = match options.get("sym") {
-        Some(symbol) => symbols
+    let instrument = match (options.get("sym"), options.get("instr")) {
+        (Some(symbol), None) => symbols
             .instrument(symbol)
             .ok_or_else(|| format!("unknown symbol {symbol:?}"))?,
-        None => InstrumentId(0),
+        (None, Some(index)) => InstrumentId(number("instr", index)?),
+        (None, None) => InstrumentId(0),
+        (Some(_), Some(_)) => return err("give sym= or instr=, not both"),
     };
     Ok(NewOrder {
         instrument,
@@ -240,7 +242,7 @@ fn parse_tif(options: &BTreeMap<&str, &str>) -> Result<TimeInForce, String> {
             "gtd-date" => tifs.push(TimeInForce::Gtd(Expiry::OnDate {
                 days_since_epoch: number("gtd-date", value)?,
             })),
-            "acct" | "session" | "sym" | "post-only" | "display" => {}
+            "acct" | "session" | "sym" | "instr" | "post-only" | "display" => {}
             other => return err(format!("unknown option {other:?}")),
         }
     }
