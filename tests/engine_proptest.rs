@@ -1,0 +1,386 @@
+//! The engine against a naive reference book: random sequences of limit (GTC, IOC, FOK), market, cancel and replace
+//! commands from a few accounts (so self-trade prevention fires) must give the same trades, in the same order, and
+//! the same final book. The reference keeps every order in one vector and finds the best by scanning.
+
+use std::collections::BTreeMap;
+
+use fixvenue::engine::{
+    AccountId, AccountProfile, Command, Engine, EngineConfig, Event, Funding, InstrumentId,
+    InstrumentSpec, NewOrder, OrderId, OrderKind, Replace, Sequenced, SessionId, Side, StpMode,
+    TimeInForce, TradingStatus,
+};
+use proptest::prelude::*;
+use rust_decimal::Decimal;
+
+#[derive(Clone, Debug)]
+enum Op {
+    Limit {
+        account: u32,
+        side: Side,
+        price_ticks: i64,
+        qty_lots: i64,
+        tif: TimeInForce,
+    },
+    Market {
+        account: u32,
+        side: Side,
+        qty_lots: i64,
+    },
+    Cancel {
+        pick: usize,
+    },
+    Replace {
+        pick: usize,
+        price_delta_ticks: i64,
+        qty_lots: i64,
+    },
+}
+
+fn side() -> impl Strategy<Value = Side> {
+    prop_oneof![Just(Side::Buy), Just(Side::Sell)]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let tif = prop_oneof![6 => Just(TimeInForce::Gtc), 1 => Just(TimeInForce::Ioc), 1 => Just(TimeInForce::Fok)];
+    prop_oneof![
+        6 => (1..4u32, side(), 95..106i64, 1..20i64, tif)
+            .prop_map(|(account, side, price_ticks, qty_lots, tif)| Op::Limit { account, side, price_ticks, qty_lots, tif }),
+        1 => (1..4u32, side(), 1..40i64).prop_map(|(account, side, qty_lots)| Op::Market { account, side, qty_lots }),
+        2 => any::<usize>().prop_map(|pick| Op::Cancel { pick }),
+        2 => (any::<usize>(), -2..3i64, 1..25i64)
+            .prop_map(|(pick, price_delta_ticks, qty_lots)| Op::Replace { pick, price_delta_ticks, qty_lots }),
+    ]
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct RefOrder {
+    id: u64,
+    account: u32,
+    side: Side,
+    price_ticks: i64,
+    qty_lots: i64,
+    cum_lots: i64,
+    time: u64,
+}
+
+/// (buy order, sell order, price, quantity)
+type Trade = (u64, u64, i64, i64);
+
+#[derive(Default)]
+struct RefBook {
+    orders: Vec<RefOrder>,
+    clock: u64,
+}
+
+impl RefBook {
+    /// Index of the best order on `side` (best price, then earliest), if any.
+    fn best(&self, side: Side) -> Option<usize> {
+        let key = |order: &RefOrder| match side {
+            Side::Buy => (-order.price_ticks, order.time),
+            Side::Sell => (order.price_ticks, order.time),
+        };
+        (0..self.orders.len())
+            .filter(|&i| self.orders[i].side == side)
+            .min_by_key(|&i| key(&self.orders[i]))
+    }
+
+    fn in_priority(&self, side: Side) -> Vec<RefOrder> {
+        let mut orders: Vec<RefOrder> = self
+            .orders
+            .iter()
+            .filter(|o| o.side == side)
+            .cloned()
+            .collect();
+        orders.sort_by_key(|order| match side {
+            Side::Buy => (-order.price_ticks, order.time),
+            Side::Sell => (order.price_ticks, order.time),
+        });
+        orders
+    }
+
+    fn crosses(side: Side, bound_ticks: Option<i64>, price_ticks: i64) -> bool {
+        match (side, bound_ticks) {
+            (_, None) => true,
+            (Side::Buy, Some(bound)) => price_ticks <= bound,
+            (Side::Sell, Some(bound)) => price_ticks >= bound,
+        }
+    }
+
+    /// Whether a FOK can fill: walks the book as the sweep would; meeting its own account first kills it.
+    fn fok_fillable(&self, taker: &RefOrder, bound_ticks: Option<i64>) -> bool {
+        let mut available = 0;
+        for maker in self.in_priority(taker.side.opposite()) {
+            if !Self::crosses(taker.side, bound_ticks, maker.price_ticks) {
+                break;
+            }
+            if maker.account == taker.account {
+                return false;
+            }
+            available += maker.qty_lots - maker.cum_lots;
+            if available >= taker.qty_lots - taker.cum_lots {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Matches `taker`; rests it if `rests` and something is left.
+    fn take(
+        &mut self,
+        mut taker: RefOrder,
+        bound_ticks: Option<i64>,
+        rests: bool,
+        fok: bool,
+        trades: &mut Vec<Trade>,
+    ) {
+        if fok && !self.fok_fillable(&taker, bound_ticks) {
+            return;
+        }
+        while taker.cum_lots < taker.qty_lots {
+            let Some(at) = self.best(taker.side.opposite()) else {
+                break;
+            };
+            let maker = &mut self.orders[at];
+            if !Self::crosses(taker.side, bound_ticks, maker.price_ticks) {
+                break;
+            }
+            if maker.account == taker.account {
+                return;
+            }
+            let qty = (taker.qty_lots - taker.cum_lots).min(maker.qty_lots - maker.cum_lots);
+            taker.cum_lots += qty;
+            maker.cum_lots += qty;
+            let (buy, sell) = if taker.side == Side::Buy {
+                (taker.id, maker.id)
+            } else {
+                (maker.id, taker.id)
+            };
+            trades.push((buy, sell, maker.price_ticks, qty));
+            if maker.cum_lots == maker.qty_lots {
+                self.orders.remove(at);
+            }
+        }
+        if rests && taker.cum_lots < taker.qty_lots {
+            self.clock += 1;
+            taker.time = self.clock;
+            self.orders.push(taker);
+        }
+    }
+
+    fn apply(&mut self, seq: u64, command: &Command, trades: &mut Vec<Trade>) {
+        match *command {
+            Command::New(order) => {
+                let taker = RefOrder {
+                    id: seq,
+                    account: order.account.0,
+                    side: order.side,
+                    price_ticks: order.kind.limit_ticks().unwrap_or(0),
+                    qty_lots: order.qty_lots,
+                    cum_lots: 0,
+                    time: 0,
+                };
+                let rests = order.kind.limit_ticks().is_some() && order.tif == TimeInForce::Gtc;
+                self.take(
+                    taker,
+                    order.kind.limit_ticks(),
+                    rests,
+                    order.tif == TimeInForce::Fok,
+                    trades,
+                );
+            }
+            Command::Cancel { order_id, account } => {
+                self.orders
+                    .retain(|order| !(order.id == order_id.0 && order.account == account.0));
+            }
+            Command::Replace(replace) => self.replace(&replace, trades),
+            _ => unreachable!("the generator makes no other commands"),
+        }
+    }
+
+    fn replace(&mut self, replace: &Replace, trades: &mut Vec<Trade>) {
+        let Some(at) = self
+            .orders
+            .iter()
+            .position(|order| order.id == replace.order_id.0)
+        else {
+            return;
+        };
+        let order = self.orders[at].clone();
+        let price_ticks = replace.price_ticks.unwrap_or(order.price_ticks);
+        if replace.qty_lots <= order.cum_lots {
+            self.orders.remove(at);
+        } else if price_ticks == order.price_ticks && replace.qty_lots <= order.qty_lots {
+            self.orders[at].qty_lots = replace.qty_lots;
+        } else {
+            self.orders.remove(at);
+            let taker = RefOrder {
+                price_ticks,
+                qty_lots: replace.qty_lots,
+                ..order
+            };
+            self.take(taker, Some(price_ticks), true, false, trades);
+        }
+    }
+}
+
+fn engine() -> Engine {
+    let spec = InstrumentSpec {
+        symbol: "ZVZZT".into(),
+        currency: 0,
+        tick_size: Decimal::new(1, 2),
+        lot_size: Decimal::ONE,
+        min_qty_lots: 1,
+        max_qty_lots: 1_000_000,
+        max_notional_cash: i64::MAX,
+        cash_per_tick_lot: 100,
+        collar_bp: 990_000,
+        reference_ticks: 100,
+        close_ns: 0,
+        status: TradingStatus::Open,
+    };
+    let profile = AccountProfile {
+        funding: Funding::Credit {
+            limit_cash: i64::MAX / 4,
+        },
+        max_open_orders: 10_000,
+        stp_mode: StpMode::CancelIncoming,
+        stp_group: None,
+    };
+    let config = EngineConfig {
+        instruments: vec![spec],
+        accounts: BTreeMap::new(),
+        default_account: profile,
+    };
+    let mut engine = Engine::new(config).expect("valid engine config");
+    engine.set_audit_interval(1);
+    engine
+}
+
+/// Turns a generated op into a command; cancels and replaces pick one of the live orders of the reference.
+fn command(op: &Op, reference: &RefBook) -> Option<Command> {
+    let new = |account: u32, side, kind, qty_lots, tif| {
+        Command::New(NewOrder {
+            instrument: InstrumentId(0),
+            account: AccountId(account),
+            session: SessionId(1),
+            side,
+            kind,
+            qty_lots,
+            tif,
+            post_only: false,
+            display_lots: 0,
+        })
+    };
+    let pick = |pick: usize| {
+        reference
+            .orders
+            .get(pick % reference.orders.len().max(1))
+            .cloned()
+    };
+    match *op {
+        Op::Limit {
+            account,
+            side,
+            price_ticks,
+            qty_lots,
+            tif,
+        } => Some(new(
+            account,
+            side,
+            OrderKind::Limit { price_ticks },
+            qty_lots,
+            tif,
+        )),
+        Op::Market {
+            account,
+            side,
+            qty_lots,
+        } => Some(new(
+            account,
+            side,
+            OrderKind::Market,
+            qty_lots,
+            TimeInForce::Ioc,
+        )),
+        Op::Cancel { pick: at } => pick(at).map(|order| Command::Cancel {
+            order_id: OrderId(order.id),
+            account: AccountId(order.account),
+        }),
+        Op::Replace {
+            pick: at,
+            price_delta_ticks,
+            qty_lots,
+        } => pick(at).map(|order| {
+            Command::Replace(Replace {
+                order_id: OrderId(order.id),
+                account: AccountId(order.account),
+                price_ticks: (price_delta_ticks != 0)
+                    .then_some(order.price_ticks + price_delta_ticks),
+                qty_lots,
+            })
+        }),
+    }
+}
+
+fn engine_trades(events: &[Event]) -> Vec<Trade> {
+    events
+        .iter()
+        .filter_map(|event| match *event {
+            Event::Trade {
+                buy,
+                sell,
+                price_ticks,
+                qty_lots,
+                ..
+            } => Some((buy.order_id.0, sell.order_id.0, price_ticks, qty_lots)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn engine_side(engine: &Engine, side: Side) -> Vec<(u64, i64, i64)> {
+    engine
+        .book_side(InstrumentId(0), side)
+        .iter()
+        .map(|order| {
+            (
+                order.order_id.0,
+                order.price_ticks,
+                order.visible_lots + order.hidden_lots,
+            )
+        })
+        .collect()
+}
+
+fn reference_side(reference: &RefBook, side: Side) -> Vec<(u64, i64, i64)> {
+    reference
+        .in_priority(side)
+        .iter()
+        .map(|order| (order.id, order.price_ticks, order.qty_lots - order.cum_lots))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn engine_matches_the_reference_book(ops in proptest::collection::vec(op(), 1..120)) {
+        let mut engine = engine();
+        let mut reference = RefBook::default();
+        let mut events = Vec::new();
+        let mut seq = 0;
+        for op in &ops {
+            let Some(command) = command(op, &reference) else { continue };
+            seq += 1;
+            events.clear();
+            engine.apply(&Sequenced { seq, ts_ns: 0, command }, &mut events);
+            let mut expected = Vec::new();
+            reference.apply(seq, &command, &mut expected);
+            prop_assert_eq!(engine_trades(&events), expected, "trades of command {} {:?}", seq, command);
+        }
+        for side in [Side::Buy, Side::Sell] {
+            prop_assert_eq!(engine_side(&engine, side), reference_side(&reference, side));
+        }
+        engine.audit();
+    }
+}
