@@ -15,14 +15,23 @@ use rust_decimal::Decimal;
 fn sample(msg_type: &str) -> Vec<u8> {
     let needle = format!("\x0135={msg_type}\x01");
     if let Ok(text) = std::fs::read("../shared/corpus/fix44_mix.txt") {
-        if let Some(line) = text.split(|&b| b == b'\n').find(|l| l.windows(needle.len()).any(|w| w == needle.as_bytes())) {
+        if let Some(line) = text
+            .split(|&b| b == b'\n')
+            .find(|l| l.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        {
             return line.to_vec();
         }
     }
     let body = match msg_type {
-        "D" => "35=D|49=CLIENT01|56=VENUE|34=2|52=20261120-09:30:00.005|11=C1000002|1=ACC990|55=NVDA|54=1|60=20261120-09:30:00.005|38=5|40=2|44=102.08|59=0|",
-        "8" => "35=8|49=VENUE|56=CLIENT01|34=3|52=20261120-09:30:00.010|37=O7000001|11=C1000003|17=E90000001|150=0|39=0|1=ACC290|55=EURUSD|54=1|38=200|40=2|44=116.82|59=0|151=200|14=0|6=0|60=20261120-09:30:00.010|",
-        _ => "35=X|49=VENUE|56=CLIENT01|34=2|52=20261120-09:30:00.007|262=MD5882|268=5|279=1|269=1|278=M1|55=EURUSD|270=198.65|271=3500|279=1|269=0|278=M2|55=EURUSD|270=198.60|271=3100|279=1|269=1|278=M3|55=EURUSD|270=198.68|271=2900|279=1|269=0|278=M4|55=EURUSD|270=198.63|271=2500|279=0|269=1|278=M5|55=EURUSD|270=198.65|271=3100|",
+        "D" => {
+            "35=D|49=CLIENT01|56=VENUE|34=2|52=20261120-09:30:00.005|11=C1000002|1=ACC990|55=NVDA|54=1|60=20261120-09:30:00.005|38=5|40=2|44=102.08|59=0|"
+        }
+        "8" => {
+            "35=8|49=VENUE|56=CLIENT01|34=3|52=20261120-09:30:00.010|37=O7000001|11=C1000003|17=E90000001|150=0|39=0|1=ACC290|55=EURUSD|54=1|38=200|40=2|44=116.82|59=0|151=200|14=0|6=0|60=20261120-09:30:00.010|"
+        }
+        _ => {
+            "35=X|49=VENUE|56=CLIENT01|34=2|52=20261120-09:30:00.007|262=MD5882|268=5|279=1|269=1|278=M1|55=EURUSD|270=198.65|271=3500|279=1|269=0|278=M2|55=EURUSD|270=198.60|271=3100|279=1|269=1|278=M3|55=EURUSD|270=198.68|271=2900|279=1|269=0|278=M4|55=EURUSD|270=198.63|271=2500|279=0|269=1|278=M5|55=EURUSD|270=198.65|271=3100|"
+        }
     };
     frame::from_text(body)
 }
@@ -36,8 +45,12 @@ fn decode_validate(c: &mut Criterion) {
         let bytes = sample(msg_type);
         c.bench_function(&format!("frame+decode+validate {msg_type}"), |b| {
             b.iter(|| {
-                let Framed::Complete { len } = frame::check(black_box(&bytes), &config) else { panic!("sample frames") };
-                let msg = decoder.decode(&dict, &bytes[..len]).expect("sample decodes");
+                let Framed::Complete { len } = frame::check(black_box(&bytes), &config) else {
+                    panic!("sample frames")
+                };
+                let msg = decoder
+                    .decode(&dict, &bytes[..len])
+                    .expect("sample decodes");
                 black_box(validator.validate(&dict, &msg).is_ok())
             })
         });
@@ -51,7 +64,13 @@ fn encode_execution_report(c: &mut Criterion) {
     c.bench_function("encode ExecutionReport (fill)", |b| {
         b.iter(|| {
             buf.clear();
-            let header = Header::new(tags::msg_type::EXECUTION_REPORT, "VENUE", "CLIENT01", black_box(123_456), now);
+            let header = Header::new(
+                tags::msg_type::EXECUTION_REPORT,
+                "VENUE",
+                "CLIENT01",
+                black_box(123_456),
+                now,
+            );
             let mut w = encoder.begin(&mut buf, &header);
             w.put_str(tags::ORDER_ID, "O7000001")
                 .put_str(tags::CL_ORD_ID, "C1000003")
@@ -72,7 +91,11 @@ fn encode_execution_report(c: &mut Criterion) {
                 .put_decimal(tags::AVG_PX, Decimal::new(11682, 2))
                 .put_str(tags::TRD_MATCH_ID, "M77")
                 .put_char(tags::LAST_LIQUIDITY_IND, b'1')
-                .put_timestamp(tags::TRANSACT_TIME, &now, fixvenue::fix::types::TimePrecision::Micros);
+                .put_timestamp(
+                    tags::TRANSACT_TIME,
+                    &now,
+                    fixvenue::fix::types::TimePrecision::Micros,
+                );
             black_box(w.finish().expect("fits"))
         })
     });

@@ -29,6 +29,9 @@ enum BenchCommand {
         /// How many timed runs; the median is reported (at least 5).
         #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(5..=1000))]
         runs: u32,
+        /// Passes over the corpus per timed run.
+        #[arg(long, default_value_t = fixvenue::bench::codec::PASSES_PER_RUN_DEFAULT, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        passes: u32,
     },
     /// Replay the order-book corpus through the matching engine and check it against the expected values.
     Engine {
@@ -51,10 +54,17 @@ enum BenchCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Bench(BenchCommand::Codec { corpus, runs }) => fixvenue::bench::codec::run(&corpus, runs),
-        Command::Bench(BenchCommand::Engine { ops, expected, journal, runs }) => {
-            fixvenue::bench::engine::run(&ops, expected.as_deref(), journal.as_deref(), runs)
-        }
+        Command::Bench(BenchCommand::Codec {
+            corpus,
+            runs,
+            passes,
+        }) => fixvenue::bench::codec::run(&corpus, runs, passes),
+        Command::Bench(BenchCommand::Engine {
+            ops,
+            expected,
+            journal,
+            runs,
+        }) => fixvenue::bench::engine::run(&ops, expected.as_deref(), journal.as_deref(), runs),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,12 +9,14 @@ fn dict() -> Dictionary {
 #[test]
 fn supports_exactly_the_venue_messages() {
     let d = dict();
-    let mut supported: Vec<String> =
-        d.messages().iter().map(|m| String::from_utf8(m.msg_type.to_vec()).unwrap()).collect();
+    let mut supported: Vec<String> = d
+        .messages()
+        .map(|m| String::from_utf8(m.msg_type.to_vec()).unwrap())
+        .collect();
     supported.sort();
     let mut expected: Vec<String> = [
-        "0", "1", "2", "3", "4", "5", "A", "D", "F", "G", "H", "AF", "q", "r", "8", "9", "j", "V", "W", "X", "Y",
-        "x", "y", "e", "f", "g", "h", "AD", "AQ", "AE",
+        "0", "1", "2", "3", "4", "5", "A", "D", "F", "G", "H", "AF", "q", "r", "8", "9", "j", "V",
+        "W", "X", "Y", "x", "y", "e", "f", "g", "h", "AD", "AQ", "AE",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -60,7 +62,9 @@ fn key_fields_and_enums() {
     assert_eq!(d.data_tag_for_length(93), Some(89));
     assert_eq!(d.data_tag_for_length(354), Some(355));
     // Our user-defined field, on Logon.
-    let cod = d.tag_of("CancelOnDisconnect").expect("CancelOnDisconnect is declared");
+    let cod = d
+        .tag_of("CancelOnDisconnect")
+        .expect("CancelOnDisconnect is declared");
     assert!(cod >= 5000);
     assert!(d.message(b"A").unwrap().body.contains(cod));
     // Every standard tag of FIX 4.4 is defined, so "not in this message" (2) differs from "undefined" (0).

@@ -16,16 +16,24 @@ use crate::fix::dictionary::{Dictionary, GroupDef};
 use crate::fix::frame::{self, FrameConfig, Framed};
 use crate::fix::{Decoder, Validator, tags};
 
-/// Each timed run passes over the corpus this many times, so that a run lasts tens of milliseconds.
-const PASSES_PER_RUN: usize = 20;
+/// By default each timed run passes over the corpus this many times, so that a run lasts tens of milliseconds.
+pub const PASSES_PER_RUN_DEFAULT: u32 = 20;
 
 /// Loads the corpus: one message per line, each line ending with the SOH of `10=NNN`.
 pub fn load_corpus(path: &Path) -> anyhow::Result<(Vec<u8>, usize)> {
     let text = std::fs::read(path).with_context(|| format!("reading corpus {}", path.display()))?;
     let mut buf = Vec::with_capacity(text.len());
     let mut count = 0;
-    for (i, line) in text.split(|&b| b == b'\n').enumerate().filter(|(_, l)| !l.is_empty()) {
-        ensure!(line.ends_with(&[frame::SOH]), "corpus line {}: does not end with SOH", i + 1);
+    for (i, line) in text
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .filter(|(_, l)| !l.is_empty())
+    {
+        ensure!(
+            line.ends_with(&[frame::SOH]),
+            "corpus line {}: does not end with SOH",
+            i + 1
+        );
         buf.extend_from_slice(line);
         count += 1;
     }
@@ -51,9 +59,20 @@ struct Workload<'d> {
 
 impl<'d> Workload<'d> {
     fn new(dict: &'d Dictionary) -> anyhow::Result<Self> {
-        let x = dict.message(tags::msg_type::MARKET_DATA_INCREMENTAL_REFRESH).context("dictionary has no X")?;
-        let md_entries = x.body.group(tags::NO_MD_ENTRIES).context("X has no NoMDEntries group")?;
-        Ok(Workload { dict, md_entries, decoder: Decoder::new(), validator: Validator::default(), config: FrameConfig::default() })
+        let x = dict
+            .message(tags::msg_type::MARKET_DATA_INCREMENTAL_REFRESH)
+            .context("dictionary has no X")?;
+        let md_entries = x
+            .body
+            .group(tags::NO_MD_ENTRIES)
+            .context("X has no NoMDEntries group")?;
+        Ok(Workload {
+            dict,
+            md_entries,
+            decoder: Decoder::new(),
+            validator: Validator::default(),
+            config: FrameConfig::default(),
+        })
     }
 
     fn pass(&mut self, buf: &[u8], validate: bool) -> anyhow::Result<Tally> {
@@ -64,13 +83,17 @@ impl<'d> Workload<'d> {
                 Framed::Complete { len } => len,
                 other => bail!("corpus byte {at}: {other:?}"),
             };
-            let msg = self.decoder.decode(self.dict, &buf[at..at + len]).map_err(|e| anyhow::anyhow!("byte {at}: {e}"))?;
+            let msg = self
+                .decoder
+                .decode(self.dict, &buf[at..at + len])
+                .map_err(|e| anyhow::anyhow!("byte {at}: {e}"))?;
             if validate {
                 if let Err(invalid) = self.validator.validate(self.dict, &msg) {
                     bail!("corpus byte {at}: {invalid:?}");
                 }
             }
-            reach_fields(&msg, self.md_entries, &mut tally).map_err(|e| anyhow::anyhow!("byte {at}: {e}"))?;
+            reach_fields(&msg, self.md_entries, &mut tally)
+                .map_err(|e| anyhow::anyhow!("byte {at}: {e}"))?;
             tally.messages += 1;
             at += len;
         }
@@ -81,13 +104,15 @@ impl<'d> Workload<'d> {
 fn reach_fields(msg: &Message, md_entries: &GroupDef, tally: &mut Tally) -> Result<(), FieldError> {
     match msg.msg_type() {
         b"D" => {
-            tally.value_bytes += msg.field(tags::CL_ORD_ID)?.bytes.len() + msg.field(tags::SYMBOL)?.bytes.len();
+            tally.value_bytes +=
+                msg.field(tags::CL_ORD_ID)?.bytes.len() + msg.field(tags::SYMBOL)?.bytes.len();
             black_box(msg.field(tags::SIDE)?.as_char()?);
             black_box(msg.field(tags::ORDER_QTY)?.as_decimal()?);
             black_box(msg.field(tags::PRICE)?.as_decimal()?);
         }
         b"8" => {
-            tally.value_bytes += msg.field(tags::ORDER_ID)?.bytes.len() + msg.field(tags::EXEC_ID)?.bytes.len();
+            tally.value_bytes +=
+                msg.field(tags::ORDER_ID)?.bytes.len() + msg.field(tags::EXEC_ID)?.bytes.len();
             black_box(msg.field(tags::EXEC_TYPE)?.as_char()?);
             black_box(msg.field(tags::ORD_STATUS)?.as_char()?);
             black_box(msg.field(tags::LEAVES_QTY)?.as_decimal()?);
@@ -105,36 +130,50 @@ fn reach_fields(msg: &Message, md_entries: &GroupDef, tally: &mut Tally) -> Resu
 }
 
 /// Median nanoseconds per message over `runs` timed runs.
-fn measure(work: &mut Workload, buf: &[u8], count: usize, runs: u32, validate: bool) -> anyhow::Result<f64> {
+fn measure(
+    work: &mut Workload,
+    buf: &[u8],
+    count: usize,
+    runs: u32,
+    passes: u32,
+    validate: bool,
+) -> anyhow::Result<f64> {
     // One untimed pass checks the corpus and warms the caches.
     let tally = work.pass(buf, validate)?;
-    ensure!(tally.messages == count, "framed {} messages, the corpus has {count}", tally.messages);
+    ensure!(
+        tally.messages == count,
+        "framed {} messages, the corpus has {count}",
+        tally.messages
+    );
     let mut per_msg_ns = Vec::with_capacity(runs as usize);
     for _ in 0..runs {
         let started = Instant::now();
-        for _ in 0..PASSES_PER_RUN {
+        for _ in 0..passes {
             black_box(work.pass(black_box(buf), validate)?);
         }
-        per_msg_ns.push(started.elapsed().as_nanos() as f64 / (count * PASSES_PER_RUN) as f64);
+        per_msg_ns.push(started.elapsed().as_nanos() as f64 / (count * passes as usize) as f64);
     }
     per_msg_ns.sort_by(f64::total_cmp);
     Ok(per_msg_ns[per_msg_ns.len() / 2])
 }
 
 /// Runs the benchmark and prints the figures and the `RESULT` line.
-pub fn run(corpus: &Path, runs: u32) -> anyhow::Result<()> {
+pub fn run(corpus: &Path, runs: u32, passes: u32) -> anyhow::Result<()> {
     ensure!(runs >= 5, "--runs must be at least 5");
+    ensure!(passes >= 1, "--passes must be at least 1");
     let dict = Dictionary::fix44()?;
     let (buf, count) = load_corpus(corpus)?;
     let mut work = Workload::new(&dict)?;
-    let ns_per_msg = measure(&mut work, &buf, count, runs, false)?;
-    let ns_per_msg_validated = measure(&mut work, &buf, count, runs, true)?;
+    let ns_per_msg = measure(&mut work, &buf, count, runs, passes, false)?;
+    let ns_per_msg_validated = measure(&mut work, &buf, count, runs, passes, true)?;
     println!(
-        "corpus {}: {count} messages, {} bytes, {runs} runs of {PASSES_PER_RUN} passes, medians",
+        "corpus {}: {count} messages, {} bytes, {runs} runs of {passes} passes, medians",
         corpus.display(),
         buf.len()
     );
-    println!("RESULT suite=fix peer=fixvenue ns_per_msg={ns_per_msg:.0} ns_per_msg_validated={ns_per_msg_validated:.0}");
+    println!(
+        "RESULT suite=fix peer=fixvenue ns_per_msg={ns_per_msg:.0} ns_per_msg_validated={ns_per_msg_validated:.0}"
+    );
     Ok(())
 }
 
@@ -163,7 +202,14 @@ mod tests {
         let mut work = Workload::new(&dict).unwrap();
         for validate in [false, true] {
             let tally = work.pass(&buf, validate).unwrap();
-            assert_eq!(tally, Tally { messages: 2, value_bytes: 6, md_entries: 2 });
+            assert_eq!(
+                tally,
+                Tally {
+                    messages: 2,
+                    value_bytes: 6,
+                    md_entries: 2
+                }
+            );
         }
     }
 

@@ -10,8 +10,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use nom::IResult;
 use nom::Parser;
-use nom::bytes::complete::{tag, take, take_till};
-use nom::character::complete::u32 as tag_number;
+use nom::character::complete::char;
 use rust_decimal::Decimal;
 
 use super::dictionary::{Dictionary, GroupDef, Section, StructDef};
@@ -53,56 +52,125 @@ impl Decoder {
     }
 
     /// Tokenizes one complete frame. The view borrows both the frame and this decoder's field buffer.
-    pub fn decode<'a>(&'a mut self, dict: &'a Dictionary, frame: &'a [u8]) -> Result<Message<'a>, DecodeError> {
+    pub fn decode<'a>(
+        &'a mut self,
+        dict: &'a Dictionary,
+        frame: &'a [u8],
+    ) -> Result<Message<'a>, DecodeError> {
         if u32::try_from(frame.len()).is_err() {
             return Err(DecodeError::TooLarge);
         }
         self.fields.clear();
-        let mut rest = frame;
+        let mut at = 0;
         let mut pending_data: Option<(u32, usize)> = None;
-        while !rest.is_empty() {
-            let offset = frame.len() - rest.len();
-            let (after, (tag, value)) = field(rest, pending_data).map_err(|_| match pending_data {
-                Some((tag, length)) if tag_number::<_, ()>(rest).is_ok_and(|(_, t)| t == tag) => {
-                    DecodeError::DataLength { tag, length }
+        let mut body_start = 0;
+        while at < frame.len() {
+            let (tag, value_start) = match tag_equals(&frame[at..]) {
+                Ok((rest, tag)) => (tag, frame.len() - rest.len()),
+                Err(_) => return Err(DecodeError::MalformedField { offset: at }),
+            };
+            let value_end = match pending_data {
+                Some((data_tag, length)) if data_tag == tag => {
+                    let end = value_start + length;
+                    if frame.get(end) != Some(&SOH) {
+                        return Err(DecodeError::DataLength { tag, length });
+                    }
+                    end
                 }
-                _ => DecodeError::MalformedField { offset },
-            })?;
+                _ => find_soh(frame, value_start)
+                    .ok_or(DecodeError::MalformedField { offset: at })?,
+            };
+            let index = self.fields.len();
+            if body_start == index && (index < 3 || dict.section(tag) == Section::Header) {
+                body_start = index + 1;
+            }
+            let value = &frame[value_start..value_end];
             pending_data = dict
                 .data_tag_for_length(tag)
                 .and_then(|data_tag| Some((data_tag, types::parse_uint(value)?.try_into().ok()?)));
-            let start = (value.as_ptr() as usize - frame.as_ptr() as usize) as u32;
-            self.fields.push(FieldRef { tag, start, end: start + value.len() as u32 });
-            rest = after;
+            self.fields.push(FieldRef {
+                tag,
+                start: value_start as u32,
+                end: value_end as u32,
+            });
+            at = value_end + 1;
+            if tag == 10 && at != frame.len() {
+                return Err(DecodeError::CheckSumNotLast);
+            }
         }
         let tags = |i: usize| self.fields.get(i).map(|f| f.tag);
         if (tags(0), tags(1), tags(2)) != (Some(8), Some(9), Some(35)) {
             return Err(DecodeError::BadFirstFields);
         }
-        let last = self.fields.len() - 1;
-        if self.fields[..last].iter().any(|f| f.tag == 10) || self.fields[last].tag != 10 {
+        if self.fields.last().map(|f| f.tag) != Some(10) {
             return Err(DecodeError::CheckSumNotLast);
         }
-        let body_start = 3 + self.fields[3..].iter().take_while(|f| dict.section(f.tag) == Section::Header).count();
-        let trailer_start =
-            self.fields.iter().rposition(|f| dict.section(f.tag) != Section::Trailer).map_or(0, |i| i + 1);
-        Ok(Message { frame, fields: &self.fields, body_start, trailer_start: trailer_start.max(body_start) })
+        let trailer_len = self
+            .fields
+            .iter()
+            .rev()
+            .take_while(|f| dict.section(f.tag) == Section::Trailer)
+            .count();
+        let trailer_start = (self.fields.len() - trailer_len).max(body_start);
+        Ok(Message {
+            frame,
+            fields: &self.fields,
+            body_start,
+            trailer_start,
+        })
     }
 }
 
-/// `<tag>=<value><SOH>`: the tag is a positive integer, the value runs to the next SOH, except for the DATA
-/// field announced by the previous LENGTH field (`pending_data`), whose value is exactly that many bytes.
-fn field(input: &[u8], pending_data: Option<(u32, usize)>) -> IResult<&[u8], (u32, &[u8])> {
-    let (input, (tag_value, _)) = (tag_number, tag(&b"="[..])).parse(input)?;
-    if tag_value == 0 {
-        return Err(nom::Err::Error(nom::error::Error::new(input, nom::error::ErrorKind::Verify)));
+/// `<tag>=`: the tag is a positive integer of at most [`TAG_DIGITS_MAX`] digits.
+#[inline(always)]
+fn tag_equals(input: &[u8]) -> IResult<&[u8], u32> {
+    let (input, tag_value) = tag_number(input)?;
+    let (input, _) = char('=').parse(input)?;
+    Ok((input, tag_value))
+}
+
+#[inline(always)]
+fn tag_number(input: &[u8]) -> IResult<&[u8], u32> {
+    let mut value: u32 = 0;
+    let mut digits = 0;
+    while let Some(&b) = input.get(digits) {
+        if !b.is_ascii_digit() || digits == TAG_DIGITS_MAX {
+            break;
+        }
+        value = value * 10 + u32::from(b - b'0');
+        digits += 1;
     }
-    let (input, value) = match pending_data {
-        Some((data_tag, length)) if data_tag == tag_value => take(length).parse(input)?,
-        _ => take_till(|b| b == SOH).parse(input)?,
-    };
-    let (input, _) = tag(&[SOH][..]).parse(input)?;
-    Ok((input, (tag_value, value)))
+    if digits == 0 || value == 0 || input.get(digits).is_some_and(u8::is_ascii_digit) {
+        return Err(nom::Err::Error(nom::error::Error::new(
+            input,
+            nom::error::ErrorKind::Digit,
+        )));
+    }
+    Ok((&input[digits..], value))
+}
+
+/// Tags have at most this many digits (FIX tags are below 10^9).
+const TAG_DIGITS_MAX: usize = 9;
+
+/// The position of the first SOH at or after `from`. Values are short, so this tests eight bytes at a time in a
+/// register (SWAR) rather than calling out to a SIMD search whose set-up costs more than the scan.
+#[inline(always)]
+fn find_soh(buf: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut i = from;
+    while let Some(chunk) = buf.get(i..i + 8) {
+        let word =
+            u64::from_le_bytes(chunk.try_into().expect("eight bytes")) ^ (ONES * u64::from(SOH));
+        // Exact zero-byte test: no carry crosses bytes because (b & 0x7f) + 0x7f <= 0xfe.
+        let zero_bytes = !(((word & LOW7) + LOW7) | word) & HIGH;
+        if zero_bytes != 0 {
+            return Some(i + (zero_bytes.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    buf.get(i..)?.iter().position(|&b| b == SOH).map(|p| i + p)
 }
 
 /// A field is missing or its value is not in the expected format.
@@ -223,7 +291,10 @@ impl<'a> Message<'a> {
 
 #[inline]
 fn find<'a>(frame: &'a [u8], fields: &[FieldRef], tag: u32) -> Option<FieldValue<'a>> {
-    fields.iter().find(|f| f.tag == tag).map(|f| FieldValue { tag, bytes: &frame[f.start as usize..f.end as usize] })
+    fields.iter().find(|f| f.tag == tag).map(|f| FieldValue {
+        tag,
+        bytes: &frame[f.start as usize..f.end as usize],
+    })
 }
 
 /// The entries of one repeating group.
@@ -243,18 +314,31 @@ impl<'a> Group<'a> {
         let (rest, declared_count) = match at {
             Some(i) => {
                 let f = &fields[i];
-                let count = types::parse_uint(&frame[f.start as usize..f.end as usize]).unwrap_or(0);
-                (&fields[i + 1..], usize::try_from(count).unwrap_or(usize::MAX))
+                let count =
+                    types::parse_uint(&frame[f.start as usize..f.end as usize]).unwrap_or(0);
+                (
+                    &fields[i + 1..],
+                    usize::try_from(count).unwrap_or(usize::MAX),
+                )
             }
             None => (&fields[..0], 0),
         };
-        Group { frame, rest, def, declared_count }
+        Group {
+            frame,
+            rest,
+            def,
+            declared_count,
+        }
     }
 
     /// The entries, each starting at a delimiter field and running until the next delimiter or the first field
     /// that is not a member of the group.
     pub fn entries(&self) -> Entries<'a> {
-        Entries { frame: self.frame, rest: self.rest, def: self.def }
+        Entries {
+            frame: self.frame,
+            rest: self.rest,
+            def: self.def,
+        }
     }
 }
 
@@ -276,18 +360,28 @@ impl<'a> Iterator for Entries<'a> {
         let len = entry_len(&self.def.entry, self.def.delimiter, self.rest);
         let (entry, rest) = self.rest.split_at(len);
         self.rest = rest;
-        Some(Entry { frame: self.frame, fields: entry, def: &self.def.entry })
+        Some(Entry {
+            frame: self.frame,
+            fields: entry,
+            def: &self.def.entry,
+        })
     }
 }
 
 /// How many fields from the delimiter at `fields[0]` belong to this entry, nested groups included.
 fn entry_len(def: &StructDef, delimiter: u32, fields: &[FieldRef]) -> usize {
-    1 + fields[1..].iter().take_while(|f| f.tag != delimiter && (def.contains(f.tag) || nested_member(def, f.tag))).count()
+    1 + fields[1..]
+        .iter()
+        .take_while(|f| f.tag != delimiter && (def.contains(f.tag) || nested_member(def, f.tag)))
+        .count()
 }
 
 /// Whether `tag` belongs to a group nested (at any depth) in `def`.
 fn nested_member(def: &StructDef, tag: u32) -> bool {
-    def.members().iter().filter_map(|m| m.group.as_deref()).any(|g| g.entry.contains(tag) || nested_member(&g.entry, tag))
+    def.members()
+        .iter()
+        .filter_map(|m| m.group.as_deref())
+        .any(|g| g.entry.contains(tag) || nested_member(&g.entry, tag))
 }
 
 /// One entry of a repeating group.
@@ -323,22 +417,31 @@ impl<'a> Entry<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fix::frame::from_text as frame;
     use crate::fix::dictionary::tests::mini;
-
+    use crate::fix::frame::from_text as frame;
 
     #[test]
     fn fields_in_wire_order_with_sections() {
         let d = mini();
-        let f = frame("35=D|49=A|56=B|34=7|52=20261122-10:00:00.123|11=C1|55=ZVZZT|54=1|60=20261122-10:00:00|38=100|40=2|44=12.5|93=2|89=ab|");
+        let f = frame(
+            "35=D|49=A|56=B|34=7|52=20261122-10:00:00.123|11=C1|55=ZVZZT|54=1|60=20261122-10:00:00|38=100|40=2|44=12.5|93=2|89=ab|",
+        );
         let mut dec = Decoder::new();
         let m = dec.decode(&d, &f).unwrap();
         assert_eq!(m.msg_type(), b"D");
         let tags: Vec<u32> = m.fields().iter().map(|f| f.tag).collect();
-        assert_eq!(tags, [8, 9, 35, 49, 56, 34, 52, 11, 55, 54, 60, 38, 40, 44, 93, 89, 10]);
+        assert_eq!(
+            tags,
+            [
+                8, 9, 35, 49, 56, 34, 52, 11, 55, 54, 60, 38, 40, 44, 93, 89, 10
+            ]
+        );
         assert_eq!(m.header().len(), 7);
         assert_eq!(m.body().len(), 7);
-        assert_eq!(m.trailer().iter().map(|f| f.tag).collect::<Vec<_>>(), [93, 89, 10]);
+        assert_eq!(
+            m.trailer().iter().map(|f| f.tag).collect::<Vec<_>>(),
+            [93, 89, 10]
+        );
         assert_eq!(m.field(34).unwrap().as_uint(), Ok(7));
         assert_eq!(m.field(44).unwrap().as_decimal(), Ok(Decimal::new(125, 1)));
         assert_eq!(m.field(38).unwrap().as_decimal(), Ok(Decimal::new(100, 0)));
@@ -358,7 +461,10 @@ mod tests {
         assert_eq!(m.field(96).unwrap().bytes, b"a\x01b=c\x01d");
         assert_eq!(m.field(58).unwrap().bytes, b"x");
         let short = frame("35=D|49=A|56=B|34=1|52=20261122-10:00:00|95=9|96=abc|");
-        assert!(matches!(dec.decode(&d, &short), Err(DecodeError::DataLength { tag: 96, length: 9 })));
+        assert!(matches!(
+            dec.decode(&d, &short),
+            Err(DecodeError::DataLength { tag: 96, length: 9 })
+        ));
     }
 
     #[test]
@@ -377,8 +483,15 @@ mod tests {
                 (got, expect) => assert_eq!(got, expect, "{body}"),
             }
         }
-        assert_eq!(dec.decode(&d, b"9=1\x018=FIX.4.4\x0135=0\x0110=000\x01").unwrap_err(), DecodeError::BadFirstFields);
-        assert_eq!(dec.decode(&d, b"").unwrap_err(), DecodeError::BadFirstFields);
+        assert_eq!(
+            dec.decode(&d, b"9=1\x018=FIX.4.4\x0135=0\x0110=000\x01")
+                .unwrap_err(),
+            DecodeError::BadFirstFields
+        );
+        assert_eq!(
+            dec.decode(&d, b"").unwrap_err(),
+            DecodeError::BadFirstFields
+        );
     }
 
     #[test]
@@ -395,8 +508,18 @@ mod tests {
         let def = d.message(b"X").unwrap().body.group(268).unwrap();
         let g = m.group(def);
         assert_eq!(g.declared_count, 3);
-        let prices: Vec<Decimal> = g.entries().map(|e| e.field(270).unwrap().as_decimal().unwrap()).collect();
-        assert_eq!(prices, [Decimal::new(1001, 2), Decimal::new(1002, 2), Decimal::new(1003, 2)]);
+        let prices: Vec<Decimal> = g
+            .entries()
+            .map(|e| e.field(270).unwrap().as_decimal().unwrap())
+            .collect();
+        assert_eq!(
+            prices,
+            [
+                Decimal::new(1001, 2),
+                Decimal::new(1002, 2),
+                Decimal::new(1003, 2)
+            ]
+        );
         let sizes: Vec<&[u8]> = g.entries().map(|e| e.field(271).unwrap().bytes).collect();
         assert_eq!(sizes, [&b"100"[..], b"200", b"300"]);
         assert!(g.entries().nth(1).unwrap().get(55).is_none());
@@ -417,11 +540,46 @@ mod tests {
         let entries: Vec<Entry> = m.group(parties).entries().collect();
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[0].fields().len(), 7);
-        let subs: Vec<&[u8]> = entries[0].group(802).unwrap().entries().map(|e| e.field(523).unwrap().bytes).collect();
+        let subs: Vec<&[u8]> = entries[0]
+            .group(802)
+            .unwrap()
+            .entries()
+            .map(|e| e.field(523).unwrap().bytes)
+            .collect();
         assert_eq!(subs, [&b"S1"[..], b"S2"]);
         assert_eq!(entries[1].field(448).unwrap().bytes, b"P2");
         assert_eq!(entries[1].group(802).unwrap().entries().count(), 0);
         assert_eq!(m.field(55).unwrap().bytes, b"ZVZZT");
+    }
+
+    #[test]
+    fn soh_search_matches_a_plain_scan() {
+        let mut buf = vec![b'x'; 40];
+        for soh_at in 0..40 {
+            buf.iter_mut().for_each(|b| *b = b'x');
+            buf[soh_at] = SOH;
+            for from in 0..40 {
+                let expect = buf[from..].iter().position(|&b| b == SOH).map(|p| from + p);
+                assert_eq!(find_soh(&buf, from), expect, "soh {soh_at} from {from}");
+            }
+        }
+        // Bytes with the high bit set and 0x00 must not look like SOH.
+        let tricky = [0x81, 0x00, 0xff, 0x02, 0x80, 0x41, 0x01, 0x11, 0x01];
+        assert_eq!(find_soh(&tricky, 0), Some(6));
+        assert_eq!(find_soh(&tricky, 7), Some(8));
+        assert_eq!(find_soh(&[0x81; 20], 0), None);
+        assert_eq!(find_soh(&[], 0), None);
+        assert_eq!(find_soh(&[1], 5), None);
+    }
+
+    #[test]
+    fn tags() {
+        assert_eq!(tag_equals(b"35=D"), Ok((&b"D"[..], 35)));
+        assert_eq!(tag_equals(b"035=D"), Ok((&b"D"[..], 35)));
+        assert_eq!(tag_equals(b"999999999=x"), Ok((&b"x"[..], 999_999_999)));
+        for bad in [&b"0=x"[..], b"=x", b"1234567890=x", b"35x", b"35", b"-1=x"] {
+            assert!(tag_equals(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

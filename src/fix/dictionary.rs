@@ -107,6 +107,7 @@ impl FieldType {
     }
 
     /// Whether `value` is in this type's wire format.
+    #[inline]
     pub fn accepts(self, value: &[u8]) -> bool {
         use FieldType::*;
         match self {
@@ -117,7 +118,7 @@ impl FieldType {
             Char => types::parse_char(value).is_some(),
             Boolean => types::parse_bool(value).is_some(),
             MonthYear => types::is_month_year(value),
-            UtcTimestamp => types::parse_utc_timestamp(value).is_some(),
+            UtcTimestamp => types::is_utc_timestamp(value),
             UtcTimeOnly => types::parse_utc_time_only(value).is_some(),
             UtcDateOnly | LocalMktDate => types::parse_utc_date_only(value).is_some(),
             Currency => value.len() == 3 && value.iter().all(u8::is_ascii_alphanumeric),
@@ -149,7 +150,10 @@ impl AllowedValues {
             }
             AllowedValues::Bytes(bits)
         } else {
-            let mut sorted: Vec<Box<[u8]>> = values.iter().map(|v| v.clone().into_boxed_slice()).collect();
+            let mut sorted: Vec<Box<[u8]>> = values
+                .iter()
+                .map(|v| v.clone().into_boxed_slice())
+                .collect();
             sorted.sort();
             sorted.dedup();
             AllowedValues::Strings(sorted.into_boxed_slice())
@@ -216,44 +220,93 @@ pub struct Member {
     pub tag: u32,
     pub required: bool,
     pub group: Option<Box<GroupDef>>,
+    /// The field's type, copied here so that validating a member needs no second lookup.
+    pub field_type: FieldType,
+    /// Whether the field lists enumerated values (then [`Dictionary::field`] has them).
+    pub enumerated: bool,
 }
 
-/// An ordered list of members with a tag -> position index.
+/// An ordered list of members with a dense tag -> position index.
 #[derive(Debug, Clone, Default)]
 pub struct StructDef {
     members: Vec<Member>,
-    /// (tag, position in `members`), sorted by tag.
-    index: Vec<(u32, u16)>,
+    /// Indexed by tag up to the largest tag in the structure (nested groups included): the member's position,
+    /// [`NESTED`] for a tag of a nested group, [`ABSENT`] otherwise.
+    dense: Vec<u16>,
     /// Positions of the required members, in order.
     required: Vec<u16>,
 }
 
+const ABSENT: u16 = u16::MAX;
+const NESTED: u16 = u16::MAX - 1;
+
+/// Members in one structure; positions must stay below [`NESTED`].
+const MEMBERS_MAX: usize = 4096;
+
 impl StructDef {
     fn new(members: Vec<Member>) -> Result<StructDef, String> {
-        if members.len() > usize::from(u16::MAX) {
+        if members.len() > MEMBERS_MAX {
             return Err(format!("{} members in one structure", members.len()));
         }
-        let mut index: Vec<(u32, u16)> = members.iter().enumerate().map(|(i, m)| (m.tag, i as u16)).collect();
-        index.sort_unstable();
-        if let Some(w) = index.windows(2).find(|w| w[0].0 == w[1].0) {
-            return Err(format!("tag {} appears twice", w[0].0));
+        let mut nested = Vec::new();
+        for group in members.iter().filter_map(|m| m.group.as_deref()) {
+            group.entry.all_tags(&mut nested);
         }
-        let required = (0..members.len() as u16).filter(|&i| members[usize::from(i)].required).collect();
-        Ok(StructDef { members, index, required })
+        let max_tag = members
+            .iter()
+            .map(|m| m.tag)
+            .chain(nested.iter().copied())
+            .max()
+            .unwrap_or(0);
+        let mut dense = vec![ABSENT; max_tag as usize + 1];
+        for &tag in &nested {
+            dense[tag as usize] = NESTED;
+        }
+        for (position, m) in members.iter().enumerate() {
+            if dense[m.tag as usize] < NESTED {
+                return Err(format!("tag {} appears twice", m.tag));
+            }
+            dense[m.tag as usize] = position as u16;
+        }
+        let required = (0..members.len() as u16)
+            .filter(|&i| members[usize::from(i)].required)
+            .collect();
+        Ok(StructDef {
+            members,
+            dense,
+            required,
+        })
+    }
+
+    /// Every tag of the structure, nested groups included.
+    fn all_tags(&self, out: &mut Vec<u32>) {
+        out.extend((0..self.dense.len() as u32).filter(|&t| self.dense[t as usize] != ABSENT));
     }
 
     pub fn members(&self) -> &[Member] {
         &self.members
     }
 
-    /// Position of `tag` among the members.
+    /// Position of `tag` among the direct members.
     #[inline]
     pub fn position(&self, tag: u32) -> Option<usize> {
-        self.index.binary_search_by_key(&tag, |&(t, _)| t).ok().map(|i| usize::from(self.index[i].1))
+        self.dense
+            .get(tag as usize)
+            .copied()
+            .filter(|&p| p < NESTED)
+            .map(usize::from)
     }
 
+    /// Whether `tag` is a direct member.
+    #[inline]
     pub fn contains(&self, tag: u32) -> bool {
         self.position(tag).is_some()
+    }
+
+    /// Whether `tag` is a direct member or a member of a group nested at any depth.
+    #[inline]
+    pub fn contains_nested(&self, tag: u32) -> bool {
+        self.dense.get(tag as usize).is_some_and(|&p| p != ABSENT)
     }
 
     pub fn member(&self, position: usize) -> &Member {
@@ -262,7 +315,8 @@ impl StructDef {
 
     /// The group whose NumInGroup field is `count_tag`, at this level.
     pub fn group(&self, count_tag: u32) -> Option<&GroupDef> {
-        self.position(count_tag).and_then(|p| self.members[p].group.as_deref())
+        self.position(count_tag)
+            .and_then(|p| self.members[p].group.as_deref())
     }
 
     pub(crate) fn required_positions(&self) -> &[u16] {
@@ -290,18 +344,41 @@ pub struct MessageDef {
 /// The loaded dictionary.
 #[derive(Debug, Clone)]
 pub struct Dictionary {
-    /// Indexed by tag; dense up to the largest defined tag.
-    fields: Vec<Option<FieldDef>>,
-    /// Indexed by tag like `fields`: the section of header and trailer tags, `Body` for everything else.
-    sections: Vec<Section>,
-    /// Indexed by tag like `fields`: for a LENGTH field, the DATA field it gives the length of.
-    data_for_length: Vec<u32>,
+    /// Indexed by tag, dense up to the largest defined tag: what the decoder and validator look up first.
+    tags: Vec<TagInfo>,
+    /// The field definitions, in tag order; `TagInfo::def` indexes it.
+    defs: Vec<FieldDef>,
     header: StructDef,
     trailer: StructDef,
-    /// Sorted by MsgType.
-    messages: Vec<MessageDef>,
+    /// Sorted by key.
+    messages: Vec<(u16, MessageDef)>,
     /// Every MsgType value FIX 4.4 defines (the enum of field 35), sorted.
     known_msg_types: Vec<Box<[u8]>>,
+}
+
+/// What one tag is, in 8 bytes.
+#[derive(Debug, Clone, Copy)]
+struct TagInfo {
+    /// Index into `defs`, or [`ABSENT`].
+    def: u16,
+    section: Section,
+    /// For a LENGTH field, the DATA field whose byte count it gives; 0 for none.
+    data_tag: u32,
+}
+
+const UNDEFINED_TAG: TagInfo = TagInfo {
+    def: ABSENT,
+    section: Section::Body,
+    data_tag: 0,
+};
+
+/// MsgType values are one or two characters in FIX 4.4: as a number, for cheap lookups.
+fn msg_type_key(msg_type: &[u8]) -> Option<u16> {
+    match *msg_type {
+        [a] => Some(u16::from(a)),
+        [a, b] => Some(u16::from(a) << 8 | u16::from(b)),
+        _ => None,
+    }
 }
 
 /// The dictionary file is not usable.
@@ -325,22 +402,41 @@ impl Dictionary {
         Loader::new(&doc)?.load().map_err(DictionaryError::Invalid)
     }
 
+    #[inline]
+    fn info(&self, tag: u32) -> TagInfo {
+        self.tags
+            .get(tag as usize)
+            .copied()
+            .unwrap_or(UNDEFINED_TAG)
+    }
+
     /// The definition of `tag`, if the dictionary has one.
     #[inline]
     pub fn field(&self, tag: u32) -> Option<&FieldDef> {
-        self.fields.get(tag as usize).and_then(Option::as_ref)
+        let def = self.info(tag).def;
+        (def != ABSENT).then(|| &self.defs[usize::from(def)])
+    }
+
+    /// The definition and the section of `tag` in one lookup.
+    #[inline]
+    pub fn field_and_section(&self, tag: u32) -> (Option<&FieldDef>, Section) {
+        let info = self.info(tag);
+        (
+            (info.def != ABSENT).then(|| &self.defs[usize::from(info.def)]),
+            info.section,
+        )
     }
 
     /// The section a tag belongs to (`Body` for any tag that is not a header or trailer field).
     #[inline]
     pub fn section(&self, tag: u32) -> Section {
-        self.sections.get(tag as usize).copied().unwrap_or(Section::Body)
+        self.info(tag).section
     }
 
     /// For a LENGTH field, the tag of the DATA field whose byte count it gives.
     #[inline]
     pub fn data_tag_for_length(&self, tag: u32) -> Option<u32> {
-        self.data_for_length.get(tag as usize).copied().filter(|&t| t != 0)
+        Some(self.info(tag).data_tag).filter(|&t| t != 0)
     }
 
     pub fn header(&self) -> &StructDef {
@@ -354,21 +450,28 @@ impl Dictionary {
     /// The definition of a message type the venue handles.
     #[inline]
     pub fn message(&self, msg_type: &[u8]) -> Option<&MessageDef> {
-        self.messages.binary_search_by(|m| (*m.msg_type).cmp(msg_type)).ok().map(|i| &self.messages[i])
+        let key = msg_type_key(msg_type)?;
+        self.messages
+            .binary_search_by_key(&key, |(k, _)| *k)
+            .ok()
+            .map(|i| &self.messages[i].1)
     }
 
-    pub fn messages(&self) -> &[MessageDef] {
-        &self.messages
+    /// The message types the venue handles.
+    pub fn messages(&self) -> impl Iterator<Item = &MessageDef> {
+        self.messages.iter().map(|(_, m)| m)
     }
 
     /// Whether FIX 4.4 defines this MsgType (handled by the venue or not).
     pub fn is_known_msg_type(&self, msg_type: &[u8]) -> bool {
-        self.known_msg_types.binary_search_by(|m| (**m).cmp(msg_type)).is_ok()
+        self.known_msg_types
+            .binary_search_by(|m| (**m).cmp(msg_type))
+            .is_ok()
     }
 
     /// Every field definition, in tag order.
     pub fn fields(&self) -> impl Iterator<Item = &FieldDef> {
-        self.fields.iter().flatten()
+        self.defs.iter()
     }
 
     /// The tag of the field called `name`.
@@ -377,10 +480,14 @@ impl Dictionary {
     }
 }
 
+type FieldsAndMsgTypes = (Vec<Option<FieldDef>>, Vec<Box<[u8]>>);
+
 /// Turns the XML tree into tables; every error names what is wrong.
 struct Loader<'a, 'input> {
     root: Node<'a, 'input>,
     fields_by_name: BTreeMap<&'a str, u32>,
+    /// By tag: the type and whether the field is enumerated.
+    types: BTreeMap<u32, (FieldType, bool)>,
     components: BTreeMap<&'a str, Node<'a, 'input>>,
 }
 
@@ -388,49 +495,110 @@ impl<'a, 'input> Loader<'a, 'input> {
     fn new(doc: &'a Document<'input>) -> Result<Self, DictionaryError> {
         let root = doc.root_element();
         if root.tag_name().name() != "fix" {
-            return Err(DictionaryError::Invalid("the root element is not <fix>".into()));
+            return Err(DictionaryError::Invalid(
+                "the root element is not <fix>".into(),
+            ));
         }
         let components = section(root, "components")
-            .map(|s| s.children().filter(|n| n.has_tag_name("component")).filter_map(|n| Some((n.attribute("name")?, n))).collect())
+            .map(|s| {
+                s.children()
+                    .filter(|n| n.has_tag_name("component"))
+                    .filter_map(|n| Some((n.attribute("name")?, n)))
+                    .collect()
+            })
             .unwrap_or_default();
-        Ok(Loader { root, fields_by_name: BTreeMap::new(), components })
+        Ok(Loader {
+            root,
+            fields_by_name: BTreeMap::new(),
+            types: BTreeMap::new(),
+            components,
+        })
     }
 
     fn load(mut self) -> Result<Dictionary, String> {
         let (fields, known_msg_types) = self.load_fields()?;
         let header = self.structure(section(self.root, "header").ok_or("no <header>")?, true, 0)?;
-        let trailer = self.structure(section(self.root, "trailer").ok_or("no <trailer>")?, true, 0)?;
+        let trailer = self.structure(
+            section(self.root, "trailer").ok_or("no <trailer>")?,
+            true,
+            0,
+        )?;
         let mut messages = Vec::new();
         let mut data_pairs = BTreeSet::new();
-        for node in section(self.root, "messages").ok_or("no <messages>")?.children().filter(|n| n.has_tag_name("message")) {
+        for node in section(self.root, "messages")
+            .ok_or("no <messages>")?
+            .children()
+            .filter(|n| n.has_tag_name("message"))
+        {
             messages.push(self.message(node)?);
-            collect_data_pairs(&messages.last().expect("just pushed").body, &fields, &mut data_pairs);
+            collect_data_pairs(
+                &messages.last().expect("just pushed").body,
+                &fields,
+                &mut data_pairs,
+            );
         }
         collect_data_pairs(&header, &fields, &mut data_pairs);
         collect_data_pairs(&trailer, &fields, &mut data_pairs);
-        messages.sort_by(|a, b| a.msg_type.cmp(&b.msg_type));
-        if let Some(w) = messages.windows(2).find(|w| w[0].msg_type == w[1].msg_type) {
-            return Err(format!("MsgType {} is defined twice", String::from_utf8_lossy(&w[0].msg_type)));
-        }
-        for m in &messages {
+        let mut keyed = Vec::with_capacity(messages.len());
+        for m in messages {
             if known_msg_types.binary_search(&m.msg_type).is_err() {
-                return Err(format!("message {} has MsgType {} which field 35 does not list", m.name, String::from_utf8_lossy(&m.msg_type)));
+                return Err(format!(
+                    "message {} has MsgType {} which field 35 does not list",
+                    m.name,
+                    String::from_utf8_lossy(&m.msg_type)
+                ));
             }
+            let key = msg_type_key(&m.msg_type)
+                .ok_or_else(|| format!("message {}: MsgType is not 1 or 2 characters", m.name))?;
+            keyed.push((key, m));
         }
-        let mut sections = vec![Section::Body; fields.len()];
-        mark_section(&header, Section::Header, &mut sections);
-        mark_section(&trailer, Section::Trailer, &mut sections);
-        let mut data_for_length = vec![0u32; fields.len()];
+        keyed.sort_by_key(|(k, _)| *k);
+        if let Some(w) = keyed.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(format!(
+                "MsgType {} is defined twice",
+                String::from_utf8_lossy(&w[0].1.msg_type)
+            ));
+        }
+        let mut tags: Vec<TagInfo> = fields
+            .iter()
+            .scan(0u16, |next, f| {
+                Some(match f {
+                    Some(_) => {
+                        *next += 1;
+                        TagInfo {
+                            def: *next - 1,
+                            ..UNDEFINED_TAG
+                        }
+                    }
+                    None => UNDEFINED_TAG,
+                })
+            })
+            .collect();
+        mark_section(&header, Section::Header, &mut tags);
+        mark_section(&trailer, Section::Trailer, &mut tags);
         for (length, data) in data_pairs {
-            data_for_length[length as usize] = data;
+            tags[length as usize].data_tag = data;
         }
-        Ok(Dictionary { fields, sections, data_for_length, header, trailer, messages, known_msg_types })
+        let defs = fields.into_iter().flatten().collect();
+        Ok(Dictionary {
+            tags,
+            defs,
+            header,
+            trailer,
+            messages: keyed,
+            known_msg_types,
+        })
     }
 
-    fn load_fields(&mut self) -> Result<(Vec<Option<FieldDef>>, Vec<Box<[u8]>>), String> {
+    /// The fields by tag (dense, `None` where undefined) and the sorted MsgType values of field 35.
+    fn load_fields(&mut self) -> Result<FieldsAndMsgTypes, String> {
         let mut fields: Vec<Option<FieldDef>> = Vec::new();
         let mut msg_types = Vec::new();
-        for node in section(self.root, "fields").ok_or("no <fields>")?.children().filter(|n| n.has_tag_name("field")) {
+        for node in section(self.root, "fields")
+            .ok_or("no <fields>")?
+            .children()
+            .filter(|n| n.has_tag_name("field"))
+        {
             let name = node.attribute("name").ok_or("a <field> without name")?;
             let tag: u32 = node
                 .attribute("number")
@@ -438,14 +606,22 @@ impl<'a, 'input> Loader<'a, 'input> {
                 .filter(|&t| (1..=TAG_MAX).contains(&t))
                 .ok_or_else(|| format!("field {name}: number missing or not in 1..={TAG_MAX}"))?;
             let type_name = node.attribute("type").unwrap_or("");
-            let field_type = FieldType::from_name(type_name).ok_or_else(|| format!("field {name}: unknown type {type_name:?}"))?;
+            let field_type = FieldType::from_name(type_name)
+                .ok_or_else(|| format!("field {name}: unknown type {type_name:?}"))?;
             let values: Vec<Vec<u8>> = node
                 .children()
                 .filter(|n| n.has_tag_name("value"))
-                .map(|v| v.attribute("enum").map(|e| e.as_bytes().to_vec()).ok_or_else(|| format!("field {name}: <value> without enum")))
+                .map(|v| {
+                    v.attribute("enum")
+                        .map(|e| e.as_bytes().to_vec())
+                        .ok_or_else(|| format!("field {name}: <value> without enum"))
+                })
                 .collect::<Result<_, _>>()?;
             if tag == 35 {
-                msg_types = values.iter().map(|v| v.clone().into_boxed_slice()).collect();
+                msg_types = values
+                    .iter()
+                    .map(|v| v.clone().into_boxed_slice())
+                    .collect();
             }
             if fields.len() <= tag as usize {
                 fields.resize(tag as usize + 1, None);
@@ -456,11 +632,25 @@ impl<'a, 'input> Loader<'a, 'input> {
             if self.fields_by_name.insert(name, tag).is_some() {
                 return Err(format!("field name {name} is defined twice"));
             }
-            let open = OPEN_ENUMS.iter().find(|(t, _)| *t == tag).map_or(OpenValues::None, |(_, o)| *o);
+            let open = OPEN_ENUMS
+                .iter()
+                .find(|(t, _)| *t == tag)
+                .map_or(OpenValues::None, |(_, o)| *o);
             let allowed = AllowedValues::new(&values);
-            fields[tag as usize] = Some(FieldDef { tag, name: name.into(), field_type, allowed, open });
+            self.types
+                .insert(tag, (field_type, !matches!(allowed, AllowedValues::Any)));
+            fields[tag as usize] = Some(FieldDef {
+                tag,
+                name: name.into(),
+                field_type,
+                allowed,
+                open,
+            });
         }
         msg_types.sort();
+        if fields.iter().flatten().count() >= usize::from(NESTED) {
+            return Err("too many fields".into());
+        }
         if msg_types.is_empty() {
             return Err("field 35 (MsgType) lists no values".into());
         }
@@ -469,14 +659,27 @@ impl<'a, 'input> Loader<'a, 'input> {
 
     fn message(&self, node: Node) -> Result<MessageDef, String> {
         let name = node.attribute("name").ok_or("a <message> without name")?;
-        let msg_type = node.attribute("msgtype").ok_or_else(|| format!("message {name}: no msgtype"))?;
+        let msg_type = node
+            .attribute("msgtype")
+            .ok_or_else(|| format!("message {name}: no msgtype"))?;
         let admin = match node.attribute("msgcat") {
             Some("admin") => true,
             Some("app") => false,
-            other => return Err(format!("message {name}: msgcat {other:?} is neither admin nor app")),
+            other => {
+                return Err(format!(
+                    "message {name}: msgcat {other:?} is neither admin nor app"
+                ));
+            }
         };
-        let body = self.structure(node, true, 0).map_err(|e| format!("message {name}: {e}"))?;
-        Ok(MessageDef { msg_type: msg_type.as_bytes().into(), name: name.into(), admin, body })
+        let body = self
+            .structure(node, true, 0)
+            .map_err(|e| format!("message {name}: {e}"))?;
+        Ok(MessageDef {
+            msg_type: msg_type.as_bytes().into(),
+            name: name.into(),
+            admin,
+            body,
+        })
     }
 
     /// The members of a message, header, trailer, group or component, components flattened.
@@ -486,19 +689,31 @@ impl<'a, 'input> Loader<'a, 'input> {
         StructDef::new(members)
     }
 
-    fn flatten_into(&self, node: Node, required_ok: bool, depth: usize, out: &mut Vec<Member>) -> Result<(), String> {
+    fn flatten_into(
+        &self,
+        node: Node,
+        required_ok: bool,
+        depth: usize,
+        out: &mut Vec<Member>,
+    ) -> Result<(), String> {
         if depth > COMPONENT_DEPTH_MAX {
             return Err("components nest too deep (a cycle?)".into());
         }
         for child in node.children().filter(Node::is_element) {
-            let name = child.attribute("name").ok_or_else(|| format!("a <{}> without name", child.tag_name().name()))?;
+            let name = child
+                .attribute("name")
+                .ok_or_else(|| format!("a <{}> without name", child.tag_name().name()))?;
             let required = required_ok && child.attribute("required") == Some("Y");
             match child.tag_name().name() {
-                "field" => out.push(Member { tag: self.tag(name)?, required, group: None }),
+                "field" => out.push(self.member(name, required, None)?),
                 "group" => out.push(self.group(child, name, required, depth)?),
                 "component" => {
-                    let component = self.components.get(name).ok_or_else(|| format!("unknown component {name}"))?;
-                    self.flatten_into(*component, required, depth + 1, out).map_err(|e| format!("component {name}: {e}"))?;
+                    let component = self
+                        .components
+                        .get(name)
+                        .ok_or_else(|| format!("unknown component {name}"))?;
+                    self.flatten_into(*component, required, depth + 1, out)
+                        .map_err(|e| format!("component {name}: {e}"))?;
                 }
                 other => return Err(format!("unexpected <{other}>")),
             }
@@ -506,16 +721,57 @@ impl<'a, 'input> Loader<'a, 'input> {
         Ok(())
     }
 
-    fn group(&self, node: Node, name: &str, required: bool, depth: usize) -> Result<Member, String> {
+    fn group(
+        &self,
+        node: Node,
+        name: &str,
+        required: bool,
+        depth: usize,
+    ) -> Result<Member, String> {
         let count_tag = self.tag(name)?;
-        let entry = self.structure(node, true, depth + 1).map_err(|e| format!("group {name}: {e}"))?;
-        let delimiter = entry.members.first().ok_or_else(|| format!("group {name} is empty"))?.tag;
-        let group = GroupDef { count_tag, delimiter, entry };
-        Ok(Member { tag: count_tag, required, group: Some(Box::new(group)) })
+        let entry = self
+            .structure(node, true, depth + 1)
+            .map_err(|e| format!("group {name}: {e}"))?;
+        let delimiter = entry
+            .members
+            .first()
+            .ok_or_else(|| format!("group {name} is empty"))?
+            .tag;
+        let group = GroupDef {
+            count_tag,
+            delimiter,
+            entry,
+        };
+        self.member(name, required, Some(Box::new(group)))
+    }
+
+    fn member(
+        &self,
+        name: &str,
+        required: bool,
+        group: Option<Box<GroupDef>>,
+    ) -> Result<Member, String> {
+        let tag = self.tag(name)?;
+        let (field_type, enumerated) = self.types[&tag];
+        if group.is_some() != (field_type == FieldType::NumInGroup) {
+            return Err(format!(
+                "{name}: a group's field must be NUMINGROUP and a NUMINGROUP field a group"
+            ));
+        }
+        Ok(Member {
+            tag,
+            required,
+            group,
+            field_type,
+            enumerated,
+        })
     }
 
     fn tag(&self, name: &str) -> Result<u32, String> {
-        self.fields_by_name.get(name).copied().ok_or_else(|| format!("field {name} is used but not defined"))
+        self.fields_by_name
+            .get(name)
+            .copied()
+            .ok_or_else(|| format!("field {name} is used but not defined"))
     }
 }
 
@@ -523,20 +779,26 @@ fn section<'a, 'input>(root: Node<'a, 'input>, name: &str) -> Option<Node<'a, 'i
     root.children().find(|n| n.has_tag_name(name))
 }
 
-fn mark_section(def: &StructDef, section: Section, sections: &mut [Section]) {
+fn mark_section(def: &StructDef, section: Section, tags: &mut [TagInfo]) {
     for m in &def.members {
-        sections[m.tag as usize] = section;
+        tags[m.tag as usize].section = section;
         if let Some(g) = &m.group {
-            mark_section(&g.entry, section, sections);
+            mark_section(&g.entry, section, tags);
         }
     }
 }
 
 /// A DATA field that directly follows a LENGTH field in a structure is the data of that length.
-fn collect_data_pairs(def: &StructDef, fields: &[Option<FieldDef>], out: &mut BTreeSet<(u32, u32)>) {
+fn collect_data_pairs(
+    def: &StructDef,
+    fields: &[Option<FieldDef>],
+    out: &mut BTreeSet<(u32, u32)>,
+) {
     let type_of = |tag: u32| fields[tag as usize].as_ref().map(|f| f.field_type);
     for pair in def.members.windows(2) {
-        if type_of(pair[0].tag) == Some(FieldType::Length) && type_of(pair[1].tag) == Some(FieldType::Data) {
+        if type_of(pair[0].tag) == Some(FieldType::Length)
+            && type_of(pair[1].tag) == Some(FieldType::Data)
+        {
             out.insert((pair[0].tag, pair[1].tag));
         }
     }
@@ -662,7 +924,12 @@ pub(crate) mod tests {
         assert_eq!(&*nos.name, "NewOrderSingle");
         assert!(!nos.admin);
         // Instrument is required, so Symbol is; Parties is not, so nothing in it is.
-        let required: Vec<u32> = nos.body.required_positions().iter().map(|&p| nos.body.member(p.into()).tag).collect();
+        let required: Vec<u32> = nos
+            .body
+            .required_positions()
+            .iter()
+            .map(|&p| nos.body.member(p.into()).tag)
+            .collect();
         assert_eq!(required, vec![11, 55, 54, 60, 40]);
         let parties = nos.body.group(453).unwrap();
         assert_eq!(parties.delimiter, 448);
@@ -691,7 +958,12 @@ pub(crate) mod tests {
         let sec_type = d.field(167).unwrap();
         assert!(sec_type.allows(b"FUT") && sec_type.allows(b"CS") && !sec_type.allows(b"BOO"));
         let exec_inst = d.field(18).unwrap();
-        assert!(exec_inst.allows(b"6") && exec_inst.allows(b"1 G") && !exec_inst.allows(b"1 Z") && !exec_inst.allows(b"1  G"));
+        assert!(
+            exec_inst.allows(b"6")
+                && exec_inst.allows(b"1 G")
+                && !exec_inst.allows(b"1 Z")
+                && !exec_inst.allows(b"1  G")
+        );
         let role = d.field(452).unwrap();
         assert!(role.allows(b"11") && !role.allows(b"2"));
         assert!(!d.field(55).unwrap().is_enumerated());
@@ -712,6 +984,9 @@ pub(crate) mod tests {
             let err = Dictionary::from_xml(&xml).unwrap_err().to_string();
             assert!(err.contains(expect), "{err} should contain {expect}");
         }
-        assert!(matches!(Dictionary::from_xml("<fix"), Err(DictionaryError::Xml(_))));
+        assert!(matches!(
+            Dictionary::from_xml("<fix"),
+            Err(DictionaryError::Xml(_))
+        ));
     }
 }

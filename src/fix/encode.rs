@@ -39,7 +39,13 @@ pub struct Header<'a> {
 
 impl<'a> Header<'a> {
     /// A header with only the required fields.
-    pub fn new(msg_type: &'a [u8], sender: &'a str, target: &'a str, seq: u64, sending_time: DateTime<Utc>) -> Self {
+    pub fn new(
+        msg_type: &'a [u8],
+        sender: &'a str,
+        target: &'a str,
+        seq: u64,
+        sending_time: DateTime<Utc>,
+    ) -> Self {
         Header {
             msg_type,
             sender_comp_id: sender,
@@ -78,7 +84,12 @@ impl Encoder {
         let length_at = buf.len();
         buf.put_slice(&[b'0'; BODY_LENGTH_DIGITS]);
         buf.put_u8(SOH);
-        let mut w = MessageWriter { buf, start, length_at, precision: self.header_time_precision };
+        let mut w = MessageWriter {
+            buf,
+            start,
+            length_at,
+            precision: self.header_time_precision,
+        };
         w.put_bytes(tags::MSG_TYPE, header.msg_type);
         w.put_str(tags::SENDER_COMP_ID, header.sender_comp_id);
         w.put_str(tags::TARGET_COMP_ID, header.target_comp_id);
@@ -171,7 +182,12 @@ impl MessageWriter<'_> {
         self
     }
 
-    pub fn put_timestamp(&mut self, tag: u32, value: &DateTime<Utc>, precision: TimePrecision) -> &mut Self {
+    pub fn put_timestamp(
+        &mut self,
+        tag: u32,
+        value: &DateTime<Utc>,
+        precision: TimePrecision,
+    ) -> &mut Self {
         let mut text = [0u8; UTC_TIMESTAMP_BYTES_MAX];
         let n = format_utc_timestamp(value, precision, &mut text);
         self.put_bytes(tag, &text[..n])
@@ -199,12 +215,14 @@ impl MessageWriter<'_> {
         // Shift the body left over the unused placeholder digits, then write the real digits before the SOH.
         let unused = BODY_LENGTH_DIGITS - n;
         let length_at = self.length_at;
-        self.buf.copy_within(length_at + BODY_LENGTH_DIGITS.., length_at + n);
+        self.buf
+            .copy_within(length_at + BODY_LENGTH_DIGITS.., length_at + n);
         self.buf.truncate(self.buf.len() - unused);
         self.buf[length_at..length_at + n].copy_from_slice(&digits[20 - n..]);
         let sum = checksum(&self.buf[self.start..]);
         self.buf.put_slice(b"10=");
-        self.buf.put_slice(&[b'0' + sum / 100, b'0' + sum / 10 % 10, b'0' + sum % 10, SOH]);
+        self.buf
+            .put_slice(&[b'0' + sum / 100, b'0' + sum / 10 % 10, b'0' + sum % 10, SOH]);
         Ok(self.start)
     }
 }
@@ -271,7 +289,8 @@ mod tests {
     use chrono::TimeZone;
 
     fn time() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap() + chrono::Duration::microseconds(123_456)
+        Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap()
+            + chrono::Duration::microseconds(123_456)
     }
 
     fn text(buf: &[u8]) -> String {
@@ -281,7 +300,8 @@ mod tests {
     #[test]
     fn header_and_trailer() {
         let mut buf = BytesMut::new();
-        let mut w = Encoder::default().begin(&mut buf, &Header::new(b"0", "VENUE", "CLIENT", 7, time()));
+        let mut w =
+            Encoder::default().begin(&mut buf, &Header::new(b"0", "VENUE", "CLIENT", 7, time()));
         w.put_str(tags::TEST_REQ_ID, "T1");
         let start = w.finish().unwrap();
         assert_eq!(start, 0);
@@ -289,7 +309,10 @@ mod tests {
         let prefix = format!("8=FIX.4.4|9={}|", body.len());
         let sum = checksum(format!("{prefix}{body}").replace('|', "\x01").as_bytes());
         assert_eq!(text(&buf), format!("{prefix}{body}10={sum:03}|"));
-        assert_eq!(check(&buf, &FrameConfig::default()), Framed::Complete { len: buf.len() });
+        assert_eq!(
+            check(&buf, &FrameConfig::default()),
+            Framed::Complete { len: buf.len() }
+        );
     }
 
     #[test]
@@ -301,12 +324,19 @@ mod tests {
         header.orig_sending_time = Some(time() - chrono::Duration::seconds(1));
         header.on_behalf_of_comp_id = Some("OBO");
         header.deliver_to_comp_id = Some("DTC");
-        let encoder = Encoder { header_time_precision: TimePrecision::Micros };
+        let encoder = Encoder {
+            header_time_precision: TimePrecision::Micros,
+        };
         let start = encoder.begin(&mut buf, &header).finish().unwrap();
         assert_eq!(start, 8);
         let msg = text(&buf[start..]);
         assert!(msg.contains("|35=8|49=V|56=C|115=OBO|128=DTC|34=3|43=Y|97=Y|52=20261122-10:00:00.123456|122=20261122-09:59:59.123456|10="), "{msg}");
-        assert_eq!(check(&buf[start..], &FrameConfig::default()), Framed::Complete { len: buf.len() - start });
+        assert_eq!(
+            check(&buf[start..], &FrameConfig::default()),
+            Framed::Complete {
+                len: buf.len() - start
+            }
+        );
     }
 
     #[test]
@@ -321,7 +351,11 @@ mod tests {
             .put_u64(14, 0)
             .put_data(95, 96, b"a\x01b");
         w.finish().unwrap();
-        assert!(text(&buf).contains("|44=238.35|38=10|6=-0.005|31=0|99=-42|14=0|95=3|96=a|b|10="), "{}", text(&buf));
+        assert!(
+            text(&buf).contains("|44=238.35|38=10|6=-0.005|31=0|99=-42|14=0|95=3|96=a|b|10="),
+            "{}",
+            text(&buf)
+        );
     }
 
     #[test]
@@ -331,9 +365,15 @@ mod tests {
             let mut buf = BytesMut::new();
             let mut w = Encoder::default().begin(&mut buf, &Header::new(b"0", "V", "C", 1, time()));
             w.put_bytes(58, &vec![b'x'; filler]);
-            let cfg = FrameConfig { message_bytes_max: usize::MAX };
+            let cfg = FrameConfig {
+                message_bytes_max: usize::MAX,
+            };
             match w.finish() {
-                Ok(_) => assert_eq!(check(&buf, &cfg), Framed::Complete { len: buf.len() }, "filler {filler}"),
+                Ok(_) => assert_eq!(
+                    check(&buf, &cfg),
+                    Framed::Complete { len: buf.len() },
+                    "filler {filler}"
+                ),
                 Err(TooLarge { body_len }) => {
                     assert!(body_len >= 1_000_000);
                     assert!(buf.is_empty());

@@ -69,7 +69,9 @@ pub struct FrameConfig {
 
 impl Default for FrameConfig {
     fn default() -> Self {
-        FrameConfig { message_bytes_max: MESSAGE_BYTES_MAX_DEFAULT }
+        FrameConfig {
+            message_bytes_max: MESSAGE_BYTES_MAX_DEFAULT,
+        }
     }
 }
 
@@ -77,7 +79,10 @@ impl Default for FrameConfig {
 pub fn check(buf: &[u8], config: &FrameConfig) -> Framed {
     match check_front(buf, config) {
         Ok(framed) => framed,
-        Err(reason) => Framed::Garbled { skip: resync_skip(buf), reason },
+        Err(reason) => Framed::Garbled {
+            skip: resync_skip(buf),
+            reason,
+        },
     }
 }
 
@@ -85,21 +90,30 @@ fn check_front(buf: &[u8], config: &FrameConfig) -> Result<Framed, Garble> {
     const INCOMPLETE: Framed = Framed::Incomplete { frame_len: None };
     let begin_len = BEGIN_STRING_FIELD.len();
     if buf.len() < begin_len {
-        return if BEGIN_STRING_FIELD.starts_with(buf) { Ok(INCOMPLETE) } else { Err(Garble::BadBeginString) };
+        return if BEGIN_STRING_FIELD.starts_with(buf) {
+            Ok(INCOMPLETE)
+        } else {
+            Err(Garble::BadBeginString)
+        };
     }
     if &buf[..begin_len] != BEGIN_STRING_FIELD {
         return Err(Garble::BadBeginString);
     }
-    let Some((body_len, body_start)) = parse_body_length(buf, begin_len, config.message_bytes_max)? else {
+    let Some((body_len, body_start)) = parse_body_length(buf, begin_len, config.message_bytes_max)?
+    else {
         return Ok(INCOMPLETE);
     };
     let frame_len = body_start + body_len + TRAILER_BYTES;
     if frame_len > config.message_bytes_max {
-        return Err(Garble::TooLarge { max: config.message_bytes_max });
+        return Err(Garble::TooLarge {
+            max: config.message_bytes_max,
+        });
     }
     check_msg_type_prefix(&buf[body_start..])?;
     if buf.len() < frame_len {
-        return Ok(Framed::Incomplete { frame_len: Some(frame_len) });
+        return Ok(Framed::Incomplete {
+            frame_len: Some(frame_len),
+        });
     }
     let body_end = body_start + body_len;
     if buf[body_end - 1] != SOH || &buf[body_end..body_end + 3] != b"10=" {
@@ -143,7 +157,11 @@ fn parse_body_length(buf: &[u8], at: usize, max: usize) -> Result<Option<(usize,
 /// The body must start with `35=`; checks as much of that as the buffer holds.
 fn check_msg_type_prefix(body: &[u8]) -> Result<(), Garble> {
     let n = body.len().min(3);
-    if body[..n] == b"35="[..n] { Ok(()) } else { Err(Garble::MsgTypeNotThird) }
+    if body[..n] == b"35="[..n] {
+        Ok(())
+    } else {
+        Err(Garble::MsgTypeNotThird)
+    }
 }
 
 fn parse_checksum(field: &[u8]) -> Result<u8, Garble> {
@@ -219,47 +237,96 @@ mod tests {
     fn every_prefix_is_incomplete() {
         let f = frame("35=0|49=A|56=B|34=1|52=20261122-10:00:00|");
         for n in 0..f.len() {
-            assert!(matches!(check(&f[..n], &cfg()), Framed::Incomplete { .. }), "prefix {n}");
+            assert!(
+                matches!(check(&f[..n], &cfg()), Framed::Incomplete { .. }),
+                "prefix {n}"
+            );
         }
-        assert_eq!(check(&f[..30], &cfg()), Framed::Incomplete { frame_len: Some(f.len()) });
+        assert_eq!(
+            check(&f[..30], &cfg()),
+            Framed::Incomplete {
+                frame_len: Some(f.len())
+            }
+        );
     }
 
     #[test]
     fn oversized_body_length_is_refused_at_once() {
         assert_eq!(
             check(b"8=FIX.4.4\x019=999999999\x01", &cfg()),
-            Framed::Garbled { skip: 22, reason: Garble::TooLarge { max: 65536 } }
+            Framed::Garbled {
+                skip: 22,
+                reason: Garble::TooLarge { max: 65536 }
+            }
         );
         // Neither the SOH after the digits nor all the digits are needed to refuse it.
-        assert!(matches!(check(b"8=FIX.4.4\x019=999999", &cfg()), Framed::Garbled { reason: Garble::TooLarge { .. }, .. }));
-        assert!(matches!(check(b"8=FIX.4.4\x019=65536", &cfg()), Framed::Incomplete { .. }));
-        let huge = FrameConfig { message_bytes_max: usize::MAX };
+        assert!(matches!(
+            check(b"8=FIX.4.4\x019=999999", &cfg()),
+            Framed::Garbled {
+                reason: Garble::TooLarge { .. },
+                ..
+            }
+        ));
+        assert!(matches!(
+            check(b"8=FIX.4.4\x019=65536", &cfg()),
+            Framed::Incomplete { .. }
+        ));
+        let huge = FrameConfig {
+            message_bytes_max: usize::MAX,
+        };
         assert!(matches!(
             check(b"8=FIX.4.4\x019=9999999999", &huge),
-            Framed::Garbled { reason: Garble::BadBodyLength, .. }
+            Framed::Garbled {
+                reason: Garble::BadBodyLength,
+                ..
+            }
         ));
-        let small = FrameConfig { message_bytes_max: 40 };
+        let small = FrameConfig {
+            message_bytes_max: 40,
+        };
         let f = frame("35=0|49=A|56=B|34=1|52=20261122-10:00:00|");
-        assert!(matches!(check(&f[..16], &small), Framed::Garbled { reason: Garble::TooLarge { .. }, .. }));
+        assert!(matches!(
+            check(&f[..16], &small),
+            Framed::Garbled {
+                reason: Garble::TooLarge { .. },
+                ..
+            }
+        ));
     }
 
     #[test]
     fn frame_at_exactly_the_cap_is_accepted() {
         let f = frame("35=0|49=A|56=B|34=1|52=20261122-10:00:00|");
-        let exact = FrameConfig { message_bytes_max: f.len() };
+        let exact = FrameConfig {
+            message_bytes_max: f.len(),
+        };
         assert_eq!(check(&f, &exact), Framed::Complete { len: f.len() });
-        let below = FrameConfig { message_bytes_max: f.len() - 1 };
-        assert!(matches!(check(&f, &below), Framed::Garbled { reason: Garble::TooLarge { .. }, .. }));
+        let below = FrameConfig {
+            message_bytes_max: f.len() - 1,
+        };
+        assert!(matches!(
+            check(&f, &below),
+            Framed::Garbled {
+                reason: Garble::TooLarge { .. },
+                ..
+            }
+        ));
     }
 
     #[test]
     fn wrong_begin_string_and_order_of_first_fields() {
         let cases: [(&[u8], Garble); 5] = [
-            (b"8=FIX.4.2\x019=5\x0135=0\x0110=000\x01", Garble::BadBeginString),
+            (
+                b"8=FIX.4.2\x019=5\x0135=0\x0110=000\x01",
+                Garble::BadBeginString,
+            ),
             (b"9=5\x018=FIX.4.4\x01", Garble::BadBeginString),
             (b"8=FIX.4.4\x0135=0\x019=5\x01", Garble::BadBodyLength),
             (b"8=FIX.4.4\x019=x\x01", Garble::BadBodyLength),
-            (b"8=FIX.4.4\x019=5\x0149=A\x0135=0\x01", Garble::MsgTypeNotThird),
+            (
+                b"8=FIX.4.4\x019=5\x0149=A\x0135=0\x01",
+                Garble::MsgTypeNotThird,
+            ),
         ];
         for (input, reason) in cases {
             match check(input, &cfg()) {
@@ -275,11 +342,21 @@ mod tests {
         let text = String::from_utf8(good.clone()).unwrap();
         for delta in [-1i64, 1] {
             let declared: i64 = text.split('\x01').nth(1).unwrap()[2..].parse().unwrap();
-            let bad = text.replacen(&format!("9={declared}"), &format!("9={}", declared + delta), 1);
+            let bad = text.replacen(
+                &format!("9={declared}"),
+                &format!("9={}", declared + delta),
+                1,
+            );
             let mut bad = bad.into_bytes();
             bad.extend_from_slice(b"8=FIX.4.4\x01");
             assert!(
-                matches!(check(&bad, &cfg()), Framed::Garbled { reason: Garble::BodyLengthMismatch, .. }),
+                matches!(
+                    check(&bad, &cfg()),
+                    Framed::Garbled {
+                        reason: Garble::BodyLengthMismatch,
+                        ..
+                    }
+                ),
                 "delta {delta}"
             );
         }
@@ -291,13 +368,31 @@ mod tests {
         let n = f.len();
         let declared = f[n - 4];
         f[n - 4] = if declared == b'9' { b'0' } else { declared + 1 };
-        assert!(matches!(check(&f, &cfg()), Framed::Garbled { reason: Garble::CheckSumMismatch { .. }, .. }));
+        assert!(matches!(
+            check(&f, &cfg()),
+            Framed::Garbled {
+                reason: Garble::CheckSumMismatch { .. },
+                ..
+            }
+        ));
         f[n - 4] = b'x';
-        assert!(matches!(check(&f, &cfg()), Framed::Garbled { reason: Garble::BadCheckSumFormat, .. }));
+        assert!(matches!(
+            check(&f, &cfg()),
+            Framed::Garbled {
+                reason: Garble::BadCheckSumFormat,
+                ..
+            }
+        ));
         let mut f = frame("35=0|49=A|56=B|34=1|");
         let n = f.len();
         f[n - 1] = b'|';
-        assert!(matches!(check(&f, &cfg()), Framed::Garbled { reason: Garble::BadCheckSumFormat, .. }));
+        assert!(matches!(
+            check(&f, &cfg()),
+            Framed::Garbled {
+                reason: Garble::BadCheckSumFormat,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -79,7 +79,9 @@ impl SessionRejectReason {
             TagSpecifiedOutOfRequiredOrder => "Tag specified out of required order",
             RepeatingGroupFieldsOutOfOrder => "Repeating group fields out of order",
             IncorrectNumInGroupCount => "Incorrect NumInGroup count for repeating group",
-            NonDataValueIncludesFieldDelimiter => "Non-data value includes field delimiter (SOH character)",
+            NonDataValueIncludesFieldDelimiter => {
+                "Non-data value includes field delimiter (SOH character)"
+            }
             Other => "Other",
         }
     }

@@ -43,6 +43,33 @@ pub fn parse_decimal(value: &[u8]) -> Option<Decimal> {
         [b'-', rest @ ..] => (true, rest),
         _ => (false, value),
     };
+    // Fast path: up to 18 characters always fit a u64 mantissa.
+    if body.len() <= 18 {
+        let mut mantissa: u64 = 0;
+        let mut point = None;
+        for (i, &b) in body.iter().enumerate() {
+            match b {
+                b'0'..=b'9' => mantissa = mantissa * 10 + u64::from(b - b'0'),
+                b'.' if point.is_none() => point = Some(i),
+                _ => return None,
+            }
+        }
+        let digits = body.len() - usize::from(point.is_some());
+        if digits == 0 {
+            return None;
+        }
+        let scale = point.map_or(0, |p| body.len() - p - 1) as u32;
+        let signed = if negative {
+            -(mantissa as i64)
+        } else {
+            mantissa as i64
+        };
+        return Some(Decimal::new(signed, scale));
+    }
+    parse_long_decimal(negative, body)
+}
+
+fn parse_long_decimal(negative: bool, body: &[u8]) -> Option<Decimal> {
     let mut mantissa: i128 = 0;
     let mut digits = 0usize;
     let mut scale: Option<u32> = None;
@@ -117,6 +144,38 @@ pub fn parse_utc_timestamp(value: &[u8]) -> Option<DateTime<Utc>> {
     Some(NaiveDateTime::new(date, time).and_utc())
 }
 
+/// Checks the UTCTimestamp format without building the value (the validator's hot path). Agrees with
+/// [`parse_utc_timestamp`] on every input.
+pub fn is_utc_timestamp(value: &[u8]) -> bool {
+    // `YYYYMMDD-HH:MM:SS` then nothing or `.` and 3, 6 or 9 digits.
+    const SHAPE: &[u8; 17] = b"dddddddd-dd:dd:dd";
+    if !matches!(value.len(), 17 | 21 | 24 | 27) || (value.len() > 17 && value[17] != b'.') {
+        return false;
+    }
+    let shape_ok = SHAPE.iter().zip(value).all(|(&s, &b)| {
+        if s == b'd' {
+            b.is_ascii_digit()
+        } else {
+            b == s
+        }
+    });
+    if !shape_ok || !value[18.min(value.len())..].iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let two = |i: usize| u32::from(value[i] - b'0') * 10 + u32::from(value[i + 1] - b'0');
+    let year = two(0) * 100 + two(2);
+    let (month, day) = (two(4), two(6));
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days_in_month).contains(&day) && two(9) <= 23 && two(12) <= 59 && two(15) <= 60
+}
+
 /// FIX UTCTimeOnly: `HH:MM:SS` with an optional fraction of 3, 6 or 9 digits.
 pub fn parse_utc_time_only(value: &[u8]) -> Option<NaiveTime> {
     parse_time(value)
@@ -178,7 +237,9 @@ fn digits_value(digits: &[u8]) -> Option<u32> {
     if digits.is_empty() || digits.len() > 9 {
         return None;
     }
-    digits.iter().try_fold(0u32, |n, &b| b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0')))
+    digits.iter().try_fold(0u32, |n, &b| {
+        b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0'))
+    })
 }
 
 /// Sub-second precision of an encoded UTCTimestamp.
@@ -223,14 +284,21 @@ pub fn format_utc_timestamp(
     out[14] = b':';
     // A leap second shows up as nanoseconds above one second.
     let nanos = time.nanosecond();
-    let (second, nanos) = if nanos >= 1_000_000_000 { (60, nanos - 1_000_000_000) } else { (time.second(), nanos) };
+    let (second, nanos) = if nanos >= 1_000_000_000 {
+        (60, nanos - 1_000_000_000)
+    } else {
+        (time.second(), nanos)
+    };
     put_digits(&mut out[15..17], second);
     let digits = precision.fraction_digits();
     if digits == 0 {
         return 17;
     }
     out[17] = b'.';
-    put_digits(&mut out[18..18 + digits], nanos / 10u32.pow(9 - digits as u32));
+    put_digits(
+        &mut out[18..18 + digits],
+        nanos / 10u32.pow(9 - digits as u32),
+    );
     18 + digits
 }
 
@@ -252,8 +320,19 @@ mod tests {
         assert_eq!(parse_int(b"0"), Some(0));
         assert_eq!(parse_int(b"-12"), Some(-12));
         assert_eq!(parse_int(b"007"), Some(7));
-        assert_eq!(parse_int(b"999999999999999999"), Some(999_999_999_999_999_999));
-        for bad in [&b""[..], b"-", b"+1", b"1.0", b"1e3", b" 1", b"1234567890123456789"] {
+        assert_eq!(
+            parse_int(b"999999999999999999"),
+            Some(999_999_999_999_999_999)
+        );
+        for bad in [
+            &b""[..],
+            b"-",
+            b"+1",
+            b"1.0",
+            b"1e3",
+            b" 1",
+            b"1234567890123456789",
+        ] {
             assert_eq!(parse_int(bad), None, "{bad:?}");
         }
         assert_eq!(parse_uint(b"-1"), None);
@@ -267,8 +346,20 @@ mod tests {
         assert_eq!(parse_decimal(b"10"), Some(Decimal::new(10, 0)));
         assert_eq!(parse_decimal(b".5"), Some(Decimal::new(5, 1)));
         assert_eq!(parse_decimal(b"5."), Some(Decimal::new(5, 0)));
-        assert_eq!(parse_decimal(b"0000000000000000000000000000001.5"), Some(Decimal::new(15, 1)));
-        for bad in [&b""[..], b".", b"-", b"1.2.3", b"1e5", b"+1", b"1,5", b"12345678901234567890123456789"] {
+        assert_eq!(
+            parse_decimal(b"0000000000000000000000000000001.5"),
+            Some(Decimal::new(15, 1))
+        );
+        for bad in [
+            &b""[..],
+            b".",
+            b"-",
+            b"1.2.3",
+            b"1e5",
+            b"+1",
+            b"1,5",
+            b"12345678901234567890123456789",
+        ] {
             assert_eq!(parse_decimal(bad), None, "{bad:?}");
             assert!(!is_decimal(bad), "{bad:?}");
         }
@@ -287,7 +378,10 @@ mod tests {
             (b"20261120-09:30:00.000000007", 7),
         ];
         for (text, nanos) in cases {
-            assert_eq!(parse_utc_timestamp(text), Some(base + chrono::Duration::nanoseconds(nanos.into())));
+            assert_eq!(
+                parse_utc_timestamp(text),
+                Some(base + chrono::Duration::nanoseconds(nanos.into()))
+            );
         }
         for bad in [
             &b"20261120-09:30:00.1"[..],
@@ -302,11 +396,49 @@ mod tests {
         }
         // A leap second is legal FIX.
         assert!(parse_utc_timestamp(b"20261231-23:59:60").is_some());
+        assert!(is_utc_timestamp(b"20261231-23:59:60"));
+    }
+
+    #[test]
+    fn fast_timestamp_check_agrees_with_the_parser() {
+        let mut cases: Vec<Vec<u8>> = vec![
+            b"20240229-12:00:00".to_vec(),
+            b"20230229-12:00:00".to_vec(),
+            b"21000229-12:00:00".to_vec(),
+            b"20000229-12:00:00".to_vec(),
+            b"20261131-00:00:00".to_vec(),
+            b"20261130-00:00:00.000000001".to_vec(),
+            b"20261130-23:59:59.99".to_vec(),
+            b"20261130-23:59:59.".to_vec(),
+            b"20261130-23:60:00".to_vec(),
+            b"20261100-10:00:00".to_vec(),
+            b"20260010-10:00:00".to_vec(),
+            b"2026011a-10:00:00".to_vec(),
+            b"20260110-10:00:00x123".to_vec(),
+        ];
+        // Every single-byte corruption of a valid timestamp.
+        let good = b"20261122-10:20:30.123456";
+        for i in 0..good.len() {
+            for b in [b'0', b'9', b'-', b':', b'.', b'x', 0xff] {
+                let mut v = good.to_vec();
+                v[i] = b;
+                cases.push(v);
+            }
+        }
+        for case in cases {
+            assert_eq!(
+                is_utc_timestamp(&case),
+                parse_utc_timestamp(&case).is_some(),
+                "{}",
+                String::from_utf8_lossy(&case)
+            );
+        }
     }
 
     #[test]
     fn timestamp_format_round_trips() {
-        let t = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap() + chrono::Duration::nanoseconds(123_456_789);
+        let t = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap()
+            + chrono::Duration::nanoseconds(123_456_789);
         let mut out = [0u8; UTC_TIMESTAMP_BYTES_MAX];
         let expect: [(TimePrecision, &str); 4] = [
             (TimePrecision::Seconds, "20260102-03:04:05"),
@@ -323,7 +455,10 @@ mod tests {
 
     #[test]
     fn dates_chars_bools_month_year() {
-        assert_eq!(parse_utc_date_only(b"20261122"), NaiveDate::from_ymd_opt(2026, 11, 22));
+        assert_eq!(
+            parse_utc_date_only(b"20261122"),
+            NaiveDate::from_ymd_opt(2026, 11, 22)
+        );
         assert_eq!(parse_utc_date_only(b"20260230"), None);
         assert_eq!(parse_utc_date_only(b"2026112"), None);
         assert_eq!(parse_char(b"1"), Some(b'1'));
@@ -334,9 +469,18 @@ mod tests {
         for good in [&b"202612"[..], b"20261215", b"202612w3"] {
             assert!(is_month_year(good), "{good:?}");
         }
-        for bad in [&b"202613"[..], b"2026", b"202612w9", b"2026121", b"20261232"] {
+        for bad in [
+            &b"202613"[..],
+            b"2026",
+            b"202612w9",
+            b"2026121",
+            b"20261232",
+        ] {
             assert!(!is_month_year(bad), "{bad:?}");
         }
-        assert_eq!(parse_utc_time_only(b"23:59:59.999"), NaiveTime::from_hms_milli_opt(23, 59, 59, 999));
+        assert_eq!(
+            parse_utc_time_only(b"23:59:59.999"),
+            NaiveTime::from_hms_milli_opt(23, 59, 59, 999)
+        );
     }
 }

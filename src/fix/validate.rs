@@ -11,7 +11,9 @@
 //! validator's scratch space has grown to the deepest group nesting seen.
 
 use super::decode::{FieldRef, Message};
-use super::dictionary::{Dictionary, GroupDef, MessageDef, Section, StructDef, USER_DEFINED_TAG_MIN};
+use super::dictionary::{
+    Dictionary, FieldDef, GroupDef, Member, MessageDef, Section, StructDef, USER_DEFINED_TAG_MIN,
+};
 use super::tags::SessionRejectReason as Reason;
 use super::types;
 
@@ -70,11 +72,18 @@ pub struct Validator {
 
 impl Validator {
     pub fn new(options: ValidationOptions) -> Validator {
-        Validator { options, seen: Vec::new() }
+        Validator {
+            options,
+            seen: Vec::new(),
+        }
     }
 
     /// Validates `msg`; on success returns the definition of its message type.
-    pub fn validate<'d>(&mut self, dict: &'d Dictionary, msg: &Message) -> Result<&'d MessageDef, Invalid> {
+    pub fn validate<'d>(
+        &mut self,
+        dict: &'d Dictionary,
+        msg: &Message,
+    ) -> Result<&'d MessageDef, Invalid> {
         let msg_type = msg.msg_type();
         let def = dict.message(msg_type);
         if def.is_none() && !dict.is_known_msg_type(msg_type) {
@@ -82,18 +91,32 @@ impl Validator {
         }
         let body = def.map(|d| &d.body);
         self.seen.clear();
-        let mut walk = Walk { dict, msg, fields: msg.fields(), pos: 0, options: self.options, seen: &mut self.seen, depth: 0 };
+        let mut walk = Walk {
+            dict,
+            msg,
+            fields: msg.fields(),
+            pos: 0,
+            options: self.options,
+            seen: &mut self.seen,
+            depth: 0,
+        };
         walk.message(body).map_err(Invalid::Reject)?;
         def.ok_or(Invalid::UnsupportedMsgType)
     }
 }
 
 fn reject(reason: Reason, tag: u32) -> Invalid {
-    Invalid::Reject(Reject { reason, ref_tag: Some(tag) })
+    Invalid::Reject(Reject {
+        reason,
+        ref_tag: Some(tag),
+    })
 }
 
 fn fail<T>(reason: Reason, tag: u32) -> Result<T, Reject> {
-    Err(Reject { reason, ref_tag: Some(tag) })
+    Err(Reject {
+        reason,
+        ref_tag: Some(tag),
+    })
 }
 
 /// Whether a field takes part in structure checks after its value was checked.
@@ -127,10 +150,28 @@ impl Walk<'_, '_> {
         let header_seen = self.push_seen(dict.header());
         let body_seen = body.map(|b| self.push_seen(b));
         let trailer_seen = self.push_seen(dict.trailer());
+        // 8, 9 and 35 were checked by framing, decoding and the MsgType lookup.
+        for tag in [8, 9, 35] {
+            if let Some(position) = dict.header().position(tag) {
+                self.test_and_set(header_seen, position);
+            }
+        }
+        self.pos = 3;
         let mut state = Section::Header;
         while self.pos < fields.len() {
             let field = fields[self.pos];
-            let section = dict.section(field.tag);
+            // The common case first: a member of the body, checked from the member's own copy of its type.
+            if let (Some(def), Some(seen)) = (body, body_seen) {
+                if let Some(position) = def.position(field.tag) {
+                    if state == Section::Trailer && self.options.fields_out_of_order {
+                        return fail(Reason::TagSpecifiedOutOfRequiredOrder, field.tag);
+                    }
+                    state = Section::Body;
+                    self.member_at(def, seen, position)?;
+                    continue;
+                }
+            }
+            let (field_def, section) = dict.field_and_section(field.tag);
             if section == Section::Body && body.is_none() {
                 // A known MsgType the venue does not handle: its body is not ours to judge, only its place.
                 if state == Section::Trailer && self.options.fields_out_of_order {
@@ -140,7 +181,7 @@ impl Walk<'_, '_> {
                 self.pos += 1;
                 continue;
             }
-            let known = self.check_value(&field)?;
+            let known = self.check_value(&field, field_def)?;
             match section {
                 Section::Header => {
                     if state != Section::Header && self.options.fields_out_of_order {
@@ -170,7 +211,7 @@ impl Walk<'_, '_> {
         self.check_required(dict.trailer(), trailer_seen)
     }
 
-    /// The field at `pos` as a member of `def` (message level): repeated, part of a group, or foreign.
+    /// The field at `pos`, whose value was checked, as a member of `def` (message level), or a foreign tag.
     fn member(&mut self, def: &StructDef, seen: Seen, known: Known) -> Result<(), Reject> {
         let tag = self.fields[self.pos].tag;
         let Some(position) = def.position(tag) else {
@@ -178,8 +219,22 @@ impl Walk<'_, '_> {
             self.pos += 1;
             return Ok(());
         };
+        self.place_member(def, seen, position)
+    }
+
+    /// The field at `pos`, member `position` of `def` (message level): its value, then its place.
+    #[inline]
+    fn member_at(&mut self, def: &StructDef, seen: Seen, position: usize) -> Result<(), Reject> {
+        let field = self.fields[self.pos];
+        self.check_member_value(&field, def.member(position))?;
+        self.place_member(def, seen, position)
+    }
+
+    /// Not repeated; a NumInGroup field brings its entries.
+    #[inline]
+    fn place_member(&mut self, def: &StructDef, seen: Seen, position: usize) -> Result<(), Reject> {
         if self.test_and_set(seen, position) {
-            return fail(Reason::TagAppearsMoreThanOnce, tag);
+            return fail(Reason::TagAppearsMoreThanOnce, def.member(position).tag);
         }
         self.pos += 1;
         match def.member(position).group.as_deref() {
@@ -234,15 +289,18 @@ impl Walk<'_, '_> {
         let seen = self.push_seen(def);
         let mut last_position = None;
         while let Some(&field) = self.fields.get(self.pos) {
-            let Some(position) = def.position(field.tag) else { break };
+            let Some(position) = def.position(field.tag) else {
+                break;
+            };
             if field.tag == group.delimiter && last_position.is_some() {
                 break;
             }
-            self.check_value(&field)?;
+            self.check_member_value(&field, def.member(position))?;
             if self.test_and_set(seen, position) {
                 return fail(Reason::TagAppearsMoreThanOnce, field.tag);
             }
-            if self.options.fields_out_of_order && last_position.is_some_and(|last| position < last) {
+            if self.options.fields_out_of_order && last_position.is_some_and(|last| position < last)
+            {
                 return fail(Reason::RepeatingGroupFieldsOutOfOrder, field.tag);
             }
             last_position = Some(position);
@@ -257,18 +315,23 @@ impl Walk<'_, '_> {
     }
 
     /// The value checks: present (4), defined (0), format (6), enumerated (5).
-    fn check_value(&self, field: &FieldRef) -> Result<Known, Reject> {
+    #[inline]
+    fn check_value(&self, field: &FieldRef, def: Option<&FieldDef>) -> Result<Known, Reject> {
         let value = self.msg.value(field);
         if value.is_empty() && self.options.fields_have_values {
             return fail(Reason::TagSpecifiedWithoutValue, field.tag);
         }
-        let Some(def) = self.dict.field(field.tag) else {
+        let Some(def) = def else {
             let let_through = if field.tag >= USER_DEFINED_TAG_MIN {
                 !self.options.user_defined_fields
             } else {
                 self.options.allow_unknown_msg_fields
             };
-            return if let_through { Ok(Known::Ignored) } else { fail(Reason::InvalidTagNumber, field.tag) };
+            return if let_through {
+                Ok(Known::Ignored)
+            } else {
+                fail(Reason::InvalidTagNumber, field.tag)
+            };
         };
         if value.is_empty() {
             return Ok(Known::Defined);
@@ -282,10 +345,38 @@ impl Walk<'_, '_> {
         Ok(Known::Defined)
     }
 
+    /// The value checks of a known member: present (4), format (6), enumerated (5).
+    #[inline]
+    fn check_member_value(&self, field: &FieldRef, member: &Member) -> Result<(), Reject> {
+        let value = self.msg.value(field);
+        if value.is_empty() {
+            return if self.options.fields_have_values {
+                fail(Reason::TagSpecifiedWithoutValue, field.tag)
+            } else {
+                Ok(())
+            };
+        }
+        if !member.field_type.accepts(value) {
+            return fail(Reason::IncorrectDataFormat, field.tag);
+        }
+        if member.enumerated
+            && !self
+                .dict
+                .field(field.tag)
+                .is_some_and(|def| def.allows(value))
+        {
+            return fail(Reason::ValueIsIncorrect, field.tag);
+        }
+        Ok(())
+    }
+
     fn check_required(&self, def: &StructDef, seen: Seen) -> Result<(), Reject> {
         for &position in def.required_positions() {
             if !self.is_set(seen, usize::from(position)) {
-                return fail(Reason::RequiredTagMissing, def.member(usize::from(position)).tag);
+                return fail(
+                    Reason::RequiredTagMissing,
+                    def.member(usize::from(position)).tag,
+                );
             }
         }
         Ok(())
@@ -293,7 +384,8 @@ impl Walk<'_, '_> {
 
     fn push_seen(&mut self, def: &StructDef) -> Seen {
         let offset = self.seen.len();
-        self.seen.resize(offset + def.members().len().div_ceil(64), 0);
+        self.seen
+            .resize(offset + def.members().len().div_ceil(64), 0);
         Seen { offset }
     }
 
@@ -318,13 +410,12 @@ impl Walk<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fix::frame::from_text as frame;
     use crate::fix::decode::Decoder;
     use crate::fix::dictionary::tests::mini;
+    use crate::fix::frame::from_text as frame;
 
     const HDR: &str = "49=A|56=B|34=2|52=20261122-10:00:00.000|";
     const NOS: &str = "11=C1|55=ZVZZT|54=1|60=20261122-10:00:00|38=100|40=2|44=10.5|";
-
 
     /// Runs one message (MsgType, header and body given with `|`) through decode and validation.
     fn check_with(options: ValidationOptions, body: &str) -> Result<String, Invalid> {
@@ -332,7 +423,9 @@ mod tests {
         let f = frame(body);
         let mut dec = Decoder::new();
         let m = dec.decode(&d, &f).expect("test message decodes");
-        Validator::new(options).validate(&d, &m).map(|def| def.name.to_string())
+        Validator::new(options)
+            .validate(&d, &m)
+            .map(|def| def.name.to_string())
     }
 
     fn check(body: &str) -> Result<String, Invalid> {
@@ -345,130 +438,334 @@ mod tests {
 
     #[test]
     fn valid_messages() {
-        assert_eq!(check(&format!("35=D|{HDR}{NOS}")), Ok("NewOrderSingle".into()));
+        assert_eq!(
+            check(&format!("35=D|{HDR}{NOS}")),
+            Ok("NewOrderSingle".into())
+        );
         assert_eq!(check(&format!("35=0|{HDR}112=T1|")), Ok("Heartbeat".into()));
-        assert_eq!(check(&format!("35=D|{HDR}11=C1|453=2|448=P1|447=D|452=3|802=1|523=S|448=P2|55=ZVZZT|54=2|60=20261122-10:00:00|40=1|18=1 G|")), Ok("NewOrderSingle".into()));
-        assert_eq!(check(&format!("35=D|{HDR}{NOS}95=3|96=a|b|93=1|89=x|")), Ok("NewOrderSingle".into()));
+        assert_eq!(
+            check(&format!(
+                "35=D|{HDR}11=C1|453=2|448=P1|447=D|452=3|802=1|523=S|448=P2|55=ZVZZT|54=2|60=20261122-10:00:00|40=1|18=1 G|"
+            )),
+            Ok("NewOrderSingle".into())
+        );
+        assert_eq!(
+            check(&format!("35=D|{HDR}{NOS}95=3|96=a|b|93=1|89=x|")),
+            Ok("NewOrderSingle".into())
+        );
     }
 
     #[test]
     fn invalid_msg_type_11() {
-        assert_eq!(check(&format!("35=ZZ|{HDR}")), Err(reject(Reason::InvalidMsgType, 35)));
+        assert_eq!(
+            check(&format!("35=ZZ|{HDR}")),
+            Err(reject(Reason::InvalidMsgType, 35))
+        );
     }
 
     #[test]
     fn known_but_unhandled_msg_type() {
-        assert_eq!(check(&format!("35=d|{HDR}320=R|")), Err(Invalid::UnsupportedMsgType));
+        assert_eq!(
+            check(&format!("35=d|{HDR}320=R|")),
+            Err(Invalid::UnsupportedMsgType)
+        );
         // The header still counts.
-        assert_eq!(check("35=d|49=A|56=B|52=20261122-10:00:00|320=R|"), rejected(Reason::RequiredTagMissing, 34));
-        assert_eq!(check(&format!("35=d|{HDR}320=R|115=X|")), rejected(Reason::TagSpecifiedOutOfRequiredOrder, 115));
+        assert_eq!(
+            check("35=d|49=A|56=B|52=20261122-10:00:00|320=R|"),
+            rejected(Reason::RequiredTagMissing, 34)
+        );
+        assert_eq!(
+            check(&format!("35=d|{HDR}320=R|115=X|")),
+            rejected(Reason::TagSpecifiedOutOfRequiredOrder, 115)
+        );
     }
 
     #[test]
     fn required_tag_missing_1() {
-        assert_eq!(check(&format!("35=D|{HDR}11=C1|54=1|60=20261122-10:00:00|40=2|")), rejected(Reason::RequiredTagMissing, 55));
-        assert_eq!(check("35=0|49=A|56=B|34=2|"), rejected(Reason::RequiredTagMissing, 52));
+        assert_eq!(
+            check(&format!("35=D|{HDR}11=C1|54=1|60=20261122-10:00:00|40=2|")),
+            rejected(Reason::RequiredTagMissing, 55)
+        );
+        assert_eq!(
+            check("35=0|49=A|56=B|34=2|"),
+            rejected(Reason::RequiredTagMissing, 52)
+        );
         // Inside a group entry.
-        assert_eq!(check(&format!("35=D|{HDR}11=C1|453=1|448=P|802=1|803=2|{}", &NOS[6..])), rejected(Reason::RepeatingGroupFieldsOutOfOrder, 803));
-        assert_eq!(check(&format!("35=X|{HDR}268=1|279=0|269=0|270=1|")), Ok("MarketDataIncrementalRefresh".into()));
-        assert_eq!(check(&format!("35=X|{HDR}268=1|")), rejected(Reason::IncorrectNumInGroupCount, 268));
-        assert_eq!(check(&format!("35=X|{HDR}262=R|")), rejected(Reason::RequiredTagMissing, 268));
+        assert_eq!(
+            check(&format!(
+                "35=D|{HDR}11=C1|453=1|448=P|802=1|803=2|{}",
+                &NOS[6..]
+            )),
+            rejected(Reason::RepeatingGroupFieldsOutOfOrder, 803)
+        );
+        assert_eq!(
+            check(&format!("35=X|{HDR}268=1|279=0|269=0|270=1|")),
+            Ok("MarketDataIncrementalRefresh".into())
+        );
+        assert_eq!(
+            check(&format!("35=X|{HDR}268=1|")),
+            rejected(Reason::IncorrectNumInGroupCount, 268)
+        );
+        assert_eq!(
+            check(&format!("35=X|{HDR}262=R|")),
+            rejected(Reason::RequiredTagMissing, 268)
+        );
     }
 
     #[test]
     fn tag_not_defined_for_message_2() {
-        assert_eq!(check(&format!("35=0|{HDR}11=C1|")), rejected(Reason::TagNotDefinedForMessageType, 11));
+        assert_eq!(
+            check(&format!("35=0|{HDR}11=C1|")),
+            rejected(Reason::TagNotDefinedForMessageType, 11)
+        );
         // User-defined, defined in the dictionary, not part of Heartbeat.
-        assert_eq!(check(&format!("35=0|{HDR}5001=Y|")), rejected(Reason::TagNotDefinedForMessageType, 5001));
-        assert_eq!(check(&format!("35=D|{HDR}{NOS}5001=Y|")), Ok("NewOrderSingle".into()));
+        assert_eq!(
+            check(&format!("35=0|{HDR}5001=Y|")),
+            rejected(Reason::TagNotDefinedForMessageType, 5001)
+        );
+        assert_eq!(
+            check(&format!("35=D|{HDR}{NOS}5001=Y|")),
+            Ok("NewOrderSingle".into())
+        );
     }
 
     #[test]
     fn undefined_tag_0() {
-        assert_eq!(check(&format!("35=D|{HDR}{NOS}4999=1|")), rejected(Reason::InvalidTagNumber, 4999));
-        assert_eq!(check(&format!("35=D|{HDR}{NOS}7777=1|")), rejected(Reason::InvalidTagNumber, 7777));
+        assert_eq!(
+            check(&format!("35=D|{HDR}{NOS}4999=1|")),
+            rejected(Reason::InvalidTagNumber, 4999)
+        );
+        assert_eq!(
+            check(&format!("35=D|{HDR}{NOS}7777=1|")),
+            rejected(Reason::InvalidTagNumber, 7777)
+        );
     }
 
     #[test]
     fn tag_without_value_4() {
-        assert_eq!(check(&format!("35=D|{HDR}{NOS}58=|")), rejected(Reason::TagSpecifiedWithoutValue, 58));
-        let lenient = ValidationOptions { fields_have_values: false, ..Default::default() };
-        assert_eq!(check_with(lenient, &format!("35=D|{HDR}{NOS}58=|")), Ok("NewOrderSingle".into()));
+        assert_eq!(
+            check(&format!("35=D|{HDR}{NOS}58=|")),
+            rejected(Reason::TagSpecifiedWithoutValue, 58)
+        );
+        let lenient = ValidationOptions {
+            fields_have_values: false,
+            ..Default::default()
+        };
+        assert_eq!(
+            check_with(lenient, &format!("35=D|{HDR}{NOS}58=|")),
+            Ok("NewOrderSingle".into())
+        );
     }
 
     #[test]
     fn value_not_allowed_5() {
-        assert_eq!(check(&format!("35=D|{HDR}{NOS}21=4|")), rejected(Reason::ValueIsIncorrect, 21));
-        assert_eq!(check(&format!("35=D|{HDR}{NOS}167=BOO|")), rejected(Reason::ValueIsIncorrect, 167));
-        assert_eq!(check(&format!("35=D|{HDR}{NOS}167=CS|")), Ok("NewOrderSingle".into()));
-        assert_eq!(check(&format!("35=D|{HDR}{}54=7|60=20261122-10:00:00|40=2|", &NOS[..15])), rejected(Reason::ValueIsIncorrect, 54));
-        assert_eq!(check(&format!("35=D|{HDR}{NOS}18=1 Z|")), rejected(Reason::ValueIsIncorrect, 18));
+        assert_eq!(
+            check(&format!("35=D|{HDR}{NOS}21=4|")),
+            rejected(Reason::ValueIsIncorrect, 21)
+        );
+        assert_eq!(
+            check(&format!("35=D|{HDR}{NOS}167=BOO|")),
+            rejected(Reason::ValueIsIncorrect, 167)
+        );
+        assert_eq!(
+            check(&format!("35=D|{HDR}{NOS}167=CS|")),
+            Ok("NewOrderSingle".into())
+        );
+        assert_eq!(
+            check(&format!(
+                "35=D|{HDR}{}54=7|60=20261122-10:00:00|40=2|",
+                &NOS[..15]
+            )),
+            rejected(Reason::ValueIsIncorrect, 54)
+        );
+        assert_eq!(
+            check(&format!("35=D|{HDR}{NOS}18=1 Z|")),
+            rejected(Reason::ValueIsIncorrect, 18)
+        );
     }
 
     #[test]
     fn incorrect_data_format_6() {
-        for (field, tag) in [("38=1x0|", 38), ("44=1,5|", 44), ("43=X|", 43), ("60=20261122|", 60), ("95=x|", 95)] {
+        for (field, tag) in [
+            ("38=1x0|", 38),
+            ("44=1,5|", 44),
+            ("43=X|", 43),
+            ("60=20261122|", 60),
+            ("95=x|", 95),
+        ] {
             let body = format!("35=D|{HDR}{}", NOS.replace(&format!("{tag}="), "99999="));
             // Put the bad field where the good one was, keeping the rest of the message valid.
-            let body = body.replace(&format!("99999={}", &NOS[NOS.find(&format!("|{tag}=")).map_or(0, |i| i + 1)..].split('|').next().unwrap()[tag.to_string().len() + 1..]), &field[..field.len() - 1]);
-            let body = if body.contains(field) { body } else { format!("35=D|{HDR}{NOS}{field}") };
-            assert_eq!(check(&body), rejected(Reason::IncorrectDataFormat, tag), "{field}");
+            let body = body.replace(
+                &format!(
+                    "99999={}",
+                    &NOS[NOS.find(&format!("|{tag}=")).map_or(0, |i| i + 1)..]
+                        .split('|')
+                        .next()
+                        .unwrap()[tag.to_string().len() + 1..]
+                ),
+                &field[..field.len() - 1],
+            );
+            let body = if body.contains(field) {
+                body
+            } else {
+                format!("35=D|{HDR}{NOS}{field}")
+            };
+            assert_eq!(
+                check(&body),
+                rejected(Reason::IncorrectDataFormat, tag),
+                "{field}"
+            );
         }
-        assert_eq!(check(&format!("35=X|{HDR}268=x|")), rejected(Reason::IncorrectDataFormat, 268));
+        assert_eq!(
+            check(&format!("35=X|{HDR}268=x|")),
+            rejected(Reason::IncorrectDataFormat, 268)
+        );
     }
 
     #[test]
     fn tag_repeated_13() {
-        assert_eq!(check(&format!("35=D|{HDR}{NOS}58=a|58=b|")), rejected(Reason::TagAppearsMoreThanOnce, 58));
-        assert_eq!(check(&format!("35=0|49=A|49=A|56=B|34=2|52=20261122-10:00:00|")), rejected(Reason::TagAppearsMoreThanOnce, 49));
-        assert_eq!(check(&format!("35=D|{HDR}11=C1|453=1|448=P|448=Q|{}", &NOS[6..])), rejected(Reason::IncorrectNumInGroupCount, 453));
-        assert_eq!(check(&format!("35=D|{HDR}11=C1|453=1|448=P|452=3|452=1|{}", &NOS[6..])), rejected(Reason::TagAppearsMoreThanOnce, 452));
+        assert_eq!(
+            check(&format!("35=D|{HDR}{NOS}58=a|58=b|")),
+            rejected(Reason::TagAppearsMoreThanOnce, 58)
+        );
+        assert_eq!(
+            check("35=0|49=A|49=A|56=B|34=2|52=20261122-10:00:00|"),
+            rejected(Reason::TagAppearsMoreThanOnce, 49)
+        );
+        assert_eq!(
+            check(&format!("35=D|{HDR}11=C1|453=1|448=P|448=Q|{}", &NOS[6..])),
+            rejected(Reason::IncorrectNumInGroupCount, 453)
+        );
+        assert_eq!(
+            check(&format!(
+                "35=D|{HDR}11=C1|453=1|448=P|452=3|452=1|{}",
+                &NOS[6..]
+            )),
+            rejected(Reason::TagAppearsMoreThanOnce, 452)
+        );
     }
 
     #[test]
     fn out_of_order_14() {
-        assert_eq!(check(&format!("35=D|{HDR}{NOS}115=X|")), rejected(Reason::TagSpecifiedOutOfRequiredOrder, 115));
-        assert_eq!(check(&format!("35=D|{HDR}11=C1|93=1|89=x|55=ZVZZT|54=1|60=20261122-10:00:00|40=2|")), rejected(Reason::TagSpecifiedOutOfRequiredOrder, 55));
-        let lenient = ValidationOptions { fields_out_of_order: false, ..Default::default() };
-        assert_eq!(check_with(lenient, &format!("35=D|{HDR}{NOS}115=X|")), Ok("NewOrderSingle".into()));
+        assert_eq!(
+            check(&format!("35=D|{HDR}{NOS}115=X|")),
+            rejected(Reason::TagSpecifiedOutOfRequiredOrder, 115)
+        );
+        assert_eq!(
+            check(&format!(
+                "35=D|{HDR}11=C1|93=1|89=x|55=ZVZZT|54=1|60=20261122-10:00:00|40=2|"
+            )),
+            rejected(Reason::TagSpecifiedOutOfRequiredOrder, 55)
+        );
+        let lenient = ValidationOptions {
+            fields_out_of_order: false,
+            ..Default::default()
+        };
+        assert_eq!(
+            check_with(lenient, &format!("35=D|{HDR}{NOS}115=X|")),
+            Ok("NewOrderSingle".into())
+        );
     }
 
     #[test]
     fn group_out_of_order_15() {
         // An entry that does not start with the delimiter.
-        assert_eq!(check(&format!("35=D|{HDR}11=C1|453=1|447=D|448=P|{}", &NOS[6..])), rejected(Reason::RepeatingGroupFieldsOutOfOrder, 447));
+        assert_eq!(
+            check(&format!("35=D|{HDR}11=C1|453=1|447=D|448=P|{}", &NOS[6..])),
+            rejected(Reason::RepeatingGroupFieldsOutOfOrder, 447)
+        );
         // Fields of an entry in another order than the dictionary's.
-        assert_eq!(check(&format!("35=D|{HDR}11=C1|453=1|448=P|452=3|447=D|{}", &NOS[6..])), rejected(Reason::RepeatingGroupFieldsOutOfOrder, 447));
-        let lenient = ValidationOptions { fields_out_of_order: false, ..Default::default() };
-        assert_eq!(check_with(lenient, &format!("35=D|{HDR}11=C1|453=1|448=P|452=3|447=D|{}", &NOS[6..])), Ok("NewOrderSingle".into()));
+        assert_eq!(
+            check(&format!(
+                "35=D|{HDR}11=C1|453=1|448=P|452=3|447=D|{}",
+                &NOS[6..]
+            )),
+            rejected(Reason::RepeatingGroupFieldsOutOfOrder, 447)
+        );
+        let lenient = ValidationOptions {
+            fields_out_of_order: false,
+            ..Default::default()
+        };
+        assert_eq!(
+            check_with(
+                lenient,
+                &format!("35=D|{HDR}11=C1|453=1|448=P|452=3|447=D|{}", &NOS[6..])
+            ),
+            Ok("NewOrderSingle".into())
+        );
     }
 
     #[test]
     fn num_in_group_count_16() {
         let entries = "279=0|269=0|270=1|279=1|269=1|270=2|";
-        assert_eq!(check(&format!("35=X|{HDR}268=2|{entries}")), Ok("MarketDataIncrementalRefresh".into()));
-        assert_eq!(check(&format!("35=X|{HDR}268=3|{entries}")), rejected(Reason::IncorrectNumInGroupCount, 268));
-        assert_eq!(check(&format!("35=X|{HDR}268=1|{entries}")), rejected(Reason::IncorrectNumInGroupCount, 268));
-        assert_eq!(check(&format!("35=X|{HDR}268=999999999|{entries}")), rejected(Reason::IncorrectNumInGroupCount, 268));
+        assert_eq!(
+            check(&format!("35=X|{HDR}268=2|{entries}")),
+            Ok("MarketDataIncrementalRefresh".into())
+        );
+        assert_eq!(
+            check(&format!("35=X|{HDR}268=3|{entries}")),
+            rejected(Reason::IncorrectNumInGroupCount, 268)
+        );
+        assert_eq!(
+            check(&format!("35=X|{HDR}268=1|{entries}")),
+            rejected(Reason::IncorrectNumInGroupCount, 268)
+        );
+        assert_eq!(
+            check(&format!("35=X|{HDR}268=999999999|{entries}")),
+            rejected(Reason::IncorrectNumInGroupCount, 268)
+        );
         // A group with count zero and no entries is fine.
-        assert_eq!(check(&format!("35=D|{HDR}11=C1|453=0|{}", &NOS[6..])), Ok("NewOrderSingle".into()));
+        assert_eq!(
+            check(&format!("35=D|{HDR}11=C1|453=0|{}", &NOS[6..])),
+            Ok("NewOrderSingle".into())
+        );
     }
 
     #[test]
     fn user_defined_and_unknown_switches() {
-        let no_udf = ValidationOptions { user_defined_fields: false, ..Default::default() };
-        assert_eq!(check_with(no_udf, &format!("35=D|{HDR}{NOS}7777=1|")), Ok("NewOrderSingle".into()));
-        assert_eq!(check_with(no_udf, &format!("35=0|{HDR}5001=Y|")), Ok("Heartbeat".into()));
-        assert_eq!(check_with(no_udf, &format!("35=D|{HDR}{NOS}4999=1|")), rejected(Reason::InvalidTagNumber, 4999));
-        let allow_unknown = ValidationOptions { allow_unknown_msg_fields: true, ..Default::default() };
-        assert_eq!(check_with(allow_unknown, &format!("35=D|{HDR}{NOS}4999=1|")), Ok("NewOrderSingle".into()));
-        assert_eq!(check_with(allow_unknown, &format!("35=0|{HDR}11=C1|")), Ok("Heartbeat".into()));
-        assert_eq!(check_with(allow_unknown, &format!("35=D|{HDR}{NOS}7777=1|")), rejected(Reason::InvalidTagNumber, 7777));
+        let no_udf = ValidationOptions {
+            user_defined_fields: false,
+            ..Default::default()
+        };
+        assert_eq!(
+            check_with(no_udf, &format!("35=D|{HDR}{NOS}7777=1|")),
+            Ok("NewOrderSingle".into())
+        );
+        assert_eq!(
+            check_with(no_udf, &format!("35=0|{HDR}5001=Y|")),
+            Ok("Heartbeat".into())
+        );
+        assert_eq!(
+            check_with(no_udf, &format!("35=D|{HDR}{NOS}4999=1|")),
+            rejected(Reason::InvalidTagNumber, 4999)
+        );
+        let allow_unknown = ValidationOptions {
+            allow_unknown_msg_fields: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            check_with(allow_unknown, &format!("35=D|{HDR}{NOS}4999=1|")),
+            Ok("NewOrderSingle".into())
+        );
+        assert_eq!(
+            check_with(allow_unknown, &format!("35=0|{HDR}11=C1|")),
+            Ok("Heartbeat".into())
+        );
+        assert_eq!(
+            check_with(allow_unknown, &format!("35=D|{HDR}{NOS}7777=1|")),
+            rejected(Reason::InvalidTagNumber, 7777)
+        );
     }
 
     #[test]
     fn deep_nesting_is_bounded() {
         // Nesting is bounded by the dictionary; a count tag that repeats inside its own entry is not a member.
-        assert_eq!(check(&format!("35=D|{HDR}11=C1|453=1|448=P|453=1|448=Q|{}", &NOS[6..])), rejected(Reason::TagAppearsMoreThanOnce, 453));
+        assert_eq!(
+            check(&format!(
+                "35=D|{HDR}11=C1|453=1|448=P|453=1|448=Q|{}",
+                &NOS[6..]
+            )),
+            rejected(Reason::TagAppearsMoreThanOnce, 453)
+        );
     }
 }
