@@ -50,6 +50,9 @@ fn key_fields_and_enums() {
     assert!(handl_inst.allows(b"1") && handl_inst.allows(b"3") && !handl_inst.allows(b"4"));
     let sec_type = d.field(167).unwrap();
     assert!(sec_type.allows(b"CS") && sec_type.allows(b"FUT") && !sec_type.allows(b"BOO"));
+    // Char fields whose standard values have two characters.
+    assert!(d.field(139).unwrap().allows(b"12") && d.field(532).unwrap().allows(b"99"));
+    assert_eq!(d.field(139).unwrap().field_type, FieldType::String);
     // Private ranges the XML cannot list.
     assert!(d.field(847).unwrap().allows(b"1000") && !d.field(847).unwrap().allows(b"999"));
     assert!(d.field(803).unwrap().allows(b"4001") && d.field(803).unwrap().allows(b"1"));

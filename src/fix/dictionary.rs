@@ -188,6 +188,15 @@ impl FieldDef {
         !matches!(self.allowed, AllowedValues::Any)
     }
 
+    /// The enumerated values, sorted (empty when the field is not enumerated).
+    pub fn values(&self) -> Vec<Vec<u8>> {
+        match &self.allowed {
+            AllowedValues::Any => Vec::new(),
+            AllowedValues::Bytes(bits) => (0..=255u8).filter(|&b| bits[usize::from(b >> 6)] & (1 << (b & 63)) != 0).map(|b| vec![b]).collect(),
+            AllowedValues::Strings(sorted) => sorted.iter().map(|v| v.to_vec()).collect(),
+        }
+    }
+
     /// Whether `value` is one of the enumerated values (every space-separated one for a MULTIPLEVALUESTRING).
     pub fn allows(&self, value: &[u8]) -> bool {
         if self.field_type == FieldType::MultipleValueString && self.is_enumerated() {
@@ -606,7 +615,7 @@ impl<'a, 'input> Loader<'a, 'input> {
                 .filter(|&t| (1..=TAG_MAX).contains(&t))
                 .ok_or_else(|| format!("field {name}: number missing or not in 1..={TAG_MAX}"))?;
             let type_name = node.attribute("type").unwrap_or("");
-            let field_type = FieldType::from_name(type_name)
+            let mut field_type = FieldType::from_name(type_name)
                 .ok_or_else(|| format!("field {name}: unknown type {type_name:?}"))?;
             let values: Vec<Vec<u8>> = node
                 .children()
@@ -617,6 +626,11 @@ impl<'a, 'input> Loader<'a, 'input> {
                         .ok_or_else(|| format!("field {name}: <value> without enum"))
                 })
                 .collect::<Result<_, _>>()?;
+            // FIX 4.4 types MiscFeeType (139) and MassCancelRejectReason (532) as char yet lists values "10", "11",
+            // "12" and "99" for them (FIX 5.0 made them strings): the listed values must pass the format check.
+            if field_type == FieldType::Char && values.iter().any(|v| v.len() > 1) {
+                field_type = FieldType::String;
+            }
             if tag == 35 {
                 msg_types = values
                     .iter()
