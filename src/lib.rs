@@ -9,6 +9,9 @@
 //!   types, TIF, self-trade prevention, trading status, pre-trade risk; sequenced commands in, events out.
 //! - [`config`]: `venue.toml` (instruments, accounts, `[default_account]`), loaded with serde and validated into
 //!   the engine's integer terms; the bundled default is compiled in.
+//! - [`sequencer`]: the single writer: stamps each command with the next sequence number and a timestamp,
+//!   journals it, applies it to the engine, and releases events only after the batch's fdatasync.
+//! - [`store`]: the journal of sequenced commands (CRC-framed, preallocated segments, torn-tail recovery).
 //! - [`bench`]: the `fixvenue bench ...` workloads, measured on the shared corpus.
 //!
 //! `main.rs` alone knows the command line.
@@ -17,3 +20,5 @@ pub mod bench;
 pub mod config;
 pub mod engine;
 pub mod fix;
+pub mod sequencer;
+pub mod store;

@@ -17,6 +17,8 @@ use crate::engine::{
     AccountId, Command, Engine, Event, InstrumentId, NewOrder, OrderId, OrderKind, Sequenced,
     SessionId, Side, TimeInForce,
 };
+use crate::sequencer::{Sequencer, SequencerConfig, recover, system_clock};
+use crate::store::journal::{Journal, JournalOptions};
 
 /// The largest operations file accepted.
 pub const OPS_FILE_BYTES_MAX: u64 = 1 << 30;
@@ -314,7 +316,7 @@ pub fn run(
     }
     let histogram = latency_pass(&ops)?;
     let ns_per_op = median(times).as_nanos() as f64 / ops.len() as f64;
-    let line = format!(
+    let mut line = format!(
         "RESULT suite=book peer=fixvenue ns_per_op={:.1} ops_per_s={:.0} p50_ns={} p99_ns={} p999_ns={}",
         ns_per_op,
         1e9 / ns_per_op,
@@ -323,11 +325,90 @@ pub fn run(
         histogram.value_at_quantile(0.999),
     );
     if let Some(dir) = journal {
-        bail!(
-            "--journal {}: the durable replay is not built yet",
-            dir.display()
-        );
+        let durable = durable_run(dir, &ops, &expected)?;
+        line.push_str(&format!(
+            " durable_cmds_per_s={:.0} replay_ms={:.0}",
+            durable.cmds_per_s, durable.replay_ms
+        ));
     }
     println!("{line}");
     Ok(())
+}
+
+/// The figures of the durable run.
+#[derive(Clone, Copy, Debug)]
+pub struct Durable {
+    pub cmds_per_s: f64,
+    pub replay_ms: f64,
+}
+
+/// Commands per submission in the durable run (a gateway hands over what one socket read decoded).
+const DURABLE_SUBMISSION_COMMANDS: usize = 1_024;
+
+/// Runs every command through the sequencer into a fresh journal in `dir`, counting only what it releases (after
+/// fdatasync), then replays the journal into a fresh engine and checks that it rebuilds the same book.
+pub fn durable_run(dir: &Path, ops: &[Sequenced], expected: &Expected) -> anyhow::Result<Durable> {
+    let is_empty = |dir: &Path| std::fs::read_dir(dir).map(|mut entries| entries.next().is_none());
+    if dir.exists() && !is_empty(dir).with_context(|| format!("reading {}", dir.display()))? {
+        bail!(
+            "--journal {}: the directory must be empty or absent",
+            dir.display()
+        );
+    }
+    let (engine, instrument) = bench_engine()?;
+    let (journal, _) = Journal::open(dir, JournalOptions::default(), |_| {})?;
+    let (sequencer, released) =
+        Sequencer::start(engine, journal, SequencerConfig::default(), system_clock())?;
+    let start = Instant::now();
+    let reader = std::thread::spawn(move || {
+        let mut outcome = Outcome::default();
+        let mut released_commands = 0usize;
+        for batch in released {
+            outcome.count(&batch.events);
+            released_commands += batch.commands.len();
+        }
+        (outcome, released_commands, start.elapsed())
+    });
+    for chunk in ops.chunks(DURABLE_SUBMISSION_COMMANDS) {
+        sequencer.submit(chunk.iter().map(|op| op.command).collect())?;
+    }
+    let (live, _) = sequencer.finish()?;
+    let (mut outcome, released_commands, elapsed) = reader
+        .join()
+        .map_err(|_| anyhow!("the release reader panicked"))?;
+    if released_commands != ops.len() {
+        bail!("released {released_commands} commands of {}", ops.len());
+    }
+    outcome.finish(&live, instrument);
+    outcome.check(expected).context("durable run")?;
+    let replay_ms = replay(dir, &live, instrument, expected)?;
+    Ok(Durable {
+        cmds_per_s: ops.len() as f64 / elapsed.as_secs_f64(),
+        replay_ms,
+    })
+}
+
+/// Times a start-up replay of the journal and checks that it rebuilds exactly the live engine's books.
+fn replay(
+    dir: &Path,
+    live: &Engine,
+    instrument: InstrumentId,
+    expected: &Expected,
+) -> anyhow::Result<f64> {
+    let (engine, _) = bench_engine()?;
+    let start = Instant::now();
+    let (replayed, _, recovery) = recover(dir, JournalOptions::default(), engine)?;
+    let replay_ms = start.elapsed().as_secs_f64() * 1e3;
+    eprintln!("replayed {} records in {replay_ms:.0} ms", recovery.records);
+    if replayed.state_hash() != live.state_hash() {
+        bail!("MISMATCH: the replayed book differs from the live book");
+    }
+    let mut outcome = Outcome {
+        fills: expected.fills,
+        filled_qty: expected.filled_qty,
+        ..Outcome::default()
+    };
+    outcome.finish(&replayed, instrument);
+    outcome.check(expected).context("replayed book")?;
+    Ok(replay_ms)
 }
