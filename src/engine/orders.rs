@@ -243,9 +243,15 @@ impl Engine {
             }
             None => execute(&mut self.core, &mut cx, taker),
         };
-        if cx.trades > 0 {
-            trigger_stops(&mut self.core, &mut cx);
+        if cx.trades == 0 {
+            return Some(live_lots);
         }
+        trigger_stops(&mut self.core, &mut cx);
+        // Triggered stops may have traded against the order that just came to rest.
+        let live_lots = match (live_lots, self.core.pool.slot_of(order_id)) {
+            (0, _) | (_, None) => 0,
+            (_, Some(slot)) => self.core.pool.get(slot).leaves_lots(),
+        };
         Some(live_lots)
     }
 
