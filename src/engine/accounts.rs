@@ -101,6 +101,8 @@ pub(crate) struct Accounts {
     index: IdMap<AccountId, u32>,
     configured: BTreeMap<AccountId, AccountProfile>,
     default_profile: AccountProfile,
+    /// The account looked up last and its slot: consecutive orders often come from one account.
+    last: Option<(AccountId, u32)>,
 }
 
 impl Accounts {
@@ -113,12 +115,19 @@ impl Accounts {
             index: IdMap::default(),
             configured,
             default_profile,
+            last: None,
         }
     }
 
     /// The account's slot, created from its configured profile (or the default one) on first use.
     pub fn slot_for(&mut self, id: AccountId) -> Result<u32, RejectReason> {
+        if let Some((last_id, slot)) = self.last {
+            if last_id == id {
+                return Ok(slot);
+            }
+        }
         if let Some(&slot) = self.index.get(&id) {
+            self.last = Some((id, slot));
             return Ok(slot);
         }
         if self.states.len() >= ACCOUNTS_MAX {

@@ -43,6 +43,125 @@ impl Hasher for IdHasher {
 
 pub(crate) type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 
+/// The smallest order index table.
+const INDEX_CAPACITY_MIN: usize = 1 << 10;
+
+/// Order id -> pool slot. Open addressing over a power-of-two table kept at most half full, Fibonacci hashing of the
+/// id (ids are sequence numbers, so the multiply spreads them), linear probing and backward-shift deletion (no
+/// tombstones, so probe runs stay short however long the venue runs). It is never iterated into output.
+pub(crate) struct OrderIndex {
+    /// 0 marks an empty entry: order ids start at 1.
+    keys: Vec<u64>,
+    slots: Vec<u32>,
+    len: usize,
+    /// 64 minus log2 of the capacity: the hash is the top bits of the product.
+    shift: u32,
+}
+
+impl Default for OrderIndex {
+    fn default() -> OrderIndex {
+        OrderIndex::with_capacity(INDEX_CAPACITY_MIN)
+    }
+}
+
+impl OrderIndex {
+    fn with_capacity(capacity: usize) -> OrderIndex {
+        debug_assert!(capacity.is_power_of_two());
+        OrderIndex {
+            keys: vec![0; capacity],
+            slots: vec![NIL; capacity],
+            len: 0,
+            shift: 64 - capacity.trailing_zeros(),
+        }
+    }
+
+    fn home(&self, id: u64) -> usize {
+        (id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    }
+
+    fn mask(&self) -> usize {
+        self.keys.len() - 1
+    }
+
+    /// Where `id` is, or the empty entry where it would go.
+    fn probe(&self, id: u64) -> usize {
+        let mask = self.mask();
+        let mut at = self.home(id);
+        while self.keys[at] != id && self.keys[at] != 0 {
+            at = (at + 1) & mask;
+        }
+        at
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn get(&self, id: u64) -> Option<u32> {
+        let at = self.probe(id);
+        (self.keys[at] == id).then(|| self.slots[at])
+    }
+
+    /// Returns false (and changes nothing) if `id` is already present.
+    pub fn insert(&mut self, id: u64, slot: u32) -> bool {
+        assert_ne!(id, 0, "order id 0 is reserved");
+        if (self.len + 1) * 2 > self.keys.len() {
+            self.grow();
+        }
+        let at = self.probe(id);
+        if self.keys[at] == id {
+            return false;
+        }
+        self.keys[at] = id;
+        self.slots[at] = slot;
+        self.len += 1;
+        true
+    }
+
+    pub fn remove(&mut self, id: u64) -> Option<u32> {
+        let mask = self.mask();
+        let mut hole = self.probe(id);
+        if self.keys[hole] != id {
+            return None;
+        }
+        let slot = self.slots[hole];
+        let mut next = (hole + 1) & mask;
+        while self.keys[next] != 0 {
+            let home = self.home(self.keys[next]);
+            // The entry at `next` may fill the hole if the hole lies on its probe path, from `home` to `next`.
+            if (next.wrapping_sub(home) & mask) >= (next.wrapping_sub(hole) & mask) {
+                self.keys[hole] = self.keys[next];
+                self.slots[hole] = self.slots[next];
+                hole = next;
+            }
+            next = (next + 1) & mask;
+        }
+        self.keys[hole] = 0;
+        self.slots[hole] = NIL;
+        self.len -= 1;
+        Some(slot)
+    }
+
+    fn grow(&mut self) {
+        let mut bigger = OrderIndex::with_capacity(self.keys.len() * 2);
+        for (&id, &slot) in self.keys.iter().zip(&self.slots) {
+            if id != 0 {
+                bigger.insert(id, slot);
+            }
+        }
+        *self = bigger;
+    }
+
+    /// Every (id, slot), in table order (use only where order does not matter).
+    pub fn entries(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+        self.keys
+            .iter()
+            .zip(&self.slots)
+            .filter(|(id, _)| **id != 0)
+            .map(|(&id, &slot)| (id, slot))
+    }
+}
+
 /// A live order: resting in a book, or a stop waiting for its trigger.
 #[derive(Clone, Debug)]
 pub(crate) struct Order {
@@ -82,7 +201,7 @@ impl Order {
 pub(crate) struct OrderPool {
     slots: Vec<Order>,
     free: Vec<u32>,
-    index: IdMap<OrderId, u32>,
+    index: OrderIndex,
 }
 
 impl OrderPool {
@@ -106,14 +225,14 @@ impl OrderPool {
                 (self.slots.len() - 1) as u32
             }
         };
-        let previous = self.index.insert(id, slot);
-        assert!(previous.is_none(), "order id {} inserted twice", id.0);
+        let inserted = self.index.insert(id.0, slot);
+        assert!(inserted, "order id {} inserted twice", id.0);
         slot
     }
 
     pub fn remove(&mut self, slot: u32) -> Order {
         let order = self.slots[slot as usize].clone();
-        let removed = self.index.remove(&order.id);
+        let removed = self.index.remove(order.id.0);
         assert_eq!(
             removed,
             Some(slot),
@@ -125,7 +244,7 @@ impl OrderPool {
     }
 
     pub fn slot_of(&self, id: OrderId) -> Option<u32> {
-        self.index.get(&id).copied()
+        self.index.get(id.0)
     }
 
     pub fn get(&self, slot: u32) -> &Order {
@@ -138,7 +257,7 @@ impl OrderPool {
 
     /// Live orders by slot (slot order: use only where the order of the result does not matter or is re-sorted).
     pub fn live_slots(&self) -> impl Iterator<Item = u32> + '_ {
-        self.index.values().copied()
+        self.index.entries().map(|(_, slot)| slot)
     }
 }
 
@@ -166,17 +285,16 @@ impl Ladder {
         }
     }
 
-    fn key(&self, price_ticks: i64) -> i64 {
-        match self.side {
-            Side::Buy => price_ticks,
-            Side::Sell => -price_ticks,
-        }
-    }
-
+    /// Finds the level at `price_ticks` (or where it would go). Keys are prices times +1 for bids and -1 for asks,
+    /// so both sides sort ascending with the best level last.
     fn find(&self, price_ticks: i64) -> Result<usize, usize> {
-        let key = self.key(price_ticks);
+        let sign = match self.side {
+            Side::Buy => 1,
+            Side::Sell => -1,
+        };
+        let key = price_ticks * sign;
         self.levels
-            .binary_search_by(|level| self.key(level.price_ticks).cmp(&key))
+            .binary_search_by(|level| (level.price_ticks * sign).cmp(&key))
     }
 
     pub fn best(&self) -> Option<&Level> {
@@ -355,5 +473,34 @@ pub(crate) fn crosses(side: Side, bound_ticks: i64, price_ticks: i64) -> bool {
     match side {
         Side::Buy => price_ticks <= bound_ticks,
         Side::Sell => price_ticks >= bound_ticks,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::OrderIndex;
+
+    proptest! {
+        /// The index agrees with a BTreeMap through inserts, removes and growth, with ids dense enough to collide.
+        #[test]
+        fn order_index_matches_a_btree_map(ops in proptest::collection::vec((0..3u8, 1..3_000u64), 1..4_000)) {
+            let mut index = OrderIndex::default();
+            let mut model = BTreeMap::new();
+            for (op, id) in ops {
+                match op {
+                    0 => prop_assert_eq!(index.insert(id, id as u32), model.insert(id, id as u32).is_none()),
+                    1 => prop_assert_eq!(index.remove(id), model.remove(&id)),
+                    _ => prop_assert_eq!(index.get(id), model.get(&id).copied()),
+                }
+                prop_assert_eq!(index.len(), model.len());
+            }
+            let mut entries: Vec<(u64, u32)> = index.entries().collect();
+            entries.sort();
+            prop_assert_eq!(entries, model.into_iter().collect::<Vec<_>>());
+        }
     }
 }

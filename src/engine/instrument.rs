@@ -59,9 +59,10 @@ impl InstrumentSpec {
 
     /// The value of `qty_lots` at `price_ticks` in cash units (saturating: a saturated value fails every limit).
     pub fn notional_cash(&self, price_ticks: i64, qty_lots: i64) -> i64 {
-        let value =
-            i128::from(price_ticks) * i128::from(qty_lots) * i128::from(self.cash_per_tick_lot);
-        i64::try_from(value).unwrap_or(i64::MAX)
+        price_ticks
+            .checked_mul(qty_lots)
+            .and_then(|ticks_lots| ticks_lots.checked_mul(self.cash_per_tick_lot))
+            .unwrap_or(i64::MAX)
     }
 
     /// The next close strictly after `ts_ns`.

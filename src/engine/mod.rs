@@ -83,8 +83,9 @@ pub struct Engine {
     symbols: BTreeMap<String, InstrumentId>,
     core: Core,
     last_seq: Seq,
-    commands_applied: u64,
     audit_interval_commands: u64,
+    /// Commands left before the next full audit (a countdown: no division on the hot path).
+    audit_countdown: u64,
 }
 
 /// Why an engine could not be built.
@@ -134,14 +135,15 @@ impl Engine {
             symbols,
             core,
             last_seq: 0,
-            commands_applied: 0,
             audit_interval_commands: AUDIT_INTERVAL_COMMANDS,
+            audit_countdown: AUDIT_INTERVAL_COMMANDS,
         })
     }
 
     /// Runs the full audit every `commands` commands (1: after every command, as the tests do).
     pub fn set_audit_interval(&mut self, commands: u64) {
         self.audit_interval_commands = commands.max(1);
+        self.audit_countdown = self.audit_interval_commands;
     }
 
     /// Applies one sequenced command, appending its events to `out`.
@@ -169,8 +171,9 @@ impl Engine {
             Command::Time { now_ns } => self.on_time(now_ns, out),
         }
         self.check_after_command(&command.command, &out[start..], new_live_lots);
-        self.commands_applied += 1;
-        if self.commands_applied % self.audit_interval_commands == 0 {
+        self.audit_countdown -= 1;
+        if self.audit_countdown == 0 {
+            self.audit_countdown = self.audit_interval_commands;
             self.audit();
         }
     }

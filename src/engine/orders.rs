@@ -113,16 +113,14 @@ fn admit(
     check_status(book.status, order)?;
     check_qty(spec, order.qty_lots)?;
     check_shape(order)?;
-    for price_ticks in [order.kind.limit_ticks(), order.kind.stop_ticks()]
-        .into_iter()
-        .flatten()
-    {
+    let limit_ticks = order.kind.limit_ticks();
+    if let Some(price_ticks) = limit_ticks {
         check_price(spec, book, price_ticks)?;
     }
-    let value_ticks = order
-        .kind
-        .limit_ticks()
-        .unwrap_or_else(|| book.reference_ticks(spec));
+    if let Some(stop_ticks) = order.kind.stop_ticks() {
+        check_price(spec, book, stop_ticks)?;
+    }
+    let value_ticks = limit_ticks.unwrap_or_else(|| book.reference_ticks(spec));
     if spec.notional_cash(value_ticks, order.qty_lots) > spec.max_notional_cash {
         return Err(RejectReason::NotionalAboveMax);
     }
@@ -136,10 +134,7 @@ fn admit(
     if book.bids.levels.len().max(book.asks.levels.len()) >= LEVELS_PER_SIDE_MAX {
         return Err(RejectReason::BookFull);
     }
-    let reserve_ticks = order
-        .kind
-        .limit_ticks()
-        .unwrap_or_else(|| book.collar_ticks(spec).1);
+    let reserve_ticks = limit_ticks.unwrap_or_else(|| book.collar_ticks(spec).1);
     Ok(Admission {
         reserve_ticks,
         expire_ns,
