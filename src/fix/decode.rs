@@ -124,9 +124,47 @@ impl Decoder {
 /// `<tag>=`: the tag is a positive integer of at most [`TAG_DIGITS_MAX`] digits.
 #[inline(always)]
 fn tag_equals(input: &[u8]) -> IResult<&[u8], u32> {
+    if let Some(parsed) = input
+        .get(..8)
+        .and_then(|eight| swar_tag(eight.try_into().expect("eight bytes")))
+    {
+        let (tag_value, eq) = parsed;
+        return Ok((&input[eq + 1..], tag_value));
+    }
     let (input, tag_value) = tag_number(input)?;
     let (input, _) = char('=').parse(input)?;
     Ok((input, tag_value))
+}
+
+/// Parses `<1 to 7 digits>=` from the first eight bytes without a loop (SWAR), so that tag lengths do not cost
+/// branch mispredictions. Returns the tag and the position of `=`, or `None` to let the general parser decide.
+#[inline(always)]
+fn swar_tag(eight: [u8; 8]) -> Option<(u32, usize)> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    let word = u64::from_le_bytes(eight);
+    let eq_bytes = word ^ (ONES * u64::from(b'='));
+    let is_eq = !(((eq_bytes & LOW7) + LOW7) | eq_bytes) & HIGH;
+    let eq = (is_eq.trailing_zeros() / 8) as usize;
+    if !(1..=7).contains(&eq) {
+        return None;
+    }
+    // The eq digits moved to the top bytes, '0' bytes below them: an eight-digit number with leading zeros.
+    let shift = 8 * (8 - eq) as u32;
+    let digits = (word << shift) | (ZEROS >> (64 - shift));
+    let all_digits = digits & 0xf0f0_f0f0_f0f0_f0f0 == ZEROS
+        && digits.wrapping_add(0x0606_0606_0606_0606) & 0xf0f0_f0f0_f0f0_f0f0 == ZEROS;
+    if !all_digits {
+        return None;
+    }
+    // Combine neighbouring digits: pairs, then quads, then the eight (the first byte is the most significant).
+    let mut v = digits - ZEROS;
+    v = (v.wrapping_mul(10) + (v >> 8)) & 0x00ff_00ff_00ff_00ff;
+    v = (v.wrapping_mul(100) + (v >> 16)) & 0x0000_ffff_0000_ffff;
+    v = (v.wrapping_mul(10_000) + (v >> 32)) & 0xffff_ffff;
+    (v != 0).then_some((v as u32, eq))
 }
 
 #[inline(always)]
@@ -570,6 +608,57 @@ mod tests {
         assert_eq!(find_soh(&[0x81; 20], 0), None);
         assert_eq!(find_soh(&[], 0), None);
         assert_eq!(find_soh(&[1], 5), None);
+    }
+
+    #[test]
+    fn swar_tags_agree_with_the_loop() {
+        for tag in [
+            1u32, 9, 10, 35, 99, 100, 553, 999, 1000, 5001, 9999, 10_000, 99_999, 123_456,
+            1_234_567,
+        ] {
+            for rest in [&b"x\x01y=1\x01"[..], b"\x01", b"123456789"] {
+                let input = [format!("{tag}=").as_bytes(), rest].concat();
+                assert_eq!(tag_equals(&input), Ok((rest, tag)), "{tag}");
+            }
+        }
+        // Every input the register path accepts, the byte loop accepts alike; what it declines, the loop refuses
+        // or it has a tag too long for eight bytes.
+        let loop_parse = |input: &[u8]| -> Option<(u32, usize)> {
+            let (rest, tag) = tag_number(input).ok()?;
+            let (_, _) = char::<_, nom::error::Error<&[u8]>>('=').parse(rest).ok()?;
+            Some((tag, input.len() - rest.len()))
+        };
+        for input in [
+            &b"0=xxxxxxxx"[..],
+            b"00=xxxxxxx",
+            b"1a=xxxxxxx",
+            b"=1xxxxxxxx",
+            b"12345678=x",
+            b":1=xxxxxxx",
+            b"1/=xxxxxxx",
+            b"007=xxxxx",
+            b"9999999=x",
+        ] {
+            let eight: [u8; 8] = input[..8].try_into().unwrap();
+            match swar_tag(eight) {
+                Some(parsed) => assert_eq!(Some(parsed), loop_parse(input), "{input:?}"),
+                None => assert!(
+                    loop_parse(input).is_none() || loop_parse(input).is_some_and(|(_, eq)| eq >= 8),
+                    "{input:?}"
+                ),
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn swar_tag_agrees_with_the_loop_on_any_bytes(bytes in proptest::array::uniform8(proptest::sample::select(b"0123456789=:/a\x01".to_vec()))) {
+            let loop_parse = tag_number(&bytes).ok().and_then(|(rest, tag)| (rest.first() == Some(&b'=')).then_some((tag, 8 - rest.len())));
+            match swar_tag(bytes) {
+                Some(parsed) => proptest::prop_assert_eq!(Some(parsed), loop_parse),
+                None => proptest::prop_assert!(loop_parse.is_none_or(|(_, eq)| eq >= 8)),
+            }
+        }
     }
 
     #[test]

@@ -192,7 +192,10 @@ impl FieldDef {
     pub fn values(&self) -> Vec<Vec<u8>> {
         match &self.allowed {
             AllowedValues::Any => Vec::new(),
-            AllowedValues::Bytes(bits) => (0..=255u8).filter(|&b| bits[usize::from(b >> 6)] & (1 << (b & 63)) != 0).map(|b| vec![b]).collect(),
+            AllowedValues::Bytes(bits) => (0..=255u8)
+                .filter(|&b| bits[usize::from(b >> 6)] & (1 << (b & 63)) != 0)
+                .map(|b| vec![b])
+                .collect(),
             AllowedValues::Strings(sorted) => sorted.iter().map(|v| v.to_vec()).collect(),
         }
     }

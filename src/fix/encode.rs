@@ -35,6 +35,12 @@ pub struct Header<'a> {
     pub on_behalf_of_comp_id: Option<&'a str>,
     /// DeliverToCompID (128).
     pub deliver_to_comp_id: Option<&'a str>,
+    /// OnBehalfOfSubID (116), OnBehalfOfLocationID (144), DeliverToSubID (129), DeliverToLocationID (145): the
+    /// rest of third-party routing, which the session layer reflects.
+    pub on_behalf_of_sub_id: Option<&'a str>,
+    pub on_behalf_of_location_id: Option<&'a str>,
+    pub deliver_to_sub_id: Option<&'a str>,
+    pub deliver_to_location_id: Option<&'a str>,
 }
 
 impl<'a> Header<'a> {
@@ -57,6 +63,10 @@ impl<'a> Header<'a> {
             orig_sending_time: None,
             on_behalf_of_comp_id: None,
             deliver_to_comp_id: None,
+            on_behalf_of_sub_id: None,
+            on_behalf_of_location_id: None,
+            deliver_to_sub_id: None,
+            deliver_to_location_id: None,
         }
     }
 }
@@ -100,6 +110,20 @@ impl Encoder {
             w.put_str(tags::DELIVER_TO_COMP_ID, v);
         }
         w.put_u64(tags::MSG_SEQ_NUM, header.msg_seq_num);
+        let routing = [
+            (tags::ON_BEHALF_OF_SUB_ID, header.on_behalf_of_sub_id),
+            (
+                tags::ON_BEHALF_OF_LOCATION_ID,
+                header.on_behalf_of_location_id,
+            ),
+            (tags::DELIVER_TO_SUB_ID, header.deliver_to_sub_id),
+            (tags::DELIVER_TO_LOCATION_ID, header.deliver_to_location_id),
+        ];
+        for (tag, value) in routing {
+            if let Some(v) = value {
+                w.put_str(tag, v);
+            }
+        }
         if header.poss_dup {
             w.put_bool(tags::POSS_DUP_FLAG, true);
         }
@@ -137,6 +161,17 @@ impl MessageWriter<'_> {
         self.put_tag(tag);
         self.buf.put_slice(value);
         self.buf.put_u8(SOH);
+        self
+    }
+
+    /// Pre-encoded fields (`tag=value<SOH>...`, ending with SOH), copied as they are: a stored body replayed, or
+    /// a body the application layer encoded. The caller guarantees the bytes are whole fields.
+    pub fn put_raw_fields(&mut self, fields: &[u8]) -> &mut Self {
+        debug_assert!(
+            fields.is_empty() || fields.last() == Some(&SOH),
+            "raw fields end with SOH"
+        );
+        self.buf.put_slice(fields);
         self
     }
 
@@ -324,18 +359,37 @@ mod tests {
         header.orig_sending_time = Some(time() - chrono::Duration::seconds(1));
         header.on_behalf_of_comp_id = Some("OBO");
         header.deliver_to_comp_id = Some("DTC");
+        header.on_behalf_of_sub_id = Some("OS");
+        header.deliver_to_location_id = Some("DL");
         let encoder = Encoder {
             header_time_precision: TimePrecision::Micros,
         };
         let start = encoder.begin(&mut buf, &header).finish().unwrap();
         assert_eq!(start, 8);
         let msg = text(&buf[start..]);
-        assert!(msg.contains("|35=8|49=V|56=C|115=OBO|128=DTC|34=3|43=Y|97=Y|52=20261122-10:00:00.123456|122=20261122-09:59:59.123456|10="), "{msg}");
+        assert!(msg.contains("|35=8|49=V|56=C|115=OBO|128=DTC|34=3|116=OS|145=DL|43=Y|97=Y|52=20261122-10:00:00.123456|122=20261122-09:59:59.123456|10="), "{msg}");
         assert_eq!(
             check(&buf[start..], &FrameConfig::default()),
             Framed::Complete {
                 len: buf.len() - start
             }
+        );
+    }
+
+    #[test]
+    fn raw_fields_are_copied() {
+        let mut buf = BytesMut::new();
+        let mut w = Encoder::default().begin(&mut buf, &Header::new(b"j", "V", "C", 2, time()));
+        w.put_raw_fields(b"45=7\x01372=D\x01").put_u64(380, 4);
+        w.finish().unwrap();
+        assert!(
+            text(&buf).contains("|52=20261122-10:00:00.123|45=7|372=D|380=4|10="),
+            "{}",
+            text(&buf)
+        );
+        assert_eq!(
+            check(&buf, &FrameConfig::default()),
+            Framed::Complete { len: buf.len() }
         );
     }
 

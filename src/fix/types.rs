@@ -104,17 +104,14 @@ fn parse_long_decimal(negative: bool, body: &[u8]) -> Option<Decimal> {
 /// Checks the FLOAT format without building the value (the validator's hot path).
 pub fn is_decimal(value: &[u8]) -> bool {
     let body = value.strip_prefix(b"-").unwrap_or(value);
-    let mut digits = 0usize;
-    let mut dots = 0usize;
-    for &b in body {
-        match b {
-            b'0'..=b'9' => digits += 1,
-            b'.' => dots += 1,
-            _ => return false,
-        }
-    }
+    // Branch-free per byte: count digits and dots; anything else makes the counts disagree with the length.
+    let digits = body.iter().filter(|b| b.is_ascii_digit()).count();
+    let dots = body.iter().filter(|&&b| b == b'.').count();
     // Long runs of leading zeros are legal but rare: let the exact parser judge anything long.
-    digits > 0 && dots <= 1 && (digits <= DECIMAL_DIGITS_MAX || parse_decimal(value).is_some())
+    digits > 0
+        && dots <= 1
+        && digits + dots == body.len()
+        && (digits <= DECIMAL_DIGITS_MAX || parse_decimal(value).is_some())
 }
 
 /// FIX BOOLEAN: `Y` or `N`.
@@ -148,18 +145,25 @@ pub fn parse_utc_timestamp(value: &[u8]) -> Option<DateTime<Utc>> {
 /// [`parse_utc_timestamp`] on every input.
 pub fn is_utc_timestamp(value: &[u8]) -> bool {
     // `YYYYMMDD-HH:MM:SS` then nothing or `.` and 3, 6 or 9 digits.
-    const SHAPE: &[u8; 17] = b"dddddddd-dd:dd:dd";
-    if !matches!(value.len(), 17 | 21 | 24 | 27) || (value.len() > 17 && value[17] != b'.') {
+    let (Some(date), Some(time)) = (value.get(0..8), value.get(9..17)) else {
         return false;
-    }
-    let shape_ok = SHAPE.iter().zip(value).all(|(&s, &b)| {
-        if s == b'd' {
-            b.is_ascii_digit()
-        } else {
-            b == s
-        }
-    });
-    if !shape_ok || !value[18.min(value.len())..].iter().all(u8::is_ascii_digit) {
+    };
+    let date = u64::from_le_bytes(date.try_into().expect("eight bytes"));
+    // "HH:MM:SS": bytes 2 and 5 are colons; with them replaced by '0' the word must be all digits.
+    let time = u64::from_le_bytes(time.try_into().expect("eight bytes"));
+    const COLON_BYTES: u64 = 0x0000_ff00_00ff_0000;
+    const COLONS: u64 = u64::from_le_bytes([0, 0, b':', 0, 0, b':', 0, 0]);
+    const ZEROS_AT_COLONS: u64 = u64::from_le_bytes([0, 0, b'0', 0, 0, b'0', 0, 0]);
+    let shape_ok = value[8] == b'-'
+        && time & COLON_BYTES == COLONS
+        && all_digits(date)
+        && all_digits((time & !COLON_BYTES) | ZEROS_AT_COLONS)
+        && match value.len() {
+            17 => true,
+            21 | 24 | 27 => value[17] == b'.' && value[18..].iter().all(u8::is_ascii_digit),
+            _ => false,
+        };
+    if !shape_ok {
         return false;
     }
     let two = |i: usize| u32::from(value[i] - b'0') * 10 + u32::from(value[i + 1] - b'0');
@@ -174,6 +178,16 @@ pub fn is_utc_timestamp(value: &[u8]) -> bool {
         _ => return false,
     };
     (1..=days_in_month).contains(&day) && two(9) <= 23 && two(12) <= 59 && two(15) <= 60
+}
+
+/// Whether all eight bytes of `word` are ASCII digits (SWAR: each byte is 0x30..=0x39).
+#[inline]
+fn all_digits(word: u64) -> bool {
+    const HIGH_NIBBLES: u64 = 0xf0f0_f0f0_f0f0_f0f0;
+    const THREES: u64 = 0x3030_3030_3030_3030;
+    const SIXES: u64 = 0x0606_0606_0606_0606;
+    // 0x30..=0x39 have high nibble 3, and adding 6 keeps it 3 only for 0..=9 in the low nibble.
+    word & HIGH_NIBBLES == THREES && word.wrapping_add(SIXES) & HIGH_NIBBLES == THREES
 }
 
 /// FIX UTCTimeOnly: `HH:MM:SS` with an optional fraction of 3, 6 or 9 digits.

@@ -158,57 +158,80 @@ impl Walk<'_, '_> {
         }
         self.pos = 3;
         let mut state = Section::Header;
-        while self.pos < fields.len() {
-            let field = fields[self.pos];
-            // The common case first: a member of the body, checked from the member's own copy of its type.
+        while let Some(&field) = fields.get(self.pos) {
+            // The common cases first: a member of the header while in the header, or of the body; checked from the
+            // member's own copy of its type, without a dictionary lookup.
+            if state == Section::Header {
+                if let Some(position) = dict.header().position(field.tag) {
+                    self.member_at(dict.header(), header_seen, position, &field)?;
+                    continue;
+                }
+            }
             if let (Some(def), Some(seen)) = (body, body_seen) {
                 if let Some(position) = def.position(field.tag) {
                     if state == Section::Trailer && self.options.fields_out_of_order {
                         return fail(Reason::TagSpecifiedOutOfRequiredOrder, field.tag);
                     }
                     state = Section::Body;
-                    self.member_at(def, seen, position)?;
+                    self.member_at(def, seen, position, &field)?;
                     continue;
                 }
             }
-            let (field_def, section) = dict.field_and_section(field.tag);
-            if section == Section::Body && body.is_none() {
-                // A known MsgType the venue does not handle: its body is not ours to judge, only its place.
-                if state == Section::Trailer && self.options.fields_out_of_order {
-                    return fail(Reason::TagSpecifiedOutOfRequiredOrder, field.tag);
-                }
-                state = Section::Body;
-                self.pos += 1;
-                continue;
-            }
-            let known = self.check_value(&field, field_def)?;
-            match section {
-                Section::Header => {
-                    if state != Section::Header && self.options.fields_out_of_order {
-                        return fail(Reason::TagSpecifiedOutOfRequiredOrder, field.tag);
-                    }
-                    self.member(dict.header(), header_seen, known)?;
-                }
-                Section::Trailer => {
-                    state = Section::Trailer;
-                    self.member(dict.trailer(), trailer_seen, known)?;
-                }
-                Section::Body => {
-                    if state == Section::Trailer && self.options.fields_out_of_order {
-                        return fail(Reason::TagSpecifiedOutOfRequiredOrder, field.tag);
-                    }
-                    state = Section::Body;
-                    if let (Some(def), Some(seen)) = (body, body_seen) {
-                        self.member(def, seen, known)?;
-                    }
-                }
-            }
+            state = self.other_field(body, body_seen, header_seen, trailer_seen, state, &field)?;
         }
         self.check_required(dict.header(), header_seen)?;
         if let (Some(def), Some(seen)) = (body, body_seen) {
             self.check_required(def, seen)?;
         }
         self.check_required(dict.trailer(), trailer_seen)
+    }
+
+    /// A field that is not where the common case expects it: a header field after the header, a trailer field, a
+    /// body field of a message type the venue does not handle, or a tag foreign to the message. Returns the section
+    /// the walk is in after it.
+    fn other_field(
+        &mut self,
+        body: Option<&StructDef>,
+        body_seen: Option<Seen>,
+        header_seen: Seen,
+        trailer_seen: Seen,
+        mut state: Section,
+        field: &FieldRef,
+    ) -> Result<Section, Reject> {
+        let dict = self.dict;
+        let (field_def, section) = dict.field_and_section(field.tag);
+        if section == Section::Body && body.is_none() {
+            // A known MsgType the venue does not handle: its body is not ours to judge, only its place.
+            if state == Section::Trailer && self.options.fields_out_of_order {
+                return fail(Reason::TagSpecifiedOutOfRequiredOrder, field.tag);
+            }
+            self.pos += 1;
+            return Ok(Section::Body);
+        }
+        let known = self.check_value(field, field_def)?;
+        match section {
+            Section::Header => {
+                if state != Section::Header && self.options.fields_out_of_order {
+                    return fail(Reason::TagSpecifiedOutOfRequiredOrder, field.tag);
+                }
+                self.member(dict.header(), header_seen, known)?;
+            }
+            Section::Trailer => {
+                state = Section::Trailer;
+                self.member(dict.trailer(), trailer_seen, known)?;
+            }
+            Section::Body => {
+                if state == Section::Trailer && self.options.fields_out_of_order {
+                    return fail(Reason::TagSpecifiedOutOfRequiredOrder, field.tag);
+                }
+                state = Section::Body;
+                match (body, body_seen) {
+                    (Some(def), Some(seen)) => self.member(def, seen, known)?,
+                    _ => self.pos += 1,
+                }
+            }
+        }
+        Ok(state)
     }
 
     /// The field at `pos`, whose value was checked, as a member of `def` (message level), or a foreign tag.
@@ -223,15 +246,20 @@ impl Walk<'_, '_> {
     }
 
     /// The field at `pos`, member `position` of `def` (message level): its value, then its place.
-    #[inline]
-    fn member_at(&mut self, def: &StructDef, seen: Seen, position: usize) -> Result<(), Reject> {
-        let field = self.fields[self.pos];
-        self.check_member_value(&field, def.member(position))?;
+    #[inline(always)]
+    fn member_at(
+        &mut self,
+        def: &StructDef,
+        seen: Seen,
+        position: usize,
+        field: &FieldRef,
+    ) -> Result<(), Reject> {
+        self.check_member_value(field, def.member(position))?;
         self.place_member(def, seen, position)
     }
 
     /// Not repeated; a NumInGroup field brings its entries.
-    #[inline]
+    #[inline(always)]
     fn place_member(&mut self, def: &StructDef, seen: Seen, position: usize) -> Result<(), Reject> {
         if self.test_and_set(seen, position) {
             return fail(Reason::TagAppearsMoreThanOnce, def.member(position).tag);
@@ -346,7 +374,7 @@ impl Walk<'_, '_> {
     }
 
     /// The value checks of a known member: present (4), format (6), enumerated (5).
-    #[inline]
+    #[inline(always)]
     fn check_member_value(&self, field: &FieldRef, member: &Member) -> Result<(), Reject> {
         let value = self.msg.value(field);
         if value.is_empty() {
