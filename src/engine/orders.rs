@@ -442,7 +442,12 @@ impl Engine {
         let order = core.pool.get(slot).clone();
         let spec = &self.instruments[order.instrument.0 as usize];
         let book = &mut core.books[order.instrument.0 as usize];
-        let level_lots = match core.pending.remove(&order.id) {
+        let pending = if core.pending.is_empty() {
+            None
+        } else {
+            core.pending.remove(&order.id)
+        };
+        let level_lots = match pending {
             Some(pending) => {
                 let stop_ticks = pending
                     .kind
