@@ -12,6 +12,8 @@
 //! - [`sequencer`]: the single writer: stamps each command with the next sequence number and a timestamp,
 //!   journals it, applies it to the engine, and releases events only after the batch's fdatasync.
 //! - [`store`]: the journal of sequenced commands (CRC-framed, preallocated segments, torn-tail recovery).
+//! - [`session`]: the FIX session protocol, pure: `sessions/*.cfg`, Logon and authentication, sequence numbers,
+//!   resend and gap fill, heartbeats, rejects; `(state, event, now) -> actions`.
 //! - [`bench`]: the `fixvenue bench ...` workloads, measured on the shared corpus.
 //!
 //! `main.rs` alone knows the command line.
@@ -21,4 +23,5 @@ pub mod config;
 pub mod engine;
 pub mod fix;
 pub mod sequencer;
+pub mod session;
 pub mod store;
