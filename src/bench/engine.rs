@@ -298,9 +298,12 @@ pub fn run(
 ) -> anyhow::Result<()> {
     let expected_path: PathBuf =
         expected_path.map_or_else(|| ops_path.with_extension("expected"), Path::to_path_buf);
-    let expected = read_expected(&expected_path)?;
+    if let Some(dir) = journal {
+        check_journal_dir(dir)?;
+    }
     let (_, instrument) = bench_engine()?;
     let ops = read_ops(ops_path, instrument)?;
+    let expected = read_expected(&expected_path)?;
     let mut times = Vec::new();
     for run in 0..runs {
         let (elapsed, outcome) = timed_pass(&ops)?;
@@ -335,6 +338,18 @@ pub fn run(
     Ok(())
 }
 
+/// The durable run writes a fresh journal: it never appends to, or deletes, an existing one.
+fn check_journal_dir(dir: &Path) -> anyhow::Result<()> {
+    let is_empty = |dir: &Path| std::fs::read_dir(dir).map(|mut entries| entries.next().is_none());
+    if dir.exists() && !is_empty(dir).with_context(|| format!("reading {}", dir.display()))? {
+        bail!(
+            "--journal {}: the directory must be empty or absent",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
 /// The figures of the durable run.
 #[derive(Clone, Copy, Debug)]
 pub struct Durable {
@@ -348,13 +363,7 @@ const DURABLE_SUBMISSION_COMMANDS: usize = 1_024;
 /// Runs every command through the sequencer into a fresh journal in `dir`, counting only what it releases (after
 /// fdatasync), then replays the journal into a fresh engine and checks that it rebuilds the same book.
 pub fn durable_run(dir: &Path, ops: &[Sequenced], expected: &Expected) -> anyhow::Result<Durable> {
-    let is_empty = |dir: &Path| std::fs::read_dir(dir).map(|mut entries| entries.next().is_none());
-    if dir.exists() && !is_empty(dir).with_context(|| format!("reading {}", dir.display()))? {
-        bail!(
-            "--journal {}: the directory must be empty or absent",
-            dir.display()
-        );
-    }
+    check_journal_dir(dir)?;
     let (engine, instrument) = bench_engine()?;
     let (journal, _) = Journal::open(dir, JournalOptions::default(), |_| {})?;
     let (sequencer, released) =
@@ -411,4 +420,86 @@ fn replay(
     outcome.finish(&replayed, instrument);
     outcome.check(expected).context("replayed book")?;
     Ok(replay_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ops_from(text: &str) -> anyhow::Result<Vec<Sequenced>> {
+        let file = tempfile::NamedTempFile::new()?;
+        std::fs::write(file.path(), text)?;
+        read_ops(file.path(), InstrumentId(0))
+    }
+
+    #[test]
+    fn cancels_name_the_engine_id_of_the_add() {
+        let ops = ops_from("op,order_id,side,price,qty\nA,7,B,100,5\nM,8,S,0,2\nC,7,B,0,0\n")
+            .expect("valid");
+        assert_eq!(ops.len(), 3);
+        assert_eq!(
+            ops[2].command,
+            Command::Cancel {
+                order_id: OrderId(1),
+                account: MAKER_ACCOUNT
+            }
+        );
+    }
+
+    #[test]
+    fn bad_input_is_refused_with_its_line() {
+        for (text, message) in [
+            ("op,id\n", "header must be"),
+            (
+                "op,order_id,side,price,qty\nX,1,B,100,5\n",
+                ":2: \"X,1,B,100,5\"",
+            ),
+            ("op,order_id,side,price,qty\nA,1,Q,100,5\n", "side"),
+            ("op,order_id,side,price,qty\nA,1,B,1x0,5\n", "price"),
+            (
+                "op,order_id,side,price,qty\nC,4,B,0,0\n",
+                "unknown order_id 4",
+            ),
+            (
+                "op,order_id,side,price,qty\nA,1,B,100,5\nA,1,B,100,5\n",
+                "used twice",
+            ),
+            ("op,order_id,side,price,qty\nA,1,B,100\n", "5 fields"),
+        ] {
+            let error = format!("{:#}", ops_from(text).expect_err(text));
+            assert!(error.contains(message), "{text:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_wrong_result_is_a_loud_mismatch() {
+        let expected = Expected {
+            fills: 1,
+            filled_qty: 2,
+            final_resting_orders: 3,
+            final_best_bid: 4,
+            final_best_ask: 5,
+        };
+        let outcome = Outcome {
+            fills: 1,
+            filled_qty: 2,
+            final_resting_orders: 3,
+            final_best_bid: 4,
+            final_best_ask: 6,
+            rejects: 0,
+        };
+        let error = outcome.check(&expected).expect_err("differs").to_string();
+        assert!(
+            error.contains("MISMATCH") && error.contains("final_best_ask: got 6, expected 5"),
+            "{error}"
+        );
+        assert!(
+            Outcome {
+                final_best_ask: 5,
+                ..outcome
+            }
+            .check(&expected)
+            .is_ok()
+        );
+    }
 }

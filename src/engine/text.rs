@@ -360,6 +360,21 @@ fn parse_instrument<'a>(
 ) -> Result<InstrumentSpec, String> {
     let symbol = words.next().ok_or("instrument needs a symbol")?.to_owned();
     let options = options(words)?;
+    let known = [
+        "tick",
+        "lot",
+        "currency",
+        "min",
+        "max",
+        "max-notional",
+        "collar-bp",
+        "ref",
+        "close",
+        "status",
+    ];
+    if let Some(key) = options.keys().find(|key| !known.contains(key)) {
+        return err(format!("unknown instrument option {key:?}"));
+    }
     let decimal = |key: &str, default: &str| -> Result<Decimal, String> {
         let value = options.get(key).copied().unwrap_or(default);
         Decimal::from_str(value).map_err(|_| format!("{key}: not a decimal: {value:?}"))
@@ -388,6 +403,14 @@ fn parse_instrument<'a>(
 
 fn parse_profile<'a>(words: impl Iterator<Item = &'a str>) -> Result<AccountProfile, String> {
     let options = options(words)?;
+    let known = ["prefunded", "credit", "max-open", "stp", "group"];
+    let balance = |key: &str| key.starts_with("cash") || key.starts_with("instr");
+    if let Some(key) = options
+        .keys()
+        .find(|key| !known.contains(key) && !balance(key))
+    {
+        return err(format!("unknown account option {key:?}"));
+    }
     let funding = if options.contains_key("prefunded") {
         let mut balances = Vec::new();
         for (key, value) in &options {
@@ -422,4 +445,80 @@ fn parse_profile<'a>(words: impl Iterator<Item = &'a str>) -> Result<AccountProf
         stp_mode,
         stp_group,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario_error(text: &str) -> TextError {
+        match Scenario::parse(text) {
+            Err(error) => error,
+            Ok(scenario) => scenario.run().expect_err("the scenario should fail"),
+        }
+    }
+
+    #[test]
+    fn malformed_lines_are_reported_with_their_line_number() {
+        for (text, line, message) in [
+            ("instrument ZVZZT\nbogus 1\n", 2, "unknown directive"),
+            (
+                "instrument ZVZZT tick=0.001 lot=0.01\n",
+                1,
+                "whole cash unit",
+            ),
+            (
+                "instrument ZVZZT\n> new buy 10 limit\n",
+                2,
+                "price: not a number",
+            ),
+            (
+                "instrument ZVZZT\n> new buy 10 limit 100 gtc ioc\n",
+                2,
+                "more than one time in force",
+            ),
+            (
+                "instrument ZVZZT\n> new buy 10 limit 100 colour=red\n",
+                2,
+                "unknown option",
+            ),
+            (
+                "instrument ZVZZT\n> new buy 10 limit 100 sym=ZVZZT instr=0\n",
+                2,
+                "not both",
+            ),
+            ("instrument ZVZZT\n> new hold 10 market\n", 2, "buy or sell"),
+            ("instrument ZVZZT\n> replace 1 px=5\n", 2, "qty="),
+            (
+                "instrument ZVZZT\n> mass-cancel everything\n",
+                2,
+                "mass-cancel scope",
+            ),
+            ("instrument ZVZZT\n> time 1+25\n", 2, "HH:MM"),
+            ("account 2 stp=sometimes\n", 1, "stp mode"),
+            (
+                "account 2 credit=5 colour=red\n",
+                1,
+                "unknown account option",
+            ),
+            (
+                "instrument ZVZZT colour=red\n",
+                1,
+                "unknown instrument option",
+            ),
+        ] {
+            let error = scenario_error(text);
+            assert_eq!(error.line, line, "{text:?}: {error}");
+            assert!(error.message.contains(message), "{text:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn times_read_as_days_and_clock() {
+        assert_eq!(
+            parse_time_ns("2+01:00:30"),
+            Ok(2 * DAY_NS + 3_630 * 1_000_000_000)
+        );
+        assert_eq!(parse_time_ns("42"), Ok(42));
+    }
 }
