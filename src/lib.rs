@@ -14,6 +14,9 @@
 //! - [`store`]: the journal of sequenced commands (CRC-framed, preallocated segments, torn-tail recovery).
 //! - [`session`]: the FIX session protocol, pure: `sessions/*.cfg`, Logon and authentication, sequence numbers,
 //!   resend and gap fill, heartbeats, rejects; `(state, event, now) -> actions`.
+//! - [`net`]: the acceptor: tokio listeners, plain and TLS (rustls), one task per connection, connection limits,
+//!   shutdown; carries out the session's actions, store first, then socket.
+//! - [`runtime`]: wiring for `serve` and `check-config`: configuration, store, acceptor, signals.
 //! - [`bench`]: the `fixvenue bench ...` workloads, measured on the shared corpus.
 //!
 //! `main.rs` alone knows the command line.
@@ -22,6 +25,8 @@ pub mod bench;
 pub mod config;
 pub mod engine;
 pub mod fix;
+pub mod net;
+pub mod runtime;
 pub mod sequencer;
 pub mod session;
 pub mod store;

@@ -17,6 +17,41 @@ enum Command {
     /// Run a benchmark workload and print one `RESULT ...` line.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Run the venue: the FIX acceptor on the configured sessions (bundled defaults when no file is given).
+    Serve {
+        /// Session configuration (QuickFIX INI); default: the bundled sessions/default.cfg.
+        #[arg(long)]
+        sessions: Option<PathBuf>,
+        /// Venue configuration (venue.toml); default: the bundled one.
+        #[arg(long)]
+        venue: Option<PathBuf>,
+        /// Where the session store and logs live.
+        #[arg(long, default_value = fixvenue::runtime::DATA_DIR_DEFAULT)]
+        data_dir: PathBuf,
+    },
+    /// Validate the session configuration and venue.toml; exits non-zero on any error.
+    CheckConfig {
+        /// Session configuration (QuickFIX INI); default: the bundled sessions/default.cfg.
+        #[arg(long)]
+        sessions: Option<PathBuf>,
+        /// Venue configuration (venue.toml); default: the bundled one.
+        #[arg(long)]
+        venue: Option<PathBuf>,
+    },
+    /// Read a password on standard input and print its argon2id PHC hash for PasswordHash=.
+    HashPassword,
+    /// Make development TLS certificates (CA, server, client) with rcgen. Never use them in production.
+    Certs {
+        /// Output directory.
+        #[arg(long, default_value = "certs")]
+        out: PathBuf,
+        /// Names and addresses the server certificate is valid for.
+        #[arg(long, default_values_t = ["localhost".to_string(), "127.0.0.1".to_string()])]
+        host: Vec<String>,
+        /// Common name of the client certificate.
+        #[arg(long, default_value = "TLSCLIENT1")]
+        client_name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -54,6 +89,18 @@ enum BenchCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Serve {
+            sessions,
+            venue,
+            data_dir,
+        } => serve(sessions, venue, data_dir),
+        Command::CheckConfig { sessions, venue } => check_config(sessions, venue),
+        Command::HashPassword => hash_password(),
+        Command::Certs {
+            out,
+            host,
+            client_name,
+        } => certs(&out, &host, &client_name),
         Command::Bench(BenchCommand::Codec {
             corpus,
             runs,
@@ -73,4 +120,55 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+}
+
+fn serve(
+    sessions: Option<PathBuf>,
+    venue: Option<PathBuf>,
+    data_dir: PathBuf,
+) -> anyhow::Result<()> {
+    init_tracing();
+    let options = fixvenue::runtime::ServeOptions {
+        sessions,
+        venue,
+        data_dir,
+    };
+    fixvenue::runtime::serve(&options)?;
+    Ok(())
+}
+
+fn check_config(sessions: Option<PathBuf>, venue: Option<PathBuf>) -> anyhow::Result<()> {
+    let lines = fixvenue::runtime::check_config(sessions.as_deref(), venue.as_deref())?;
+    for line in &lines {
+        println!("{line}");
+    }
+    println!("configuration OK: {} sessions", lines.len());
+    Ok(())
+}
+
+fn hash_password() -> anyhow::Result<()> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    anyhow::ensure!(!password.is_empty(), "empty password on standard input");
+    let hash = fixvenue::session::auth::hash_password(password.as_bytes())
+        .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?;
+    println!("{hash}");
+    Ok(())
+}
+
+fn certs(out: &std::path::Path, hosts: &[String], client_name: &str) -> anyhow::Result<()> {
+    let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+    let certs = fixvenue::net::certs::generate(&hosts, client_name)?;
+    for path in fixvenue::net::certs::write(out, &certs)? {
+        println!("wrote {}", path.display());
+    }
+    println!("development certificates only: never use them in production");
+    Ok(())
 }

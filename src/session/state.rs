@@ -124,12 +124,16 @@ pub enum Event<'a> {
     Frame(&'a [u8]),
     /// Bytes framing refused.
     Garbled(Garble),
+    /// A message with a BeginString other than FIX.4.4: Logout, then disconnect.
+    WrongBeginString,
     /// A deadline from [`Session::next_deadline`] passed (or any time: ticks are idempotent).
     Tick,
     /// The application layer sends a message.
     Send(&'a AppMessage),
     /// The venue shuts down: log out.
     Shutdown,
+    /// The store refused a write: stop sending on this session (fail closed) with a Logout saying why.
+    StoreFailed,
     /// The connection is gone.
     Disconnected,
 }
@@ -285,6 +289,14 @@ impl Session {
                 self.counters.garbled += 1;
                 self.log(Level::Warn, format!("garbled message ignored: {reason}"));
             }
+            Event::WrongBeginString => {
+                if self.status != Status::Disconnected {
+                    self.logout_and_disconnect(
+                        "Incorrect BeginString: this venue speaks FIX.4.4",
+                        None,
+                    );
+                }
+            }
             Event::Tick => self.on_tick(now),
             Event::Send(msg) => {
                 self.send_app(msg, now);
@@ -294,6 +306,14 @@ impl Session {
                 Status::AwaitingLogon => self.disconnect("venue shutting down"),
                 _ => {}
             },
+            Event::StoreFailed => {
+                if self.status != Status::Disconnected {
+                    self.logout_and_disconnect(
+                        "Store failure: the venue stops sending on this session",
+                        None,
+                    );
+                }
+            }
             Event::Disconnected => self.on_disconnected(),
         }
         std::mem::take(&mut self.actions)
@@ -579,9 +599,7 @@ impl Session {
         self.test_request = None;
         let routing = Routing::of(msg).reversed();
         let reset_mode = head.msg_type == msg_type::SEQUENCE_RESET
-            && msg
-                .get(tags::GAP_FILL_FLAG)
-                .is_none_or(|v| v.bytes != b"Y");
+            && msg.get(tags::GAP_FILL_FLAG).is_none_or(|v| v.bytes != b"Y");
         let comp_ids_ok = msg.get(tags::SENDER_COMP_ID).map(|v| v.bytes)
             == Some(self.config.target_comp_id.as_bytes())
             && msg.get(tags::TARGET_COMP_ID).map(|v| v.bytes)

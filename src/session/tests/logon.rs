@@ -247,3 +247,14 @@ fn reset_on_logon_config_resets_and_answers_141() {
     let out = g.send_seq(1, "35=A|98=0|108=30|");
     assert_fields(&sends(&out)[0], "35=A|34=1|141=Y|");
 }
+
+#[test]
+fn wrong_begin_string_is_logged_out() {
+    let mut g = Given::connected("");
+    let out = g.session.handle(Event::WrongBeginString, g.now);
+    assert_fields(
+        &sends(&out)[0],
+        "35=5|34=1|58=Incorrect BeginString: this venue speaks FIX.4.4|",
+    );
+    assert!(disconnected(&out));
+}

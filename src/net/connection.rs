@@ -1,0 +1,437 @@
+//! One connection: TLS handshake, the first message (which names the session), then the loop that feeds the
+//! session state machine with frames, ticks and shutdown, and carries out its actions: store, then socket.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use bytes::{Buf, BytesMut};
+use chrono::{DateTime, Utc};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::{Instant, sleep_until, timeout};
+use tokio_rustls::TlsAcceptor;
+
+use super::{
+    FRAME_STARTED_TIMEOUT, READ_CHUNK_BYTES, Slot, TLS_HANDSHAKE_TIMEOUT, Venue, WRITE_TIMEOUT,
+};
+use crate::fix::frame::{self, SOH};
+use crate::fix::{FrameConfig, Framed, Garble};
+use crate::session::{Action, Event, Level, Outbound, RESEND_BATCH_MAX, Session, redact};
+use crate::store::sessions::{Direction, LogRecord, Writes};
+
+/// Bytes of a first message searched for its CompIDs.
+const IDENTIFY_BYTES_MAX: usize = 1024;
+
+/// Handles one accepted TCP connection to the end.
+pub async fn accept(
+    stream: TcpStream,
+    peer: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    listener: usize,
+    venue: Arc<Venue>,
+    shutdown: watch::Receiver<bool>,
+) {
+    match tls {
+        None => serve(stream, peer, listener, venue, shutdown).await,
+        Some(acceptor) => match timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+            Ok(Ok(stream)) => serve(stream, peer, listener, venue, shutdown).await,
+            Ok(Err(e)) => tracing::warn!(%peer, "TLS handshake failed: {e}"),
+            Err(_) => tracing::warn!(%peer, "TLS handshake timed out"),
+        },
+    }
+}
+
+/// What the first message was.
+enum First {
+    Frame(BytesMut),
+    WrongBeginString,
+}
+
+/// Finds SenderCompID (49) and TargetCompID (56) in the first bytes of a message, without validating it.
+fn identify(bytes: &[u8]) -> Option<(String, String)> {
+    let bytes = &bytes[..bytes.len().min(IDENTIFY_BYTES_MAX)];
+    let (mut sender, mut target) = (None, None);
+    for field in bytes.split(|&b| b == SOH) {
+        if let Some(v) = field.strip_prefix(b"49=") {
+            sender.get_or_insert(v);
+        } else if let Some(v) = field.strip_prefix(b"56=") {
+            target.get_or_insert(v);
+        }
+    }
+    let text = |v: &[u8]| String::from_utf8(v.to_vec()).ok();
+    Some((text(sender?)?, text(target?)?))
+}
+
+async fn read_more<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut BytesMut,
+) -> std::io::Result<usize> {
+    buf.reserve(READ_CHUNK_BYTES);
+    stream.read_buf(buf).await
+}
+
+/// Reads until the first complete message (or a message with another BeginString), within LogonTimeout.
+async fn first_message<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut BytesMut,
+    venue: &Venue,
+    peer: SocketAddr,
+) -> Option<(First, (String, String))> {
+    let deadline = Instant::now() + venue.logon_timeout;
+    let config = FrameConfig::default();
+    loop {
+        match frame::check(buf, &config) {
+            Framed::Complete { len } => {
+                let frame = buf.split_to(len);
+                let Some(ids) = identify(&frame) else {
+                    tracing::warn!(%peer, "first message has no SenderCompID/TargetCompID: disconnected");
+                    return None;
+                };
+                return Some((First::Frame(frame), ids));
+            }
+            Framed::Garbled { skip, reason } => {
+                if reason == Garble::BadBeginString && buf.starts_with(b"8=FIX") {
+                    let ids = identify(&buf[..skip])?;
+                    return Some((First::WrongBeginString, ids));
+                }
+                tracing::warn!(%peer, "garbled message before Logon ignored: {reason}");
+                buf.advance(skip);
+            }
+            Framed::Incomplete { .. } => match timeout_at(deadline, read_more(stream, buf)).await {
+                Some(Ok(0)) | Some(Err(_)) => return None,
+                Some(Ok(_)) => {}
+                None => {
+                    tracing::warn!(%peer, "no Logon within LogonTimeout: disconnected");
+                    return None;
+                }
+            },
+        }
+    }
+}
+
+async fn timeout_at<F: std::future::Future>(deadline: Instant, f: F) -> Option<F::Output> {
+    tokio::time::timeout_at(deadline, f).await.ok()
+}
+
+/// Holds a session taken from its slot; puts it back when dropped.
+struct Claimed {
+    slot: Arc<Slot>,
+    session: Option<Session>,
+}
+
+impl Drop for Claimed {
+    fn drop(&mut self) {
+        if let Some(session) = self.session.take() {
+            *self.slot.session.lock().expect("slot lock") = Some(session);
+        }
+    }
+}
+
+async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
+    mut stream: S,
+    peer: SocketAddr,
+    listener: usize,
+    venue: Arc<Venue>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
+    let Some((first, (client, ours))) = first_message(&mut stream, &mut buf, &venue, peer).await
+    else {
+        return;
+    };
+    let Some(slot) = venue
+        .slot(&client, &ours)
+        .filter(|s| s.listener == listener)
+        .cloned()
+    else {
+        tracing::warn!(%peer, client, ours, "unknown CompID pair: disconnected without a reply");
+        return;
+    };
+    let allowed = &slot.config.allowed_remote_addresses;
+    if !allowed.is_empty() && !allowed.contains(&peer.ip()) {
+        tracing::warn!(%peer, session = slot.id, "address not in AllowedRemoteAddresses: disconnected");
+        return;
+    }
+    if slot.failed.load(Ordering::SeqCst) {
+        tracing::warn!(%peer, session = slot.id, "session stopped after a store failure: disconnected");
+        return;
+    }
+    let Some(session) = slot.session.lock().expect("slot lock").take() else {
+        tracing::warn!(%peer, session = slot.id, "session already logged on: new connection refused");
+        return;
+    };
+    tracing::info!(%peer, session = slot.id, "connection");
+    let mut conn = Conn {
+        stream,
+        claimed: Claimed {
+            slot: Arc::clone(&slot),
+            session: Some(session),
+        },
+        venue,
+        buf,
+        open: true,
+        shutdown,
+        shutdown_seen: false,
+    };
+    conn.step(Event::Connected, None).await;
+    match first {
+        First::Frame(frame) => conn.step(Event::Frame(&frame), Some(&frame)).await,
+        First::WrongBeginString => conn.step(Event::WrongBeginString, None).await,
+    }
+    conn.run().await;
+    conn.step(Event::Disconnected, None).await;
+    tracing::info!(%peer, session = slot.id, "disconnected");
+}
+
+struct Conn<S> {
+    stream: S,
+    claimed: Claimed,
+    venue: Arc<Venue>,
+    buf: BytesMut,
+    open: bool,
+    shutdown: watch::Receiver<bool>,
+    shutdown_seen: bool,
+}
+
+fn to_instant(deadline: DateTime<Utc>) -> Instant {
+    let wait = (deadline - Utc::now()).to_std().unwrap_or_default();
+    Instant::now() + wait
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
+    fn session(&mut self) -> &mut Session {
+        self.claimed
+            .session
+            .as_mut()
+            .expect("the session is held for the connection's life")
+    }
+
+    async fn run(&mut self) {
+        let mut partial_since: Option<Instant> = None;
+        while self.open {
+            let mut deadline = self.session().next_deadline().map(to_instant);
+            if let Some(since) = partial_since {
+                let slow = since + FRAME_STARTED_TIMEOUT;
+                deadline = Some(deadline.map_or(slow, |d| d.min(slow)));
+            }
+            let far = Instant::now() + std::time::Duration::from_secs(3600);
+            tokio::select! {
+                changed = self.shutdown.changed(), if !self.shutdown_seen => {
+                    self.shutdown_seen = true;
+                    if changed.is_err() || *self.shutdown.borrow() {
+                        self.step(Event::Shutdown, None).await;
+                    }
+                }
+                read = read_more(&mut self.stream, &mut self.buf) => match read {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {
+                        self.frames().await;
+                        partial_since = match (self.buf.is_empty(), partial_since) {
+                            (true, _) => None,
+                            (false, None) => Some(Instant::now()),
+                            (false, since) => since,
+                        };
+                    }
+                },
+                _ = sleep_until(deadline.unwrap_or(far)) => {
+                    if partial_since.is_some_and(|s| Instant::now() >= s + FRAME_STARTED_TIMEOUT) {
+                        tracing::warn!(session = self.claimed.slot.id, "message not completed within {FRAME_STARTED_TIMEOUT:?}: disconnected");
+                        return;
+                    }
+                    self.step(Event::Tick, None).await;
+                }
+            }
+        }
+    }
+
+    /// Feeds every complete frame in the buffer to the session.
+    async fn frames(&mut self) {
+        let config = FrameConfig::default();
+        while self.open {
+            match frame::check(&self.buf, &config) {
+                Framed::Complete { len } => {
+                    let frame = self.buf.split_to(len);
+                    self.step(Event::Frame(&frame), Some(&frame)).await;
+                }
+                Framed::Garbled { skip, reason } => {
+                    let wrong_version =
+                        reason == Garble::BadBeginString && self.buf.starts_with(b"8=FIX");
+                    self.buf.advance(skip);
+                    let event = if wrong_version {
+                        Event::WrongBeginString
+                    } else {
+                        Event::Garbled(reason)
+                    };
+                    self.step(event, None).await;
+                }
+                Framed::Incomplete { .. } => return,
+            }
+        }
+    }
+
+    /// One event through the session, then its actions: store (durable), then socket.
+    async fn step(&mut self, event: Event<'_>, inbound: Option<&[u8]>) {
+        let now = Utc::now();
+        let actions = self.session().handle(event, now);
+        self.execute(actions, inbound, now).await;
+    }
+
+    async fn execute(&mut self, actions: Vec<Action>, inbound: Option<&[u8]>, now: DateTime<Utc>) {
+        let id = self.claimed.slot.id.clone();
+        let mut out: Vec<Outbound> = Vec::new();
+        let mut reset = false;
+        let mut disconnect: Option<String> = None;
+        for action in actions {
+            match action {
+                Action::Send(o) => out.push(o),
+                Action::Resend { begin, end } => {
+                    if let Err(e) = self.resend(begin, end, now, &mut out) {
+                        tracing::error!(
+                            session = id,
+                            "store read failed while serving a resend: {e}"
+                        );
+                        disconnect = Some("store read failure".into());
+                    }
+                }
+                Action::ResetStore => reset = true,
+                Action::Disconnect(reason) => disconnect = Some(reason),
+                Action::Log(Level::Info, text) => tracing::info!(session = id, "{text}"),
+                Action::Log(Level::Warn, text) => tracing::warn!(session = id, "{text}"),
+            }
+        }
+        let time_us = now.timestamp_micros();
+        let mut log = Vec::with_capacity(out.len() + 1);
+        if let Some(frame) = inbound {
+            log.push(LogRecord {
+                direction: Direction::In,
+                time_us,
+                session: id.clone(),
+                frame: redact(frame),
+            });
+        }
+        for o in &out {
+            log.push(LogRecord {
+                direction: Direction::Out,
+                time_us,
+                session: id.clone(),
+                frame: redact(&o.bytes),
+            });
+        }
+        let writes = Writes {
+            seqnums: Some(self.session().seqnums()),
+            reset,
+            messages: out
+                .iter()
+                .filter(|o| o.store)
+                .map(|o| (o.seq, &o.bytes[..]))
+                .collect(),
+            log,
+        };
+        if let Err(e) = self.venue.store.commit(&id, &writes) {
+            self.fail_closed(&e.to_string(), now).await;
+            return;
+        }
+        if self.open && !out.is_empty() {
+            for o in &out {
+                if !self.write(&o.bytes).await {
+                    break;
+                }
+            }
+            self.flush().await;
+        }
+        if let Some(reason) = disconnect {
+            tracing::info!(session = id, "closing: {reason}");
+            self.close().await;
+        }
+    }
+
+    /// Pages through the stored messages of a ResendRequest.
+    fn resend(
+        &mut self,
+        begin: u64,
+        end: u64,
+        now: DateTime<Utc>,
+        out: &mut Vec<Outbound>,
+    ) -> Result<(), crate::store::sessions::StoreError> {
+        let id = self.claimed.slot.id.clone();
+        let mut from = begin;
+        loop {
+            let page = self
+                .venue
+                .store
+                .messages(&id, from, end, RESEND_BATCH_MAX)?;
+            let page_end = match page.last() {
+                Some((last, _)) if page.len() == RESEND_BATCH_MAX => *last,
+                _ => end,
+            };
+            for action in self.session().replay(from, page_end, &page, now) {
+                if let Action::Send(o) = action {
+                    out.push(o);
+                }
+            }
+            if page_end >= end {
+                return Ok(());
+            }
+            from = page_end + 1;
+        }
+    }
+
+    /// The store refused a write: nothing of this step is sent; a Logout says why and the session stays down.
+    async fn fail_closed(&mut self, error: &str, now: DateTime<Utc>) {
+        tracing::error!(
+            session = self.claimed.slot.id,
+            "store write failed, the session stops sending: {error}"
+        );
+        self.claimed.slot.failed.store(true, Ordering::SeqCst);
+        let actions = self.session().handle(Event::StoreFailed, now);
+        for action in actions {
+            if let Action::Send(o) = action
+                && self.open
+            {
+                self.write(&o.bytes).await;
+            }
+        }
+        self.flush().await;
+        self.close().await;
+    }
+
+    async fn write(&mut self, bytes: &[u8]) -> bool {
+        match timeout(WRITE_TIMEOUT, self.stream.write_all(bytes)).await {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                tracing::warn!(session = self.claimed.slot.id, "write failed: {e}");
+                self.open = false;
+                false
+            }
+            Err(_) => {
+                tracing::warn!(
+                    session = self.claimed.slot.id,
+                    "peer does not read: disconnected after {WRITE_TIMEOUT:?}"
+                );
+                self.open = false;
+                false
+            }
+        }
+    }
+
+    async fn flush(&mut self) {
+        if self.open
+            && !matches!(
+                timeout(WRITE_TIMEOUT, self.stream.flush()).await,
+                Ok(Ok(()))
+            )
+        {
+            tracing::warn!(session = self.claimed.slot.id, "flush failed: disconnected");
+            self.open = false;
+        }
+    }
+
+    async fn close(&mut self) {
+        if self.open {
+            self.open = false;
+            let _ = timeout(WRITE_TIMEOUT, self.stream.shutdown()).await;
+        }
+    }
+}

@@ -1,0 +1,340 @@
+//! The acceptor: tokio listeners (plain and TLS side by side), one task per connection, limits, shutdown.
+//!
+//! [`Server::bind`] checks the session store, loads every configured session with its stored sequence numbers
+//! and binds one listener per SocketAcceptAddress/SocketAcceptPort (port 0 asks for a free one, for tests).
+//! [`Server::run`] accepts until the shutdown signal, then lets every session log out and flushes the store.
+//!
+//! Limits: [`CONNECTIONS_MAX`] in total, [`CONNECTIONS_PER_IP_MAX`] per address, [`TLS_HANDSHAKE_TIMEOUT`],
+//! LogonTimeout for the first message, [`FRAME_STARTED_TIMEOUT`] for a message once started, and
+//! [`WRITE_TIMEOUT`] for a peer that does not read (it is disconnected, never buffered for).
+//!
+//! Invariant: nothing here decides protocol behaviour; the session state machine does, this module carries
+//! out its actions (store first, then the socket).
+
+pub mod certs;
+pub mod connection;
+pub mod tls;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+
+use crate::fix::Dictionary;
+use crate::session::app::NotAvailable;
+use crate::session::config::{SessionConfig, SessionSettings, TlsSettings};
+use crate::session::{SeqNums, Session};
+use crate::store::sessions::{SessionStore, StoreError};
+
+/// Connections open at once, all listeners together.
+pub const CONNECTIONS_MAX: usize = 1024;
+/// Connections open at once from one IP address.
+pub const CONNECTIONS_PER_IP_MAX: usize = 32;
+/// Deadline for a TLS handshake.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Deadline for the rest of a message once its first byte arrived (slow senders).
+pub const FRAME_STARTED_TIMEOUT: Duration = Duration::from_secs(30);
+/// Deadline for writing one step's messages to a peer that does not read.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bytes read from a socket at a time.
+pub const READ_CHUNK_BYTES: usize = 16 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("session {session}: {source}")]
+    Tls {
+        session: String,
+        source: tls::TlsError,
+    },
+    #[error("{a} and {b} share {addr} but not the same TLS settings")]
+    MixedTls {
+        addr: SocketAddr,
+        a: String,
+        b: String,
+    },
+    #[error("session {session}: DataDictionary {path}: {message}")]
+    Dictionary {
+        session: String,
+        path: String,
+        message: String,
+    },
+}
+
+/// One configured session and, while no connection holds it, its state machine.
+pub struct Slot {
+    pub config: Arc<SessionConfig>,
+    pub id: String,
+    listener: usize,
+    session: Mutex<Option<Session>>,
+    /// Set when the store refused a write: the session stays down until the venue restarts.
+    failed: AtomicBool,
+}
+
+/// Everything connection tasks share.
+pub struct Venue {
+    pub store: SessionStore,
+    /// Sessions by (venue CompID, client CompID).
+    slots: HashMap<(String, String), Arc<Slot>>,
+    connections: Arc<Semaphore>,
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+    logon_timeout: Duration,
+}
+
+impl Venue {
+    /// The session for a first message's CompIDs (SenderCompID 49 is the client's, TargetCompID 56 ours).
+    fn slot(&self, client: &str, venue: &str) -> Option<&Arc<Slot>> {
+        self.slots.get(&(venue.to_string(), client.to_string()))
+    }
+
+    /// Takes a connection slot for `ip`, `None` when that address has too many.
+    fn enter_ip(self: &Arc<Self>, ip: IpAddr) -> Option<IpGuard> {
+        let mut map = self.per_ip.lock().expect("per-ip map lock");
+        let n = map.entry(ip).or_insert(0);
+        if *n >= CONNECTIONS_PER_IP_MAX {
+            return None;
+        }
+        *n += 1;
+        Some(IpGuard {
+            venue: Arc::clone(self),
+            ip,
+        })
+    }
+}
+
+/// Gives back a per-IP connection slot on drop.
+struct IpGuard {
+    venue: Arc<Venue>,
+    ip: IpAddr,
+}
+
+impl Drop for IpGuard {
+    fn drop(&mut self) {
+        let mut map = self.venue.per_ip.lock().expect("per-ip map lock");
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// A bound listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bound {
+    pub addr: SocketAddr,
+    pub tls: bool,
+}
+
+struct Listener {
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    index: usize,
+}
+
+/// The bound acceptor, ready to run.
+pub struct Server {
+    venue: Arc<Venue>,
+    listeners: Vec<Listener>,
+}
+
+impl Server {
+    /// Checks the store, loads the sessions and binds their listeners.
+    pub async fn bind(
+        settings: &SessionSettings,
+        store: SessionStore,
+        dict: Arc<Dictionary>,
+    ) -> Result<Server, ServeError> {
+        let report = store.check()?;
+        for session in &report.repaired {
+            tracing::warn!(
+                session,
+                "store check: next outgoing MsgSeqNum raised past the stored messages"
+            );
+        }
+        tracing::info!(
+            sessions = report.sessions,
+            messages = report.messages,
+            log_records = report.log_records,
+            "session store checked"
+        );
+        // Group sessions by listen address; sessions sharing an address must share TLS settings.
+        let mut groups: Vec<(SocketAddr, Option<TlsSettings>, String)> = Vec::new();
+        let mut slots = HashMap::new();
+        let mut logon_timeout_s = 1;
+        for config in &settings.sessions {
+            let addr = SocketAddr::new(config.accept_address, config.accept_port);
+            let index = match groups
+                .iter()
+                .position(|(a, t, _)| *a == addr && (addr.port() != 0 || *t == config.tls))
+            {
+                Some(i) if groups[i].1 != config.tls => {
+                    return Err(ServeError::MixedTls {
+                        addr,
+                        a: groups[i].2.clone(),
+                        b: config.id(),
+                    });
+                }
+                Some(i) => i,
+                None => {
+                    groups.push((addr, config.tls.clone(), config.id()));
+                    groups.len() - 1
+                }
+            };
+            logon_timeout_s = logon_timeout_s.max(config.logon_timeout_s);
+            let session_dict = session_dictionary(config, &dict)?;
+            let id = config.id();
+            let seq = store.seqnums(&id)?.unwrap_or(SeqNums::default());
+            let config = Arc::new(config.clone());
+            let session = Session::new(
+                Arc::clone(&config),
+                session_dict,
+                Box::new(NotAvailable),
+                seq,
+                Utc::now(),
+            );
+            let key = (config.sender_comp_id.clone(), config.target_comp_id.clone());
+            slots.insert(
+                key,
+                Arc::new(Slot {
+                    config,
+                    id,
+                    listener: index,
+                    session: Mutex::new(Some(session)),
+                    failed: AtomicBool::new(false),
+                }),
+            );
+        }
+        let mut listeners = Vec::new();
+        for (index, (addr, tls_settings, session)) in groups.into_iter().enumerate() {
+            let tls = match &tls_settings {
+                None => None,
+                Some(t) => {
+                    Some(tls::acceptor(t).map_err(|source| ServeError::Tls { session, source })?)
+                }
+            };
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|source| ServeError::Bind { addr, source })?;
+            listeners.push(Listener {
+                listener,
+                tls,
+                index,
+            });
+        }
+        let venue = Arc::new(Venue {
+            store,
+            slots,
+            connections: Arc::new(Semaphore::new(CONNECTIONS_MAX)),
+            per_ip: Mutex::new(HashMap::new()),
+            logon_timeout: Duration::from_secs(u64::from(logon_timeout_s)),
+        });
+        Ok(Server { venue, listeners })
+    }
+
+    /// The bound addresses, in configuration order.
+    pub fn local_addrs(&self) -> Vec<Bound> {
+        self.listeners
+            .iter()
+            .filter_map(|l| {
+                l.listener.local_addr().ok().map(|addr| Bound {
+                    addr,
+                    tls: l.tls.is_some(),
+                })
+            })
+            .collect()
+    }
+
+    /// Accepts connections until `shutdown` turns true; then every session logs out (waiting at most its
+    /// LogoutTimeout), and the store is flushed.
+    pub async fn run(self, shutdown: watch::Receiver<bool>) -> Result<(), ServeError> {
+        let mut tasks = JoinSet::new();
+        for l in self.listeners {
+            let venue = Arc::clone(&self.venue);
+            let shutdown = shutdown.clone();
+            tasks.spawn(accept_loop(l, venue, shutdown));
+        }
+        while let Some(result) = tasks.join_next().await {
+            if let Err(e) = result {
+                tracing::error!("listener task failed: {e}");
+            }
+        }
+        self.venue.store.flush()?;
+        tracing::info!("all sessions closed, store flushed");
+        Ok(())
+    }
+}
+
+fn session_dictionary(
+    config: &SessionConfig,
+    shared: &Arc<Dictionary>,
+) -> Result<Arc<Dictionary>, ServeError> {
+    let Some(path) = &config.data_dictionary else {
+        return Ok(Arc::clone(shared));
+    };
+    let err = |message: String| ServeError::Dictionary {
+        session: config.id(),
+        path: path.display().to_string(),
+        message,
+    };
+    let xml = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    Dictionary::from_xml(&xml)
+        .map(Arc::new)
+        .map_err(|e| err(e.to_string()))
+}
+
+async fn accept_loop(l: Listener, venue: Arc<Venue>, mut shutdown: watch::Receiver<bool>) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() {
+                    break;
+                }
+            }
+            accepted = l.listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!("accept failed: {e}");
+                        continue;
+                    }
+                };
+                let Ok(permit) = Arc::clone(&venue.connections).try_acquire_owned() else {
+                    tracing::warn!(%peer, "connection refused: {CONNECTIONS_MAX} connections open");
+                    continue;
+                };
+                let Some(ip_guard) = venue.enter_ip(peer.ip()) else {
+                    tracing::warn!(%peer, "connection refused: {CONNECTIONS_PER_IP_MAX} connections from this address");
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                let venue = Arc::clone(&venue);
+                let tls = l.tls.clone();
+                let index = l.index;
+                let shutdown = shutdown.clone();
+                connections.spawn(async move {
+                    connection::accept(stream, peer, tls, index, venue, shutdown).await;
+                    drop(ip_guard);
+                    drop(permit);
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    while connections.join_next().await.is_some() {}
+}

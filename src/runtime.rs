@@ -1,0 +1,155 @@
+//! Wiring for `fixvenue serve` and `fixvenue check-config`: configuration, store, acceptor, signals.
+//!
+//! `serve` runs on the bundled defaults when given nothing: `sessions/default.cfg` (embedded), plain FIX on
+//! 127.0.0.1:9878, TLS on 127.0.0.1:9879 with the development certificates in `certs/`, data in `./data`.
+//! SIGINT or SIGTERM: every session gets a Logout, the store is flushed, and `serve` returns.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::config::VenueConfig;
+use crate::fix::Dictionary;
+use crate::net::{Bound, ServeError, Server};
+use crate::session::config::{self, BUNDLED_SESSIONS_CFG, ConfigError, SessionSettings};
+use crate::store::sessions::{SessionStore, StoreError};
+
+/// The data directory when none is given.
+pub const DATA_DIR_DEFAULT: &str = "data";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("{0}")]
+    SessionConfig(#[from] ConfigError),
+    #[error("{0}")]
+    VenueConfig(#[from] crate::config::ConfigError),
+    #[error("data dictionary: {0}")]
+    Dictionary(String),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Serve(#[from] ServeError),
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("tokio runtime: {0}")]
+    Tokio(std::io::Error),
+    #[error("session {session}: {message}")]
+    Tls { session: String, message: String },
+}
+
+/// Options of `fixvenue serve`.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub sessions: Option<PathBuf>,
+    pub venue: Option<PathBuf>,
+    pub data_dir: PathBuf,
+}
+
+/// The session configuration: the file given, or the bundled one.
+pub fn load_sessions(path: Option<&Path>) -> Result<SessionSettings, ConfigError> {
+    match path {
+        Some(p) => config::load(p),
+        None => config::parse("sessions/default.cfg (bundled)", BUNDLED_SESSIONS_CFG),
+    }
+}
+
+fn load_venue(path: Option<&Path>) -> Result<VenueConfig, crate::config::ConfigError> {
+    match path {
+        Some(p) => VenueConfig::load(p),
+        None => Ok(VenueConfig::bundled()),
+    }
+}
+
+/// `fixvenue check-config`: validates the session configuration (including that TLS files load) and
+/// venue.toml. Returns a summary line per session.
+pub fn check_config(
+    sessions: Option<&Path>,
+    venue: Option<&Path>,
+) -> Result<Vec<String>, RuntimeError> {
+    let settings = load_sessions(sessions)?;
+    load_venue(venue)?;
+    let mut lines = Vec::new();
+    for s in &settings.sessions {
+        if let Some(tls) = &s.tls {
+            crate::net::tls::server_config(tls).map_err(|e| RuntimeError::Tls {
+                session: s.id(),
+                message: e.to_string(),
+            })?;
+        }
+        lines.push(format!(
+            "{} role={:?} listen={}:{}{} auth={}",
+            s.id(),
+            s.role,
+            s.accept_address,
+            s.accept_port,
+            if s.tls.is_some() { " tls" } else { "" },
+            if s.password_hash.is_some() {
+                "password"
+            } else {
+                "none"
+            },
+        ));
+    }
+    Ok(lines)
+}
+
+/// Opens the store and binds the listeners (used by `serve` and by tests that run the venue in-process).
+pub async fn bind(settings: &SessionSettings, data_dir: &Path) -> Result<Server, RuntimeError> {
+    std::fs::create_dir_all(data_dir).map_err(|source| RuntimeError::DataDir {
+        path: data_dir.display().to_string(),
+        source,
+    })?;
+    let dict = Arc::new(Dictionary::fix44().map_err(|e| RuntimeError::Dictionary(e.to_string()))?);
+    let store = SessionStore::open(data_dir)?;
+    Ok(Server::bind(settings, store, dict).await?)
+}
+
+/// `fixvenue serve`: runs until SIGINT or SIGTERM.
+pub fn serve(options: &ServeOptions) -> Result<(), RuntimeError> {
+    let settings = load_sessions(options.sessions.as_deref())?;
+    load_venue(options.venue.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(RuntimeError::Tokio)?;
+    runtime.block_on(async {
+        let server = bind(&settings, &options.data_dir).await?;
+        for Bound { addr, tls } in server.local_addrs() {
+            tracing::info!("listening on {addr}{}", if tls { " (TLS)" } else { "" });
+        }
+        let (tx, rx) = watch::channel(false);
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("shutdown requested: logging every session out");
+            let _ = tx.send(true);
+        });
+        server.run(rx).await?;
+        Ok(())
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
