@@ -17,12 +17,14 @@
 //! - [`net`]: the acceptor: tokio listeners, plain and TLS (rustls), one task per connection, connection limits,
 //!   shutdown; carries out the session's actions, store first, then socket.
 //! - [`runtime`]: wiring for `serve` and `check-config`: configuration, store, acceptor, signals.
+//! - [`conformance`]: the conformance runner: scenario files played against any FIX 4.4 acceptor.
 //! - [`bench`]: the `fixvenue bench ...` workloads, measured on the shared corpus.
 //!
 //! `main.rs` alone knows the command line.
 
 pub mod bench;
 pub mod config;
+pub mod conformance;
 pub mod engine;
 pub mod fix;
 pub mod net;

@@ -40,6 +40,32 @@ enum Command {
     },
     /// Read a password on standard input and print its argon2id PHC hash for PasswordHash=.
     HashPassword,
+    /// Run the conformance scenarios against a FIX 4.4 acceptor; one line per scenario, then `N passed, N failed`.
+    Conformance {
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        #[arg(long, default_value_t = 9878)]
+        port: u16,
+        /// Connect with TLS.
+        #[arg(long)]
+        tls: bool,
+        /// Trust roots for --tls (PEM).
+        #[arg(long, default_value = "certs/ca.pem")]
+        ca_file: PathBuf,
+        /// Client certificate and key for --tls when the acceptor asks for one (PEM).
+        #[arg(long, requires = "key_file")]
+        cert_file: Option<PathBuf>,
+        #[arg(long, requires = "cert_file")]
+        key_file: Option<PathBuf>,
+        /// Our CompID (SenderCompID on what the runner sends).
+        #[arg(long, default_value = "CLIENT1")]
+        sender_comp_id: String,
+        /// The acceptor's CompID.
+        #[arg(long, default_value = "FIXVENUE")]
+        target_comp_id: String,
+        /// Scenario files; default: every conformance/*.scn.
+        scenarios: Vec<PathBuf>,
+    },
     /// Make development TLS certificates (CA, server, client) with rcgen. Never use them in production.
     Certs {
         /// Output directory.
@@ -96,6 +122,30 @@ fn main() -> ExitCode {
         } => serve(sessions, venue, data_dir),
         Command::CheckConfig { sessions, venue } => check_config(sessions, venue),
         Command::HashPassword => hash_password(),
+        Command::Conformance {
+            host,
+            port,
+            tls,
+            ca_file,
+            cert_file,
+            key_file,
+            sender_comp_id,
+            target_comp_id,
+            scenarios,
+        } => {
+            let target = fixvenue::conformance::Target {
+                host,
+                port,
+                tls: tls.then_some(fixvenue::conformance::ClientTls {
+                    ca_file,
+                    cert_file,
+                    key_file,
+                }),
+                client_comp_id: sender_comp_id,
+                venue_comp_id: target_comp_id,
+            };
+            conformance(target, &scenarios)
+        }
         Command::Certs {
             out,
             host,
@@ -170,5 +220,23 @@ fn certs(out: &std::path::Path, hosts: &[String], client_name: &str) -> anyhow::
         println!("wrote {}", path.display());
     }
     println!("development certificates only: never use them in production");
+    Ok(())
+}
+
+fn conformance(target: fixvenue::conformance::Target, files: &[PathBuf]) -> anyhow::Result<()> {
+    let scenarios = if files.is_empty() {
+        fixvenue::conformance::load_dir(std::path::Path::new("conformance"))?
+    } else {
+        files
+            .iter()
+            .map(|f| fixvenue::conformance::load_file(f))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let outcomes = runtime.block_on(fixvenue::conformance::run_all(&scenarios, &target, true));
+    let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
+    anyhow::ensure!(failed == 0, "{failed} scenarios failed");
     Ok(())
 }

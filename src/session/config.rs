@@ -36,7 +36,7 @@ pub const MAX_LATENCY_S_DEFAULT: u32 = 120;
 /// Longest timeout or interval accepted in a configuration, in seconds.
 pub const TIMEOUT_S_MAX: u32 = 3600;
 
-/// SocketAcceptPort when none is configured: plain FIX, and FIX over TLS.
+/// SocketAcceptPort when none is configured (0 asks for any free port, which tests use): plain FIX, and FIX over TLS.
 pub const PORT_PLAIN_DEFAULT: u16 = 9878;
 pub const PORT_TLS_DEFAULT: u16 = 9879;
 
@@ -539,7 +539,7 @@ fn session_config(
     let accept_port = r.uint(
         "SocketAcceptPort",
         u32::from(default_port),
-        1,
+        0,
         u32::from(u16::MAX),
     )? as u16;
     Ok(SessionConfig {
