@@ -270,19 +270,18 @@ impl Accounts {
         }
     }
 
-    /// Settles one side of a fill of `qty_lots` at `price_ticks`: the reservation of those lots is consumed and
-    /// the balances move.
+    /// Settles one side of fills of `qty_lots` worth `value` cash units in all: the reservation of those lots is
+    /// consumed and the balances move.
     pub fn settle(
         &mut self,
         slot: u32,
         spec: &InstrumentSpec,
         reservation: Reservation,
-        price_ticks: i64,
+        value: i64,
         qty_lots: i64,
         out: &mut Vec<Event>,
     ) {
         let state = &mut self.states[slot as usize];
-        let value = spec.notional_cash(price_ticks, qty_lots);
         match state.profile.funding {
             Funding::Credit { .. } => {
                 let reserved = spec.notional_cash(reservation.reserve_ticks, qty_lots);

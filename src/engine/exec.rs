@@ -32,6 +32,9 @@ pub(crate) struct Taker {
     pub expire_ns: i64,
     pub reserve_ticks: i64,
     pub currency: u32,
+    /// Fills not yet settled for the taker: it settles once per sweep, the makers once per fill.
+    pub unsettled_lots: i64,
+    pub unsettled_cash: i64,
 }
 
 impl Taker {
@@ -86,6 +89,7 @@ pub(crate) fn execute(core: &mut Core, cx: &mut MatchCx<'_>, mut taker: Taker) -
         }
     }
     let end = sweep(core, cx, &mut taker);
+    settle_taker(core, cx, &mut taker);
     let remaining_lots = taker.remaining_lots();
     if remaining_lots == 0 {
         core.accounts.close_order(taker.account_slot);
@@ -103,6 +107,27 @@ pub(crate) fn execute(core: &mut Core, cx: &mut MatchCx<'_>, mut taker: Taker) -
         finish_unfilled(core, cx, &taker, reason);
     }
     0
+}
+
+/// Settles the taker's fills of the sweep in one go.
+fn settle_taker(core: &mut Core, cx: &mut MatchCx<'_>, taker: &mut Taker) {
+    if taker.unsettled_lots == 0 {
+        return;
+    }
+    let (value, lots, reservation) = (
+        taker.unsettled_cash,
+        taker.unsettled_lots,
+        taker.reservation(),
+    );
+    core.accounts.settle(
+        taker.account_slot,
+        cx.spec,
+        reservation,
+        value,
+        lots,
+        cx.out,
+    );
+    (taker.unsettled_lots, taker.unsettled_cash) = (0, 0);
 }
 
 /// Cancels what is left of a taker that will not rest.
@@ -317,7 +342,7 @@ fn attach_back(core: &mut Core, index: usize, side: Side, slot: u32) {
 fn trade(
     core: &mut Core,
     cx: &mut MatchCx<'_>,
-    taker: &Taker,
+    taker: &mut Taker,
     slot: u32,
     price_ticks: i64,
     qty_lots: i64,
@@ -355,24 +380,17 @@ fn trade(
         buy,
         sell,
     });
-    let (spec, reservation) = (cx.spec, taker.reservation());
-    let accounts = &mut core.accounts;
-    accounts.settle(
+    let value = cx.spec.notional_cash(price_ticks, qty_lots);
+    core.accounts.settle(
         maker_slot,
-        spec,
+        cx.spec,
         maker_reservation,
-        price_ticks,
+        value,
         qty_lots,
         cx.out,
     );
-    accounts.settle(
-        taker.account_slot,
-        spec,
-        reservation,
-        price_ticks,
-        qty_lots,
-        cx.out,
-    );
+    taker.unsettled_lots += qty_lots;
+    taker.unsettled_cash += value;
 }
 
 /// Refills an iceberg's visible slice from its reserve and sends it to the back of its level (already detached).

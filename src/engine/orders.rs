@@ -290,6 +290,8 @@ impl Engine {
             expire_ns: admission.expire_ns,
             reserve_ticks: admission.reserve_ticks,
             currency: spec.currency,
+            unsettled_lots: 0,
+            unsettled_cash: 0,
         }
     }
 }
@@ -403,6 +405,8 @@ fn fire_stop(core: &mut super::Core, cx: &mut MatchCx<'_>, id: OrderId) {
         expire_ns: order.expire_ns,
         reserve_ticks: order.reserve_ticks,
         currency: cx.spec.currency,
+        unsettled_lots: 0,
+        unsettled_cash: 0,
     };
     execute(core, cx, taker);
 }
@@ -799,5 +803,7 @@ fn requeued_taker(
         expire_ns: order.expire_ns,
         reserve_ticks: price_ticks,
         currency,
+        unsettled_lots: 0,
+        unsettled_cash: 0,
     }
 }
