@@ -105,7 +105,7 @@ impl Client {
     }
 }
 
-fn field<'a>(msg: &'a str, tag: u32) -> Option<&'a str> {
+fn field(msg: &str, tag: u32) -> Option<&str> {
     msg.split('|')
         .find_map(|f| f.strip_prefix(&format!("{tag}=")))
 }
