@@ -43,6 +43,7 @@ const COMPONENT_DEPTH_MAX: usize = 16;
 
 /// A FIX data type, as named in the dictionary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub enum FieldType {
     Int,
     Length,
@@ -73,6 +74,39 @@ pub enum FieldType {
 }
 
 impl FieldType {
+    /// Every type, in declaration order: `ALL[t as usize] == t`.
+    const ALL: [FieldType; 26] = {
+        use FieldType::*;
+        [
+            Int,
+            Length,
+            NumInGroup,
+            SeqNum,
+            TagNum,
+            DayOfMonth,
+            Float,
+            Qty,
+            Price,
+            PriceOffset,
+            Amt,
+            Percentage,
+            Char,
+            Boolean,
+            String,
+            MultipleValueString,
+            Country,
+            Currency,
+            Exchange,
+            MonthYear,
+            UtcTimestamp,
+            UtcTimeOnly,
+            UtcDateOnly,
+            LocalMktDate,
+            Data,
+            Language,
+        ]
+    };
+
     fn from_name(name: &str) -> Option<FieldType> {
         use FieldType::*;
         Some(match name {
@@ -242,18 +276,52 @@ pub struct Member {
 #[derive(Debug, Clone, Default)]
 pub struct StructDef {
     members: Vec<Member>,
-    /// Indexed by tag up to the largest tag in the structure (nested groups included): the member's position,
-    /// [`NESTED`] for a tag of a nested group, [`ABSENT`] otherwise.
-    dense: Vec<u16>,
+    /// Indexed by tag up to the largest tag in the structure (nested groups included): the member's [`Slot`]
+    /// packed in 32 bits, [`NESTED`] for a tag of a nested group, [`ABSENT`] otherwise. What validating a field
+    /// needs sits in this one table, so the hot path reads one word per field.
+    dense: Vec<u32>,
     /// Positions of the required members, in order.
     required: Vec<u16>,
 }
 
-const ABSENT: u16 = u16::MAX;
-const NESTED: u16 = u16::MAX - 1;
+const ABSENT: u32 = u32::MAX;
+const NESTED: u32 = u32::MAX - 1;
+/// The dictionary's "no such field" index in [`TagInfo`].
+const NO_DEF: u16 = u16::MAX;
 
-/// Members in one structure; positions must stay below [`NESTED`].
+/// Members in one structure; positions fit the 16 bits a [`Slot`] gives them.
 const MEMBERS_MAX: usize = 4096;
+
+/// What the validator needs of a member, from one lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    pub position: usize,
+    pub field_type: FieldType,
+    pub enumerated: bool,
+    pub group: bool,
+}
+
+impl Slot {
+    const ENUMERATED: u32 = 1 << 24;
+    const GROUP: u32 = 1 << 25;
+
+    fn pack(position: usize, m: &Member) -> u32 {
+        position as u32
+            | (m.field_type as u32) << 16
+            | if m.enumerated { Slot::ENUMERATED } else { 0 }
+            | if m.group.is_some() { Slot::GROUP } else { 0 }
+    }
+
+    #[inline]
+    fn unpack(word: u32) -> Slot {
+        Slot {
+            position: (word & 0xffff) as usize,
+            field_type: FieldType::ALL[((word >> 16) & 0xff) as usize],
+            enumerated: word & Slot::ENUMERATED != 0,
+            group: word & Slot::GROUP != 0,
+        }
+    }
+}
 
 impl StructDef {
     fn new(members: Vec<Member>) -> Result<StructDef, String> {
@@ -278,7 +346,7 @@ impl StructDef {
             if dense[m.tag as usize] < NESTED {
                 return Err(format!("tag {} appears twice", m.tag));
             }
-            dense[m.tag as usize] = position as u16;
+            dense[m.tag as usize] = Slot::pack(position, m);
         }
         let required = (0..members.len() as u16)
             .filter(|&i| members[usize::from(i)].required)
@@ -299,14 +367,20 @@ impl StructDef {
         &self.members
     }
 
-    /// Position of `tag` among the direct members.
+    /// The direct member `tag`, unpacked from the dense table.
     #[inline]
-    pub fn position(&self, tag: u32) -> Option<usize> {
+    pub fn slot(&self, tag: u32) -> Option<Slot> {
         self.dense
             .get(tag as usize)
             .copied()
             .filter(|&p| p < NESTED)
-            .map(usize::from)
+            .map(Slot::unpack)
+    }
+
+    /// Position of `tag` among the direct members.
+    #[inline]
+    pub fn position(&self, tag: u32) -> Option<usize> {
+        self.slot(tag).map(|s| s.position)
     }
 
     /// Whether `tag` is a direct member.
@@ -362,8 +436,10 @@ pub struct Dictionary {
     defs: Vec<FieldDef>,
     header: StructDef,
     trailer: StructDef,
-    /// Sorted by key.
-    messages: Vec<(u16, MessageDef)>,
+    /// The MsgType keys of `messages`, sorted: a small array the lookup searches without touching the definitions.
+    message_keys: Vec<u16>,
+    /// In the order of `message_keys`.
+    messages: Vec<MessageDef>,
     /// Every MsgType value FIX 4.4 defines (the enum of field 35), sorted.
     known_msg_types: Vec<Box<[u8]>>,
 }
@@ -371,7 +447,7 @@ pub struct Dictionary {
 /// What one tag is, in 8 bytes.
 #[derive(Debug, Clone, Copy)]
 struct TagInfo {
-    /// Index into `defs`, or [`ABSENT`].
+    /// Index into `defs`, or [`NO_DEF`].
     def: u16,
     section: Section,
     /// For a LENGTH field, the DATA field whose byte count it gives; 0 for none.
@@ -379,7 +455,7 @@ struct TagInfo {
 }
 
 const UNDEFINED_TAG: TagInfo = TagInfo {
-    def: ABSENT,
+    def: NO_DEF,
     section: Section::Body,
     data_tag: 0,
 };
@@ -426,7 +502,7 @@ impl Dictionary {
     #[inline]
     pub fn field(&self, tag: u32) -> Option<&FieldDef> {
         let def = self.info(tag).def;
-        (def != ABSENT).then(|| &self.defs[usize::from(def)])
+        (def != NO_DEF).then(|| &self.defs[usize::from(def)])
     }
 
     /// The definition and the section of `tag` in one lookup.
@@ -434,7 +510,7 @@ impl Dictionary {
     pub fn field_and_section(&self, tag: u32) -> (Option<&FieldDef>, Section) {
         let info = self.info(tag);
         (
-            (info.def != ABSENT).then(|| &self.defs[usize::from(info.def)]),
+            (info.def != NO_DEF).then(|| &self.defs[usize::from(info.def)]),
             info.section,
         )
     }
@@ -463,15 +539,15 @@ impl Dictionary {
     #[inline]
     pub fn message(&self, msg_type: &[u8]) -> Option<&MessageDef> {
         let key = msg_type_key(msg_type)?;
-        self.messages
-            .binary_search_by_key(&key, |(k, _)| *k)
+        self.message_keys
+            .binary_search(&key)
             .ok()
-            .map(|i| &self.messages[i].1)
+            .map(|i| &self.messages[i])
     }
 
     /// The message types the venue handles.
     pub fn messages(&self) -> impl Iterator<Item = &MessageDef> {
-        self.messages.iter().map(|(_, m)| m)
+        self.messages.iter()
     }
 
     /// Whether FIX 4.4 defines this MsgType (handled by the venue or not).
@@ -597,7 +673,8 @@ impl<'a, 'input> Loader<'a, 'input> {
             defs,
             header,
             trailer,
-            messages: keyed,
+            message_keys: keyed.iter().map(|(k, _)| *k).collect(),
+            messages: keyed.into_iter().map(|(_, m)| m).collect(),
             known_msg_types,
         })
     }
@@ -665,7 +742,7 @@ impl<'a, 'input> Loader<'a, 'input> {
             });
         }
         msg_types.sort();
-        if fields.iter().flatten().count() >= usize::from(NESTED) {
+        if fields.iter().flatten().count() >= usize::from(NO_DEF) {
             return Err("too many fields".into());
         }
         if msg_types.is_empty() {

@@ -12,7 +12,7 @@
 
 use super::decode::{FieldRef, Message};
 use super::dictionary::{
-    Dictionary, FieldDef, GroupDef, Member, MessageDef, Section, StructDef, USER_DEFINED_TAG_MIN,
+    Dictionary, FieldDef, GroupDef, MessageDef, Section, Slot, StructDef, USER_DEFINED_TAG_MIN,
 };
 use super::tags::SessionRejectReason as Reason;
 use super::types;
@@ -162,18 +162,18 @@ impl Walk<'_, '_> {
             // The common cases first: a member of the header while in the header, or of the body; checked from the
             // member's own copy of its type, without a dictionary lookup.
             if state == Section::Header {
-                if let Some(position) = dict.header().position(field.tag) {
-                    self.member_at(dict.header(), header_seen, position, &field)?;
+                if let Some(slot) = dict.header().slot(field.tag) {
+                    self.member_at(dict.header(), header_seen, slot, &field)?;
                     continue;
                 }
             }
             if let (Some(def), Some(seen)) = (body, body_seen) {
-                if let Some(position) = def.position(field.tag) {
+                if let Some(slot) = def.slot(field.tag) {
                     if state == Section::Trailer && self.options.fields_out_of_order {
                         return fail(Reason::TagSpecifiedOutOfRequiredOrder, field.tag);
                     }
                     state = Section::Body;
-                    self.member_at(def, seen, position, &field)?;
+                    self.member_at(def, seen, slot, &field)?;
                     continue;
                 }
             }
@@ -237,37 +237,40 @@ impl Walk<'_, '_> {
     /// The field at `pos`, whose value was checked, as a member of `def` (message level), or a foreign tag.
     fn member(&mut self, def: &StructDef, seen: Seen, known: Known) -> Result<(), Reject> {
         let tag = self.fields[self.pos].tag;
-        let Some(position) = def.position(tag) else {
+        let Some(slot) = def.slot(tag) else {
             self.foreign(tag, known)?;
             self.pos += 1;
             return Ok(());
         };
-        self.place_member(def, seen, position)
+        self.place_member(def, seen, slot)
     }
 
-    /// The field at `pos`, member `position` of `def` (message level): its value, then its place.
+    /// The field at `pos`, member `slot` of `def` (message level): its value, then its place.
     #[inline(always)]
     fn member_at(
         &mut self,
         def: &StructDef,
         seen: Seen,
-        position: usize,
+        slot: Slot,
         field: &FieldRef,
     ) -> Result<(), Reject> {
-        self.check_member_value(field, def.member(position))?;
-        self.place_member(def, seen, position)
+        self.check_member_value(field, slot)?;
+        self.place_member(def, seen, slot)
     }
 
     /// Not repeated; a NumInGroup field brings its entries.
     #[inline(always)]
-    fn place_member(&mut self, def: &StructDef, seen: Seen, position: usize) -> Result<(), Reject> {
-        if self.test_and_set(seen, position) {
-            return fail(Reason::TagAppearsMoreThanOnce, def.member(position).tag);
+    fn place_member(&mut self, def: &StructDef, seen: Seen, slot: Slot) -> Result<(), Reject> {
+        if self.test_and_set(seen, slot.position) {
+            return fail(
+                Reason::TagAppearsMoreThanOnce,
+                def.member(slot.position).tag,
+            );
         }
         self.pos += 1;
-        match def.member(position).group.as_deref() {
-            Some(group) => self.group(group),
-            None => Ok(()),
+        match def.member(slot.position).group.as_deref() {
+            Some(group) if slot.group => self.group(group),
+            _ => Ok(()),
         }
     }
 
@@ -317,13 +320,14 @@ impl Walk<'_, '_> {
         let seen = self.push_seen(def);
         let mut last_position = None;
         while let Some(&field) = self.fields.get(self.pos) {
-            let Some(position) = def.position(field.tag) else {
+            let Some(slot) = def.slot(field.tag) else {
                 break;
             };
+            let position = slot.position;
             if field.tag == group.delimiter && last_position.is_some() {
                 break;
             }
-            self.check_member_value(&field, def.member(position))?;
+            self.check_member_value(&field, slot)?;
             if self.test_and_set(seen, position) {
                 return fail(Reason::TagAppearsMoreThanOnce, field.tag);
             }
@@ -333,8 +337,10 @@ impl Walk<'_, '_> {
             }
             last_position = Some(position);
             self.pos += 1;
-            if let Some(nested) = def.member(position).group.as_deref() {
-                self.group(nested)?;
+            if slot.group {
+                if let Some(nested) = def.member(position).group.as_deref() {
+                    self.group(nested)?;
+                }
             }
         }
         self.check_required(def, seen)?;
@@ -375,7 +381,7 @@ impl Walk<'_, '_> {
 
     /// The value checks of a known member: present (4), format (6), enumerated (5).
     #[inline(always)]
-    fn check_member_value(&self, field: &FieldRef, member: &Member) -> Result<(), Reject> {
+    fn check_member_value(&self, field: &FieldRef, member: Slot) -> Result<(), Reject> {
         let value = self.msg.value(field);
         if value.is_empty() {
             return if self.options.fields_have_values {
