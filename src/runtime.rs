@@ -20,17 +20,17 @@ pub const DATA_DIR_DEFAULT: &str = "data";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
-    #[error("{0}")]
+    #[error(transparent)]
     SessionConfig(#[from] ConfigError),
-    #[error("{0}")]
+    #[error(transparent)]
     VenueConfig(#[from] crate::config::ConfigError),
     #[error("data dictionary: {0}")]
     Dictionary(String),
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{0}")]
+    #[error(transparent)]
     Serve(#[from] ServeError),
-    #[error("cannot create the data directory {path}: {source}")]
+    #[error("cannot create the data directory {path}")]
     DataDir {
         path: String,
         source: std::io::Error,

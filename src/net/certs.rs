@@ -26,9 +26,9 @@ pub struct DevCerts {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CertsError {
-    #[error("certificate generation: {0}")]
+    #[error("certificate generation")]
     Rcgen(#[from] rcgen::Error),
-    #[error("{path}: {source}")]
+    #[error("cannot write {path}")]
     Write {
         path: String,
         source: std::io::Error,

@@ -50,12 +50,12 @@ pub const READ_CHUNK_BYTES: usize = 16 * 1024;
 pub enum ServeError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("session {session}: {source}")]
+    #[error("session {session}")]
     Tls {
         session: String,
         source: tls::TlsError,

@@ -20,9 +20,16 @@ pub enum TlsError {
     #[error("{path}: {message}")]
     File { path: String, message: String },
     #[error("TLS configuration: {0}")]
-    Rustls(#[from] rustls::Error),
+    Rustls(rustls::Error),
     #[error("client certificate verifier: {0}")]
     Verifier(String),
+}
+
+// Not `#[from]`: the message already carries the rustls error, and a source would print it twice.
+impl From<rustls::Error> for TlsError {
+    fn from(e: rustls::Error) -> Self {
+        TlsError::Rustls(e)
+    }
 }
 
 fn file_err(path: &Path, message: impl ToString) -> TlsError {

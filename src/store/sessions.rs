@@ -53,9 +53,9 @@ pub struct Writes<'a> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot open the session store at {path}: {source}")]
+    #[error("cannot open the session store at {path}")]
     Open { path: String, source: sled::Error },
-    #[error("session store I/O: {0}")]
+    #[error("session store I/O")]
     Io(#[from] sled::Error),
     #[error("session store is corrupt: {0}")]
     Corrupt(String),
