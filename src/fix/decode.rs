@@ -140,14 +140,9 @@ fn tag_equals(input: &[u8]) -> IResult<&[u8], u32> {
 /// branch mispredictions. Returns the tag and the position of `=`, or `None` to let the general parser decide.
 #[inline(always)]
 fn swar_tag(eight: [u8; 8]) -> Option<(u32, usize)> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     const ZEROS: u64 = 0x3030_3030_3030_3030;
     let word = u64::from_le_bytes(eight);
-    let eq_bytes = word ^ (ONES * u64::from(b'='));
-    let is_eq = !(((eq_bytes & LOW7) + LOW7) | eq_bytes) & HIGH;
-    let eq = (is_eq.trailing_zeros() / 8) as usize;
+    let eq = (bytes_equal_to(word, b'=').trailing_zeros() / 8) as usize;
     if !(1..=7).contains(&eq) {
         return None;
     }
@@ -190,21 +185,28 @@ fn tag_number(input: &[u8]) -> IResult<&[u8], u32> {
 /// Tags have at most this many digits (FIX tags are below 10^9).
 const TAG_DIGITS_MAX: usize = 9;
 
+/// The high bit of every byte of `word` that equals `byte` (SWAR). Exact: no carry crosses bytes because
+/// `(b & 0x7f) + 0x7f <= 0xfe`.
+#[inline(always)]
+fn bytes_equal_to(word: u64, byte: u8) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zeroed = word ^ (0x0101_0101_0101_0101 * u64::from(byte));
+    !(((zeroed & LOW7) + LOW7) | zeroed) & HIGH
+}
+
 /// The position of the first SOH at or after `from`. Values are short, so this tests eight bytes at a time in a
 /// register (SWAR) rather than calling out to a SIMD search whose set-up costs more than the scan.
 #[inline(always)]
 fn find_soh(buf: &[u8], from: usize) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut i = from;
     while let Some(chunk) = buf.get(i..i + 8) {
-        let word =
-            u64::from_le_bytes(chunk.try_into().expect("eight bytes")) ^ (ONES * u64::from(SOH));
-        // Exact zero-byte test: no carry crosses bytes because (b & 0x7f) + 0x7f <= 0xfe.
-        let zero_bytes = !(((word & LOW7) + LOW7) | word) & HIGH;
-        if zero_bytes != 0 {
-            return Some(i + (zero_bytes.trailing_zeros() / 8) as usize);
+        let matches = bytes_equal_to(
+            u64::from_le_bytes(chunk.try_into().expect("eight bytes")),
+            SOH,
+        );
+        if matches != 0 {
+            return Some(i + (matches.trailing_zeros() / 8) as usize);
         }
         i += 8;
     }

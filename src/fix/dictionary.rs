@@ -41,105 +41,58 @@ enum OpenValues {
 /// Components nest; deeper than this is a cycle or a broken file.
 const COMPONENT_DEPTH_MAX: usize = 16;
 
-/// A FIX data type, as named in the dictionary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum FieldType {
-    Int,
-    Length,
-    NumInGroup,
-    SeqNum,
-    TagNum,
-    DayOfMonth,
-    Float,
-    Qty,
-    Price,
-    PriceOffset,
-    Amt,
-    Percentage,
-    Char,
-    Boolean,
-    String,
-    MultipleValueString,
-    Country,
-    Currency,
-    Exchange,
-    MonthYear,
-    UtcTimestamp,
-    UtcTimeOnly,
-    UtcDateOnly,
-    LocalMktDate,
-    Data,
-    Language,
+/// Declares [`FieldType`] once: each variant with the name the dictionary XML gives it.
+macro_rules! field_types {
+    ($($variant:ident = $name:literal),+ $(,)?) => {
+        /// A FIX data type, as named in the dictionary.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[repr(u8)]
+        pub enum FieldType { $($variant),+ }
+
+        impl FieldType {
+            /// Every type, in declaration order: `ALL[t as usize] == t`.
+            const ALL: &[FieldType] = &[$(FieldType::$variant),+];
+
+            fn from_name(name: &str) -> Option<FieldType> {
+                match name {
+                    $($name => Some(FieldType::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+field_types! {
+    Int = "INT",
+    Length = "LENGTH",
+    NumInGroup = "NUMINGROUP",
+    SeqNum = "SEQNUM",
+    TagNum = "TAGNUM",
+    DayOfMonth = "DAYOFMONTH",
+    Float = "FLOAT",
+    Qty = "QTY",
+    Price = "PRICE",
+    PriceOffset = "PRICEOFFSET",
+    Amt = "AMT",
+    Percentage = "PERCENTAGE",
+    Char = "CHAR",
+    Boolean = "BOOLEAN",
+    String = "STRING",
+    MultipleValueString = "MULTIPLEVALUESTRING",
+    Country = "COUNTRY",
+    Currency = "CURRENCY",
+    Exchange = "EXCHANGE",
+    MonthYear = "MONTHYEAR",
+    UtcTimestamp = "UTCTIMESTAMP",
+    UtcTimeOnly = "UTCTIMEONLY",
+    UtcDateOnly = "UTCDATEONLY",
+    LocalMktDate = "LOCALMKTDATE",
+    Data = "DATA",
+    Language = "LANGUAGE",
 }
 
 impl FieldType {
-    /// Every type, in declaration order: `ALL[t as usize] == t`.
-    const ALL: [FieldType; 26] = {
-        use FieldType::*;
-        [
-            Int,
-            Length,
-            NumInGroup,
-            SeqNum,
-            TagNum,
-            DayOfMonth,
-            Float,
-            Qty,
-            Price,
-            PriceOffset,
-            Amt,
-            Percentage,
-            Char,
-            Boolean,
-            String,
-            MultipleValueString,
-            Country,
-            Currency,
-            Exchange,
-            MonthYear,
-            UtcTimestamp,
-            UtcTimeOnly,
-            UtcDateOnly,
-            LocalMktDate,
-            Data,
-            Language,
-        ]
-    };
-
-    fn from_name(name: &str) -> Option<FieldType> {
-        use FieldType::*;
-        Some(match name {
-            "INT" => Int,
-            "LENGTH" => Length,
-            "NUMINGROUP" => NumInGroup,
-            "SEQNUM" => SeqNum,
-            "TAGNUM" => TagNum,
-            "DAYOFMONTH" => DayOfMonth,
-            "FLOAT" => Float,
-            "QTY" => Qty,
-            "PRICE" => Price,
-            "PRICEOFFSET" => PriceOffset,
-            "AMT" => Amt,
-            "PERCENTAGE" => Percentage,
-            "CHAR" => Char,
-            "BOOLEAN" => Boolean,
-            "STRING" => String,
-            "MULTIPLEVALUESTRING" => MultipleValueString,
-            "COUNTRY" => Country,
-            "CURRENCY" => Currency,
-            "EXCHANGE" => Exchange,
-            "MONTHYEAR" => MonthYear,
-            "UTCTIMESTAMP" => UtcTimestamp,
-            "UTCTIMEONLY" => UtcTimeOnly,
-            "UTCDATEONLY" => UtcDateOnly,
-            "LOCALMKTDATE" => LocalMktDate,
-            "DATA" => Data,
-            "LANGUAGE" => Language,
-            _ => return None,
-        })
-    }
-
     /// Whether `value` is in this type's wire format.
     #[inline]
     pub fn accepts(self, value: &[u8]) -> bool {
