@@ -253,10 +253,11 @@ pub fn bench_engine() -> anyhow::Result<(Engine, InstrumentId)> {
 }
 
 /// One timed pass over every command; returns the elapsed time and what it produced.
-fn timed_pass(ops: &[Sequenced]) -> anyhow::Result<(Duration, Outcome)> {
+fn timed_pass(ops: &[Sequenced]) -> anyhow::Result<(Duration, Option<u64>, Outcome)> {
     let (mut engine, instrument) = bench_engine()?;
     let mut events = Vec::with_capacity(1_024);
     let mut outcome = Outcome::default();
+    let cpu_start_ns = thread_cpu_ns();
     let start = Instant::now();
     for op in ops {
         events.clear();
@@ -264,9 +265,19 @@ fn timed_pass(ops: &[Sequenced]) -> anyhow::Result<(Duration, Outcome)> {
         outcome.count(&events);
     }
     let elapsed = start.elapsed();
+    let cpu_ns = cpu_start_ns
+        .zip(thread_cpu_ns())
+        .map(|(start_ns, end_ns)| end_ns.saturating_sub(start_ns));
     engine.audit();
     outcome.finish(&engine, instrument);
-    Ok((elapsed, outcome))
+    Ok((elapsed, cpu_ns, outcome))
+}
+
+/// Nanoseconds this thread has spent on a CPU (Linux `/proc/thread-self/schedstat`), if the system says. On a
+/// shared machine it tells the engine's own cost apart from time spent waiting for a core.
+fn thread_cpu_ns() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    text.split_whitespace().next()?.parse().ok()
 }
 
 /// One pass that times every command on its own, into a histogram of nanoseconds.
@@ -306,14 +317,18 @@ pub fn run(
     let expected = read_expected(&expected_path)?;
     let mut times = Vec::new();
     for run in 0..runs {
-        let (elapsed, outcome) = timed_pass(&ops)?;
+        let (elapsed, cpu_ns, outcome) = timed_pass(&ops)?;
         outcome
             .check(&expected)
             .with_context(|| format!("pure engine run {}", run + 1))?;
+        let per_op = |ns: f64| ns / ops.len() as f64;
+        let on_cpu = cpu_ns.map_or(String::new(), |ns| {
+            format!(", {:.1} ns/op on CPU", per_op(ns as f64))
+        });
         eprintln!(
-            "run {}: {:.1} ns/op",
+            "run {}: {:.1} ns/op{on_cpu}",
             run + 1,
-            elapsed.as_nanos() as f64 / ops.len() as f64
+            per_op(elapsed.as_nanos() as f64)
         );
         times.push(elapsed);
     }
