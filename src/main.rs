@@ -82,6 +82,16 @@ enum Command {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// The session layer over loopback: pipelined TestRequest/Heartbeat and order/BusinessMessageReject
+    /// throughput through decode, session, store and encode, and the TestRequest/Heartbeat round trip.
+    Session {
+        /// Messages per pipelined run.
+        #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        messages: u64,
+        /// Sequential TestRequest/Heartbeat round trips timed.
+        #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        pings: u64,
+    },
     /// Frame, checksum and read the corpus messages (and validate them against the dictionary).
     Codec {
         /// The message corpus: one FIX message per line.
@@ -151,6 +161,9 @@ fn main() -> ExitCode {
             host,
             client_name,
         } => certs(&out, &host, &client_name),
+        Command::Bench(BenchCommand::Session { messages, pings }) => {
+            fixvenue::bench::session::run(messages, pings)
+        }
         Command::Bench(BenchCommand::Codec {
             corpus,
             runs,

@@ -165,6 +165,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
     tracing::info!(%peer, session = slot.id, "connection");
     let mut conn = Conn {
         stream,
+        pending: Pending::default(),
         claimed: Claimed {
             slot: Arc::clone(&slot),
             session: Some(session),
@@ -185,8 +186,21 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
     tracing::info!(%peer, session = slot.id, "disconnected");
 }
 
+/// Incoming frames whose effects are committed together, at most.
+pub const BATCH_MESSAGES_MAX: usize = 1024;
+
+/// Effects of events not yet committed and sent.
+#[derive(Default)]
+struct Pending {
+    out: Vec<Outbound>,
+    reset: bool,
+    log: Vec<LogRecord>,
+    disconnect: Option<String>,
+}
+
 struct Conn<S> {
     stream: S,
+    pending: Pending,
     claimed: Claimed,
     venue: Arc<Venue>,
     buf: BytesMut,
@@ -246,14 +260,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
         }
     }
 
-    /// Feeds every complete frame in the buffer to the session.
+    /// Feeds every complete frame in the buffer to the session, committing their effects in batches of at
+    /// most [`BATCH_MESSAGES_MAX`] (one store flush per batch), before anything is written.
     async fn frames(&mut self) {
         let config = FrameConfig::default();
-        while self.open {
+        let mut batched = 0;
+        while self.open && self.pending.disconnect.is_none() {
             match frame::check(&self.buf, &config) {
                 Framed::Complete { len } => {
                     let frame = self.buf.split_to(len);
-                    self.step(Event::Frame(&frame), Some(&frame)).await;
+                    let now = Utc::now();
+                    let actions = self.session().handle(Event::Frame(&frame), now);
+                    self.absorb(actions, Some(&frame), now).await;
+                    batched += 1;
+                    if batched == BATCH_MESSAGES_MAX {
+                        self.commit_and_send(now).await;
+                        batched = 0;
+                    }
                 }
                 Framed::Garbled { skip, reason } => {
                     let wrong_version =
@@ -266,52 +289,68 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
                     };
                     self.step(event, None).await;
                 }
-                Framed::Incomplete { .. } => return,
+                Framed::Incomplete { .. } => break,
             }
         }
+        self.commit_and_send(Utc::now()).await;
     }
 
     /// One event through the session, then its actions: store (durable), then socket.
     async fn step(&mut self, event: Event<'_>, inbound: Option<&[u8]>) {
         let now = Utc::now();
         let actions = self.session().handle(event, now);
-        self.execute(actions, inbound, now).await;
+        self.absorb(actions, inbound, now).await;
+        self.commit_and_send(now).await;
     }
 
-    async fn execute(&mut self, actions: Vec<Action>, inbound: Option<&[u8]>, now: DateTime<Utc>) {
+    /// Adds one event's actions to the pending batch. Before a resend (which reads the store) and before a
+    /// reset (which clears it) the batch so far is committed and sent, so both see everything before them.
+    async fn absorb(&mut self, actions: Vec<Action>, inbound: Option<&[u8]>, now: DateTime<Utc>) {
         let id = self.claimed.slot.id.clone();
-        let mut out: Vec<Outbound> = Vec::new();
-        let mut reset = false;
-        let mut disconnect: Option<String> = None;
-        for action in actions {
-            match action {
-                Action::Send(o) => out.push(o),
-                Action::Resend { begin, end } => {
-                    if let Err(e) = self.resend(begin, end, now, &mut out) {
-                        tracing::error!(
-                            session = id,
-                            "store read failed while serving a resend: {e}"
-                        );
-                        disconnect = Some("store read failure".into());
-                    }
-                }
-                Action::ResetStore => reset = true,
-                Action::Disconnect(reason) => disconnect = Some(reason),
-                Action::Log(Level::Info, text) => tracing::info!(session = id, "{text}"),
-                Action::Log(Level::Warn, text) => tracing::warn!(session = id, "{text}"),
-            }
-        }
-        let time_us = now.timestamp_micros();
-        let mut log = Vec::with_capacity(out.len() + 1);
         if let Some(frame) = inbound {
-            log.push(LogRecord {
+            self.pending.log.push(LogRecord {
                 direction: Direction::In,
-                time_us,
+                time_us: now.timestamp_micros(),
                 session: id.clone(),
                 frame: redact(frame),
             });
         }
-        for o in &out {
+        for action in actions {
+            match action {
+                Action::Send(o) => self.pending.out.push(o),
+                Action::Resend { begin, end } => {
+                    self.commit_and_send(now).await;
+                    let mut out = Vec::new();
+                    match self.resend(begin, end, now, &mut out) {
+                        Ok(()) => self.pending.out.extend(out),
+                        Err(e) => {
+                            tracing::error!(
+                                session = id,
+                                "store read failed while serving a resend: {e}"
+                            );
+                            self.pending.disconnect = Some("store read failure".into());
+                        }
+                    }
+                }
+                Action::ResetStore => {
+                    self.commit_and_send(now).await;
+                    self.pending.reset = true;
+                }
+                Action::Disconnect(reason) => self.pending.disconnect = Some(reason),
+                Action::Log(Level::Info, text) => tracing::info!(session = id, "{text}"),
+                Action::Log(Level::Warn, text) => tracing::warn!(session = id, "{text}"),
+            }
+        }
+    }
+
+    /// Makes the pending batch durable (one store commit), then writes its messages; closes if the session
+    /// asked to.
+    async fn commit_and_send(&mut self, now: DateTime<Utc>) {
+        let id = self.claimed.slot.id.clone();
+        let pending = std::mem::take(&mut self.pending);
+        let time_us = now.timestamp_micros();
+        let mut log = pending.log;
+        for o in &pending.out {
             log.push(LogRecord {
                 direction: Direction::Out,
                 time_us,
@@ -321,8 +360,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
         }
         let writes = Writes {
             seqnums: Some(self.session().seqnums()),
-            reset,
-            messages: out
+            reset: pending.reset,
+            messages: pending
+                .out
                 .iter()
                 .filter(|o| o.store)
                 .map(|o| (o.seq, &o.bytes[..]))
@@ -333,16 +373,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
             self.fail_closed(&e.to_string(), now).await;
             return;
         }
-        if self.open && !out.is_empty() {
-            for o in &out {
+        if self.open && !pending.out.is_empty() {
+            for o in &pending.out {
                 if !self.write(&o.bytes).await {
                     break;
                 }
             }
             self.flush().await;
         }
-        if let Some(reason) = disconnect {
-            tracing::info!(session = id, "closing: {reason}");
+        if let Some(reason) = pending.disconnect {
+            tracing::debug!(session = id, "closing: {reason}");
             self.close().await;
         }
     }
