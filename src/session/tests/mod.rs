@@ -15,6 +15,7 @@ use crate::fix::{Dictionary, FrameConfig, Framed};
 mod heartbeat;
 mod logon;
 mod logout;
+mod model;
 mod resend;
 mod routing;
 mod seqnum;
