@@ -8,6 +8,7 @@
 //! - [`app`]: the one interface to the application layer ([`app::Application`]).
 //! - [`auth`]: Username/Password against an argon2 hash, constant-time, with a lock-out.
 //! - [`schedule`]: StartTime/EndTime/StartDay/EndDay periods.
+//! - [`fuzz`]: arbitrary event sequences with invariant checks (the fuzz target and a property test).
 //!
 //! Invariants: nothing here does I/O, reads a clock or spawns; every send is returned as an [`Action`] carrying
 //! its MsgSeqNum, and an application message is marked to be stored before the runtime writes it. Nothing here
@@ -16,6 +17,7 @@
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod fuzz;
 pub mod schedule;
 pub mod state;
 

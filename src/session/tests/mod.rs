@@ -12,6 +12,7 @@ use crate::fix::frame::from_text;
 use crate::fix::types::{TimePrecision, format_utc_timestamp};
 use crate::fix::{Dictionary, FrameConfig, Framed};
 
+mod events;
 mod heartbeat;
 mod logon;
 mod logout;
