@@ -144,12 +144,13 @@ impl Sequencer {
         }
         let (input, commands) = mpsc::sync_channel(config.input_capacity.max(1));
         let (output, released) = mpsc::sync_channel(config.output_capacity.max(1));
+        let last_ts_ns = journal.last_ts_ns();
         let mut worker = Worker {
             engine,
             journal,
             config,
             clock,
-            last_ts_ns: i64::MIN,
+            last_ts_ns,
             batch: Released::default(),
         };
         let thread = std::thread::Builder::new()

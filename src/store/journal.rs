@@ -111,6 +111,7 @@ pub struct Journal {
     pending: Vec<u8>,
     pending_ends: Vec<usize>,
     last_seq: Seq,
+    last_ts_ns: i64,
     durable_seq: Seq,
     failed: Option<String>,
 }
@@ -280,6 +281,11 @@ impl Journal {
             return Ok((Journal::at(dir, options, file, path, 0, 0), recovery));
         }
         let mut last_seq = 0;
+        let mut last_ts_ns = i64::MIN;
+        let mut apply = |record: &Sequenced| {
+            last_ts_ns = record.ts_ns;
+            apply(record);
+        };
         let count = segments.len();
         for (index, (first_seq, path)) in segments.into_iter().enumerate() {
             let is_last = index + 1 == count;
@@ -338,7 +344,8 @@ impl Journal {
                 file.sync_all().map_err(io_error(&path))?;
             }
             recovery.last_seq = last_seq;
-            let journal = Journal::at(dir, options, file, path, end.offset, last_seq);
+            let mut journal = Journal::at(dir, options, file, path, end.offset, last_seq);
+            journal.last_ts_ns = last_ts_ns;
             return Ok((journal, recovery));
         }
         unreachable!("the loop returns at the last segment")
@@ -361,9 +368,16 @@ impl Journal {
             pending: Vec::with_capacity(COMMIT_BYTES_MAX + FRAME_BYTES_MAX),
             pending_ends: Vec::new(),
             last_seq,
+            last_ts_ns: i64::MIN,
             durable_seq: last_seq,
             failed: None,
         }
+    }
+
+    /// The timestamp of the last record appended or recovered (`i64::MIN` for an empty journal), so that a
+    /// restarted sequencer never stamps a time earlier than one already journaled.
+    pub fn last_ts_ns(&self) -> i64 {
+        self.last_ts_ns
     }
 
     /// The last sequence number appended (durable or not).
@@ -408,6 +422,7 @@ impl Journal {
         self.pending[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
         self.pending_ends.push(self.pending.len());
         self.last_seq = record.seq;
+        self.last_ts_ns = record.ts_ns;
         Ok(())
     }
 
@@ -520,6 +535,7 @@ mod tests {
         assert_eq!(seen, (1..=1_010).map(record).collect::<Vec<_>>());
         assert_eq!((recovery.last_seq, recovery.torn_tail), (1_010, None));
         assert_eq!(journal.durable_seq(), 1_010);
+        assert_eq!(journal.last_ts_ns(), 1_010 * 1_000);
     }
 
     #[test]
