@@ -282,38 +282,42 @@ fn put_uint(buf: &mut BytesMut, n: u64) {
     buf.put_slice(&digits[20 - len..]);
 }
 
-/// Writes a decimal without going through `Display` (which allocates nothing either, but is slow).
+/// Writes a decimal as FIX wants it: digits, a point where the scale puts it, no exponent.
 fn put_decimal(buf: &mut BytesMut, value: Decimal) {
     let mantissa = value.mantissa();
     if mantissa < 0 {
         buf.put_u8(b'-');
     }
-    let mut digits = [0u8; 40];
-    let mut i = digits.len();
-    let mut m = mantissa.unsigned_abs();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (m % 10) as u8;
-        m /= 10;
-        if m == 0 {
-            break;
+    match u64::try_from(mantissa.unsigned_abs()) {
+        // Prices and quantities fit 64 bits: digit them with u64 arithmetic (u128 division is a library call).
+        Ok(small) => {
+            let mut digits = [0u8; 20];
+            let n = uint_digits(small, &mut digits);
+            put_scaled(buf, &digits[20 - n..], value.scale() as usize);
+        }
+        // Beyond 2^64 in the mantissa: rare enough for `Display`, which prints the same form.
+        Err(_) => {
+            use std::fmt::Write;
+            write!(buf, "{}", value.abs()).expect("writing to a BytesMut cannot fail");
         }
     }
-    let text = &digits[i..];
-    let scale = value.scale() as usize;
+}
+
+/// Writes `digits` with a decimal point `scale` digits from the right.
+fn put_scaled(buf: &mut BytesMut, digits: &[u8], scale: usize) {
     if scale == 0 {
-        buf.put_slice(text);
-    } else if text.len() > scale {
-        let (int, frac) = text.split_at(text.len() - scale);
+        buf.put_slice(digits);
+    } else if digits.len() > scale {
+        let (int, frac) = digits.split_at(digits.len() - scale);
         buf.put_slice(int);
         buf.put_u8(b'.');
         buf.put_slice(frac);
     } else {
         buf.put_slice(b"0.");
-        for _ in text.len()..scale {
+        for _ in digits.len()..scale {
             buf.put_u8(b'0');
         }
-        buf.put_slice(text);
+        buf.put_slice(digits);
     }
 }
 
@@ -401,15 +405,32 @@ mod tests {
             .put_decimal(38, Decimal::new(10, 0))
             .put_decimal(6, Decimal::new(-5, 3))
             .put_decimal(31, Decimal::ZERO)
+            .put_decimal(151, Decimal::new(5, 4))
+            .put_decimal(
+                132,
+                Decimal::from_i128_with_scale(-123_456_789_012_345_678_901_234_567, 5),
+            )
             .put_i64(99, -42)
             .put_u64(14, 0)
             .put_data(95, 96, b"a\x01b");
         w.finish().unwrap();
         assert!(
-            text(&buf).contains("|44=238.35|38=10|6=-0.005|31=0|99=-42|14=0|95=3|96=a|b|10="),
+            text(&buf).contains("|44=238.35|38=10|6=-0.005|31=0|151=0.0005|132=-1234567890123456789012.34567|99=-42|14=0|95=3|96=a|b|10="),
             "{}",
             text(&buf)
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn decimals_round_trip(mantissa in proptest::num::i128::ANY, scale in 0u32..=28) {
+            let mantissa = mantissa % 79_228_162_514_264_337_593_543_950_335i128;
+            let value = Decimal::from_i128_with_scale(mantissa, scale);
+            let mut buf = BytesMut::new();
+            put_decimal(&mut buf, value);
+            let parsed = crate::fix::types::parse_decimal(&buf);
+            proptest::prop_assert_eq!(parsed, Some(value), "{}", String::from_utf8_lossy(&buf));
+        }
     }
 
     #[test]

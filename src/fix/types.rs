@@ -34,7 +34,10 @@ pub fn parse_uint(value: &[u8]) -> Option<u64> {
 }
 
 /// Most significant digits a FIX decimal may carry: what fits a `Decimal` mantissa without rounding.
-const DECIMAL_DIGITS_MAX: usize = 28;
+const DECIMAL_DIGITS_MAX: usize = 29;
+
+/// Decimals with at most this many digits always fit a `Decimal`; longer ones are checked against its maximum.
+const DECIMAL_DIGITS_ALWAYS_FIT: usize = 28;
 
 /// FIX FLOAT (and QTY, PRICE, PRICEOFFSET, AMT, PERCENTAGE): optional `-`, digits with an optional `.`, at least
 /// one digit. No exponent, no `+`, as the FIX specification says.
@@ -111,7 +114,7 @@ pub fn is_decimal(value: &[u8]) -> bool {
     digits > 0
         && dots <= 1
         && digits + dots == body.len()
-        && (digits <= DECIMAL_DIGITS_MAX || parse_decimal(value).is_some())
+        && (digits <= DECIMAL_DIGITS_ALWAYS_FIT || parse_decimal(value).is_some())
 }
 
 /// FIX BOOLEAN: `Y` or `N`.
@@ -372,7 +375,8 @@ mod tests {
             b"1e5",
             b"+1",
             b"1,5",
-            b"12345678901234567890123456789",
+            b"79228162514264337593543950336",
+            b"123456789012345678901234567890",
         ] {
             assert_eq!(parse_decimal(bad), None, "{bad:?}");
             assert!(!is_decimal(bad), "{bad:?}");
