@@ -9,15 +9,17 @@ use bytes::{Buf, BytesMut};
 use chrono::{DateTime, Utc};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_rustls::TlsAcceptor;
 
 use super::{
-    FRAME_STARTED_TIMEOUT, READ_CHUNK_BYTES, Slot, TLS_HANDSHAKE_TIMEOUT, Venue, WRITE_TIMEOUT,
+    FRAME_STARTED_TIMEOUT, OUTBOUND_QUEUE_MAX, READ_CHUNK_BYTES, Slot, TLS_HANDSHAKE_TIMEOUT,
+    Venue, WRITE_TIMEOUT,
 };
 use crate::fix::frame::{self, SOH};
 use crate::fix::{FrameConfig, Framed, Garble};
+use crate::session::app::AppMessage;
 use crate::session::{Action, Event, Level, Outbound, RESEND_BATCH_MAX, Session, redact};
 use crate::store::sessions::{Direction, LogRecord, Writes};
 
@@ -158,10 +160,22 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
         tracing::warn!(%peer, session = slot.id, "session stopped after a store failure: disconnected");
         return;
     }
+    // The queue is in place before the session is taken, so that a send never finds neither.
+    let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE_MAX);
+    {
+        let mut outbound = slot.outbound.lock().expect("outbound lock");
+        if outbound.is_some() {
+            tracing::warn!(%peer, session = slot.id, "session already logged on: new connection refused");
+            return;
+        }
+        *outbound = Some(tx);
+    }
     let Some(session) = slot.session.lock().expect("slot lock").take() else {
+        *slot.outbound.lock().expect("outbound lock") = None;
         tracing::warn!(%peer, session = slot.id, "session already logged on: new connection refused");
         return;
     };
+    slot.slow_consumer.store(false, Ordering::SeqCst);
     tracing::info!(%peer, session = slot.id, "connection");
     let mut conn = Conn {
         stream,
@@ -175,6 +189,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
         open: true,
         shutdown,
         shutdown_seen: false,
+        outbound: rx,
     };
     conn.step(Event::Connected, None).await;
     match first {
@@ -183,6 +198,12 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
     }
     conn.run().await;
     conn.step(Event::Disconnected, None).await;
+    // Messages still queued are numbered and stored: the client gets them by resend after its next Logon.
+    *slot.outbound.lock().expect("outbound lock") = None;
+    conn.outbound.close();
+    while let Ok(msg) = conn.outbound.try_recv() {
+        conn.step(Event::Send(&msg), None).await;
+    }
     tracing::info!(%peer, session = slot.id, "disconnected");
 }
 
@@ -207,6 +228,7 @@ struct Conn<S> {
     open: bool,
     shutdown: watch::Receiver<bool>,
     shutdown_seen: bool,
+    outbound: mpsc::Receiver<AppMessage>,
 }
 
 fn to_instant(deadline: DateTime<Utc>) -> Instant {
@@ -225,6 +247,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
     async fn run(&mut self) {
         let mut partial_since: Option<Instant> = None;
         while self.open {
+            if self
+                .claimed
+                .slot
+                .slow_consumer
+                .swap(false, Ordering::SeqCst)
+            {
+                tracing::warn!(
+                    session = self.claimed.slot.id,
+                    "outbound queue full: logging the session out"
+                );
+                self.step(Event::SlowConsumer, None).await;
+                continue;
+            }
             let mut deadline = self.session().next_deadline().map(to_instant);
             if let Some(since) = partial_since {
                 let slow = since + FRAME_STARTED_TIMEOUT;
@@ -249,6 +284,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
                         };
                     }
                 },
+                Some(msg) = self.outbound.recv() => {
+                    self.step(Event::Send(&msg), None).await;
+                }
                 _ = sleep_until(deadline.unwrap_or(far)) => {
                     if partial_since.is_some_and(|s| Instant::now() >= s + FRAME_STARTED_TIMEOUT) {
                         tracing::warn!(session = self.claimed.slot.id, "message not completed within {FRAME_STARTED_TIMEOUT:?}: disconnected");

@@ -17,21 +17,21 @@ pub mod tls;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use crate::fix::Dictionary;
-use crate::session::app::NotAvailable;
+use crate::session::app::{AppMessage, NotAvailable};
 use crate::session::config::{SessionConfig, SessionSettings, TlsSettings};
-use crate::session::{SeqNums, Session};
-use crate::store::sessions::{SessionStore, StoreError};
+use crate::session::{Action, Event, SeqNums, Session, redact};
+use crate::store::sessions::{Direction, LogRecord, SessionStore, StoreError, Writes};
 
 /// Connections open at once, all listeners together.
 pub const CONNECTIONS_MAX: usize = 1024;
@@ -43,6 +43,8 @@ pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const FRAME_STARTED_TIMEOUT: Duration = Duration::from_secs(30);
 /// Deadline for writing one step's messages to a peer that does not read.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Application messages queued for one connected session, at most; a full queue logs the session out.
+pub const OUTBOUND_QUEUE_MAX: usize = 4096;
 /// Bytes read from a socket at a time.
 pub const READ_CHUNK_BYTES: usize = 16 * 1024;
 
@@ -82,6 +84,10 @@ pub struct Slot {
     session: Mutex<Option<Session>>,
     /// Set when the store refused a write: the session stays down until the venue restarts.
     failed: AtomicBool,
+    /// The bounded queue into the connection that holds the session, while one does.
+    outbound: Mutex<Option<mpsc::Sender<AppMessage>>>,
+    /// Set when that queue overflowed: the connection logs the session out.
+    slow_consumer: AtomicBool,
 }
 
 /// Everything connection tasks share.
@@ -216,6 +222,8 @@ impl Server {
                     listener: index,
                     session: Mutex::new(Some(session)),
                     failed: AtomicBool::new(false),
+                    outbound: Mutex::new(None),
+                    slow_consumer: AtomicBool::new(false),
                 }),
             );
         }
@@ -244,6 +252,13 @@ impl Server {
             logon_timeout: Duration::from_secs(u64::from(logon_timeout_s)),
         });
         Ok(Server { venue, listeners })
+    }
+
+    /// How the application layer sends on sessions.
+    pub fn handle(&self) -> VenueHandle {
+        VenueHandle {
+            venue: Arc::clone(&self.venue),
+        }
     }
 
     /// The bound addresses, in configuration order.
@@ -337,4 +352,114 @@ async fn accept_loop(l: Listener, venue: Arc<Venue>, mut shutdown: watch::Receiv
         }
     }
     while connections.join_next().await.is_some() {}
+}
+
+/// Why [`VenueHandle::send`] did not take a message.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("no session {0}")]
+    UnknownSession(String),
+    #[error(
+        "session {0}: outbound queue full ({OUTBOUND_QUEUE_MAX} messages): the session is being logged out"
+    )]
+    QueueFull(String),
+    #[error("session {0} stopped after a store failure")]
+    Failed(String),
+    #[error("session {session}: {source}")]
+    Store { session: String, source: StoreError },
+    #[error("session {0} is changing hands; send again")]
+    Busy(String),
+}
+
+/// How the application layer sends on a session, connected or not.
+#[derive(Clone)]
+pub struct VenueHandle {
+    venue: Arc<Venue>,
+}
+
+/// Attempts to find a session between its connection letting go of it and the slot taking it back.
+const HANDOVER_SPINS_MAX: usize = 1_000;
+
+impl VenueHandle {
+    /// Sends an application message on the session between `venue_comp_id` and `client_comp_id`. While a
+    /// connection holds the session, through its bounded queue (full: the session is logged out and the message
+    /// refused); otherwise it is numbered and stored at once, and reaches the client by resend after its next
+    /// Logon.
+    pub fn send(
+        &self,
+        venue_comp_id: &str,
+        client_comp_id: &str,
+        msg: AppMessage,
+    ) -> Result<(), SendError> {
+        let Some(slot) = self.venue.slot(client_comp_id, venue_comp_id) else {
+            return Err(SendError::UnknownSession(format!(
+                "{venue_comp_id}->{client_comp_id}"
+            )));
+        };
+        if slot.failed.load(Ordering::SeqCst) {
+            return Err(SendError::Failed(slot.id.clone()));
+        }
+        for _ in 0..HANDOVER_SPINS_MAX {
+            if let Some(tx) = slot.outbound.lock().expect("outbound lock").as_ref() {
+                return match tx.try_send(msg) {
+                    Ok(()) => Ok(()),
+                    Err(mpsc::error::TrySendError::Full(_))
+                    | Err(mpsc::error::TrySendError::Closed(_)) => {
+                        slot.slow_consumer.store(true, Ordering::SeqCst);
+                        Err(SendError::QueueFull(slot.id.clone()))
+                    }
+                };
+            }
+            if let Some(session) = slot.session.lock().expect("slot lock").as_mut() {
+                return self.store_while_disconnected(slot, session, &msg);
+            }
+            std::thread::yield_now();
+        }
+        Err(SendError::Busy(slot.id.clone()))
+    }
+
+    fn store_while_disconnected(
+        &self,
+        slot: &Slot,
+        session: &mut Session,
+        msg: &AppMessage,
+    ) -> Result<(), SendError> {
+        let now = chrono::Utc::now();
+        let actions = session.handle(Event::Send(msg), now);
+        let out: Vec<_> = actions
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::Send(o) => Some(o),
+                _ => None,
+            })
+            .collect();
+        let writes = Writes {
+            seqnums: Some(session.seqnums()),
+            reset: false,
+            messages: out
+                .iter()
+                .filter(|o| o.store)
+                .map(|o| (o.seq, &o.bytes[..]))
+                .collect(),
+            log: out
+                .iter()
+                .map(|o| LogRecord {
+                    direction: Direction::Out,
+                    time_us: now.timestamp_micros(),
+                    session: slot.id.clone(),
+                    frame: redact(&o.bytes),
+                })
+                .collect(),
+        };
+        self.venue
+            .store
+            .commit(&slot.id, &writes)
+            .map_err(|source| {
+                slot.failed.store(true, Ordering::SeqCst);
+                SendError::Store {
+                    session: slot.id.clone(),
+                    source,
+                }
+            })
+    }
 }

@@ -134,6 +134,8 @@ pub enum Event<'a> {
     Shutdown,
     /// The store refused a write: stop sending on this session (fail closed) with a Logout saying why.
     StoreFailed,
+    /// The outbound queue filled up: the client does not keep up; Logout, then disconnect.
+    SlowConsumer,
     /// The connection is gone.
     Disconnected,
 }
@@ -310,6 +312,14 @@ impl Session {
                 if self.status != Status::Disconnected {
                     self.logout_and_disconnect(
                         "Store failure: the venue stops sending on this session",
+                        None,
+                    );
+                }
+            }
+            Event::SlowConsumer => {
+                if self.status != Status::Disconnected {
+                    self.logout_and_disconnect(
+                        "Outbound queue full: the session does not keep up",
                         None,
                     );
                 }
