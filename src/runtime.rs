@@ -73,7 +73,21 @@ pub fn check_config(
     let settings = load_sessions(sessions)?;
     load_venue(venue)?;
     let mut lines = Vec::new();
-    for s in &settings.sessions {
+    let shared =
+        Arc::new(Dictionary::fix44().map_err(|e| RuntimeError::Dictionary(e.to_string()))?);
+    for (i, s) in settings.sessions.iter().enumerate() {
+        crate::net::session_dictionary(s, &shared)?;
+        if let Some(other) = settings.sessions[..i].iter().find(|o| {
+            o.accept_port != 0
+                && (o.accept_address, o.accept_port) == (s.accept_address, s.accept_port)
+                && o.tls != s.tls
+        }) {
+            return Err(RuntimeError::Serve(ServeError::MixedTls {
+                addr: std::net::SocketAddr::new(s.accept_address, s.accept_port),
+                a: other.id(),
+                b: s.id(),
+            }));
+        }
         if let Some(tls) = &s.tls {
             crate::net::tls::server_config(tls).map_err(|e| RuntimeError::Tls {
                 session: s.id(),
@@ -151,5 +165,38 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, text: &str) -> PathBuf {
+        let path = dir.join("s.cfg");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn check_config_accepts_the_bundled_defaults_and_refuses_mixed_tls_and_bad_dictionaries() {
+        assert_eq!(check_config(None, None).unwrap().len(), 4);
+        let dir =
+            std::env::temp_dir().join(format!("fixvenue-check-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let base = "[DEFAULT]\nBeginString=FIX.4.4\nSenderCompID=V\nNonStopSession=Y\nSocketAcceptPort=9999\n";
+        let mixed = format!(
+            "{base}[SESSION]\nTargetCompID=A\n[SESSION]\nTargetCompID=B\nSocketUseSSL=Y\n\
+             SocketCertificateFile=certs/server.pem\nSocketPrivateKeyFile=certs/server.key\n"
+        );
+        let e = check_config(Some(&write(&dir, &mixed)), None).unwrap_err();
+        assert!(e.to_string().contains("not the same TLS settings"), "{e}");
+        let bad_dict = format!(
+            "{base}[SESSION]\nTargetCompID=A\nDataDictionary={}/missing.xml\n",
+            dir.display()
+        );
+        let e = check_config(Some(&write(&dir, &bad_dict)), None).unwrap_err();
+        assert!(e.to_string().contains("missing.xml"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -294,7 +294,8 @@ impl Server {
     }
 }
 
-fn session_dictionary(
+/// The dictionary a session validates with: its DataDictionary file, or the shared embedded one.
+pub fn session_dictionary(
     config: &SessionConfig,
     shared: &Arc<Dictionary>,
 ) -> Result<Arc<Dictionary>, ServeError> {
