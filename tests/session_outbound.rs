@@ -167,3 +167,43 @@ async fn a_client_that_stops_reading_fills_the_queue_and_is_disconnected() {
     v.shutdown.send(true).unwrap();
     v.task.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resend_longer_than_one_page_is_served_in_order() {
+    let v = start().await;
+    let count = fixvenue::session::RESEND_BATCH_MAX + 200;
+    let handle = v.handle.clone();
+    tokio::task::spawn_blocking(move || {
+        for i in 0..count {
+            handle
+                .send("FIXVENUE", "CLIENT1", report(&format!("P{i}"), 0))
+                .unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    let (mut s, mut buf) = logon(v.port, 1).await;
+    let logon = recv(&mut s, &mut buf).await.unwrap();
+    assert!(logon.contains(&format!("|34={}|", count + 1)), "{logon}");
+    let now = chrono::Utc::now().format("%Y%m%d-%H:%M:%S%.3f");
+    s.write_all(&from_text(&format!(
+        "35=2|49=CLIENT1|56=FIXVENUE|34=2|52={now}|7=1|16=0|"
+    )))
+    .await
+    .unwrap();
+    for i in 0..count {
+        let m = recv(&mut s, &mut buf).await.unwrap();
+        assert!(
+            m.contains(&format!("|34={}|", i + 1)) && m.contains(&format!("|37=P{i}|")),
+            "{i}: {m}"
+        );
+    }
+    let fill = recv(&mut s, &mut buf).await.unwrap();
+    assert!(
+        fill.contains("|35=4|") && fill.contains(&format!("|36={}|", count + 2)),
+        "{fill}"
+    );
+    v.shutdown.send(true).unwrap();
+    drop(s);
+    v.task.await.unwrap().unwrap();
+}

@@ -358,9 +358,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
                 Action::Send(o) => self.pending.out.push(o),
                 Action::Resend { begin, end } => {
                     self.commit_and_send(now).await;
-                    let mut out = Vec::new();
-                    match self.resend(begin, end, now, &mut out) {
-                        Ok(()) => self.pending.out.extend(out),
+                    match self.resend(begin, end, now).await {
+                        Ok(()) => {}
                         Err(e) => {
                             tracing::error!(
                                 session = id,
@@ -426,12 +425,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
     }
 
     /// Pages through the stored messages of a ResendRequest.
-    fn resend(
+    /// Each page of at most `RESEND_BATCH_MAX` stored messages is sent before the next is read, so a long
+    /// resend holds one page in memory.
+    async fn resend(
         &mut self,
         begin: u64,
         end: u64,
         now: DateTime<Utc>,
-        out: &mut Vec<Outbound>,
     ) -> Result<(), crate::store::sessions::StoreError> {
         let id = self.claimed.slot.id.clone();
         let mut from = begin;
@@ -446,13 +446,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
             };
             for action in self.session().replay(from, page_end, &page, now) {
                 if let Action::Send(o) = action {
-                    out.push(o);
+                    self.pending.out.push(o);
                 }
             }
-            if page_end >= end {
+            if page_end >= end || !self.open {
                 return Ok(());
             }
             from = page_end + 1;
+            self.commit_and_send(now).await;
         }
     }
 
