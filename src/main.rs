@@ -19,9 +19,9 @@ enum Command {
     Bench(BenchCommand),
     /// Run the venue: the FIX acceptor on the configured sessions (bundled defaults when no file is given).
     Serve {
-        /// Session configuration (QuickFIX INI); default: the bundled sessions/default.cfg.
+        /// Session configuration (QuickFIX INI), repeatable; default: the bundled sessions/default.cfg.
         #[arg(long)]
-        sessions: Option<PathBuf>,
+        sessions: Vec<PathBuf>,
         /// Venue configuration (venue.toml); default: the bundled one.
         #[arg(long)]
         venue: Option<PathBuf>,
@@ -31,9 +31,9 @@ enum Command {
     },
     /// Validate the session configuration and venue.toml; exits non-zero on any error.
     CheckConfig {
-        /// Session configuration (QuickFIX INI); default: the bundled sessions/default.cfg.
+        /// Session configuration (QuickFIX INI), repeatable; default: the bundled sessions/default.cfg.
         #[arg(long)]
-        sessions: Option<PathBuf>,
+        sessions: Vec<PathBuf>,
         /// Venue configuration (venue.toml); default: the bundled one.
         #[arg(long)]
         venue: Option<PathBuf>,
@@ -191,11 +191,7 @@ fn init_tracing() {
     tracing_subscriber::fmt().with_env_filter(filter).init();
 }
 
-fn serve(
-    sessions: Option<PathBuf>,
-    venue: Option<PathBuf>,
-    data_dir: PathBuf,
-) -> anyhow::Result<()> {
+fn serve(sessions: Vec<PathBuf>, venue: Option<PathBuf>, data_dir: PathBuf) -> anyhow::Result<()> {
     init_tracing();
     let options = fixvenue::runtime::ServeOptions {
         sessions,
@@ -206,8 +202,8 @@ fn serve(
     Ok(())
 }
 
-fn check_config(sessions: Option<PathBuf>, venue: Option<PathBuf>) -> anyhow::Result<()> {
-    let lines = fixvenue::runtime::check_config(sessions.as_deref(), venue.as_deref())?;
+fn check_config(sessions: Vec<PathBuf>, venue: Option<PathBuf>) -> anyhow::Result<()> {
+    let lines = fixvenue::runtime::check_config(&sessions, venue.as_deref())?;
     for line in &lines {
         println!("{line}");
     }

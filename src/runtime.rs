@@ -44,17 +44,43 @@ pub enum RuntimeError {
 /// Options of `fixvenue serve`.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
-    pub sessions: Option<PathBuf>,
+    /// Session configuration files; none: the bundled one.
+    pub sessions: Vec<PathBuf>,
     pub venue: Option<PathBuf>,
     pub data_dir: PathBuf,
 }
 
-/// The session configuration: the file given, or the bundled one.
-pub fn load_sessions(path: Option<&Path>) -> Result<SessionSettings, ConfigError> {
-    match path {
-        Some(p) => config::load(p),
-        None => config::parse("sessions/default.cfg (bundled)", BUNDLED_SESSIONS_CFG),
+/// The session configuration: the files given (their sessions together; a CompID pair declared twice is an
+/// error), or the bundled one.
+pub fn load_sessions(paths: &[PathBuf]) -> Result<SessionSettings, ConfigError> {
+    if paths.is_empty() {
+        return config::parse("sessions/default.cfg (bundled)", BUNDLED_SESSIONS_CFG);
     }
+    let mut all = SessionSettings {
+        sessions: Vec::new(),
+    };
+    for path in paths {
+        for session in config::load(path)?.sessions {
+            if let Some(other) = all.sessions.iter().find(|o| o.id() == session.id()) {
+                let (file, line) = session
+                    .origin
+                    .rsplit_once(':')
+                    .unwrap_or((&session.origin, "0"));
+                return Err(ConfigError {
+                    file: file.to_string(),
+                    line: line.parse().unwrap_or(0),
+                    key: None,
+                    message: format!(
+                        "session {} is already declared at {}",
+                        session.id(),
+                        other.origin
+                    ),
+                });
+            }
+            all.sessions.push(session);
+        }
+    }
+    Ok(all)
 }
 
 fn load_venue(path: Option<&Path>) -> Result<VenueConfig, crate::config::ConfigError> {
@@ -67,7 +93,7 @@ fn load_venue(path: Option<&Path>) -> Result<VenueConfig, crate::config::ConfigE
 /// `fixvenue check-config`: validates the session configuration (including that TLS files load) and
 /// venue.toml. Returns a summary line per session.
 pub fn check_config(
-    sessions: Option<&Path>,
+    sessions: &[PathBuf],
     venue: Option<&Path>,
 ) -> Result<Vec<String>, RuntimeError> {
     let settings = load_sessions(sessions)?;
@@ -124,7 +150,7 @@ pub async fn bind(settings: &SessionSettings, data_dir: &Path) -> Result<Server,
 
 /// `fixvenue serve`: runs until SIGINT or SIGTERM.
 pub fn serve(options: &ServeOptions) -> Result<(), RuntimeError> {
-    let settings = load_sessions(options.sessions.as_deref())?;
+    let settings = load_sessions(&options.sessions)?;
     load_venue(options.venue.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -180,7 +206,7 @@ mod tests {
 
     #[test]
     fn check_config_accepts_the_bundled_defaults_and_refuses_mixed_tls_and_bad_dictionaries() {
-        assert_eq!(check_config(None, None).unwrap().len(), 4);
+        assert_eq!(check_config(&[], None).unwrap().len(), 4);
         let dir =
             std::env::temp_dir().join(format!("fixvenue-check-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -189,14 +215,19 @@ mod tests {
             "{base}[SESSION]\nTargetCompID=A\n[SESSION]\nTargetCompID=B\nSocketUseSSL=Y\n\
              SocketCertificateFile=certs/server.pem\nSocketPrivateKeyFile=certs/server.key\n"
         );
-        let e = check_config(Some(&write(&dir, &mixed)), None).unwrap_err();
+        let e = check_config(&[write(&dir, &mixed)], None).unwrap_err();
         assert!(e.to_string().contains("not the same TLS settings"), "{e}");
         let bad_dict = format!(
             "{base}[SESSION]\nTargetCompID=A\nDataDictionary={}/missing.xml\n",
             dir.display()
         );
-        let e = check_config(Some(&write(&dir, &bad_dict)), None).unwrap_err();
+        let e = check_config(&[write(&dir, &bad_dict)], None).unwrap_err();
         assert!(e.to_string().contains("missing.xml"), "{e}");
+        // Two files declaring the same session.
+        let one = dir.join("one.cfg");
+        std::fs::write(&one, format!("{base}[SESSION]\nTargetCompID=A\n")).unwrap();
+        let e = check_config(&[one.clone(), one], None).unwrap_err();
+        assert!(e.to_string().contains("already declared"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
