@@ -98,6 +98,9 @@ impl OrderIndex {
     }
 
     pub fn get(&self, id: u64) -> Option<u32> {
+        if id == 0 {
+            return None;
+        }
         let at = self.probe(id);
         (self.keys[at] == id).then(|| self.slots[at])
     }
@@ -119,6 +122,9 @@ impl OrderIndex {
     }
 
     pub fn remove(&mut self, id: u64) -> Option<u32> {
+        if id == 0 {
+            return None;
+        }
         let mask = self.mask();
         let mut hole = self.probe(id);
         if self.keys[hole] != id {
@@ -483,6 +489,17 @@ mod tests {
     use proptest::prelude::*;
 
     use super::OrderIndex;
+
+    #[test]
+    fn id_zero_is_never_found() {
+        let mut index = OrderIndex::default();
+        assert_eq!((index.get(0), index.remove(0)), (None, None));
+        assert!(index.insert(1, 7));
+        assert_eq!(
+            (index.get(0), index.remove(0), index.get(1)),
+            (None, None, Some(7))
+        );
+    }
 
     proptest! {
         /// The index agrees with a BTreeMap through inserts, removes and growth, with ids dense enough to collide.
