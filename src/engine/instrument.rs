@@ -66,19 +66,22 @@ impl InstrumentSpec {
     }
 
     /// The next close strictly after `ts_ns`.
+    /// Saturates at `i64::MAX` (never) far in the future.
     pub fn next_close_ns(&self, ts_ns: i64) -> i64 {
         let midnight_ns = ts_ns.div_euclid(DAY_NS) * DAY_NS;
-        let close_ns = midnight_ns + self.close_ns;
+        let close_ns = midnight_ns.saturating_add(self.close_ns);
         if close_ns > ts_ns {
             close_ns
         } else {
-            close_ns + DAY_NS
+            close_ns.saturating_add(DAY_NS)
         }
     }
 
-    /// The close on a given day (days since the Unix epoch).
+    /// The close on a given day (days since the Unix epoch), saturating far from the epoch.
     pub fn close_on_day_ns(&self, days_since_epoch: i32) -> i64 {
-        i64::from(days_since_epoch) * DAY_NS + self.close_ns
+        i64::from(days_since_epoch)
+            .saturating_mul(DAY_NS)
+            .saturating_add(self.close_ns)
     }
 
     /// A decimal price in ticks: refused unless a positive exact multiple of the tick size.
