@@ -614,6 +614,26 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, ..Default::default() })]
+
+        /// Whatever bytes a segment holds, opening never panics: it yields a prefix of the records written or an
+        /// error naming the damage.
+        #[test]
+        fn damaged_segments_never_panic(damage in proptest::collection::vec((0..6_000usize, 0..=255u8), 1..8)) {
+            let dir = tempfile::tempdir().expect("tempdir");
+            write(dir.path(), 300, 50);
+            let path = only_segment(dir.path());
+            let file = OpenOptions::new().write(true).open(&path).expect("opens");
+            for (offset, byte) in damage {
+                file.write_all_at(&[byte], offset as u64).expect("damages");
+            }
+            if let Ok((_, seen, _)) = open(dir.path()) {
+                proptest::prop_assert!(seen.iter().enumerate().all(|(i, r)| *r == record(i as u64 + 1)));
+            }
+        }
+    }
+
     #[test]
     fn appends_must_be_contiguous() {
         let dir = tempfile::tempdir().expect("tempdir");
