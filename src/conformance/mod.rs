@@ -22,8 +22,10 @@ use crate::fix::types::{TimePrecision, UTC_TIMESTAMP_BYTES_MAX, format_utc_times
 use crate::fix::{FrameConfig, Framed};
 pub use script::{Matcher, Scenario, ScriptError, SendMode, Step};
 
-/// How long an `expect` or `expect-disconnect` waits.
+/// How long an `expect` waits.
 pub const EXPECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long an `expect-disconnect` waits: longer than QuickFIX's default LogonTimeout (10 s).
+pub const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// Deadline for connecting (TCP and TLS).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Scenario files read from one directory, at most.
@@ -401,7 +403,7 @@ impl Client<'_> {
             return Ok(());
         };
         let mut scratch = [0u8; 4096];
-        match timeout(EXPECT_TIMEOUT, conn.read(&mut scratch)).await {
+        match timeout(DISCONNECT_TIMEOUT, conn.read(&mut scratch)).await {
             Ok(Ok(0)) | Ok(Err(_)) => {
                 self.conn = None;
                 Ok(())
@@ -410,7 +412,7 @@ impl Client<'_> {
                 "expected a disconnect, received {}",
                 readable(&scratch[..n])
             )),
-            Err(_) => self.fail(format!("still connected after {EXPECT_TIMEOUT:?}")),
+            Err(_) => self.fail(format!("still connected after {DISCONNECT_TIMEOUT:?}")),
         }
     }
 
