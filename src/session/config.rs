@@ -15,7 +15,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use chrono::{FixedOffset, NaiveTime, Weekday};
+use chrono::{DateTime, FixedOffset, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc, Weekday};
 
 use crate::fix::ValidationOptions;
 
@@ -60,10 +60,50 @@ pub enum Schedule {
     Window {
         start: NaiveTime,
         end: NaiveTime,
-        zone: FixedOffset,
+        zone: Zone,
         days: Option<(Weekday, Weekday)>,
     },
 }
+
+/// The zone StartTime and EndTime are read in: a fixed offset, or an IANA zone name with its daylight saving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Zone {
+    Fixed(FixedOffset),
+    Named(chrono_tz::Tz),
+}
+
+impl Zone {
+    /// The local wall-clock time at `t`.
+    pub fn local(&self, t: DateTime<Utc>) -> NaiveDateTime {
+        match self {
+            Zone::Fixed(offset) => t.with_timezone(offset).naive_local(),
+            Zone::Named(tz) => t.with_timezone(tz).naive_local(),
+        }
+    }
+
+    /// The instant of a local wall-clock time: the earlier one when clocks go back, the first valid one after
+    /// it when clocks go forward over it.
+    pub fn to_utc(&self, local: NaiveDateTime) -> DateTime<Utc> {
+        match self {
+            Zone::Fixed(offset) => {
+                (local - TimeDelta::seconds(i64::from(offset.local_minus_utc()))).and_utc()
+            }
+            Zone::Named(tz) => {
+                // A daylight-saving gap is at most a few hours; step forward until the time exists.
+                for hours in 0..=DST_GAP_HOURS_MAX {
+                    let shifted = local + TimeDelta::hours(hours);
+                    if let Some(t) = tz.from_local_datetime(&shifted).earliest() {
+                        return t.with_timezone(&Utc);
+                    }
+                }
+                local.and_utc()
+            }
+        }
+    }
+}
+
+/// The longest daylight-saving gap looked over when a local time does not exist.
+const DST_GAP_HOURS_MAX: i64 = 3;
 
 /// The TLS settings of a session (SocketUseSSL=Y).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -603,11 +643,11 @@ fn schedule(r: &Reader) -> Result<Schedule, ConfigError> {
     let start = time("StartTime")?;
     let end = time("EndTime")?;
     let zone = match r.str("TimeZone") {
-        None => FixedOffset::east_opt(0).expect("zero offset"),
+        None => Zone::Fixed(FixedOffset::east_opt(0).expect("zero offset")),
         Some(text) => time_zone(text).ok_or_else(|| {
             r.error(
                 "TimeZone",
-                format!("expected UTC or a fixed offset such as +02:00 (zone names are not supported), found {text:?}"),
+                format!("expected UTC, a fixed offset such as +02:00 or a zone name such as Europe/London, found {text:?}"),
             )
         })?,
     };
@@ -636,7 +676,13 @@ fn schedule(r: &Reader) -> Result<Schedule, ConfigError> {
     })
 }
 
-fn time_zone(text: &str) -> Option<FixedOffset> {
+fn time_zone(text: &str) -> Option<Zone> {
+    fixed_offset(text)
+        .map(Zone::Fixed)
+        .or_else(|| text.parse::<chrono_tz::Tz>().ok().map(Zone::Named))
+}
+
+fn fixed_offset(text: &str) -> Option<FixedOffset> {
     match text {
         "UTC" | "GMT" | "Z" | "Etc/UTC" => return FixedOffset::east_opt(0),
         _ => {}
@@ -838,15 +884,30 @@ mod tests {
             (start.to_string(), end.to_string()),
             ("08:00:00".into(), "17:30:00".into())
         );
-        assert_eq!(zone.local_minus_utc(), 3600);
+        assert_eq!(zone, Zone::Fixed(FixedOffset::east_opt(3600).unwrap()));
         assert_eq!(days, Some((Weekday::Mon, Weekday::Fri)));
         let e = parse_err(&BASE.replace("NonStopSession=Y", "StartTime=8am\nEndTime=17:00:00"));
         assert_eq!(e.key.as_deref(), Some("StartTime"));
         let e = parse_err(&BASE.replace(
             "NonStopSession=Y",
-            "StartTime=08:00:00\nEndTime=17:00:00\nTimeZone=Europe/London",
+            "StartTime=08:00:00\nEndTime=17:00:00\nTimeZone=Europe/Londres",
         ));
         assert_eq!(e.key.as_deref(), Some("TimeZone"));
+        let ok = parse(
+            "t.cfg",
+            &BASE.replace(
+                "NonStopSession=Y",
+                "StartTime=08:00:00\nEndTime=17:00:00\nTimeZone=Europe/London",
+            ),
+        )
+        .unwrap();
+        assert!(matches!(
+            ok.sessions[0].schedule,
+            Schedule::Window {
+                zone: Zone::Named(_),
+                ..
+            }
+        ));
         let e = parse_err(&BASE.replace("NonStopSession=Y\n", ""));
         assert_eq!(e.key.as_deref(), Some("StartTime"));
     }

@@ -31,8 +31,7 @@ pub fn period(schedule: &Schedule, now: DateTime<Utc>) -> Option<Period> {
             end: None,
         });
     };
-    let offset = TimeDelta::seconds(i64::from(zone.local_minus_utc()));
-    let local = now.naive_utc() + offset;
+    let local = zone.local(now);
     // The most recent period start at or before `local`, then its end.
     let (start_local, end_local) = match days {
         None => {
@@ -66,13 +65,14 @@ pub fn period(schedule: &Schedule, now: DateTime<Utc>) -> Option<Period> {
         return None;
     }
     Some(Period {
-        start_s: (start_local - offset).and_utc().timestamp(),
-        end: Some((end_local - offset).and_utc()),
+        start_s: zone.to_utc(start_local).timestamp(),
+        end: Some(zone.to_utc(end_local)),
     })
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::config::Zone;
     use super::*;
     use chrono::{FixedOffset, NaiveTime, TimeZone, Weekday};
 
@@ -84,7 +84,7 @@ mod tests {
         Schedule::Window {
             start: NaiveTime::parse_from_str(start, "%H:%M:%S").unwrap(),
             end: NaiveTime::parse_from_str(end, "%H:%M:%S").unwrap(),
-            zone: FixedOffset::east_opt(offset_h * 3600).unwrap(),
+            zone: Zone::Fixed(FixedOffset::east_opt(offset_h * 3600).unwrap()),
             days,
         }
     }
@@ -138,6 +138,25 @@ mod tests {
         assert_eq!(p.start_s, at(2026, 11, 22, 22, 0).timestamp());
         assert_eq!(p.end, Some(at(2026, 11, 27, 21, 0)));
         assert_eq!(period(&s, at(2026, 11, 28, 12, 0)), None);
+    }
+
+    #[test]
+    fn a_named_zone_follows_daylight_saving() {
+        // 09:30 to 16:00 New York time: 13:30 UTC in July (EDT), 14:30 UTC in December (EST).
+        let s = Schedule::Window {
+            start: NaiveTime::from_hms_opt(9, 30, 0).unwrap(),
+            end: NaiveTime::from_hms_opt(16, 0, 0).unwrap(),
+            zone: Zone::Named(chrono_tz::America::New_York),
+            days: None,
+        };
+        let july = period(&s, at(2026, 7, 1, 13, 30)).unwrap();
+        assert_eq!(july.start_s, at(2026, 7, 1, 13, 30).timestamp());
+        assert_eq!(july.end, Some(at(2026, 7, 1, 20, 0)));
+        assert_eq!(period(&s, at(2026, 12, 1, 14, 29)), None);
+        assert_eq!(
+            period(&s, at(2026, 12, 1, 14, 30)).unwrap().start_s,
+            at(2026, 12, 1, 14, 30).timestamp()
+        );
     }
 
     #[test]
