@@ -601,3 +601,37 @@ impl fmt::Display for Event {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reject_reasons_map_to_fix_codes_and_texts() {
+        use RejectReason::*;
+        let expected = [
+            (UnknownInstrument, 1),
+            (Halted, 2),
+            (CancelOnly, 2),
+            (NotionalAboveMax, 3),
+            (InsufficientFunds, 3),
+            (CreditLimit, 3),
+            (TooManyOpenOrders, 3),
+            (ExpiredOnArrival, 4),
+            (QtyBelowMin, 13),
+            (QtyOffLot, 13),
+            (PostOnlyNotLimit, 11),
+            (UnknownAccount, 15),
+            (PriceOffTick, 99),
+            (PriceOutsideCollar, 99),
+            (PostOnlyWouldTake, 99),
+        ];
+        for (reason, code) in expected {
+            assert_eq!(reason.ord_rej_reason(), code, "{reason}");
+            assert!(!reason.text().is_empty());
+        }
+        assert_eq!(CancelRejectReason::UnknownOrder.cxl_rej_reason(), 1);
+        assert_eq!(CancelRejectReason::Halted.cxl_rej_reason(), 2);
+        assert_eq!(CancelRejectReason::Risk(CreditLimit).cxl_rej_reason(), 99);
+    }
+}
