@@ -150,8 +150,17 @@ pub struct MessageWriter<'b> {
 impl MessageWriter<'_> {
     #[inline]
     fn put_tag(&mut self, tag: u32) {
-        put_uint(self.buf, u64::from(tag));
-        self.buf.put_u8(b'=');
+        match TAG_PREFIXES.get(tag as usize) {
+            // A fixed eight-byte store (no copy call), then the unused tail given back.
+            Some(&(word, len)) => {
+                self.buf.put_slice(&word.to_le_bytes());
+                self.buf.truncate(self.buf.len() - (8 - usize::from(len)));
+            }
+            None => {
+                put_uint(self.buf, u64::from(tag));
+                self.buf.put_u8(b'=');
+            }
+        }
     }
 
     /// A raw value. The caller guarantees it holds no SOH (use [`MessageWriter::put_data`] for DATA fields).
@@ -260,6 +269,37 @@ impl MessageWriter<'_> {
             .put_slice(&[b'0' + sum / 100, b'0' + sum / 10 % 10, b'0' + sum % 10, SOH]);
         Ok(self.start)
     }
+}
+
+/// Tags below this have their `tag=` bytes precomputed.
+const TAG_PREFIXES_MAX: usize = 1024;
+
+/// For each tag below [`TAG_PREFIXES_MAX`]: `tag=` as little-endian bytes of a word, and its length.
+static TAG_PREFIXES: [(u64, u8); TAG_PREFIXES_MAX] = tag_prefixes();
+
+const fn tag_prefixes() -> [(u64, u8); TAG_PREFIXES_MAX] {
+    let mut table = [(0u64, 0u8); TAG_PREFIXES_MAX];
+    let mut tag = 1;
+    while tag < TAG_PREFIXES_MAX {
+        let mut digits = [0u8; 4];
+        let mut n = tag;
+        let mut count = 0;
+        while n > 0 {
+            digits[count] = b'0' + (n % 10) as u8;
+            n /= 10;
+            count += 1;
+        }
+        let mut word = 0u64;
+        let mut i = 0;
+        while i < count {
+            word |= (digits[count - 1 - i] as u64) << (8 * i);
+            i += 1;
+        }
+        word |= (b'=' as u64) << (8 * count);
+        table[tag] = (word, count as u8 + 1);
+        tag += 1;
+    }
+    table
 }
 
 /// Writes the digits of `n` at the end of `out`, returning how many.
@@ -431,6 +471,28 @@ mod tests {
             let parsed = crate::fix::types::parse_decimal(&buf);
             proptest::prop_assert_eq!(parsed, Some(value), "{}", String::from_utf8_lossy(&buf));
         }
+    }
+
+    #[test]
+    fn tag_prefixes_match_their_tags() {
+        assert_eq!(TAG_PREFIXES[0].1, 0, "tag 0 is never written");
+        for tag in 1..TAG_PREFIXES_MAX {
+            let (word, len) = TAG_PREFIXES[tag];
+            assert_eq!(
+                &word.to_le_bytes()[..usize::from(len)],
+                format!("{tag}=").as_bytes()
+            );
+        }
+        // Tags beyond the table take the general path.
+        let mut buf = BytesMut::new();
+        let mut w = Encoder::default().begin(&mut buf, &Header::new(b"A", "V", "C", 1, time()));
+        w.put_bool(5001, true).put_u64(1023, 7).put_u64(1024, 8);
+        w.finish().unwrap();
+        assert!(
+            text(&buf).contains("|5001=Y|1023=7|1024=8|10="),
+            "{}",
+            text(&buf)
+        );
     }
 
     #[test]
