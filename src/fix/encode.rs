@@ -476,8 +476,7 @@ mod tests {
     #[test]
     fn tag_prefixes_match_their_tags() {
         assert_eq!(TAG_PREFIXES[0].1, 0, "tag 0 is never written");
-        for tag in 1..TAG_PREFIXES_MAX {
-            let (word, len) = TAG_PREFIXES[tag];
+        for (tag, &(word, len)) in TAG_PREFIXES.iter().enumerate().skip(1) {
             assert_eq!(
                 &word.to_le_bytes()[..usize::from(len)],
                 format!("{tag}=").as_bytes()
