@@ -268,9 +268,12 @@ impl Walk<'_, '_> {
             );
         }
         self.pos += 1;
+        if !slot.group {
+            return Ok(());
+        }
         match def.member(slot.position).group.as_deref() {
-            Some(group) if slot.group => self.group(group),
-            _ => Ok(()),
+            Some(group) => self.group(group),
+            None => Ok(()),
         }
     }
 
