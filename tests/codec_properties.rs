@@ -35,7 +35,9 @@ impl Rng {
         self.below(100) < percent
     }
     fn digits(&mut self, n: usize) -> String {
-        (0..n).map(|_| char::from(b'0' + self.below(10) as u8)).collect()
+        (0..n)
+            .map(|_| char::from(b'0' + self.below(10) as u8))
+            .collect()
     }
 }
 
@@ -53,7 +55,10 @@ impl Filler<'_> {
         let mut i = 0;
         while i < members.len() {
             let m = &members[i];
-            let data_partner = self.dict.data_tag_for_length(m.tag).filter(|&d| members.get(i + 1).is_some_and(|n| n.tag == d));
+            let data_partner = self
+                .dict
+                .data_tag_for_length(m.tag)
+                .filter(|&d| members.get(i + 1).is_some_and(|n| n.tag == d));
             let include = m.required || self.rng.chance(self.density);
             if let Some(data_tag) = data_partner {
                 if include {
@@ -75,7 +80,14 @@ impl Filler<'_> {
         match &m.group {
             Some(group) => {
                 // Some counts are enumerated (NoSides: 1 or 2).
-                let allowed: Vec<usize> = self.dict.field(m.tag).unwrap().values().iter().filter_map(|v| std::str::from_utf8(v).ok()?.parse().ok()).collect();
+                let allowed: Vec<usize> = self
+                    .dict
+                    .field(m.tag)
+                    .unwrap()
+                    .values()
+                    .iter()
+                    .filter_map(|v| std::str::from_utf8(v).ok()?.parse().ok())
+                    .collect();
                 let entries = match allowed.as_slice() {
                     [] if self.depth >= 2 => 0,
                     [] => self.rng.below(3) as usize + usize::from(m.required),
@@ -105,7 +117,9 @@ impl Filler<'_> {
 
     fn data(&mut self) -> Vec<u8> {
         let len = self.rng.below(12) as usize + 1;
-        (0..len).map(|_| [b'a', 0x01, b'=', b'7', 0xff][self.rng.below(5) as usize]).collect()
+        (0..len)
+            .map(|_| [b'a', 0x01, b'=', b'7', 0xff][self.rng.below(5) as usize])
+            .collect()
     }
 
     fn value(&mut self, m: &Member) -> Vec<u8> {
@@ -122,7 +136,9 @@ impl Filler<'_> {
         let r = &mut self.rng;
         let text = match def.field_type {
             FieldType::Int | FieldType::TagNum => format!("{}", r.below(100_000) + 1),
-            FieldType::Length | FieldType::SeqNum | FieldType::NumInGroup => format!("{}", r.below(1_000)),
+            FieldType::Length | FieldType::SeqNum | FieldType::NumInGroup => {
+                format!("{}", r.below(1_000))
+            }
             FieldType::DayOfMonth => format!("{}", r.below(31) + 1),
             FieldType::Float
             | FieldType::Qty
@@ -134,7 +150,11 @@ impl Filler<'_> {
                 let frac_len = r.below(4) as usize;
                 let frac = r.digits(frac_len);
                 let sign = if r.chance(10) { "-" } else { "" };
-                if frac.is_empty() { format!("{sign}{int}") } else { format!("{sign}{int}.{frac}") }
+                if frac.is_empty() {
+                    format!("{sign}{int}")
+                } else {
+                    format!("{sign}{int}.{frac}")
+                }
             }
             FieldType::Char => char::from(b'A' + r.below(26) as u8).to_string(),
             FieldType::Boolean => if r.chance(50) { "Y" } else { "N" }.to_string(),
@@ -143,17 +163,24 @@ impl Filler<'_> {
             FieldType::Language => "en".into(),
             FieldType::Exchange => "XNAS".into(),
             FieldType::MonthYear => ["202612", "20261215", "202612w2"][r.below(3) as usize].into(),
-            FieldType::UtcTimestamp => {
-                ["20261122-10:11:12", "20261122-10:11:12.123", "20261122-10:11:12.123456", "20241231-23:59:60.999999999"]
-                    [r.below(4) as usize]
-                    .into()
-            }
+            FieldType::UtcTimestamp => [
+                "20261122-10:11:12",
+                "20261122-10:11:12.123",
+                "20261122-10:11:12.123456",
+                "20241231-23:59:60.999999999",
+            ][r.below(4) as usize]
+                .into(),
             FieldType::UtcTimeOnly => ["10:11:12", "23:59:59.999"][r.below(2) as usize].into(),
             FieldType::UtcDateOnly | FieldType::LocalMktDate => "20261122".into(),
             FieldType::Data => "data".into(),
             FieldType::String | FieldType::MultipleValueString => {
                 let len = r.below(10) as usize + 1;
-                (0..len).map(|_| char::from(b"abcXYZ019 _-./"[r.below(14) as usize])).collect::<String>().trim().to_string() + "x"
+                (0..len)
+                    .map(|_| char::from(b"abcXYZ019 _-./"[r.below(14) as usize]))
+                    .collect::<String>()
+                    .trim()
+                    .to_string()
+                    + "x"
             }
         };
         text.into_bytes()
@@ -184,17 +211,42 @@ fn encode(def: &MessageDef, body: &[(u32, Vec<u8>)]) -> BytesMut {
 }
 
 fn round_trip(def: &MessageDef, seed: u64, density: u64) -> Result<(), TestCaseError> {
-    let mut filler = Filler { dict: dict(), rng: Rng(seed | 1), density, depth: 0 };
+    let mut filler = Filler {
+        dict: dict(),
+        rng: Rng(seed | 1),
+        density,
+        depth: 0,
+    };
     let mut body = Vec::new();
     filler.fill(&def.body, &mut body);
     let buf = encode(def, &body);
-    prop_assert_eq!(frame::check(&buf, &FrameConfig { message_bytes_max: 1 << 20 }), Framed::Complete { len: buf.len() });
+    prop_assert_eq!(
+        frame::check(
+            &buf,
+            &FrameConfig {
+                message_bytes_max: 1 << 20
+            }
+        ),
+        Framed::Complete { len: buf.len() }
+    );
     let mut decoder = Decoder::new();
-    let msg = decoder.decode(dict(), &buf).map_err(|e| TestCaseError::fail(format!("{}: {e}", def.name)))?;
-    let decoded: Vec<(u32, Vec<u8>)> = msg.body().iter().map(|f| (f.tag, msg.value(f).to_vec())).collect();
+    let msg = decoder
+        .decode(dict(), &buf)
+        .map_err(|e| TestCaseError::fail(format!("{}: {e}", def.name)))?;
+    let decoded: Vec<(u32, Vec<u8>)> = msg
+        .body()
+        .iter()
+        .map(|f| (f.tag, msg.value(f).to_vec()))
+        .collect();
     prop_assert_eq!(&decoded, &body, "{}", def.name);
     let validated = Validator::default().validate(dict(), &msg);
-    prop_assert!(validated.is_ok(), "{}: {:?} in {}", def.name, validated, String::from_utf8_lossy(&buf).replace('\x01', "|"));
+    prop_assert!(
+        validated.is_ok(),
+        "{}: {:?} in {}",
+        def.name,
+        validated,
+        String::from_utf8_lossy(&buf).replace('\x01', "|")
+    );
     Ok(())
 }
 
@@ -240,7 +292,12 @@ proptest! {
 fn the_generator_fills_groups_and_data() {
     // Guard against a generator that silently produces only empty messages.
     let def = dict().message(b"8").unwrap();
-    let mut filler = Filler { dict: dict(), rng: Rng(7), density: 100, depth: 0 };
+    let mut filler = Filler {
+        dict: dict(),
+        rng: Rng(7),
+        density: 100,
+        depth: 0,
+    };
     let mut body = Vec::new();
     filler.fill(&def.body, &mut body);
     assert!(body.len() > 100, "{}", body.len());

@@ -8,7 +8,9 @@ use fixvenue::fix::{Dictionary, Processed, process_untrusted};
 
 fn expectation(name: &str, got: &Processed) -> Result<(), String> {
     let ok = match name.split('_').next().unwrap_or("") {
-        "valid" => got.valid >= 1 && got.rejected + got.unsupported + got.undecodable + got.garbled == 0,
+        "valid" => {
+            got.valid >= 1 && got.rejected + got.unsupported + got.undecodable + got.garbled == 0
+        }
         "reject" => got.rejected == 1 && got.valid == 0,
         "unsupported" => got.unsupported == 1 && got.valid == 0,
         "garbled" => got.garbled >= 1 && got.valid >= 1,
@@ -16,7 +18,11 @@ fn expectation(name: &str, got: &Processed) -> Result<(), String> {
         // Files the fuzzer added are named by their hash: not panicking is the property.
         _ => true,
     };
-    if ok { Ok(()) } else { Err(format!("{name}: {got:?}")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{name}: {got:?}"))
+    }
 }
 
 #[test]
