@@ -20,6 +20,9 @@ use crate::session::SeqNums;
 
 /// The version byte of every record this module writes.
 pub const RECORD_VERSION: u8 = 1;
+/// How often, and how far apart, opening retries a store that is locked (2 s in all).
+pub const OPEN_LOCK_ATTEMPTS_MAX: u32 = 100;
+pub const OPEN_LOCK_RETRY_INTERVAL: std::time::Duration = std::time::Duration::from_millis(20);
 /// Longest session id stored in a log record.
 pub const SESSION_ID_BYTES_MAX: usize = 1024;
 
@@ -164,11 +167,23 @@ impl SessionStore {
             source,
         };
         // Flushing is explicit (commit), so the background flusher only adds a safety net.
-        let db = sled::Config::new()
-            .path(&path)
-            .flush_every_ms(Some(500))
-            .open()
-            .map_err(open_err)?;
+        let config = sled::Config::new().path(&path).flush_every_ms(Some(500));
+        // A store closed a moment ago in this process may still be held by sled's flusher thread (it lets go
+        // within one flush interval); another process holding it is refused after the wait.
+        let mut attempts = 0;
+        let db = loop {
+            match config.open() {
+                Ok(db) => break db,
+                Err(sled::Error::Io(e))
+                    if e.to_string().contains("could not acquire lock")
+                        && attempts < OPEN_LOCK_ATTEMPTS_MAX =>
+                {
+                    attempts += 1;
+                    std::thread::sleep(OPEN_LOCK_RETRY_INTERVAL);
+                }
+                Err(e) => return Err(open_err(e)),
+            }
+        };
         let seqnums = db.open_tree("seqnums").map_err(open_err)?;
         let fixlog = db.open_tree("fixlog").map_err(open_err)?;
         Ok(SessionStore {
@@ -357,6 +372,16 @@ mod tests {
             (1, 2, 1)
         );
         assert!(report.repaired.is_empty());
+    }
+
+    #[test]
+    fn a_store_held_open_elsewhere_is_refused_after_the_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let _held = SessionStore::open(dir.path()).unwrap();
+        let started = std::time::Instant::now();
+        let refused = SessionStore::open(dir.path());
+        assert!(matches!(refused, Err(StoreError::Open { .. })));
+        assert!(started.elapsed() >= OPEN_LOCK_RETRY_INTERVAL * OPEN_LOCK_ATTEMPTS_MAX);
     }
 
     #[test]
