@@ -412,16 +412,8 @@ impl<'a> Iterator for Entries<'a> {
 fn entry_len(def: &StructDef, delimiter: u32, fields: &[FieldRef]) -> usize {
     1 + fields[1..]
         .iter()
-        .take_while(|f| f.tag != delimiter && (def.contains(f.tag) || nested_member(def, f.tag)))
+        .take_while(|f| f.tag != delimiter && def.contains_nested(f.tag))
         .count()
-}
-
-/// Whether `tag` belongs to a group nested (at any depth) in `def`.
-fn nested_member(def: &StructDef, tag: u32) -> bool {
-    def.members()
-        .iter()
-        .filter_map(|m| m.group.as_deref())
-        .any(|g| g.entry.contains(tag) || nested_member(&g.entry, tag))
 }
 
 /// One entry of a repeating group.
