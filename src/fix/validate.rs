@@ -12,7 +12,8 @@
 
 use super::decode::{FieldRef, Message};
 use super::dictionary::{
-    Dictionary, FieldDef, GroupDef, MessageDef, Section, Slot, StructDef, USER_DEFINED_TAG_MIN,
+    Dictionary, FieldDef, FieldType, GroupDef, MessageDef, Section, Slot, StructDef,
+    USER_DEFINED_TAG_MIN,
 };
 use super::tags::SessionRejectReason as Reason;
 use super::types;
@@ -254,7 +255,7 @@ impl Walk<'_, '_> {
         slot: Slot,
         field: &FieldRef,
     ) -> Result<(), Reject> {
-        self.check_member_value(field, slot)?;
+        self.check_member_value(field, slot.field_type, slot.enumerated)?;
         self.place_member(def, seen, slot)
     }
 
@@ -279,12 +280,7 @@ impl Walk<'_, '_> {
 
     /// A tag that is not a member where it stands.
     fn foreign(&self, tag: u32, known: Known) -> Result<(), Reject> {
-        let let_through = if tag >= USER_DEFINED_TAG_MIN {
-            !self.options.user_defined_fields
-        } else {
-            self.options.allow_unknown_msg_fields
-        };
-        if known == Known::Ignored || let_through {
+        if known == Known::Ignored || self.lets_through(tag) {
             return Ok(());
         }
         fail(Reason::TagNotDefinedForMessageType, tag)
@@ -330,7 +326,7 @@ impl Walk<'_, '_> {
             if field.tag == group.delimiter && last_position.is_some() {
                 break;
             }
-            self.check_member_value(&field, slot)?;
+            self.check_member_value(&field, slot.field_type, slot.enumerated)?;
             if self.test_and_set(seen, position) {
                 return fail(Reason::TagAppearsMoreThanOnce, field.tag);
             }
@@ -354,37 +350,28 @@ impl Walk<'_, '_> {
     /// The value checks: present (4), defined (0), format (6), enumerated (5).
     #[inline]
     fn check_value(&self, field: &FieldRef, def: Option<&FieldDef>) -> Result<Known, Reject> {
-        let value = self.msg.value(field);
-        if value.is_empty() && self.options.fields_have_values {
-            return fail(Reason::TagSpecifiedWithoutValue, field.tag);
-        }
         let Some(def) = def else {
-            let let_through = if field.tag >= USER_DEFINED_TAG_MIN {
-                !self.options.user_defined_fields
-            } else {
-                self.options.allow_unknown_msg_fields
-            };
-            return if let_through {
+            if self.msg.value(field).is_empty() && self.options.fields_have_values {
+                return fail(Reason::TagSpecifiedWithoutValue, field.tag);
+            }
+            return if self.lets_through(field.tag) {
                 Ok(Known::Ignored)
             } else {
                 fail(Reason::InvalidTagNumber, field.tag)
             };
         };
-        if value.is_empty() {
-            return Ok(Known::Defined);
-        }
-        if !def.field_type.accepts(value) {
-            return fail(Reason::IncorrectDataFormat, field.tag);
-        }
-        if def.is_enumerated() && !def.allows(value) {
-            return fail(Reason::ValueIsIncorrect, field.tag);
-        }
+        self.check_member_value(field, def.field_type, def.is_enumerated())?;
         Ok(Known::Defined)
     }
 
-    /// The value checks of a known member: present (4), format (6), enumerated (5).
+    /// The value checks of a defined field: present (4), format (6), enumerated (5).
     #[inline(always)]
-    fn check_member_value(&self, field: &FieldRef, member: Slot) -> Result<(), Reject> {
+    fn check_member_value(
+        &self,
+        field: &FieldRef,
+        field_type: FieldType,
+        enumerated: bool,
+    ) -> Result<(), Reject> {
         let value = self.msg.value(field);
         if value.is_empty() {
             return if self.options.fields_have_values {
@@ -393,10 +380,10 @@ impl Walk<'_, '_> {
                 Ok(())
             };
         }
-        if !member.field_type.accepts(value) {
+        if !field_type.accepts(value) {
             return fail(Reason::IncorrectDataFormat, field.tag);
         }
-        if member.enumerated
+        if enumerated
             && !self
                 .dict
                 .field(field.tag)
@@ -405,6 +392,16 @@ impl Walk<'_, '_> {
             return fail(Reason::ValueIsIncorrect, field.tag);
         }
         Ok(())
+    }
+
+    /// Whether the options let `tag` through where the dictionary does not place it (undefined, or not part of
+    /// the message): ValidateUserDefinedFields for tags from 5000, AllowUnknownMsgFields below.
+    fn lets_through(&self, tag: u32) -> bool {
+        if tag >= USER_DEFINED_TAG_MIN {
+            !self.options.user_defined_fields
+        } else {
+            self.options.allow_unknown_msg_fields
+        }
     }
 
     fn check_required(&self, def: &StructDef, seen: Seen) -> Result<(), Reject> {
