@@ -3,10 +3,11 @@
 //! ResendRequest with the same bytes apart from 43, 122 and 52 (and BodyLength/CheckSum), and sequence numbers
 //! continue past everything received.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fixvenue::fix::frame::{self, from_text};
@@ -15,36 +16,8 @@ use fixvenue::fix::{FrameConfig, Framed};
 const ROUNDS: usize = 3;
 const BURST: u64 = 300;
 
-fn start(cfg: &std::path::Path, data: &std::path::Path) -> (Child, u16) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fixvenue"))
-        .args(["serve", "--sessions"])
-        .arg(cfg)
-        .arg("--data-dir")
-        .arg(data)
-        .env("NO_COLOR", "1")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start fixvenue");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let port = loop {
-        let line = lines
-            .next()
-            .expect("venue output")
-            .expect("venue output line");
-        if let Some(at) = line.find("listening on ") {
-            let addr: String = line[at + 13..]
-                .chars()
-                .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
-                .collect();
-            break addr.rsplit(':').next().unwrap().parse::<u16>().unwrap();
-        }
-    };
-    // Keep draining the venue's output so that it never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, port)
+fn start(cfg: &std::path::Path, data: &std::path::Path) -> (std::process::Child, u16) {
+    common::start_venue(cfg, data)
 }
 
 struct Client {

@@ -1,39 +1,18 @@
 //! `fixvenue serve` on SIGTERM: every logged-on session gets a Logout, the store is flushed, the process exits 0;
 //! the sequence numbers are there on the next start.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use fixvenue::fix::frame::{self, from_text};
 use fixvenue::fix::{FrameConfig, Framed};
 
 fn start(cfg: &std::path::Path, data: &std::path::Path) -> (std::process::Child, u16) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fixvenue"))
-        .args(["serve", "--sessions"])
-        .arg(cfg)
-        .arg("--data-dir")
-        .arg(data)
-        .env("NO_COLOR", "1")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start fixvenue");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let port = loop {
-        let line = lines.next().expect("venue output").expect("a line");
-        if let Some(at) = line.find("listening on 127.0.0.1:") {
-            let digits: String = line[at + 23..]
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect();
-            break digits.parse().unwrap();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, port)
+    common::start_venue(cfg, data)
 }
 
 fn recv(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<String> {
