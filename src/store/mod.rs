@@ -6,3 +6,4 @@
 pub mod journal;
 pub mod record;
 pub mod sessions;
+pub mod trades;

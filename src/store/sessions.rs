@@ -323,6 +323,11 @@ impl SessionStore {
         self.db.flush()?;
         Ok(())
     }
+
+    /// The trade log: tree `trades` of this database ([`super::trades`]).
+    pub fn trade_log(&self) -> Result<super::trades::TradeLog, StoreError> {
+        super::trades::TradeLog::open(&self.db)
+    }
 }
 
 #[cfg(test)]
