@@ -84,6 +84,46 @@ enum Command {
 enum BenchCommand {
     /// The session layer over loopback: pipelined TestRequest/Heartbeat and order/BusinessMessageReject
     /// throughput through decode, session, store and encode, and the TestRequest/Heartbeat round trip.
+    /// Print the trade log, one trade per line (works while the venue is stopped).
+    Trades {
+        /// The venue's data dir.
+        #[arg(long, default_value = fixvenue::runtime::DATA_DIR_DEFAULT)]
+        data_dir: PathBuf,
+        #[arg(long, value_enum, default_value = "json")]
+        format: TradesFormatArg,
+        /// Only trades whose match sequence number is at least this.
+        #[arg(long, default_value_t = 0)]
+        from_seq: u64,
+        /// Only trades in this symbol.
+        #[arg(long)]
+        symbol: Option<String>,
+    },
+    /// Print the compliance log of every message in and out, oldest first (works while the venue is stopped).
+    Log {
+        /// The venue's data dir.
+        #[arg(long, default_value = fixvenue::runtime::DATA_DIR_DEFAULT)]
+        data_dir: PathBuf,
+        /// Only this session's messages (its id as the venue names it).
+        #[arg(long)]
+        session: Option<String>,
+        #[arg(long, value_enum, default_value = "fix")]
+        format: LogFormatArg,
+        /// Keep SOH between fields instead of writing `|`.
+        #[arg(long)]
+        soh: bool,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum TradesFormatArg {
+    Json,
+    Csv,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormatArg {
+    Fix,
+    Json,
     Session {
         /// Messages per pipelined run.
         #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
@@ -248,4 +288,57 @@ fn conformance(target: fixvenue::conformance::Target, files: &[PathBuf]) -> anyh
     let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
     anyhow::ensure!(failed == 0, "{failed} scenarios failed");
     Ok(())
+}
+        Command::Trades {
+            data_dir,
+            format,
+            from_seq,
+            symbol,
+        } => trades(&data_dir, format, from_seq, symbol),
+        Command::Log {
+            data_dir,
+            session,
+            format,
+            soh,
+        } => log(&data_dir, session.as_deref(), format, soh),
+
+/// A reader that went away (`fixvenue trades | head`) ends the export without an error.
+fn export_result(result: Result<u64, fixvenue::store::export::ExportError>) -> anyhow::Result<()> {
+    match result {
+        Err(e) if e.is_broken_pipe() => Ok(()),
+        other => other.map(|_| ()).map_err(Into::into),
+    }
+}
+
+fn trades(
+    data_dir: &std::path::Path,
+    format: TradesFormatArg,
+    from_seq: u64,
+    symbol: Option<String>,
+) -> anyhow::Result<()> {
+    use fixvenue::store::export::{self, TradeFilter, TradeFormat};
+    let store = export::open_store(data_dir)?;
+    let format = match format {
+        TradesFormatArg::Json => TradeFormat::Json,
+        TradesFormatArg::Csv => TradeFormat::Csv,
+    };
+    let filter = TradeFilter { from_seq, symbol };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    export_result(export::write_trades(&store, &filter, format, &mut out))
+}
+
+fn log(
+    data_dir: &std::path::Path,
+    session: Option<&str>,
+    format: LogFormatArg,
+    soh: bool,
+) -> anyhow::Result<()> {
+    use fixvenue::store::export::{self, LogFormat};
+    let store = export::open_store(data_dir)?;
+    let format = match format {
+        LogFormatArg::Fix => LogFormat::Fix,
+        LogFormatArg::Json => LogFormat::Json,
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    export_result(export::write_log(&store, session, format, soh, &mut out))
 }

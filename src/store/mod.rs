@@ -3,6 +3,7 @@
 //!
 //! This module owns every byte the venue writes to disk for the engine; it knows nothing of sockets or FIX.
 
+pub mod export;
 pub mod journal;
 pub mod record;
 pub mod sessions;

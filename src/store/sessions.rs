@@ -328,6 +328,14 @@ impl SessionStore {
     pub fn trade_log(&self) -> Result<super::trades::TradeLog, StoreError> {
         super::trades::TradeLog::open(&self.db)
     }
+
+    /// The compliance log, oldest first, one record at a time (read-only; memory stays bounded).
+    pub fn log_iter(&self) -> impl Iterator<Item = Result<LogRecord, StoreError>> + use<> {
+        self.fixlog.iter().map(|item| {
+            let (_, value) = item?;
+            decode_log(&value).ok_or_else(|| StoreError::Corrupt("fixlog record".into()))
+        })
+    }
 }
 
 #[cfg(test)]

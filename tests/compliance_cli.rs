@@ -1,0 +1,182 @@
+//! `fixvenue trades` and `fixvenue log` against a data dir written through the library, run as the real binary.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use fixvenue::engine::Side;
+use fixvenue::store::sessions::{Direction, LogRecord, SessionStore, Writes};
+use fixvenue::store::trades::{TradeRecord, TradeSide};
+use rust_decimal::Decimal;
+
+fn fixvenue(args: &[&str], data_dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fixvenue"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .output()
+        .expect("run fixvenue")
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "status {:?}, stderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn trade(match_seq: u64, match_n: u32, symbol: &str) -> TradeRecord {
+    TradeRecord {
+        match_seq,
+        match_n,
+        ts_ns: 1_700_000_000_000_000_000,
+        symbol: symbol.into(),
+        price: Decimal::new(10_125, 2),
+        qty: Decimal::new(300, 0),
+        currency: "USD".into(),
+        aggressor: Side::Buy,
+        buy: TradeSide {
+            order_id: match_seq,
+            account: "ALPHA".into(),
+            session: "FIX.4.4:FIXVENUE->CLIENT1".into(),
+            cl_ord_id: "B-1".into(),
+        },
+        sell: TradeSide {
+            order_id: 2,
+            account: "BETA, Ltd".into(),
+            session: "FIX.4.4:FIXVENUE->CLIENT2".into(),
+            cl_ord_id: "S-1".into(),
+        },
+    }
+}
+
+fn log_record(direction: Direction, session: &str, frame: &[u8]) -> LogRecord {
+    LogRecord {
+        direction,
+        time_us: 1_700_000_000_000_042,
+        session: session.into(),
+        frame: frame.to_vec(),
+    }
+}
+
+/// A data dir holding three trades and three logged messages; the store is closed when this returns.
+fn data_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SessionStore::open(dir.path()).unwrap();
+    let trades = store.trade_log().unwrap();
+    trades
+        .append(&[
+            trade(5, 0, "ACME"),
+            trade(5, 1, "ACME"),
+            trade(9, 0, "INIT"),
+        ])
+        .unwrap();
+    trades.flush().unwrap();
+    let writes = Writes {
+        log: vec![
+            log_record(Direction::In, "S1", b"8=FIX.4.4\x0135=A\x01"),
+            log_record(Direction::Out, "S2", b"8=FIX.4.4\x0135=0\x01"),
+            log_record(Direction::Out, "S1", b"8=FIX.4.4\x0135=A\x01"),
+        ],
+        ..Writes::default()
+    };
+    store.commit("S1", &writes).unwrap();
+    dir
+}
+
+#[test]
+fn trades_as_json_lines() {
+    let dir = data_dir();
+    let out = stdout(&fixvenue(&["trades", "--format", "json"], dir.path()));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert_eq!(
+        lines[0],
+        "{\"match_seq\":5,\"match_n\":0,\"time\":\"2023-11-14T22:13:20.000000000Z\",\"ts_ns\":1700000000000000000,\
+         \"symbol\":\"ACME\",\"price\":\"101.25\",\"qty\":\"300\",\"currency\":\"USD\",\"aggressor\":\"buy\",\
+         \"buy\":{\"order_id\":5,\"account\":\"ALPHA\",\"session\":\"FIX.4.4:FIXVENUE->CLIENT1\",\"cl_ord_id\":\"B-1\"},\
+         \"sell\":{\"order_id\":2,\"account\":\"BETA, Ltd\",\"session\":\"FIX.4.4:FIXVENUE->CLIENT2\",\"cl_ord_id\":\"S-1\"}}"
+    );
+    assert!(lines[1].starts_with("{\"match_seq\":5,\"match_n\":1,"));
+    assert!(lines[2].starts_with("{\"match_seq\":9,\"match_n\":0,"));
+    let from = stdout(&fixvenue(&["trades", "--from-seq", "6"], dir.path()));
+    assert_eq!(from.lines().count(), 1);
+    assert!(from.contains("\"symbol\":\"INIT\""));
+}
+
+#[test]
+fn trades_as_csv_with_a_header_and_a_symbol_filter() {
+    let dir = data_dir();
+    let out = stdout(&fixvenue(
+        &["trades", "--format", "csv", "--symbol", "ACME"],
+        dir.path(),
+    ));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], fixvenue::store::export::TRADES_CSV_HEADER);
+    assert_eq!(
+        lines[1],
+        "5,0,2023-11-14T22:13:20.000000000Z,ACME,101.25,300,USD,buy,5,ALPHA,FIX.4.4:FIXVENUE->CLIENT1,B-1,\
+         2,\"BETA, Ltd\",FIX.4.4:FIXVENUE->CLIENT2,S-1"
+    );
+    assert!(lines[2].starts_with("5,1,"));
+    assert_eq!(lines.len(), 3, "{out}");
+}
+
+#[test]
+fn log_as_fix_text_json_and_with_soh() {
+    let dir = data_dir();
+    let out = stdout(&fixvenue(&["log"], dir.path()));
+    assert_eq!(
+        out,
+        "IN 2023-11-14T22:13:20.000042Z S1 8=FIX.4.4|35=A|\n\
+         OUT 2023-11-14T22:13:20.000042Z S2 8=FIX.4.4|35=0|\n\
+         OUT 2023-11-14T22:13:20.000042Z S1 8=FIX.4.4|35=A|\n"
+    );
+    let out = fixvenue(&["log", "--session", "S2", "--soh"], dir.path());
+    assert_eq!(
+        stdout(&out),
+        "OUT 2023-11-14T22:13:20.000042Z S2 8=FIX.4.4\x0135=0\x01\n"
+    );
+    let out = stdout(&fixvenue(
+        &["log", "--format", "json", "--session", "S1"],
+        dir.path(),
+    ));
+    assert_eq!(out.lines().count(), 2);
+    assert!(out.starts_with(
+        "{\"direction\":\"in\",\"time\":\"2023-11-14T22:13:20.000042Z\",\"time_us\":1700000000000042,\
+         \"session\":\"S1\",\"frame\":\"8=FIX.4.4|35=A|\"}\n"
+    ));
+}
+
+#[test]
+fn a_missing_data_dir_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir");
+    for command in ["trades", "log"] {
+        let out = fixvenue(&[command], &missing);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("no data dir at"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(!missing.exists());
+    }
+    // A data dir without a session store is not given one.
+    let out = fixvenue(&["trades"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no session store at"));
+    assert!(!dir.path().join("sessions").exists());
+}
+
+#[test]
+fn a_data_dir_held_by_a_running_venue_is_a_clear_error() {
+    let dir = data_dir();
+    let _held = SessionStore::open(dir.path()).unwrap();
+    let out = fixvenue(&["log"], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("is locked"), "{stderr}");
+    assert!(stderr.contains("could not acquire lock"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
