@@ -78,12 +78,6 @@ enum Command {
         #[arg(long, default_value = "TLSCLIENT1")]
         client_name: String,
     },
-}
-
-#[derive(Subcommand)]
-enum BenchCommand {
-    /// The session layer over loopback: pipelined TestRequest/Heartbeat and order/BusinessMessageReject
-    /// throughput through decode, session, store and encode, and the TestRequest/Heartbeat round trip.
     /// Print the trade log, one trade per line (works while the venue is stopped).
     Trades {
         /// The venue's data dir.
@@ -124,6 +118,12 @@ enum TradesFormatArg {
 enum LogFormatArg {
     Fix,
     Json,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// The session layer over loopback: pipelined TestRequest/Heartbeat and order/BusinessMessageReject
+    /// throughput through decode, session, store and encode, and the TestRequest/Heartbeat round trip.
     Session {
         /// Messages per pipelined run.
         #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
@@ -215,6 +215,18 @@ fn main() -> ExitCode {
             journal,
             runs,
         }) => fixvenue::bench::engine::run(&ops, expected.as_deref(), journal.as_deref(), runs),
+        Command::Trades {
+            data_dir,
+            format,
+            from_seq,
+            symbol,
+        } => trades(&data_dir, format, from_seq, symbol),
+        Command::Log {
+            data_dir,
+            session,
+            format,
+            soh,
+        } => log(&data_dir, session.as_deref(), format, soh),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -289,18 +301,6 @@ fn conformance(target: fixvenue::conformance::Target, files: &[PathBuf]) -> anyh
     anyhow::ensure!(failed == 0, "{failed} scenarios failed");
     Ok(())
 }
-        Command::Trades {
-            data_dir,
-            format,
-            from_seq,
-            symbol,
-        } => trades(&data_dir, format, from_seq, symbol),
-        Command::Log {
-            data_dir,
-            session,
-            format,
-            soh,
-        } => log(&data_dir, session.as_deref(), format, soh),
 
 /// A reader that went away (`fixvenue trades | head`) ends the export without an error.
 fn export_result(result: Result<u64, fixvenue::store::export::ExportError>) -> anyhow::Result<()> {
