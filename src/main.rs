@@ -63,6 +63,12 @@ enum Command {
         /// The acceptor's CompID.
         #[arg(long, default_value = "FIXVENUE")]
         target_comp_id: String,
+        /// A second trading CompID, for the scenarios with two sessions (`{client2}`).
+        #[arg(long, default_value = fixvenue::conformance::CLIENT2_COMP_ID_DEFAULT)]
+        sender_comp_id2: String,
+        /// The instrument the order-entry scenarios trade (`{symbol}`).
+        #[arg(long, default_value = fixvenue::conformance::SYMBOL_DEFAULT)]
+        symbol: String,
         /// Scenario files; default: every conformance/*.scn.
         scenarios: Vec<PathBuf>,
     },
@@ -181,6 +187,8 @@ fn main() -> ExitCode {
             key_file,
             sender_comp_id,
             target_comp_id,
+            sender_comp_id2,
+            symbol,
             scenarios,
         } => {
             let target = fixvenue::conformance::Target {
@@ -193,6 +201,8 @@ fn main() -> ExitCode {
                 }),
                 client_comp_id: sender_comp_id,
                 venue_comp_id: target_comp_id,
+                client2_comp_id: sender_comp_id2,
+                symbol,
             };
             conformance(target, &scenarios)
         }

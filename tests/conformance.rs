@@ -16,13 +16,7 @@ async fn run_one(scenario: conformance::Scenario) -> Result<(), String> {
     let addr = server.local_addrs()[0].addr;
     let (tx, rx) = watch::channel(false);
     let venue = tokio::spawn(server.run(rx));
-    let target = Target {
-        host: "127.0.0.1".into(),
-        port: addr.port(),
-        tls: None,
-        client_comp_id: "CLIENT1".into(),
-        venue_comp_id: "FIXVENUE".into(),
-    };
+    let target = Target::new("127.0.0.1", addr.port(), "CLIENT1", "FIXVENUE");
     let result = conformance::run(&scenario, &target).await;
     let _ = tx.send(true);
     venue

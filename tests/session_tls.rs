@@ -61,11 +61,8 @@ const LOGON: &str = "# logon\nconnect\nsend 35=A|98=0|108=30|\nexpect 35=A|108=3
 
 fn target(port: u16, tls: ClientTls) -> Target {
     Target {
-        host: "localhost".into(),
-        port,
         tls: Some(tls),
-        client_comp_id: "CLIENT1".into(),
-        venue_comp_id: "FIXVENUE".into(),
+        ..Target::new("localhost", port, "CLIENT1", "FIXVENUE")
     }
 }
 

@@ -7,8 +7,10 @@
 
 pub mod script;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -44,6 +46,36 @@ pub struct Target {
     pub client_comp_id: String,
     /// The acceptor's CompID.
     pub venue_comp_id: String,
+    /// A second trading CompID (`{client2}`), for scenarios with two sessions.
+    pub client2_comp_id: String,
+    /// The instrument order-entry scenarios trade (`{symbol}`).
+    pub symbol: String,
+}
+
+/// `--sender-comp-id2` by default.
+pub const CLIENT2_COMP_ID_DEFAULT: &str = "CLIENT2";
+/// `--symbol` by default: the industry's test symbol.
+pub const SYMBOL_DEFAULT: &str = "ZVZZT";
+/// Most `{id}` placeholders one scenario may use.
+pub const IDS_MAX: usize = 10_000;
+/// Most captured variables one scenario may hold.
+pub const VARIABLES_MAX: usize = 1_000;
+/// Longest captured value.
+pub const VARIABLE_BYTES_MAX: usize = 1_024;
+
+impl Target {
+    /// A plain-TCP target with the default second CompID and test symbol.
+    pub fn new(host: &str, port: u16, client_comp_id: &str, venue_comp_id: &str) -> Self {
+        Self {
+            host: host.to_string(),
+            port,
+            tls: None,
+            client_comp_id: client_comp_id.to_string(),
+            venue_comp_id: venue_comp_id.to_string(),
+            client2_comp_id: CLIENT2_COMP_ID_DEFAULT.to_string(),
+            symbol: SYMBOL_DEFAULT.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -110,7 +142,10 @@ pub async fn run(scenario: &Scenario, target: &Target) -> Result<(), Failure> {
         buf: BytesMut::new(),
         others: Vec::new(),
         current: 0,
-        seq: 1,
+        identity: target.client_comp_id.clone(),
+        seqs: BTreeMap::new(),
+        ids: Vec::new(),
+        vars: BTreeMap::new(),
         line: 0,
         skip_heartbeats: false,
     };
@@ -125,11 +160,18 @@ struct Client<'t> {
     target: &'t Target,
     conn: Option<Box<dyn Io>>,
     buf: BytesMut,
-    /// Every connection opened, by number (1 = index 0); the current one is moved out into `conn`/`buf`.
-    others: Vec<(Option<Box<dyn Io>>, BytesMut)>,
+    /// Every connection opened, by number (1 = index 0), with the CompID it sends as; the current one's
+    /// socket and buffer are moved out into `conn`/`buf`.
+    others: Vec<(Option<Box<dyn Io>>, BytesMut, String)>,
     current: usize,
-    /// Our next MsgSeqNum.
-    seq: u64,
+    /// The CompID the current connection sends as.
+    identity: String,
+    /// Our next MsgSeqNum, per CompID (1 when absent).
+    seqs: BTreeMap<String, u64>,
+    /// The values of `{id}` so far, in order.
+    ids: Vec<String>,
+    /// Values captured by `tag=$name`.
+    vars: BTreeMap<String, String>,
     line: usize,
     skip_heartbeats: bool,
 }
@@ -142,17 +184,36 @@ impl Client<'_> {
         })
     }
 
+    /// The current CompID's next MsgSeqNum.
+    fn seq(&mut self) -> &mut u64 {
+        self.seqs.entry(self.identity.clone()).or_insert(1)
+    }
+
+    /// The CompID named by a `connect`/`reset-session` argument.
+    fn identity_of(&mut self, name: &Option<String>) -> Result<String, Failure> {
+        match name {
+            None => Ok(self.target.client_comp_id.clone()),
+            Some(text) => self.substitute(text),
+        }
+    }
+
     async fn step(&mut self, step: &Step) -> Result<(), Failure> {
         match step {
-            Step::ResetSession => self.reset_session().await,
-            Step::Connect => self.connect().await,
+            Step::ResetSession(name) => {
+                let identity = self.identity_of(name)?;
+                self.reset_session(identity).await
+            }
+            Step::Connect(name) => {
+                let identity = self.identity_of(name)?;
+                self.connect(identity).await
+            }
             Step::Use(n) => self.switch(*n),
             Step::SetSeq(n) => {
-                self.seq = *n;
+                *self.seq() = *n;
                 Ok(())
             }
             Step::SendBeginString { begin_string, text } => {
-                let text = self.substitute(text);
+                let text = self.substitute(text)?;
                 let body = self.with_header(&text).replace('|', "\x01");
                 let mut bytes =
                     format!("8={begin_string}\x019={}\x01{body}", body.len()).into_bytes();
@@ -181,6 +242,7 @@ impl Client<'_> {
                     return self.check(&msg, matchers);
                 }
             }
+            Step::ExpectAny(sets) => self.expect_any(sets).await,
             Step::SkipHeartbeats(on) => {
                 self.skip_heartbeats = *on;
                 Ok(())
@@ -201,9 +263,9 @@ impl Client<'_> {
     }
 
     /// Logon with ResetSeqNumFlag=Y, then Logout: both sides start again at 1 (3 after this exchange).
-    async fn reset_session(&mut self) -> Result<(), Failure> {
-        self.connect().await?;
-        self.seq = 1;
+    async fn reset_session(&mut self, identity: String) -> Result<(), Failure> {
+        self.connect(identity).await?;
+        *self.seq() = 1;
         self.send(SendMode::Auto, "35=A|98=0|108=30|141=Y|").await?;
         let logon = self.read(EXPECT_TIMEOUT).await?;
         self.check(
@@ -230,21 +292,23 @@ impl Client<'_> {
         }
         let conn = self.conn.take();
         let buf = std::mem::take(&mut self.buf);
-        self.others[self.current] = (conn, buf);
-        let (conn, buf) = std::mem::take(&mut self.others[n - 1]);
+        self.others[self.current] = (conn, buf, self.identity.clone());
+        let (conn, buf, identity) = std::mem::take(&mut self.others[n - 1]);
         self.conn = conn;
         self.buf = buf;
+        self.identity = identity;
         self.current = n - 1;
         Ok(())
     }
 
-    async fn connect(&mut self) -> Result<(), Failure> {
+    async fn connect(&mut self, identity: String) -> Result<(), Failure> {
         if !self.others.is_empty() {
             let conn = self.conn.take();
             let buf = std::mem::take(&mut self.buf);
-            self.others[self.current] = (conn, buf);
+            self.others[self.current] = (conn, buf, self.identity.clone());
         }
-        self.others.push((None, BytesMut::new()));
+        self.others.push((None, BytesMut::new(), identity.clone()));
+        self.identity = identity;
         self.current = self.others.len() - 1;
         self.buf.clear();
         let addr = format!("{}:{}", self.target.host, self.target.port);
@@ -265,37 +329,82 @@ impl Client<'_> {
         Ok(())
     }
 
-    fn substitute(&mut self, text: &str) -> String {
-        let mut out = text
-            .replace("{client}", &self.target.client_comp_id)
-            .replace("{venue}", &self.target.venue_comp_id);
-        while let Some(start) = out.find("{now") {
-            let Some(len) = out[start..].find('}') else {
+    /// `text` with every `{...}` placeholder replaced; an unknown one is left as written.
+    fn substitute(&mut self, text: &str) -> Result<String, Failure> {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find('{') {
+            out.push_str(&rest[..start]);
+            let Some(len) = rest[start..].find('}') else {
+                rest = &rest[start..];
                 break;
             };
-            let inner = &out[start + 4..start + len];
-            let offset: i64 = inner.trim_start_matches('+').parse().unwrap_or(0);
-            let value = timestamp(Utc::now() + TimeDelta::seconds(offset));
-            out.replace_range(start..=start + len, &value);
+            let inner = &rest[start + 1..start + len];
+            match self.placeholder(inner)? {
+                Some(value) => out.push_str(&value),
+                None => out.push_str(&rest[start..=start + len]),
+            }
+            rest = &rest[start + len + 1..];
         }
-        while let Some(start) = out.find("{seq") {
-            let Some(len) = out[start..].find('}') else {
-                break;
-            };
-            let inner = &out[start + 4..start + len];
-            let value = if inner.is_empty() {
-                self.seq += 1;
-                self.seq - 1
-            } else {
-                self.seq + inner.trim_start_matches('+').parse::<u64>().unwrap_or(0)
-            };
-            out.replace_range(start..=start + len, &value.to_string());
-        }
-        out
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    /// The value of one placeholder (without its braces); `None` when it is not one.
+    fn placeholder(&mut self, inner: &str) -> Result<Option<String>, Failure> {
+        let value = match inner {
+            "client" => self.target.client_comp_id.clone(),
+            "client2" => self.target.client2_comp_id.clone(),
+            "venue" => self.target.venue_comp_id.clone(),
+            "symbol" => self.target.symbol.clone(),
+            "id" => {
+                if self.ids.len() >= IDS_MAX {
+                    return self.fail(format!("more than {IDS_MAX} {{id}} in one scenario"));
+                }
+                let id = unique_id();
+                self.ids.push(id.clone());
+                id
+            }
+            _ => {
+                if let Some(offset) = inner.strip_prefix("now") {
+                    let offset: i64 = offset.trim_start_matches('+').parse().unwrap_or(0);
+                    timestamp(Utc::now() + TimeDelta::seconds(offset))
+                } else if let Some(ahead) = inner.strip_prefix("seq") {
+                    let seq = self.seq();
+                    if ahead.is_empty() {
+                        *seq += 1;
+                        (*seq - 1).to_string()
+                    } else {
+                        let ahead = ahead.trim_start_matches('+').parse::<u64>().unwrap_or(0);
+                        (*seq + ahead).to_string()
+                    }
+                } else if let Some(n) = inner.strip_prefix("id:") {
+                    let Some(id) = n
+                        .parse::<usize>()
+                        .ok()
+                        .and_then(|n| self.ids.get(n.checked_sub(1)?))
+                    else {
+                        return self.fail(format!(
+                            "{{{inner}}}: the scenario has made {} ids so far",
+                            self.ids.len()
+                        ));
+                    };
+                    id.clone()
+                } else if let Some(name) = inner.strip_prefix('$') {
+                    let Some(value) = self.vars.get(name) else {
+                        return self.fail(format!("{{{inner}}}: nothing captured as {name}"));
+                    };
+                    value.clone()
+                } else {
+                    return Ok(None);
+                }
+            }
+        };
+        Ok(Some(value))
     }
 
     async fn send(&mut self, mode: SendMode, text: &str) -> Result<(), Failure> {
-        let text = self.substitute(text);
+        let text = self.substitute(text)?;
         let bytes = match mode {
             SendMode::Raw => text.replace('|', "\x01").into_bytes(),
             SendMode::Body => frame::from_text(&text),
@@ -335,21 +444,23 @@ impl Client<'_> {
         };
         let seq = match get("34").and_then(|v| v.parse::<u64>().ok()) {
             Some(n) => {
-                self.seq = self.seq.max(n + 1);
+                let seq = self.seq();
+                *seq = (*seq).max(n + 1);
                 n.to_string()
             }
             None => match get("34") {
                 Some(v) => v,
                 None => {
-                    self.seq += 1;
-                    (self.seq - 1).to_string()
+                    let seq = self.seq();
+                    *seq += 1;
+                    (*seq - 1).to_string()
                 }
             },
         };
         let mut out = format!(
             "35={}|49={}|56={}|34={seq}|52={}|",
             get("35").unwrap_or_default(),
-            get("49").unwrap_or_else(|| self.target.client_comp_id.clone()),
+            get("49").unwrap_or_else(|| self.identity.clone()),
             get("56").unwrap_or_else(|| self.target.venue_comp_id.clone()),
             get("52").unwrap_or_else(|| timestamp(Utc::now())),
         );
@@ -417,6 +528,72 @@ impl Client<'_> {
     }
 
     fn check(&mut self, msg: &[u8], matchers: &[Matcher]) -> Result<(), Failure> {
+        match self.matches(msg, matchers)? {
+            Ok(captured) => self.keep(captured),
+            Err(problem) => self.fail(format!("{problem} in {}", readable(msg))),
+        }
+    }
+
+    /// The next `sets.len()` messages, each matching a different one of `sets`.
+    async fn expect_any(&mut self, sets: &[Vec<Matcher>]) -> Result<(), Failure> {
+        let deadline = tokio::time::Instant::now() + EXPECT_TIMEOUT;
+        let mut open: Vec<&Vec<Matcher>> = sets.iter().collect();
+        while !open.is_empty() {
+            let wait = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let msg = self.read(wait).await?;
+            if self.skip_heartbeats && is_plain_heartbeat(&msg) {
+                continue;
+            }
+            let mut problems = Vec::new();
+            let mut found = None;
+            for (i, set) in open.iter().enumerate() {
+                match self.matches(&msg, set)? {
+                    Ok(captured) => {
+                        found = Some((i, captured));
+                        break;
+                    }
+                    Err(problem) => problems.push(problem),
+                }
+            }
+            match found {
+                Some((i, captured)) => {
+                    open.remove(i);
+                    self.keep(captured)?;
+                }
+                None => {
+                    return self.fail(format!(
+                        "{} matches none of the {} expected ({})",
+                        readable(&msg),
+                        open.len(),
+                        problems.join("; ")
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn keep(&mut self, captured: Vec<(String, String)>) -> Result<(), Failure> {
+        for (name, value) in captured {
+            if value.len() > VARIABLE_BYTES_MAX {
+                return self.fail(format!("{name}: value longer than {VARIABLE_BYTES_MAX}"));
+            }
+            if self.vars.len() >= VARIABLES_MAX && !self.vars.contains_key(&name) {
+                return self.fail(format!("more than {VARIABLES_MAX} variables"));
+            }
+            self.vars.insert(name, value);
+        }
+        Ok(())
+    }
+
+    /// Whether `msg` has the fields `matchers` ask for: the captures it yields, or the first problem. The
+    /// outer error is a placeholder that cannot be filled in.
+    #[allow(clippy::type_complexity)]
+    fn matches(
+        &mut self,
+        msg: &[u8],
+        matchers: &[Matcher],
+    ) -> Result<Result<Vec<(String, String)>, String>, Failure> {
         let fields: Vec<(u32, &[u8])> = msg
             .split(|&b| b == SOH)
             .filter(|f| !f.is_empty())
@@ -429,12 +606,13 @@ impl Client<'_> {
             })
             .collect();
         let get = |tag: u32| fields.iter().find(|(t, _)| *t == tag).map(|(_, v)| *v);
+        let mut captured = Vec::new();
         for m in matchers {
             let problem = match m {
                 Matcher::Equals(tag, expected) => {
-                    let expected = self.substitute(expected);
+                    let expected = self.substitute(expected)?;
                     match get(*tag) {
-                        Some(v) if v == expected.as_bytes() => None,
+                        Some(v) if same_value(v, &expected) => None,
                         Some(v) => Some(format!(
                             "{tag}={} where {tag}={expected} was expected",
                             String::from_utf8_lossy(v)
@@ -444,13 +622,103 @@ impl Client<'_> {
                 }
                 Matcher::Present(tag) => get(*tag).is_none().then(|| format!("{tag} missing")),
                 Matcher::Absent(tag) => get(*tag).is_some().then(|| format!("{tag} present")),
+                Matcher::Capture(tag, name) => match get(*tag) {
+                    Some(v) => {
+                        captured.push((name.clone(), String::from_utf8_lossy(v).into_owned()));
+                        None
+                    }
+                    None => Some(format!("{tag} missing (captured as ${name})")),
+                },
+                Matcher::Glob(tag, pattern) => {
+                    let pattern = self.substitute(pattern)?;
+                    match get(*tag) {
+                        Some(v) if glob(pattern.as_bytes(), v) => None,
+                        Some(v) => Some(format!(
+                            "{tag}={} does not match {tag}~{pattern}",
+                            String::from_utf8_lossy(v)
+                        )),
+                        None => Some(format!("{tag} missing ({tag}~{pattern} expected)")),
+                    }
+                }
             };
             if let Some(problem) = problem {
-                return self.fail(format!("{problem} in {}", readable(msg)));
+                return Ok(Err(problem));
             }
         }
-        Ok(())
+        Ok(Ok(captured))
     }
+}
+
+/// Equal as text, or as decimal numbers when one of them has a decimal point (100 and 100.00 are one price).
+fn same_value(actual: &[u8], expected: &str) -> bool {
+    if actual == expected.as_bytes() {
+        return true;
+    }
+    let Ok(actual) = std::str::from_utf8(actual) else {
+        return false;
+    };
+    if !actual.contains('.') && !expected.contains('.') {
+        return false;
+    }
+    let number = |s: &str| {
+        let digits = s.strip_prefix('-').unwrap_or(s);
+        let plain = !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            && digits.bytes().filter(|&b| b == b'.').count() <= 1;
+        plain
+            .then(|| rust_decimal::Decimal::from_str_exact(s).ok())
+            .flatten()
+    };
+    matches!((number(actual), number(expected)), (Some(a), Some(e)) if a == e)
+}
+
+/// Whether all of `value` matches `pattern`: `?` any one byte, `*` any run of bytes.
+fn glob(pattern: &[u8], value: &[u8]) -> bool {
+    // Iterative matching with one backtrack point: linear in practice, never recursive.
+    let (mut p, mut v) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while v < value.len() {
+        if p < pattern.len() && (pattern[p] == b'?' || pattern[p] == value[v]) {
+            p += 1;
+            v += 1;
+        } else if p < pattern.len() && pattern[p] == b'*' {
+            star = Some((p, v));
+            p += 1;
+        } else if let Some((sp, sv)) = star {
+            p = sp + 1;
+            v = sv + 1;
+            star = Some((sp, sv + 1));
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|&b| b == b'*')
+}
+
+/// An identifier no other run or scenario makes: the process's start time and id, then a counter.
+fn unique_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let prefix = PREFIX.get_or_init(|| {
+        let ms = Utc::now().timestamp_millis().unsigned_abs();
+        format!("{}{}", base36(ms), base36(u64::from(std::process::id())))
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}-{}", base36(n))
+}
+
+fn base36(mut n: u64) -> String {
+    const DIGITS: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut out = Vec::new();
+    loop {
+        out.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// A Heartbeat that answers no TestRequest.
@@ -538,4 +806,44 @@ pub async fn run_all(scenarios: &[Scenario], target: &Target, print: bool) -> Ve
         println!("{passed} passed, {} failed", out.len() - passed);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_matches_the_whole_value() {
+        assert!(glob(b"*throttle*", b"message throttled"));
+        assert!(glob(
+            b"????????-??:??:??.??????",
+            b"20261122-10:00:00.123456"
+        ));
+        assert!(!glob(b"????????-??:??:??.??????", b"20261122-10:00:00.123"));
+        assert!(glob(b"a*b*c", b"aXXbYYbc"));
+        assert!(!glob(b"a*b", b"aXXbc"));
+        assert!(glob(b"*", b""));
+        assert!(!glob(b"?", b""));
+    }
+
+    #[test]
+    fn numbers_with_a_decimal_point_compare_as_numbers() {
+        assert!(same_value(b"100.00", "100"));
+        assert!(same_value(b"0", "0.00"));
+        assert!(same_value(b"5.010", "5.01"));
+        assert!(!same_value(b"5.02", "5.01"));
+        assert!(!same_value(b"007", "7"), "integers compare as text");
+        assert!(!same_value(b"1e2", "100.0"));
+        assert!(same_value(b"ABC", "ABC"));
+    }
+
+    #[test]
+    fn ids_are_unique_and_base36() {
+        let a = unique_id();
+        let b = unique_id();
+        assert_ne!(a, b);
+        assert!(a.len() < 40, "{a}");
+        assert_eq!(base36(0), "0");
+        assert_eq!(base36(36), "10");
+    }
 }
