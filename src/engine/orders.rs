@@ -501,11 +501,16 @@ impl Engine {
 
     pub(super) fn on_mass_cancel(&mut self, scope: MassCancelScope, out: &mut Vec<Event>) {
         let mut slots = Vec::new();
+        let only_instrument = match scope {
+            MassCancelScope::Instrument(instrument)
+            | MassCancelScope::SessionInstrument(_, instrument) => Some(instrument),
+            MassCancelScope::All | MassCancelScope::Account(_) | MassCancelScope::Session(_) => {
+                None
+            }
+        };
         for (index, book) in self.core.books.iter().enumerate() {
-            if let MassCancelScope::Instrument(instrument) = scope {
-                if instrument.0 as usize != index {
-                    continue;
-                }
+            if only_instrument.is_some_and(|instrument| instrument.0 as usize != index) {
+                continue;
             }
             for side in [Side::Buy, Side::Sell] {
                 for level in book.ladder(side).levels.iter().rev() {
@@ -532,6 +537,9 @@ impl Engine {
                 MassCancelScope::Instrument(instrument) => order.instrument == instrument,
                 MassCancelScope::Account(account) => order.account == account,
                 MassCancelScope::Session(session) => order.session == session,
+                MassCancelScope::SessionInstrument(session, instrument) => {
+                    order.session == session && order.instrument == instrument
+                }
             };
             if selected {
                 self.remove_live(slot, Removal::Canceled(CancelReason::MassCancel), out);

@@ -10,9 +10,9 @@
 //! ```
 //! Commands: `new SIDE QTY (limit P | market | stop S | stop-limit S P) [day|gtc|ioc|fok|gtd=T|gtd-date=DAYS]
 //! [acct=N] [session=N] [sym=SYMBOL] [post-only] [display=N]`, `cancel ORDER [acct=N]`,
-//! `replace ORDER qty=N [px=P] [acct=N]`, `mass-cancel (all|sym=S|acct=N|session=N)`, `status SYMBOL STATUS`,
-//! `time T`. A time T is nanoseconds since the epoch or `DAYS+HH:MM[:SS]`. Each command runs at the time of the last
-//! `time` command (0 before the first).
+//! `replace ORDER qty=N [px=P] [acct=N]`, `mass-cancel (all|sym=S|acct=N|session=N [sym=S])`,
+//! `status SYMBOL STATUS`, `time T`. A time T is nanoseconds since the epoch or `DAYS+HH:MM[:SS]`. Each command runs
+//! at the time of the last `time` command (0 before the first).
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -115,7 +115,7 @@ pub fn parse_command(line: &str, symbols: &dyn Symbols) -> Result<Command, Strin
                 qty_lots: number("qty", qty_lots)?,
             }))
         }
-        Some("mass-cancel") => parse_mass_cancel(words.next(), symbols).map(Command::MassCancel),
+        Some("mass-cancel") => parse_mass_cancel(words, symbols).map(Command::MassCancel),
         Some("status") => {
             let symbol = words.next().unwrap_or("");
             let instrument = symbols
@@ -133,24 +133,39 @@ pub fn parse_command(line: &str, symbols: &dyn Symbols) -> Result<Command, Strin
     }
 }
 
-fn parse_mass_cancel(word: Option<&str>, symbols: &dyn Symbols) -> Result<MassCancelScope, String> {
-    let word = word.unwrap_or("");
-    if word == "all" {
+/// `all`, `sym=S`, `acct=N`, `session=N` or `session=N sym=S` (that session's orders on that instrument).
+fn parse_mass_cancel<'a>(
+    words: impl Iterator<Item = &'a str>,
+    symbols: &dyn Symbols,
+) -> Result<MassCancelScope, String> {
+    let words: Vec<&str> = words.collect();
+    if words == ["all"] {
         return Ok(MassCancelScope::All);
     }
-    match word.split_once('=') {
-        Some(("sym", symbol)) => symbols
+    let options = options(words.iter().copied())?;
+    let instrument = |symbol: &str| {
+        symbols
             .instrument(symbol)
-            .map(MassCancelScope::Instrument)
-            .ok_or_else(|| format!("unknown symbol {symbol:?}")),
-        Some(("acct", account)) => Ok(MassCancelScope::Account(AccountId(number(
-            "acct", account,
+            .ok_or_else(|| format!("unknown symbol {symbol:?}"))
+    };
+    let keys: Vec<&str> = options.keys().copied().collect();
+    match keys.as_slice() {
+        ["sym"] => instrument(options["sym"]).map(MassCancelScope::Instrument),
+        ["acct"] => Ok(MassCancelScope::Account(AccountId(number(
+            "acct",
+            options["acct"],
         )?))),
-        Some(("session", session)) => Ok(MassCancelScope::Session(SessionId(number(
-            "session", session,
+        ["session"] => Ok(MassCancelScope::Session(SessionId(number(
+            "session",
+            options["session"],
         )?))),
+        ["session", "sym"] => Ok(MassCancelScope::SessionInstrument(
+            SessionId(number("session", options["session"])?),
+            instrument(options["sym"])?,
+        )),
         _ => err(format!(
-            "mass-cancel scope {word:?}: all, sym=, acct= or session="
+            "mass-cancel scope {:?}: all, sym=, acct=, session= or session= sym=",
+            words.join(" ")
         )),
     }
 }

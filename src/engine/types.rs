@@ -128,11 +128,15 @@ pub struct Replace {
     pub qty_lots: i64,
 }
 
+/// Which live orders a mass cancel ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MassCancelScope {
     Instrument(InstrumentId),
     Account(AccountId),
+    /// Every order that arrived on the session (a client's OrderMassCancelRequest 530=7).
     Session(SessionId),
+    /// The session's orders on one instrument (a client's OrderMassCancelRequest 530=1).
+    SessionInstrument(SessionId, InstrumentId),
     All,
 }
 
@@ -427,6 +431,21 @@ impl fmt::Display for OrderKind {
                 stop_ticks,
                 price_ticks,
             } => write!(f, "stop-limit {stop_ticks} {price_ticks}"),
+        }
+    }
+}
+
+/// The scope as the scenario text writes it, with the instrument by index (`instr=N`).
+impl fmt::Display for MassCancelScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MassCancelScope::All => f.write_str("all"),
+            MassCancelScope::Instrument(instrument) => write!(f, "instr={}", instrument.0),
+            MassCancelScope::Account(account) => write!(f, "acct={}", account.0),
+            MassCancelScope::Session(session) => write!(f, "session={}", session.0),
+            MassCancelScope::SessionInstrument(session, instrument) => {
+                write!(f, "session={} instr={}", session.0, instrument.0)
+            }
         }
     }
 }

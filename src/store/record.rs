@@ -60,9 +60,13 @@ pub fn encode(record: &Sequenced, out: &mut Vec<u8>) {
                 MassCancelScope::Instrument(instrument) => (1, instrument.0),
                 MassCancelScope::Account(account) => (2, account.0),
                 MassCancelScope::Session(session) => (3, session.0),
+                MassCancelScope::SessionInstrument(session, _) => (4, session.0),
             };
             out.push(kind);
             put_u64(out, u64::from(value));
+            if let MassCancelScope::SessionInstrument(_, instrument) = scope {
+                put_u64(out, u64::from(instrument.0));
+            }
         }
         Command::SetStatus { instrument, status } => {
             out.push(5);
@@ -193,6 +197,9 @@ pub fn decode(bytes: &[u8]) -> Result<Sequenced, DecodeError> {
             (1, value) => MassCancelScope::Instrument(InstrumentId(value)),
             (2, value) => MassCancelScope::Account(AccountId(value)),
             (3, value) => MassCancelScope::Session(SessionId(value)),
+            (4, value) => {
+                MassCancelScope::SessionInstrument(SessionId(value), InstrumentId(reader.u32()?))
+            }
             _ => return reader.fail("unknown mass cancel scope"),
         }),
         5 => {
