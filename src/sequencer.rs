@@ -1,8 +1,17 @@
-//! The single writer. One thread owns the engine and the journal. Commands arrive over a bounded channel; each
-//! gets the next global sequence number and a timestamp, is appended to the journal and applied to the engine.
-//! Group commit: a batch is made durable (one fdatasync) when it is full or when no command has arrived for a
-//! short bounded wait, and only then are its events released to the rest of the venue. Nothing that acknowledges
-//! a command can leave before its batch is durable, because nothing leaves but released batches.
+//! The single writer. One thread owns the engine and the journal. Submissions (commands, each with its origin:
+//! the submitter's own opaque context, such as the FIX session and ClOrdID) arrive over a bounded channel; each
+//! command gets the next global sequence number and a timestamp, is appended to the journal with its origin (one
+//! record, so one fdatasync covers both) and applied to the engine. Group commit: a batch is made durable (one
+//! fdatasync) when it is full or when no command has arrived for a short bounded wait, and only then are its
+//! events released to the rest of the venue, each command with its origin. Nothing that acknowledges a command can
+//! leave before its batch is durable, because nothing leaves but released batches.
+//!
+//! Sequence numbers are assigned contiguously in submission order: the commands of an accepted submission get
+//! consecutive numbers in the order given, submissions are taken in the order the channel received them, nothing
+//! accepted is skipped or reordered, and a refused submission (`Err` from [`Sequencer::submit`] or
+//! [`Sequencer::try_submit`]) gets none. Every command takes a number, whatever the engine makes of it. So a single
+//! submitting thread can predict them: the n-th command it submits after [`Sequencer::start`] gets
+//! [`Sequencer::last_seq_at_start`] + n. The gateway, the only submitter, relies on this.
 //!
 //! On a journal failure the sequencer stops (fail closed): the batch in flight is never released, the release
 //! channel closes, and [`Sequencer::finish`] reports why.
@@ -17,9 +26,28 @@ use crate::store::journal::{
     AppendError, COMMIT_BYTES_MAX, CommitError, FRAME_BYTES_MAX, Journal, JournalOptions,
     OpenError, Recovery,
 };
+pub use crate::store::record::ORIGIN_BYTES_MAX;
 
 /// The most commands in one submission.
 pub const SUBMISSION_COMMANDS_MAX: usize = 4_096;
+
+/// One command to sequence and its origin: the submitter's own context for it (at most [`ORIGIN_BYTES_MAX`]
+/// bytes), opaque to the sequencer and the engine, journaled with the command and handed back with its events.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Submission {
+    pub command: Command,
+    pub origin: Vec<u8>,
+}
+
+impl Submission {
+    /// A command with an empty origin.
+    pub fn bare(command: Command) -> Submission {
+        Submission {
+            command,
+            origin: Vec::new(),
+        }
+    }
+}
 
 #[derive(Clone, Copy, Debug)]
 pub struct SequencerConfig {
@@ -57,10 +85,12 @@ pub fn system_clock() -> Clock {
     })
 }
 
-/// A durable batch: its commands as sequenced and the events they produced, in order.
+/// A durable batch: its commands as sequenced, their origins and the events they produced, in order.
 #[derive(Clone, Debug, Default)]
 pub struct Released {
     pub commands: Vec<Sequenced>,
+    /// `origins[i]` is the origin `commands[i]` was submitted with.
+    pub origins: Vec<Vec<u8>>,
     pub events: Vec<Event>,
     /// `events[event_ends[i - 1]..event_ends[i]]` are the events of `commands[i]` (from 0 for the first).
     pub event_ends: Vec<usize>,
@@ -76,12 +106,19 @@ impl Released {
         };
         &self.events[start..self.event_ends[index]]
     }
+
+    /// The origin the `index`-th command of the batch was submitted with.
+    pub fn origin_of(&self, index: usize) -> &[u8] {
+        &self.origins[index]
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
     #[error("submission of {count} commands; the most is {SUBMISSION_COMMANDS_MAX}")]
     TooLarge { count: usize },
+    #[error("origin of {bytes} bytes; the most is {ORIGIN_BYTES_MAX}")]
+    OriginTooLarge { bytes: usize },
     #[error("the sequencer's input is full")]
     Full,
     #[error("the sequencer has stopped")]
@@ -109,23 +146,47 @@ pub enum RecoverError {
 }
 
 /// Opens the journal in `dir` and replays it into `engine` (start-up recovery), then audits the engine.
+/// `on_record` sees every replayed record in order with its origin (empty for a record journaled before origins
+/// existed) and the events the engine produced for it, so the caller can rebuild its own state. On an error,
+/// whatever `on_record` built must be discarded.
 pub fn recover(
     dir: &Path,
     options: JournalOptions,
     mut engine: Engine,
+    mut on_record: impl FnMut(&Sequenced, &[u8], &[Event]),
 ) -> Result<(Engine, Journal, Recovery), RecoverError> {
     let mut events = Vec::with_capacity(1_024);
-    let (journal, recovery) = Journal::open(dir, options, |record| {
+    let (journal, recovery) = Journal::open(dir, options, |record, origin| {
         events.clear();
         engine.apply(record, &mut events);
+        on_record(record, origin, &events);
     })?;
     engine.audit();
     Ok((engine, journal, recovery))
 }
 
 pub struct Sequencer {
-    input: SyncSender<Vec<Command>>,
+    input: SyncSender<Vec<Submission>>,
+    last_seq_at_start: Seq,
     thread: JoinHandle<Result<(Engine, Journal), SequencerError>>,
+}
+
+/// Refuses a submission the sequencer must not take: too many commands, or an origin too long to journal.
+fn check_submission(submission: &[Submission]) -> Result<(), SubmitError> {
+    if submission.len() > SUBMISSION_COMMANDS_MAX {
+        return Err(SubmitError::TooLarge {
+            count: submission.len(),
+        });
+    }
+    match submission
+        .iter()
+        .find(|item| item.origin.len() > ORIGIN_BYTES_MAX)
+    {
+        Some(item) => Err(SubmitError::OriginTooLarge {
+            bytes: item.origin.len(),
+        }),
+        None => Ok(()),
+    }
 }
 
 impl Sequencer {
@@ -145,6 +206,7 @@ impl Sequencer {
         let (input, commands) = mpsc::sync_channel(config.input_capacity.max(1));
         let (output, released) = mpsc::sync_channel(config.output_capacity.max(1));
         let last_ts_ns = journal.last_ts_ns();
+        let last_seq_at_start = journal.last_seq();
         let mut worker = Worker {
             engine,
             journal,
@@ -161,30 +223,39 @@ impl Sequencer {
                     .map(|()| (worker.engine, worker.journal))
             })
             .expect("spawning the sequencer thread");
-        Ok((Sequencer { input, thread }, released))
+        let sequencer = Sequencer {
+            input,
+            last_seq_at_start,
+            thread,
+        };
+        Ok((sequencer, released))
     }
 
-    /// Submits commands, waiting while the input is full.
-    pub fn submit(&self, commands: Vec<Command>) -> Result<(), SubmitError> {
-        if commands.len() > SUBMISSION_COMMANDS_MAX {
-            return Err(SubmitError::TooLarge {
-                count: commands.len(),
-            });
-        }
-        self.input.send(commands).map_err(|_| SubmitError::Stopped)
+    /// The journal's last sequence number when the sequencer started: the first command submitted after the
+    /// start gets this plus one, and the next ones follow in submission order (see the module doc).
+    pub fn last_seq_at_start(&self) -> Seq {
+        self.last_seq_at_start
     }
 
-    /// Submits commands unless the input is full (the gateway's overload policy: reject, then disconnect).
-    pub fn try_submit(&self, commands: Vec<Command>) -> Result<(), SubmitError> {
-        if commands.len() > SUBMISSION_COMMANDS_MAX {
-            return Err(SubmitError::TooLarge {
-                count: commands.len(),
-            });
-        }
-        self.input.try_send(commands).map_err(|error| match error {
-            TrySendError::Full(_) => SubmitError::Full,
-            TrySendError::Disconnected(_) => SubmitError::Stopped,
-        })
+    /// Submits commands with their origins, waiting while the input is full. A submission with too many
+    /// commands or an origin over [`ORIGIN_BYTES_MAX`] is refused whole: nothing of it is sequenced.
+    pub fn submit(&self, submission: Vec<Submission>) -> Result<(), SubmitError> {
+        check_submission(&submission)?;
+        self.input
+            .send(submission)
+            .map_err(|_| SubmitError::Stopped)
+    }
+
+    /// Submits commands with their origins unless the input is full (the gateway's overload policy: reject,
+    /// then disconnect). Refuses what [`Sequencer::submit`] refuses, whole.
+    pub fn try_submit(&self, submission: Vec<Submission>) -> Result<(), SubmitError> {
+        check_submission(&submission)?;
+        self.input
+            .try_send(submission)
+            .map_err(|error| match error {
+                TrySendError::Full(_) => SubmitError::Full,
+                TrySendError::Disconnected(_) => SubmitError::Stopped,
+            })
     }
 
     /// Closes the input, lets the sequencer commit and release what it holds, and hands back the engine and
@@ -207,7 +278,7 @@ struct Worker {
 impl Worker {
     fn run(
         &mut self,
-        input: &Receiver<Vec<Command>>,
+        input: &Receiver<Vec<Submission>>,
         output: &SyncSender<Released>,
     ) -> Result<(), SequencerError> {
         while let Ok(submission) = input.recv() {
@@ -228,10 +299,14 @@ impl Worker {
     /// Sequences, journals and applies each command, committing whenever the batch is full.
     fn take(
         &mut self,
-        submission: Vec<Command>,
+        submission: Vec<Submission>,
         output: &SyncSender<Released>,
     ) -> Result<(), SequencerError> {
-        for mut command in submission {
+        for Submission {
+            mut command,
+            origin,
+        } in submission
+        {
             let full = self.batch.commands.len() >= self.config.batch_commands_max
                 || self.journal.pending_bytes() + FRAME_BYTES_MAX > COMMIT_BYTES_MAX;
             if full {
@@ -248,9 +323,10 @@ impl Worker {
                 ts_ns,
                 command,
             };
-            self.journal.append(&record)?;
+            self.journal.append(&record, &origin)?;
             self.engine.apply(&record, &mut self.batch.events);
             self.batch.commands.push(record);
+            self.batch.origins.push(origin);
             self.batch.event_ends.push(self.batch.events.len());
         }
         Ok(())

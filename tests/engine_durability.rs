@@ -2,10 +2,13 @@
 //!
 //! - Determinism: a mixed workload (every order type, TIF, STP, status change, time, mass cancel, pre-funded and
 //!   credit accounts) runs through the sequencer into a journal; replaying the journal twice yields event bytes
-//!   identical to what was released, and the same book hash.
+//!   identical to what was released, each command with the origin it was submitted with and the events it
+//!   produced, and the same book hash.
 //! - Crash: a child process runs the sequencer and prints the last sequence number of every batch it releases; the
 //!   parent kills it with SIGKILL at a moment it does not choose, and the recovered journal must hold every command
-//!   up to the last one released, exactly as generated.
+//!   up to the last one released, with its origin, exactly as generated.
+//! - Submission: sequence numbers follow submission order from `last_seq_at_start`, and a refused submission
+//!   (oversize origin) takes none.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -18,7 +21,9 @@ use fixvenue::engine::{
     InstrumentId, InstrumentSpec, MassCancelScope, NewOrder, OrderId, OrderKind, Replace,
     Sequenced, SessionId, Side, StpMode, TimeInForce, TradingStatus,
 };
-use fixvenue::sequencer::{Clock, Sequencer, SequencerConfig};
+use fixvenue::sequencer::{
+    Clock, ORIGIN_BYTES_MAX, Sequencer, SequencerConfig, Submission, SubmitError, recover,
+};
 use fixvenue::store::journal::{Journal, JournalOptions, SEGMENT_BYTES_MIN};
 use rust_decimal::Decimal;
 
@@ -158,7 +163,14 @@ fn mixed_command(rng: &mut Rng, n: u64) -> Command {
             qty_lots: 1 + rng.below(60) as i64,
         }),
         90..=95 => Command::Time { now_ns: 0 },
-        96 => Command::MassCancel(MassCancelScope::Session(SessionId(1 + rng.below(3) as u32))),
+        96 => {
+            let session = SessionId(1 + rng.below(3) as u32);
+            Command::MassCancel(if rng.below(2) == 0 {
+                MassCancelScope::Session(session)
+            } else {
+                MassCancelScope::SessionInstrument(session, InstrumentId(rng.below(2) as u32))
+            })
+        }
         97 => Command::SetStatus {
             instrument: InstrumentId(1),
             status: TradingStatus::Halted,
@@ -189,26 +201,40 @@ fn event_bytes(events: &[Event], out: &mut Vec<u8>) {
     }
 }
 
-/// Replays the journal into a fresh engine; returns the event bytes and the book hash.
-fn replay(dir: &Path) -> (Vec<u8>, u64, u64) {
+/// The origin the tests submit with the `n`-th command: different lengths (empty included) and contents.
+fn origin(n: u64) -> Vec<u8> {
+    format!("session={} clordid={n}", n % 7)
+        .into_bytes()
+        .into_iter()
+        .cycle()
+        .take((n % 61) as usize)
+        .collect()
+}
+
+/// One command as the tests compare it: sequence number, origin, and its events as text.
+type Trace = (u64, Vec<u8>, Vec<u8>);
+
+/// Replays the journal into a fresh engine through `recover`; returns the event bytes, the book hash, the record
+/// count and each record's trace.
+fn replay(dir: &Path) -> (Vec<u8>, u64, u64, Vec<Trace>) {
     let mut engine = engine();
     engine.set_audit_interval(1_000);
-    let (mut bytes, mut events) = (Vec::new(), Vec::new());
-    let (_, recovery) = Journal::open(dir, SMALL_SEGMENTS, |record| {
-        events.clear();
-        engine.apply(record, &mut events);
-        event_bytes(&events, &mut bytes);
+    let (mut bytes, mut traces) = (Vec::new(), Vec::new());
+    let (engine, _, recovery) = recover(dir, SMALL_SEGMENTS, engine, |record, origin, events| {
+        event_bytes(events, &mut bytes);
+        let mut own = Vec::new();
+        event_bytes(events, &mut own);
+        traces.push((record.seq, origin.to_vec(), own));
     })
     .expect("journal opens");
-    engine.audit();
-    (bytes, engine.state_hash(), recovery.records)
+    (bytes, engine.state_hash(), recovery.records, traces)
 }
 
 #[test]
 fn replaying_a_journal_gives_identical_events_and_books() {
     const COMMANDS: u64 = 60_000;
     let dir = tempfile::tempdir().expect("tempdir");
-    let (journal, _) = Journal::open(dir.path(), SMALL_SEGMENTS, |_| {}).expect("journal opens");
+    let (journal, _) = Journal::open(dir.path(), SMALL_SEGMENTS, |_, _| {}).expect("journal opens");
     let config = SequencerConfig {
         batch_commands_max: 512,
         ..SequencerConfig::default()
@@ -216,16 +242,24 @@ fn replaying_a_journal_gives_identical_events_and_books() {
     let (sequencer, released) =
         Sequencer::start(engine(), journal, config, stepping_clock()).expect("starts");
     let reader = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
+        let (mut bytes, mut traces) = (Vec::new(), Vec::new());
         for batch in released {
             event_bytes(&batch.events, &mut bytes);
+            for (index, command) in batch.commands.iter().enumerate() {
+                let mut own = Vec::new();
+                event_bytes(batch.events_of(index), &mut own);
+                traces.push((command.seq, batch.origin_of(index).to_vec(), own));
+            }
         }
-        bytes
+        (bytes, traces)
     });
     let mut rng = Rng(0x5eed_1234_abcd_0001);
     let mut submission = Vec::new();
     for n in 1..=COMMANDS {
-        submission.push(mixed_command(&mut rng, n));
+        submission.push(Submission {
+            command: mixed_command(&mut rng, n),
+            origin: origin(n),
+        });
         if submission.len() > n as usize % 97 {
             sequencer
                 .submit(std::mem::take(&mut submission))
@@ -234,7 +268,7 @@ fn replaying_a_journal_gives_identical_events_and_books() {
     }
     sequencer.submit(submission).expect("submits");
     let (live, _) = sequencer.finish().expect("sequencer stops cleanly");
-    let released_bytes = reader.join().expect("reader");
+    let (released_bytes, released_traces) = reader.join().expect("reader");
     let text = String::from_utf8_lossy(&released_bytes);
     for kind in [
         "trade ",
@@ -248,13 +282,22 @@ fn replaying_a_journal_gives_identical_events_and_books() {
     ] {
         assert!(text.contains(kind), "the workload never produced {kind:?}");
     }
-    let (first, first_hash, records) = replay(dir.path());
-    let (second, second_hash, _) = replay(dir.path());
+    let (first, first_hash, records, traces) = replay(dir.path());
+    let (second, second_hash, _, _) = replay(dir.path());
     assert_eq!(records, COMMANDS);
     assert!(
         first == released_bytes,
         "replay events differ from the released events"
     );
+    assert_eq!(traces.len(), released_traces.len());
+    for (n, (replayed, released)) in (1..).zip(traces.iter().zip(&released_traces)) {
+        assert_eq!(replayed.0, n, "records replay in order");
+        assert_eq!(replayed.1, origin(n), "record {n}: origin");
+        assert!(
+            replayed == released,
+            "record {n}: replay differs from release"
+        );
+    }
     assert!(first == second, "two replays differ");
     assert_eq!(
         (first_hash, second_hash),
@@ -291,7 +334,7 @@ fn crash_child() {
         return;
     };
     let (journal, _) =
-        Journal::open(Path::new(&dir), SMALL_SEGMENTS, |_| {}).expect("journal opens");
+        Journal::open(Path::new(&dir), SMALL_SEGMENTS, |_, _| {}).expect("journal opens");
     let config = SequencerConfig {
         batch_commands_max: 256,
         ..SequencerConfig::default()
@@ -314,7 +357,12 @@ fn crash_child() {
     let started = Instant::now();
     let mut seq = 0;
     while started.elapsed() < Duration::from_secs(CRASH_CHILD_SECONDS_MAX) {
-        let submission: Vec<Command> = (seq + 1..=seq + 100).map(crash_command).collect();
+        let submission = (seq + 1..=seq + 100)
+            .map(|n| Submission {
+                command: crash_command(n),
+                origin: origin(n),
+            })
+            .collect();
         seq += 100;
         sequencer.submit(submission).expect("submits");
     }
@@ -351,8 +399,8 @@ fn a_killed_sequencer_loses_nothing_it_released() {
             "round {round}: the child released nothing"
         );
         let mut recovered = Vec::new();
-        let (_, recovery) = Journal::open(dir.path(), SMALL_SEGMENTS, |record| {
-            recovered.push(record.command)
+        let (_, recovery) = Journal::open(dir.path(), SMALL_SEGMENTS, |record, origin| {
+            recovered.push((record.command, origin.to_vec()))
         })
         .unwrap_or_else(|error| panic!("round {round}: recovery failed: {error}"));
         assert!(
@@ -360,12 +408,11 @@ fn a_killed_sequencer_loses_nothing_it_released() {
             "round {round}: released up to {last_released} but recovered only {}",
             recovery.last_seq
         );
-        for (index, command) in recovered.iter().enumerate() {
+        for (n, recovered) in (1..).zip(&recovered) {
             assert_eq!(
-                *command,
-                crash_command(index as u64 + 1),
-                "round {round}: record {} differs",
-                index + 1
+                *recovered,
+                (crash_command(n), origin(n)),
+                "round {round}: record {n} differs",
             );
         }
     }
@@ -375,7 +422,7 @@ fn a_killed_sequencer_loses_nothing_it_released() {
 #[test]
 fn journal_holds_what_was_sequenced() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (journal, _) = Journal::open(dir.path(), SMALL_SEGMENTS, |_| {}).expect("journal opens");
+    let (journal, _) = Journal::open(dir.path(), SMALL_SEGMENTS, |_, _| {}).expect("journal opens");
     let (sequencer, released) = Sequencer::start(
         engine(),
         journal,
@@ -385,12 +432,19 @@ fn journal_holds_what_was_sequenced() {
     .expect("starts");
     let mut rng = Rng(7);
     sequencer
-        .submit((1..=500).map(|n| mixed_command(&mut rng, n)).collect())
+        .submit(
+            (1..=500)
+                .map(|n| Submission::bare(mixed_command(&mut rng, n)))
+                .collect(),
+        )
         .expect("submits");
     sequencer.finish().expect("stops");
     let released: Vec<Sequenced> = released.iter().flat_map(|batch| batch.commands).collect();
     let mut journaled = Vec::new();
-    Journal::open(dir.path(), SMALL_SEGMENTS, |record| journaled.push(*record)).expect("reopens");
+    Journal::open(dir.path(), SMALL_SEGMENTS, |record, _| {
+        journaled.push(*record)
+    })
+    .expect("reopens");
     assert_eq!(released.len(), 500);
     assert_eq!(journaled, released);
     assert!(
@@ -398,4 +452,89 @@ fn journal_holds_what_was_sequenced() {
             .windows(2)
             .all(|pair| pair[0].ts_ns < pair[1].ts_ns)
     );
+}
+
+/// Starts a sequencer on the journal in `dir` (replayed into a fresh engine).
+fn restart(
+    dir: &Path,
+) -> (
+    Sequencer,
+    std::sync::mpsc::Receiver<fixvenue::sequencer::Released>,
+) {
+    let (engine, journal, _) =
+        recover(dir, SMALL_SEGMENTS, engine(), |_, _, _| {}).expect("recovers");
+    Sequencer::start(
+        engine,
+        journal,
+        SequencerConfig::default(),
+        stepping_clock(),
+    )
+    .expect("starts")
+}
+
+/// The gateway's prediction: the n-th command submitted after the start gets `last_seq_at_start() + n`, across
+/// submissions and restarts; a refused submission takes no number.
+#[test]
+fn sequence_numbers_follow_submission_order_and_refusals_take_none() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut rng = Rng(11);
+    for round in 0..3u64 {
+        let (sequencer, released) = restart(dir.path());
+        assert_eq!(sequencer.last_seq_at_start(), round * 30);
+        let mut predicted = sequencer.last_seq_at_start();
+        for size in [1usize, 10, 19] {
+            let mut submission: Vec<Submission> = (0..size)
+                .map(|offset| {
+                    let n = predicted + 1 + offset as u64;
+                    Submission {
+                        command: mixed_command(&mut rng, n),
+                        origin: n.to_le_bytes().to_vec(),
+                    }
+                })
+                .collect();
+            // The same submission with one origin too long is refused whole, by both doors.
+            let mut oversize = submission.clone();
+            oversize[size / 2].origin = vec![0; ORIGIN_BYTES_MAX + 1];
+            assert!(matches!(
+                sequencer.try_submit(oversize.clone()),
+                Err(SubmitError::OriginTooLarge { bytes }) if bytes == ORIGIN_BYTES_MAX + 1
+            ));
+            assert!(matches!(
+                sequencer.submit(oversize),
+                Err(SubmitError::OriginTooLarge { .. })
+            ));
+            submission[0].origin.resize(ORIGIN_BYTES_MAX, 0xee);
+            predicted += size as u64;
+            sequencer.submit(submission).expect("submits");
+        }
+        sequencer.finish().expect("stops");
+        let mut expected_seq = round * 30;
+        for batch in released {
+            assert_eq!(batch.origins.len(), batch.commands.len());
+            for (index, command) in batch.commands.iter().enumerate() {
+                expected_seq += 1;
+                let origin = batch.origin_of(index);
+                assert_eq!(command.seq, expected_seq);
+                assert_eq!(
+                    origin[..8],
+                    expected_seq.to_le_bytes(),
+                    "seq {expected_seq}"
+                );
+            }
+        }
+        assert_eq!(expected_seq, predicted);
+    }
+    let mut origins = Vec::new();
+    recover(dir.path(), SMALL_SEGMENTS, engine(), |record, origin, _| {
+        origins.push((record.seq, origin.len()))
+    })
+    .expect("recovers");
+    assert_eq!(origins.len(), 90);
+    // The first command of each submission carried the largest origin; the others eight bytes.
+    let largest: Vec<u64> = origins
+        .iter()
+        .filter(|(_, len)| *len == ORIGIN_BYTES_MAX)
+        .map(|(seq, _)| *seq)
+        .collect();
+    assert_eq!(largest, [1, 2, 12, 31, 32, 42, 61, 62, 72]);
 }

@@ -17,7 +17,7 @@ use crate::engine::{
     AccountId, Command, Engine, Event, InstrumentId, NewOrder, OrderId, OrderKind, Sequenced,
     SessionId, Side, TimeInForce,
 };
-use crate::sequencer::{Sequencer, SequencerConfig, recover, system_clock};
+use crate::sequencer::{Sequencer, SequencerConfig, Submission, recover, system_clock};
 use crate::store::journal::{Journal, JournalOptions};
 
 /// The largest operations file accepted.
@@ -380,7 +380,7 @@ const DURABLE_SUBMISSION_COMMANDS: usize = 1_024;
 pub fn durable_run(dir: &Path, ops: &[Sequenced], expected: &Expected) -> anyhow::Result<Durable> {
     check_journal_dir(dir)?;
     let (engine, instrument) = bench_engine()?;
-    let (journal, _) = Journal::open(dir, JournalOptions::default(), |_| {})?;
+    let (journal, _) = Journal::open(dir, JournalOptions::default(), |_, _| {})?;
     let (sequencer, released) =
         Sequencer::start(engine, journal, SequencerConfig::default(), system_clock())?;
     let start = Instant::now();
@@ -394,7 +394,13 @@ pub fn durable_run(dir: &Path, ops: &[Sequenced], expected: &Expected) -> anyhow
         (outcome, released_commands, start.elapsed())
     });
     for chunk in ops.chunks(DURABLE_SUBMISSION_COMMANDS) {
-        sequencer.submit(chunk.iter().map(|op| op.command).collect())?;
+        // Empty origins: the gateway's context per command is not measured here.
+        sequencer.submit(
+            chunk
+                .iter()
+                .map(|op| Submission::bare(op.command))
+                .collect(),
+        )?;
     }
     let (live, _) = sequencer.finish()?;
     let (mut outcome, released_commands, elapsed) = reader
@@ -421,7 +427,7 @@ fn replay(
 ) -> anyhow::Result<f64> {
     let (engine, _) = bench_engine()?;
     let start = Instant::now();
-    let (replayed, _, recovery) = recover(dir, JournalOptions::default(), engine)?;
+    let (replayed, _, recovery) = recover(dir, JournalOptions::default(), engine, |_, _, _| {})?;
     let replay_ms = start.elapsed().as_secs_f64() * 1e3;
     eprintln!("replayed {} records in {replay_ms:.0} ms", recovery.records);
     if replayed.state_hash() != live.state_hash() {

@@ -4,7 +4,8 @@
 //! naming the file and the byte offset.
 //!
 //! Frame: `len: u32 LE` (bytes after the header), `crc32c: u32 LE` (of those bytes), then `version: u8` and the
-//! record payload ([`super::record`]). A zero length marks the end of the written part of a segment: segments are
+//! record payload ([`super::record`]): version 2 is the command and its origin (the submitter's opaque context),
+//! version 1 the command alone (still read, with an empty origin; never written). A zero length marks the end of the written part of a segment: segments are
 //! filled with zeros when created, so that a later fdatasync only flushes data, never block allocation.
 //!
 //! Segments are named `journal-<first seq, 20 digits>.seg`. A commit that crosses into a new segment syncs the old
@@ -16,11 +17,14 @@ use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use super::record::{self, RECORD_PAYLOAD_BYTES_MAX};
+use super::record::{self, ORIGIN_BYTES_MAX, RECORD_PAYLOAD_BYTES_MAX};
 use crate::engine::{Seq, Sequenced};
 
 pub const FRAME_HEADER_BYTES: usize = 8;
-pub const RECORD_VERSION: u8 = 1;
+/// The version appended: the command and its origin.
+pub const RECORD_VERSION: u8 = 2;
+/// The first version, the command alone: still read (with an empty origin), never written.
+pub const RECORD_VERSION_COMMAND_ONLY: u8 = 1;
 /// The largest frame: header, version byte, payload.
 pub const FRAME_BYTES_MAX: usize = FRAME_HEADER_BYTES + 1 + RECORD_PAYLOAD_BYTES_MAX;
 /// The most bytes one group commit writes; the sequencer commits before a batch grows past it.
@@ -75,6 +79,8 @@ pub enum OpenError {
 pub enum AppendError {
     #[error("record {found} appended after {last}: sequence numbers must be contiguous")]
     OutOfSequence { last: Seq, found: Seq },
+    #[error("origin of {bytes} bytes; the most is {ORIGIN_BYTES_MAX}")]
+    OriginTooLarge { bytes: usize },
     #[error("the journal failed earlier and accepts nothing more: {0}")]
     Failed(String),
 }
@@ -165,8 +171,11 @@ struct ScanEnd {
     bad: Option<String>,
 }
 
-/// Checks one frame at `at`; returns the record and the frame's length.
-fn read_frame(bytes: &[u8], at: usize) -> Result<Option<(Sequenced, usize)>, String> {
+/// A frame read back: the record, its origin and the frame's length.
+type Frame<'a> = (Sequenced, &'a [u8], usize);
+
+/// Checks one frame at `at`.
+fn read_frame(bytes: &[u8], at: usize) -> Result<Option<Frame<'_>>, String> {
     if at + FRAME_HEADER_BYTES > bytes.len() {
         return Ok(None);
     }
@@ -182,11 +191,15 @@ fn read_frame(bytes: &[u8], at: usize) -> Result<Option<(Sequenced, usize)>, Str
     if crc32c::crc32c(body) != crc {
         return Err("CRC mismatch".into());
     }
-    if body[0] != RECORD_VERSION {
-        return Err(format!("unknown record version {}", body[0]));
+    let (record, origin) = match body[0] {
+        RECORD_VERSION => record::decode(&body[1..]),
+        RECORD_VERSION_COMMAND_ONLY => {
+            record::decode_v1(&body[1..]).map(|record| (record, &[][..]))
+        }
+        version => return Err(format!("unknown record version {version}")),
     }
-    let record = record::decode(&body[1..]).map_err(|error| error.to_string())?;
-    Ok(Some((record, FRAME_HEADER_BYTES + len)))
+    .map_err(|error| error.to_string())?;
+    Ok(Some((record, origin, FRAME_HEADER_BYTES + len)))
 }
 
 /// Hands every valid record of a segment to `apply`, checking that sequence numbers follow `last_seq`.
@@ -194,7 +207,7 @@ fn scan_segment(
     bytes: &[u8],
     last_seq: &mut Seq,
     records: &mut u64,
-    apply: &mut dyn FnMut(&Sequenced),
+    apply: &mut dyn FnMut(&Sequenced, &[u8]),
 ) -> ScanEnd {
     let mut at = 0;
     loop {
@@ -211,7 +224,7 @@ fn scan_segment(
                     bad: Some(reason),
                 };
             }
-            Ok(Some((record, frame_bytes))) => {
+            Ok(Some((record, origin, frame_bytes))) => {
                 if record.seq != *last_seq + 1 {
                     let reason = format!("record {} follows {}", record.seq, last_seq);
                     return ScanEnd {
@@ -219,7 +232,7 @@ fn scan_segment(
                         bad: Some(reason),
                     };
                 }
-                apply(&record);
+                apply(&record, origin);
                 *last_seq = record.seq;
                 *records += 1;
                 at += frame_bytes;
@@ -260,12 +273,13 @@ fn create_segment(
 }
 
 impl Journal {
-    /// Opens (or creates) the journal in `dir`, handing every record to `apply` in order. On an error, whatever
-    /// `apply` built from the records seen so far must be discarded.
+    /// Opens (or creates) the journal in `dir`, handing every record and its origin (empty for a version 1
+    /// record) to `apply` in order. On an error, whatever `apply` built from the records seen so far must be
+    /// discarded.
     pub fn open(
         dir: &Path,
         options: JournalOptions,
-        mut apply: impl FnMut(&Sequenced),
+        mut apply: impl FnMut(&Sequenced, &[u8]),
     ) -> Result<(Journal, Recovery), OpenError> {
         if options.segment_bytes < SEGMENT_BYTES_MIN {
             return Err(OpenError::SegmentTooSmall {
@@ -282,9 +296,9 @@ impl Journal {
         }
         let mut last_seq = 0;
         let mut last_ts_ns = i64::MIN;
-        let mut apply = |record: &Sequenced| {
+        let mut apply = |record: &Sequenced, origin: &[u8]| {
             last_ts_ns = record.ts_ns;
-            apply(record);
+            apply(record, origin);
         };
         let count = segments.len();
         for (index, (first_seq, path)) in segments.into_iter().enumerate() {
@@ -395,8 +409,9 @@ impl Journal {
         self.pending.len()
     }
 
-    /// Frames `record` into the commit buffer. The encoding is decoded again and compared before it is accepted.
-    pub fn append(&mut self, record: &Sequenced) -> Result<(), AppendError> {
+    /// Frames `record` and its `origin` (at most [`ORIGIN_BYTES_MAX`] bytes, opaque to the journal) into the commit
+    /// buffer. The encoding is decoded again and compared, origin included, before it is accepted.
+    pub fn append(&mut self, record: &Sequenced, origin: &[u8]) -> Result<(), AppendError> {
         if let Some(reason) = &self.failed {
             return Err(AppendError::Failed(reason.clone()));
         }
@@ -406,14 +421,19 @@ impl Journal {
                 found: record.seq,
             });
         }
+        if origin.len() > ORIGIN_BYTES_MAX {
+            return Err(AppendError::OriginTooLarge {
+                bytes: origin.len(),
+            });
+        }
         let start = self.pending.len();
         self.pending.extend_from_slice(&[0; FRAME_HEADER_BYTES]);
         self.pending.push(RECORD_VERSION);
-        record::encode(record, &mut self.pending);
+        record::encode(record, origin, &mut self.pending);
         let body = &self.pending[start + FRAME_HEADER_BYTES..];
         assert_eq!(
-            record::decode(&body[1..]).as_ref(),
-            Ok(record),
+            record::decode(&body[1..]),
+            Ok((*record, origin)),
             "record {} does not round-trip",
             record.seq
         );
@@ -505,14 +525,14 @@ mod tests {
 
     fn open(dir: &Path) -> Result<(Journal, Vec<Sequenced>, Recovery), OpenError> {
         let mut seen = Vec::new();
-        let (journal, recovery) = Journal::open(dir, SMALL, |record| seen.push(*record))?;
+        let (journal, recovery) = Journal::open(dir, SMALL, |record, _| seen.push(*record))?;
         Ok((journal, seen, recovery))
     }
 
     fn write(dir: &Path, count: u64, per_commit: u64) {
         let (mut journal, _, _) = open(dir).expect("opens");
         for seq in journal.last_seq() + 1..=journal.last_seq() + count {
-            journal.append(&record(seq)).expect("appends");
+            journal.append(&record(seq), &[]).expect("appends");
             if seq % per_commit == 0 {
                 journal.commit().expect("commits");
             }
@@ -570,7 +590,7 @@ mod tests {
         assert_eq!(torn_path, path);
         assert!(torn_bytes > 0);
         journal
-            .append(&record(100))
+            .append(&record(100), &[])
             .expect("appends where the tear was");
         journal.commit().expect("commits");
         drop(journal);
@@ -580,7 +600,7 @@ mod tests {
     #[test]
     fn corruption_before_the_tail_is_refused_with_its_offset() {
         let dir = tempfile::tempdir().expect("tempdir");
-        write(dir.path(), 200_000, 10_000);
+        write(dir.path(), 150_000, 10_000);
         let path = only_segment(dir.path());
         let offset = 1_000u64;
         let file = OpenOptions::new()
@@ -639,8 +659,118 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let (mut journal, _, _) = open(dir.path()).expect("opens");
         assert_eq!(
-            journal.append(&record(2)),
+            journal.append(&record(2), &[]),
             Err(AppendError::OutOfSequence { last: 0, found: 2 })
         );
+    }
+
+    fn origin(seq: Seq) -> Vec<u8> {
+        (0..seq % 300).map(|byte| (byte ^ seq) as u8).collect()
+    }
+
+    fn open_with_origins(dir: &Path) -> (Journal, Vec<(Sequenced, Vec<u8>)>) {
+        let mut seen = Vec::new();
+        let (journal, _) = Journal::open(dir, SMALL, |record, origin| {
+            seen.push((*record, origin.to_vec()))
+        })
+        .expect("opens");
+        (journal, seen)
+    }
+
+    #[test]
+    fn origins_come_back_with_their_records() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut journal, _) = open_with_origins(dir.path());
+        for seq in 1..=1_000 {
+            journal.append(&record(seq), &origin(seq)).expect("appends");
+        }
+        journal
+            .append(&record(1_001), &[0xa5; ORIGIN_BYTES_MAX])
+            .expect("appends the largest origin");
+        journal.commit().expect("commits");
+        drop(journal);
+        let (_, seen) = open_with_origins(dir.path());
+        let mut expected: Vec<_> = (1..=1_000).map(|seq| (record(seq), origin(seq))).collect();
+        expected.push((record(1_001), vec![0xa5; ORIGIN_BYTES_MAX]));
+        assert_eq!(seen, expected);
+    }
+
+    #[test]
+    fn an_origin_over_the_limit_is_refused_and_nothing_is_appended() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut journal, _) = open_with_origins(dir.path());
+        assert_eq!(
+            journal.append(&record(1), &[0; ORIGIN_BYTES_MAX + 1]),
+            Err(AppendError::OriginTooLarge {
+                bytes: ORIGIN_BYTES_MAX + 1
+            })
+        );
+        assert_eq!((journal.last_seq(), journal.pending_bytes()), (0, 0));
+        journal.append(&record(1), b"next").expect("appends");
+    }
+
+    /// A version 1 frame: the command alone.
+    fn frame_v1(record: &Sequenced) -> Vec<u8> {
+        let mut body = vec![RECORD_VERSION_COMMAND_ONLY];
+        record::encode(record, &[], &mut body);
+        assert_eq!(body.pop(), Some(0), "an empty origin is one zero byte");
+        let mut frame = (body.len() as u32).to_le_bytes().to_vec();
+        frame.extend_from_slice(&crc32c::crc32c(&body).to_le_bytes());
+        frame.extend_from_slice(&body);
+        frame
+    }
+
+    #[test]
+    fn version_1_frames_still_read_with_an_empty_origin() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        drop(open_with_origins(dir.path()));
+        let frames: Vec<u8> = (1..=50).flat_map(|seq| frame_v1(&record(seq))).collect();
+        let file = OpenOptions::new()
+            .write(true)
+            .open(only_segment(dir.path()))
+            .expect("opens");
+        file.write_all_at(&frames, 0)
+            .expect("writes version 1 frames");
+        let (mut journal, seen) = open_with_origins(dir.path());
+        assert_eq!(
+            seen,
+            (1..=50)
+                .map(|seq| (record(seq), Vec::new()))
+                .collect::<Vec<_>>()
+        );
+        journal.append(&record(51), b"after").expect("appends");
+        journal.commit().expect("commits");
+        drop(journal);
+        let (_, seen) = open_with_origins(dir.path());
+        assert_eq!(seen.len(), 51);
+        assert_eq!(seen[50], (record(51), b"after".to_vec()));
+    }
+
+    #[test]
+    fn an_unknown_version_is_damage() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut journal, _) = open_with_origins(dir.path());
+        for seq in 1..=10 {
+            // A non-empty origin, so that the last written byte is not zero and marks the end.
+            journal.append(&record(seq), b"o").expect("appends");
+        }
+        journal.commit().expect("commits");
+        drop(journal);
+        let mut frame = frame_v1(&record(11));
+        frame[FRAME_HEADER_BYTES] = 3;
+        let crc = crc32c::crc32c(&frame[FRAME_HEADER_BYTES..]);
+        frame[4..8].copy_from_slice(&crc.to_le_bytes());
+        let path = only_segment(dir.path());
+        let end = fs::read(&path)
+            .expect("reads")
+            .iter()
+            .rposition(|&byte| byte != 0)
+            .expect("data")
+            + 1;
+        let file = OpenOptions::new().write(true).open(&path).expect("opens");
+        file.write_all_at(&frame, end as u64).expect("writes");
+        let (_, seen, recovery) = open(dir.path()).expect("cuts it as a torn tail");
+        assert_eq!(seen.len(), 10);
+        assert_eq!(recovery.torn_tail.map(|(_, at, _)| at), Some(end as u64));
     }
 }

@@ -1,5 +1,11 @@
 //! The journal's record payload: one sequenced command in a compact binary form (LEB128 varints, zigzag for signed
-//! values). Decoding is strict: an unknown tag, an overlong varint or a trailing byte is an error, never a guess.
+//! values), then (from version 2) its origin: a LEB128 length and that many opaque bytes, the submitter's own
+//! context for the command (for the gateway: the FIX session, ClOrdID, OrigClOrdID, account name...). The engine
+//! never sees the origin; it is journaled with the command so that one fdatasync makes both durable, and handed
+//! back on replay.
+//!
+//! Version 1 payloads (the command alone) still decode, with an empty origin. Decoding is strict: an unknown tag,
+//! an overlong varint, an origin longer than [`ORIGIN_BYTES_MAX`] or a trailing byte is an error, never a guess.
 //! The frame around it (length, CRC, version) is the journal's business.
 
 use crate::engine::{
@@ -7,8 +13,16 @@ use crate::engine::{
     Replace, Sequenced, SessionId, Side, TimeInForce, TradingStatus,
 };
 
+/// The most bytes of origin one record carries.
+pub const ORIGIN_BYTES_MAX: usize = 1_024;
 /// The most bytes one encoded command takes (a new GTD stop-limit iceberg with every value at its widest).
-pub const RECORD_PAYLOAD_BYTES_MAX: usize = 128;
+pub const COMMAND_BYTES_MAX: usize = 128;
+/// The most bytes an origin's length takes (LEB128).
+const ORIGIN_LEN_BYTES_MAX: usize = 2;
+const _: () = assert!(ORIGIN_BYTES_MAX < 1 << (7 * ORIGIN_LEN_BYTES_MAX));
+/// The most bytes one payload takes: the command, the origin's length and the origin.
+pub const RECORD_PAYLOAD_BYTES_MAX: usize =
+    COMMAND_BYTES_MAX + ORIGIN_LEN_BYTES_MAX + ORIGIN_BYTES_MAX;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("record byte {offset}: {what}")]
@@ -29,8 +43,22 @@ fn put_i64(out: &mut Vec<u8>, value: i64) {
     put_u64(out, ((value << 1) ^ (value >> 63)) as u64);
 }
 
-/// Appends the encoding of `record` to `out`.
-pub fn encode(record: &Sequenced, out: &mut Vec<u8>) {
+/// Appends the version 2 encoding of `record` and its `origin` to `out`.
+///
+/// Panics if `origin` is longer than [`ORIGIN_BYTES_MAX`]: callers refuse such an origin before it gets here.
+pub fn encode(record: &Sequenced, origin: &[u8], out: &mut Vec<u8>) {
+    assert!(
+        origin.len() <= ORIGIN_BYTES_MAX,
+        "origin of {} bytes for record {}",
+        origin.len(),
+        record.seq
+    );
+    encode_command(record, out);
+    put_u64(out, origin.len() as u64);
+    out.extend_from_slice(origin);
+}
+
+fn encode_command(record: &Sequenced, out: &mut Vec<u8>) {
     put_u64(out, record.seq);
     put_i64(out, record.ts_ns);
     match record.command {
@@ -180,18 +208,45 @@ impl Reader<'_> {
     }
 }
 
-/// Decodes one record; the bytes must hold exactly one.
-pub fn decode(bytes: &[u8]) -> Result<Sequenced, DecodeError> {
+/// Decodes one version 2 payload (a record and its origin); the bytes must hold exactly one.
+pub fn decode(bytes: &[u8]) -> Result<(Sequenced, &[u8]), DecodeError> {
     let mut reader = Reader { bytes, at: 0 };
+    let record = decode_command(&mut reader)?;
+    let origin_bytes = reader.u64()?;
+    if origin_bytes > ORIGIN_BYTES_MAX as u64 {
+        return reader.fail("origin longer than ORIGIN_BYTES_MAX");
+    }
+    let start = reader.at;
+    let Some(origin) = bytes.get(start..start + origin_bytes as usize) else {
+        return reader.fail("record ends early");
+    };
+    reader.at += origin.len();
+    if reader.at != bytes.len() {
+        return reader.fail("trailing bytes after the origin");
+    }
+    Ok((record, origin))
+}
+
+/// Decodes one version 1 payload (a record without origin); the bytes must hold exactly one.
+pub fn decode_v1(bytes: &[u8]) -> Result<Sequenced, DecodeError> {
+    let mut reader = Reader { bytes, at: 0 };
+    let record = decode_command(&mut reader)?;
+    if reader.at != bytes.len() {
+        return reader.fail("trailing bytes after the command");
+    }
+    Ok(record)
+}
+
+fn decode_command(reader: &mut Reader<'_>) -> Result<Sequenced, DecodeError> {
     let seq = reader.u64()?;
     let ts_ns = reader.i64()?;
     let command = match reader.byte()? {
-        1 => Command::New(decode_new(&mut reader)?),
+        1 => Command::New(decode_new(reader)?),
         2 => Command::Cancel {
             order_id: OrderId(reader.u64()?),
             account: AccountId(reader.u32()?),
         },
-        3 => Command::Replace(decode_replace(&mut reader)?),
+        3 => Command::Replace(decode_replace(reader)?),
         4 => Command::MassCancel(match (reader.byte()?, reader.u32()?) {
             (0, _) => MassCancelScope::All,
             (1, value) => MassCancelScope::Instrument(InstrumentId(value)),
@@ -218,9 +273,6 @@ pub fn decode(bytes: &[u8]) -> Result<Sequenced, DecodeError> {
         },
         _ => return reader.fail("unknown command tag"),
     };
-    if reader.at != bytes.len() {
-        return reader.fail("trailing bytes after the command");
-    }
     Ok(Sequenced {
         seq,
         ts_ns,
@@ -325,23 +377,67 @@ mod tests {
         }
     }
 
+    fn encoded(record: &Sequenced, origin: &[u8]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        encode(record, origin, &mut bytes);
+        bytes
+    }
+
     #[test]
     fn round_trips_at_the_extremes_within_the_size_limit() {
         let record = widest();
-        let mut bytes = Vec::new();
-        encode(&record, &mut bytes);
+        let command_bytes = encoded(&record, &[]).len() - 1;
+        assert!(command_bytes <= COMMAND_BYTES_MAX, "{command_bytes} bytes");
+        let origin = vec![0xff; ORIGIN_BYTES_MAX];
+        let bytes = encoded(&record, &origin);
         assert!(
             bytes.len() <= RECORD_PAYLOAD_BYTES_MAX,
             "{} bytes",
             bytes.len()
         );
-        assert_eq!(decode(&bytes), Ok(record));
+        assert_eq!(decode(&bytes), Ok((record, &origin[..])));
+    }
+
+    #[test]
+    fn every_mass_cancel_scope_round_trips() {
+        for scope in [
+            MassCancelScope::All,
+            MassCancelScope::Instrument(InstrumentId(7)),
+            MassCancelScope::Account(AccountId(u32::MAX)),
+            MassCancelScope::Session(SessionId(3)),
+            MassCancelScope::SessionInstrument(SessionId(u32::MAX), InstrumentId(u32::MAX)),
+        ] {
+            let record = Sequenced {
+                seq: 9,
+                ts_ns: -1,
+                command: Command::MassCancel(scope),
+            };
+            let bytes = encoded(&record, b"origin");
+            assert_eq!(decode(&bytes), Ok((record, &b"origin"[..])), "{scope}");
+        }
+    }
+
+    #[test]
+    fn a_version_1_payload_is_the_command_alone() {
+        let record = widest();
+        let mut bytes = encoded(&record, &[]);
+        assert_eq!(bytes.pop(), Some(0), "an empty origin is one zero byte");
+        assert_eq!(decode_v1(&bytes), Ok(record));
+        assert_eq!(
+            decode(&bytes).unwrap_err().what,
+            "record ends early",
+            "a version 1 payload is not a version 2 one"
+        );
+        bytes.push(0);
+        assert_eq!(
+            decode_v1(&bytes).unwrap_err().what,
+            "trailing bytes after the command"
+        );
     }
 
     #[test]
     fn refuses_truncation_trailing_bytes_and_unknown_tags() {
-        let mut bytes = Vec::new();
-        encode(&widest(), &mut bytes);
+        let bytes = encoded(&widest(), b"session 3 clordid 42");
         for cut in 0..bytes.len() {
             assert!(
                 decode(&bytes[..cut]).is_err(),
@@ -352,18 +448,57 @@ mod tests {
         longer.push(0);
         assert_eq!(
             decode(&longer).unwrap_err().what,
-            "trailing bytes after the command"
+            "trailing bytes after the origin"
         );
-        let mut time = Vec::new();
-        encode(
+        let mut time = encoded(
             &Sequenced {
                 seq: 1,
                 ts_ns: 0,
                 command: Command::Time { now_ns: 5 },
             },
-            &mut time,
+            &[],
         );
         time[2] = 99;
         assert_eq!(decode(&time).unwrap_err().what, "unknown command tag");
+    }
+
+    #[test]
+    fn refuses_an_origin_longer_than_the_limit() {
+        let record = Sequenced {
+            seq: 1,
+            ts_ns: 0,
+            command: Command::Time { now_ns: 5 },
+        };
+        let mut bytes = encoded(&record, &[]);
+        bytes.pop();
+        put_u64(&mut bytes, ORIGIN_BYTES_MAX as u64 + 1);
+        bytes.resize(bytes.len() + ORIGIN_BYTES_MAX + 1, 7);
+        assert_eq!(
+            decode(&bytes).unwrap_err().what,
+            "origin longer than ORIGIN_BYTES_MAX"
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "origin of 1025 bytes")]
+    fn encoding_an_oversize_origin_is_a_bug() {
+        encoded(&widest(), &[0; ORIGIN_BYTES_MAX + 1]);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
+
+        /// Any origin up to the limit round-trips with its record, and every cut of the payload is refused.
+        #[test]
+        fn any_origin_round_trips(
+            origin in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..=ORIGIN_BYTES_MAX),
+            seq in proptest::prelude::any::<u64>(),
+            ts_ns in proptest::prelude::any::<i64>(),
+        ) {
+            let record = Sequenced { seq, ts_ns, command: Command::Time { now_ns: ts_ns } };
+            let bytes = encoded(&record, &origin);
+            proptest::prop_assert_eq!(decode(&bytes), Ok((record, &origin[..])));
+            proptest::prop_assert!(decode(&bytes[..bytes.len() - 1]).is_err());
+        }
     }
 }
