@@ -95,7 +95,7 @@ impl Encoder {
         buf.put_slice(&[b'0'; BODY_LENGTH_DIGITS]);
         buf.put_u8(SOH);
         let mut w = MessageWriter {
-            buf,
+            fields: FieldWriter { buf },
             start,
             length_at,
             precision: self.header_time_precision,
@@ -130,24 +130,57 @@ impl Encoder {
         if header.poss_resend {
             w.put_bool(tags::POSS_RESEND, true);
         }
-        w.put_timestamp(tags::SENDING_TIME, &header.sending_time, w.precision);
+        let precision = w.precision;
+        w.put_timestamp(tags::SENDING_TIME, &header.sending_time, precision);
         if let Some(t) = header.orig_sending_time {
-            w.put_timestamp(tags::ORIG_SENDING_TIME, &t, w.precision);
+            w.put_timestamp(tags::ORIG_SENDING_TIME, &t, precision);
         }
         w
     }
 }
 
-/// Writes the body of one message; [`MessageWriter::finish`] completes it.
+/// Writes the body of one message (the `put_*` methods of [`FieldWriter`]); [`MessageWriter::finish`]
+/// completes it.
 #[derive(Debug)]
 pub struct MessageWriter<'b> {
-    buf: &'b mut BytesMut,
+    fields: FieldWriter<'b>,
     start: usize,
     length_at: usize,
     precision: TimePrecision,
 }
 
-impl MessageWriter<'_> {
+impl<'b> std::ops::Deref for MessageWriter<'b> {
+    type Target = FieldWriter<'b>;
+
+    fn deref(&self) -> &FieldWriter<'b> {
+        &self.fields
+    }
+}
+
+impl<'b> std::ops::DerefMut for MessageWriter<'b> {
+    fn deref_mut(&mut self) -> &mut FieldWriter<'b> {
+        &mut self.fields
+    }
+}
+
+/// Appends `tag=value<SOH>` fields to a buffer: the body of a message, or fields an application layer
+/// encodes ahead of the header (an ExecutionReport's body).
+#[derive(Debug)]
+pub struct FieldWriter<'b> {
+    buf: &'b mut BytesMut,
+}
+
+impl<'b> FieldWriter<'b> {
+    /// Writes fields at the end of `buf`.
+    pub fn new(buf: &'b mut BytesMut) -> FieldWriter<'b> {
+        FieldWriter { buf }
+    }
+
+    /// The bytes written so far (the whole buffer).
+    pub fn bytes(&self) -> &[u8] {
+        self.buf
+    }
+
     #[inline]
     fn put_tag(&mut self, tag: u32) {
         match TAG_PREFIXES.get(tag as usize) {
@@ -246,26 +279,30 @@ impl MessageWriter<'_> {
         self
     }
 
+}
+
+impl MessageWriter<'_> {
     /// Writes BodyLength and CheckSum. Returns the message's byte range start (the message is `buf[start..]`).
     pub fn finish(self) -> Result<usize, TooLarge> {
+        let FieldWriter { buf } = self.fields;
         let body_start = self.length_at + BODY_LENGTH_DIGITS + 1;
-        let body_len = self.buf.len() - body_start;
+        let body_len = buf.len() - body_start;
         let mut digits = [0u8; 20];
         let n = uint_digits(body_len as u64, &mut digits);
         if n > BODY_LENGTH_DIGITS {
-            self.buf.truncate(self.start);
+            buf.truncate(self.start);
             return Err(TooLarge { body_len });
         }
         // Shift the body left over the unused placeholder digits, then write the real digits before the SOH.
         let unused = BODY_LENGTH_DIGITS - n;
         let length_at = self.length_at;
-        self.buf
+        buf
             .copy_within(length_at + BODY_LENGTH_DIGITS.., length_at + n);
-        self.buf.truncate(self.buf.len() - unused);
-        self.buf[length_at..length_at + n].copy_from_slice(&digits[20 - n..]);
-        let sum = checksum(&self.buf[self.start..]);
-        self.buf.put_slice(b"10=");
-        self.buf
+        buf.truncate(buf.len() - unused);
+        buf[length_at..length_at + n].copy_from_slice(&digits[20 - n..]);
+        let sum = checksum(&buf[self.start..]);
+        buf.put_slice(b"10=");
+        buf
             .put_slice(&[b'0' + sum / 100, b'0' + sum / 10 % 10, b'0' + sum % 10, SOH]);
         Ok(self.start)
     }

@@ -133,6 +133,7 @@ fix_enum! {
         Restated = b"D",
         PendingReplace = b"E",
         Trade = b"F",
+        TriggeredOrActivated = b"L",
         TradeCorrect = b"G",
         TradeCancel = b"H",
         OrderStatus = b"I",
@@ -249,6 +250,22 @@ pub const BUSINESS_REJECT_REASON: u32 = 380;
 pub const TRD_MATCH_ID: u32 = 880;
 pub const LAST_LIQUIDITY_IND: u32 = 851;
 pub const USERNAME: u32 = 553;
+pub const CXL_REJ_REASON: u32 = 102;
+pub const MAX_FLOOR: u32 = 111;
+pub const EXPIRE_TIME: u32 = 126;
+pub const EXPIRE_DATE: u32 = 432;
+pub const CXL_REJ_RESPONSE_TO: u32 = 434;
+pub const MASS_CANCEL_REQUEST_TYPE: u32 = 530;
+pub const MASS_CANCEL_RESPONSE: u32 = 531;
+pub const MASS_CANCEL_REJECT_REASON: u32 = 532;
+pub const TOTAL_AFFECTED_ORDERS: u32 = 533;
+pub const MASS_STATUS_REQ_ID: u32 = 584;
+pub const MASS_STATUS_REQ_TYPE: u32 = 585;
+pub const ORD_STATUS_REQ_ID: u32 = 790;
+pub const TOT_NUM_REPORTS: u32 = 911;
+pub const LAST_RPT_REQUESTED: u32 = 912;
+/// The venue's user-defined Logon field: Y/N overrides the session's CancelOnDisconnect setting.
+pub const CANCEL_ON_DISCONNECT: u32 = 5001;
 pub const PASSWORD: u32 = 554;
 
 #[cfg(test)]

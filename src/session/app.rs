@@ -5,6 +5,8 @@
 //! [`super::Event::Send`]. Until order entry lands, [`NotAvailable`] answers each application message with one
 //! BusinessMessageReject (380=4).
 
+use chrono::{DateTime, Utc};
+
 use crate::fix::Message;
 use crate::fix::tags::{self, BusinessRejectReason, FixEnum};
 
@@ -19,11 +21,31 @@ pub struct AppMessage {
     pub body: Vec<u8>,
 }
 
-/// The application layer behind a session.
+/// The application layer behind a session. It lives as long as the session (across connections).
 pub trait Application: Send {
+    /// A Logon that passed every session check (authentication, SendingTime, HeartBtInt, sequence numbers).
+    /// `Err(text)` refuses it: the session answers with a Logout carrying the text and disconnects.
+    fn on_logon(&mut self, _logon: &Message, _now: DateTime<Utc>) -> Result<(), String> {
+        Ok(())
+    }
+
     /// One valid application message, in sequence. `routing` is already reversed for an answer. Returns the
     /// immediate answers.
-    fn on_message(&mut self, msg: &Message, routing: &Routing) -> Vec<AppMessage>;
+    fn on_message(
+        &mut self,
+        msg: &Message,
+        routing: &Routing,
+        now: DateTime<Utc>,
+    ) -> Vec<AppMessage>;
+
+    /// Asked after each [`Application::on_message`]: a reason to log the session out now (a client abusing the
+    /// throttle, for instance).
+    fn take_logout(&mut self) -> Option<String> {
+        None
+    }
+
+    /// The logged-on session ended: Logout, lost connection or a venue-initiated disconnect.
+    fn on_disconnect(&mut self) {}
 }
 
 /// The application layer before order entry exists: every application message gets a BusinessMessageReject
@@ -32,7 +54,12 @@ pub trait Application: Send {
 pub struct NotAvailable;
 
 impl Application for NotAvailable {
-    fn on_message(&mut self, msg: &Message, routing: &Routing) -> Vec<AppMessage> {
+    fn on_message(
+        &mut self,
+        msg: &Message,
+        routing: &Routing,
+        _now: DateTime<Utc>,
+    ) -> Vec<AppMessage> {
         let mut body = Vec::with_capacity(96);
         if let Some(seq) = msg.get(tags::MSG_SEQ_NUM) {
             push_field(&mut body, tags::REF_SEQ_NUM, seq.bytes);

@@ -3,7 +3,10 @@
 //! `[DEFAULT]` first, then one `[SESSION]` per CompID pair; `Key=Value` lines, `#` or `;` comments, `Y`/`N`
 //! booleans. The keys are QuickFIX's (BeginString, SenderCompID, TargetCompID, HeartBtInt, StartTime, ...) plus
 //! the venue's own: `SessionRole`, `HeartBtIntMin`, `HeartBtIntMax`, `Username`, `PasswordHash` (argon2, PHC
-//! string; a plain password is never accepted). Every key of the venue has a default, so a file with standard
+//! string; a plain password is never accepted), and for order entry `Accounts` (comma-separated; the first is
+//! the default), `CancelOnDisconnect`, `ThrottleRate`/`ThrottleBurst` (application messages per second, and the
+//! bucket size), `ThrottleMaxRejects`/`ThrottleCooldown` (throttled messages in one second that log the session
+//! out, and the seconds before its next Logon is accepted). Every key of the venue has a default, so a file with standard
 //! QuickFIX keys only is a valid configuration. A few QuickFIX keys that concern an initiator or QuickFIX's own
 //! file store are accepted and have no effect here ([`IGNORED_KEYS`]).
 //!
@@ -42,6 +45,28 @@ pub const PORT_TLS_DEFAULT: u16 = 9879;
 
 /// The session configuration bundled into the binary (`sessions/default.cfg`).
 pub const BUNDLED_SESSIONS_CFG: &str = include_str!("../../sessions/default.cfg");
+
+/// Longest account name.
+pub const ACCOUNT_BYTES_MAX: usize = 64;
+/// Most accounts one session may trade.
+pub const ACCOUNTS_PER_SESSION_MAX: usize = 64;
+/// Throttled messages within one second that log a session out, by default.
+pub const THROTTLE_MAX_REJECTS_DEFAULT: u32 = 100;
+/// Seconds a session logged out by the throttle waits before its next Logon is accepted, by default.
+pub const THROTTLE_COOLDOWN_S_DEFAULT: u32 = 30;
+
+/// A token bucket over a session's application messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttle {
+    /// Messages per second, sustained.
+    pub rate_per_s: u32,
+    /// The bucket: messages that may arrive at once.
+    pub burst: u32,
+    /// Throttled messages within one second that log the session out.
+    pub max_rejects: u32,
+    /// Seconds before a session logged out by the throttle may log on again.
+    pub cooldown_s: u32,
+}
 
 /// What a session may do (see DESIGN.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,6 +170,14 @@ pub struct SessionConfig {
     pub heartbeat_min_s: u32,
     pub heartbeat_max_s: u32,
     pub username: Option<String>,
+    /// Accounts the session may trade; the first is the default for orders without Account (1). Never empty:
+    /// without the key, one account named after the client's CompID.
+    pub accounts: Vec<String>,
+    /// Cancel the session's resting orders when it disconnects or logs out (a Logon may override it with tag
+    /// 5001 CancelOnDisconnect).
+    pub cancel_on_disconnect: bool,
+    /// The application-message throttle; `None` when ThrottleRate is 0 or absent.
+    pub throttle: Option<Throttle>,
     /// An argon2 PHC string.
     pub password_hash: Option<String>,
 }
@@ -220,6 +253,12 @@ pub const KNOWN_KEYS: &[&str] = &[
     "HeartBtIntMax",
     "Username",
     "PasswordHash",
+    "Accounts",
+    "CancelOnDisconnect",
+    "ThrottleRate",
+    "ThrottleBurst",
+    "ThrottleMaxRejects",
+    "ThrottleCooldown",
 ];
 
 /// QuickFIX keys accepted without effect: they concern QuickFIX's own stores and logs, initiators, or what the
@@ -570,6 +609,7 @@ fn session_config(
     if password_hash.is_some() && username.is_none() {
         return Err(r.error("PasswordHash", "set Username too"));
     }
+    let accounts = accounts(&r, &target_comp_id)?;
     let tls = tls(&r)?;
     let default_port = if tls.is_some() {
         PORT_TLS_DEFAULT
@@ -610,7 +650,54 @@ fn session_config(
         heartbeat_max_s,
         username,
         password_hash,
+        accounts,
+        cancel_on_disconnect: r.bool("CancelOnDisconnect", false)?,
+        throttle: throttle(&r)?,
     })
+}
+
+fn accounts(r: &Reader, target_comp_id: &str) -> Result<Vec<String>, ConfigError> {
+    let Some(list) = r.str("Accounts").filter(|v| !v.trim().is_empty()) else {
+        return Ok(vec![target_comp_id.to_string()]);
+    };
+    let mut accounts: Vec<String> = Vec::new();
+    for name in list.split(',').map(str::trim) {
+        let valid = !name.is_empty()
+            && name.len() <= ACCOUNT_BYTES_MAX
+            && name.bytes().all(|b| b.is_ascii_graphic() && b != b'|');
+        if !valid {
+            return Err(r.error(
+                "Accounts",
+                format!(
+                    "{name:?} is not an account name (1 to {ACCOUNT_BYTES_MAX} printable characters, no spaces)"
+                ),
+            ));
+        }
+        if accounts.iter().any(|a| a == name) {
+            return Err(r.error("Accounts", format!("{name} is listed twice")));
+        }
+        accounts.push(name.to_string());
+    }
+    if accounts.len() > ACCOUNTS_PER_SESSION_MAX {
+        return Err(r.error(
+            "Accounts",
+            format!("at most {ACCOUNTS_PER_SESSION_MAX} accounts per session"),
+        ));
+    }
+    Ok(accounts)
+}
+
+fn throttle(r: &Reader) -> Result<Option<Throttle>, ConfigError> {
+    let rate_per_s = r.uint("ThrottleRate", 0, 0, 10_000_000)?;
+    let burst = r.uint("ThrottleBurst", rate_per_s.max(1), 1, 10_000_000)?;
+    let max_rejects = r.uint("ThrottleMaxRejects", THROTTLE_MAX_REJECTS_DEFAULT, 1, 10_000_000)?;
+    let cooldown_s = r.uint("ThrottleCooldown", THROTTLE_COOLDOWN_S_DEFAULT, 0, TIMEOUT_S_MAX)?;
+    Ok((rate_per_s > 0).then_some(Throttle {
+        rate_per_s,
+        burst,
+        max_rejects,
+        cooldown_s,
+    }))
 }
 
 fn comp_id(r: &Reader, key: &str) -> Result<String, ConfigError> {

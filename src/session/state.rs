@@ -195,6 +195,8 @@ pub struct Session {
     config: Arc<SessionConfig>,
     dict: Arc<Dictionary>,
     app: Box<dyn Application>,
+    /// The application was told of a Logon and not yet of its end.
+    app_logged_on: bool,
     decoder: Decoder,
     validator: Validator,
     encoder: Encoder,
@@ -242,6 +244,7 @@ impl Session {
             config,
             dict,
             app,
+            app_logged_on: false,
             decoder: Decoder::new(),
             encoder: Encoder::default(),
             seq,
@@ -362,6 +365,7 @@ impl Session {
     }
 
     fn on_disconnected(&mut self) {
+        self.end_app_session();
         if self.status == Status::Disconnected {
             return;
         }
@@ -571,6 +575,11 @@ impl Session {
             self.logout_and_disconnect(&text, Some(&routing));
             return;
         }
+        if let Err(text) = self.app.on_logon(msg, now) {
+            self.logout_and_disconnect(&text, Some(&routing));
+            return;
+        }
+        self.app_logged_on = true;
         self.heartbeat = TimeDelta::seconds(heartbeat_s as i64);
         self.period_end = period.end;
         self.status = Status::LoggedOn;
@@ -818,9 +827,12 @@ impl Session {
             }
             msg_type::LOGOUT => self.on_logout(routing, now),
             _ => {
-                let answers = self.app.on_message(msg, routing);
+                let answers = self.app.on_message(msg, routing, now);
                 for answer in &answers {
                     self.send_app(answer, now);
+                }
+                if let Some(text) = self.app.take_logout() {
+                    self.start_logout(&text, now);
                 }
             }
         }
@@ -1238,10 +1250,18 @@ impl Session {
     fn disconnect(&mut self, reason: &str) {
         self.log(Level::Info, format!("disconnect: {reason}"));
         self.actions.push(Action::Disconnect(reason.to_string()));
+        self.end_app_session();
         self.status = Status::Disconnected;
         self.queue.clear();
         self.queued_bytes = 0;
         self.resend_requested = None;
+    }
+
+    /// Tells the application, once, that the logged-on session ended.
+    fn end_app_session(&mut self) {
+        if std::mem::take(&mut self.app_logged_on) {
+            self.app.on_disconnect();
+        }
     }
 
     fn reset_seqnums(&mut self) {
