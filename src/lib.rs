@@ -27,6 +27,7 @@ pub mod config;
 pub mod conformance;
 pub mod engine;
 pub mod fix;
+pub mod gateway;
 pub mod net;
 pub mod runtime;
 pub mod sequencer;

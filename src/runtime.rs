@@ -1,8 +1,14 @@
 //! Wiring for `fixvenue serve` and `fixvenue check-config`: configuration, store, acceptor, signals.
 //!
 //! `serve` runs on the bundled defaults when given nothing: `sessions/default.cfg` (embedded), plain FIX on
-//! 127.0.0.1:9878, TLS on 127.0.0.1:9879 with the development certificates in `certs/`, data in `./data`.
-//! SIGINT or SIGTERM: every session gets a Logout, the store is flushed, and `serve` returns.
+//! 127.0.0.1:9878, TLS on 127.0.0.1:9879 with the development certificates in `certs/`, data in `./data`
+//! (`data/journal` for the journal, `data/sessions` for sled).
+//!
+//! Start-up ([`start`]): configuration, the session store, the journal replayed into a fresh engine and the
+//! gateway (which rebuilds its ClOrdID maps from the journaled origins), the trade log checked against the
+//! replay (a missing tail is appended; any difference refuses to start), then the sequencer, the gateway thread
+//! and the listeners. SIGINT or SIGTERM: every session gets a Logout, cancel-on-disconnect runs, every submitted
+//! command is released and reported, the sequencer commits, the store is flushed, and `serve` returns.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,9 +16,15 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::config::VenueConfig;
+use crate::engine::Engine;
 use crate::fix::Dictionary;
+use crate::gateway::app::GatewayApp;
+use crate::gateway::{Gateway, GatewayThread, INPUT_CAPACITY, Market, SessionInfo};
 use crate::net::{Bound, ServeError, Server};
+use crate::sequencer::{Sequencer, SequencerConfig, recover, system_clock};
+use crate::session::app::NotAvailable;
 use crate::session::config::{self, BUNDLED_SESSIONS_CFG, ConfigError, SessionSettings};
+use crate::store::journal::JournalOptions;
 use crate::store::sessions::{SessionStore, StoreError};
 
 /// The data directory when none is given.
@@ -39,6 +51,16 @@ pub enum RuntimeError {
     Tokio(std::io::Error),
     #[error("session {session}: {message}")]
     Tls { session: String, message: String },
+    #[error("engine configuration: {0}")]
+    Engine(String),
+    #[error("journal: {0}")]
+    Journal(String),
+    #[error("trade log: {0}")]
+    TradeLog(String),
+    #[error("sequencer: {0}")]
+    Sequencer(String),
+    #[error("gateway: {0}")]
+    Gateway(String),
 }
 
 /// Options of `fixvenue serve`.
@@ -137,38 +159,161 @@ pub fn check_config(
     Ok(lines)
 }
 
-/// Opens the store and binds the listeners (used by `serve` and by tests that run the venue in-process).
+/// Opens the store and binds the listeners of the session layer alone: every application message is answered
+/// with a BusinessMessageReject 380=4 (tests of the session layer; the venue itself runs [`start`]).
 pub async fn bind(settings: &SessionSettings, data_dir: &Path) -> Result<Server, RuntimeError> {
+    create_data_dir(data_dir)?;
+    let dict = Arc::new(Dictionary::fix44().map_err(|e| RuntimeError::Dictionary(e.to_string()))?);
+    let store = SessionStore::open(data_dir)?;
+    let mut apps = |_: usize, _: &config::SessionConfig| {
+        Box::new(NotAvailable) as Box<dyn crate::session::app::Application>
+    };
+    Ok(Server::bind(settings, store, dict, &mut apps).await?)
+}
+
+fn create_data_dir(data_dir: &Path) -> Result<(), RuntimeError> {
     std::fs::create_dir_all(data_dir).map_err(|source| RuntimeError::DataDir {
         path: data_dir.display().to_string(),
         source,
-    })?;
+    })
+}
+
+/// The journal's directory under the data directory.
+pub fn journal_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("journal")
+}
+
+/// The venue, started: its listeners and the task that runs it until the shutdown signal.
+pub struct Running {
+    pub addrs: Vec<Bound>,
+    pub done: tokio::task::JoinHandle<Result<(), RuntimeError>>,
+}
+
+/// Starts the whole venue (see the module documentation) and runs it until `shutdown` turns true.
+pub async fn start(
+    options: &ServeOptions,
+    shutdown: watch::Receiver<bool>,
+) -> Result<Running, RuntimeError> {
+    let settings = load_sessions(&options.sessions)?;
+    let resolved = load_venue(options.venue.as_deref())?.resolve()?;
+    create_data_dir(&options.data_dir)?;
     let dict = Arc::new(Dictionary::fix44().map_err(|e| RuntimeError::Dictionary(e.to_string()))?);
-    let store = SessionStore::open(data_dir)?;
-    Ok(Server::bind(settings, store, dict).await?)
+    let store = SessionStore::open(&options.data_dir)?;
+    let trades = store.trade_log()?;
+    let engine =
+        Engine::new(resolved.engine.clone()).map_err(|e| RuntimeError::Engine(e.to_string()))?;
+    let market = Market {
+        instruments: engine.instruments().to_vec(),
+        currencies: resolved.currencies.clone(),
+        accounts: resolved
+            .accounts
+            .iter()
+            .map(|(name, id)| (name.clone(), *id))
+            .collect(),
+    };
+    let sessions = settings
+        .sessions
+        .iter()
+        .map(|s| SessionInfo {
+            id: s.id(),
+            venue_comp_id: s.sender_comp_id.clone(),
+            client_comp_id: s.target_comp_id.clone(),
+            accounts: s.accounts.clone(),
+        })
+        .collect();
+    let boot_us = chrono::Utc::now().timestamp_micros();
+    let mut core = Gateway::new(market, sessions, boot_us);
+    // Replay: engine, gateway and trade log check in one pass over the journal.
+    let journal_dir = journal_dir(&options.data_dir);
+    let (engine, journal, core, trades) = tokio::task::spawn_blocking(move || {
+        let mut check = trades.checker();
+        let mut mismatch = None;
+        let recovered = recover(
+            &journal_dir,
+            JournalOptions::default(),
+            engine,
+            |record, origin, events| {
+                for trade in core.replay(record, origin, events) {
+                    if mismatch.is_none()
+                        && let Err(e) = check.next(&trade)
+                    {
+                        mismatch = Some(e);
+                    }
+                }
+            },
+        );
+        let (engine, journal, recovery) =
+            recovered.map_err(|e| RuntimeError::Journal(e.to_string()))?;
+        if let Some(e) = mismatch {
+            return Err(RuntimeError::TradeLog(e.to_string()));
+        }
+        let report = check
+            .finish()
+            .map_err(|e| RuntimeError::TradeLog(e.to_string()))?;
+        tracing::info!(
+            commands = journal.last_seq(),
+            torn_tail = ?recovery.torn_tail,
+            trades_checked = report.checked,
+            trades_appended = report.appended,
+            live_orders = core.live_orders(),
+            "journal replayed, trade log checked"
+        );
+        core.resume_after(journal.last_seq());
+        Ok((engine, journal, core, trades))
+    })
+    .await
+    .map_err(|e| RuntimeError::Journal(e.to_string()))??;
+    let (sequencer, released) =
+        Sequencer::start(engine, journal, SequencerConfig::default(), system_clock())
+            .map_err(|e| RuntimeError::Sequencer(e.to_string()))?;
+    let (input_tx, input_rx) = crossbeam_channel::bounded(INPUT_CAPACITY);
+    let mut apps = |index: usize, config: &config::SessionConfig| {
+        Box::new(GatewayApp::new(index, config, input_tx.clone()))
+            as Box<dyn crate::session::app::Application>
+    };
+    let server = Server::bind(&settings, store, dict, &mut apps).await?;
+    drop(input_tx);
+    let handle = server.handle();
+    let gateway = GatewayThread::start(core, sequencer, released, input_rx, server.handle(), trades);
+    let addrs = server.local_addrs();
+    let done = tokio::spawn(async move {
+        server.run(shutdown).await?;
+        let sequencer = tokio::task::spawn_blocking(move || gateway.stop())
+            .await
+            .map_err(|e| RuntimeError::Gateway(e.to_string()))?
+            .map_err(|e| RuntimeError::Gateway(e.to_string()))?;
+        tokio::task::spawn_blocking(move || sequencer.finish())
+            .await
+            .map_err(|e| RuntimeError::Sequencer(e.to_string()))?
+            .map_err(|e| RuntimeError::Sequencer(e.to_string()))?;
+        handle.flush_store()?;
+        tracing::info!("venue stopped: journal committed, store flushed");
+        Ok(())
+    });
+    Ok(Running { addrs, done })
 }
 
 /// `fixvenue serve`: runs until SIGINT or SIGTERM.
 pub fn serve(options: &ServeOptions) -> Result<(), RuntimeError> {
-    let settings = load_sessions(&options.sessions)?;
-    load_venue(options.venue.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(RuntimeError::Tokio)?;
     runtime.block_on(async {
-        let server = bind(&settings, &options.data_dir).await?;
-        for Bound { addr, tls } in server.local_addrs() {
-            tracing::info!("listening on {addr}{}", if tls { " (TLS)" } else { "" });
-        }
         let (tx, rx) = watch::channel(false);
+        let running = start(options, rx).await?;
+        for Bound { addr, tls } in &running.addrs {
+            tracing::info!("listening on {addr}{}", if *tls { " (TLS)" } else { "" });
+        }
         tokio::spawn(async move {
             wait_for_signal().await;
             tracing::info!("shutdown requested: logging every session out");
             let _ = tx.send(true);
         });
-        server.run(rx).await?;
-        Ok(())
+        running
+            .done
+            .await
+            .map_err(|e| RuntimeError::Gateway(e.to_string()))?
     })
 }
 

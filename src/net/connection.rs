@@ -285,7 +285,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
                     }
                 },
                 Some(msg) = self.outbound.recv() => {
-                    self.step(Event::Send(&msg), None).await;
+                    // Everything queued goes out under one store commit.
+                    let now = Utc::now();
+                    let actions = self.session().handle(Event::Send(&msg), now);
+                    self.absorb(actions, None, now).await;
+                    for _ in 1..BATCH_MESSAGES_MAX {
+                        let Ok(msg) = self.outbound.try_recv() else { break };
+                        let actions = self.session().handle(Event::Send(&msg), now);
+                        self.absorb(actions, None, now).await;
+                    }
+                    self.commit_and_send(now).await;
                 }
                 _ = sleep_until(deadline.unwrap_or(far)) => {
                     if partial_since.is_some_and(|s| Instant::now() >= s + FRAME_STARTED_TIMEOUT) {

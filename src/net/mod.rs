@@ -28,7 +28,7 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use crate::fix::Dictionary;
-use crate::session::app::{AppMessage, NotAvailable};
+use crate::session::app::{AppMessage, Application};
 use crate::session::config::{SessionConfig, SessionSettings, TlsSettings};
 use crate::session::{Action, Event, SeqNums, Session, redact};
 use crate::store::sessions::{Direction, LogRecord, SessionStore, StoreError, Writes};
@@ -160,10 +160,13 @@ pub struct Server {
 
 impl Server {
     /// Checks the store, loads the sessions and binds their listeners.
+    /// `apps` makes each session's application layer, given the session's index in `settings` and its
+    /// configuration.
     pub async fn bind(
         settings: &SessionSettings,
         store: SessionStore,
         dict: Arc<Dictionary>,
+        apps: &mut dyn FnMut(usize, &SessionConfig) -> Box<dyn Application>,
     ) -> Result<Server, ServeError> {
         let report = store.check()?;
         for session in &report.repaired {
@@ -182,7 +185,7 @@ impl Server {
         let mut groups: Vec<(SocketAddr, Option<TlsSettings>, String)> = Vec::new();
         let mut slots = HashMap::new();
         let mut logon_timeout_s = 1;
-        for config in &settings.sessions {
+        for (session_index, config) in settings.sessions.iter().enumerate() {
             let addr = SocketAddr::new(config.accept_address, config.accept_port);
             let index = match groups
                 .iter()
@@ -205,11 +208,12 @@ impl Server {
             let session_dict = session_dictionary(config, &dict)?;
             let id = config.id();
             let seq = store.seqnums(&id)?.unwrap_or(SeqNums::default());
+            let app = apps(session_index, config);
             let config = Arc::new(config.clone());
             let session = Session::new(
                 Arc::clone(&config),
                 session_dict,
-                Box::new(NotAvailable),
+                app,
                 seq,
                 Utc::now(),
             );
@@ -382,6 +386,11 @@ pub struct VenueHandle {
 const HANDOVER_SPINS_MAX: usize = 1_000;
 
 impl VenueHandle {
+    /// Flushes the session store (at shutdown, after the last reports were stored).
+    pub fn flush_store(&self) -> Result<(), StoreError> {
+        self.venue.store.flush()
+    }
+
     /// Sends an application message on the session between `venue_comp_id` and `client_comp_id`. While a
     /// connection holds the session, through its bounded queue (full: the session is logged out and the message
     /// refused); otherwise it is numbered and stored at once, and reaches the client by resend after its next
