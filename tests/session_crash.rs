@@ -160,7 +160,8 @@ fn sigkill_mid_flow_loses_no_acknowledged_message_and_numbers_continue() {
                 next = seq + 1;
             }
         }
-        // A burst of orders, each answered by a stored BusinessMessageReject; the venue dies somewhere in it.
+        // A burst of orders for an unknown symbol, each answered by a stored ExecutionReport (150=8); the venue dies
+        // somewhere in it.
         let mut burst = Vec::new();
         for i in 0..BURST {
             let order = format!(
@@ -179,7 +180,7 @@ fn sigkill_mid_flow_loses_no_acknowledged_message_and_numbers_continue() {
                 killed = true;
             }
             match c.recv(Duration::from_millis(5)) {
-                Some(msg) if field(&msg, 35) == Some("j") => {
+                Some(msg) if field(&msg, 35) == Some("8") => {
                     received.insert(seq_of(&msg), msg);
                 }
                 Some(_) => {}
