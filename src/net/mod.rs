@@ -166,7 +166,7 @@ impl Server {
         settings: &SessionSettings,
         store: SessionStore,
         dict: Arc<Dictionary>,
-        apps: &mut dyn FnMut(usize, &SessionConfig) -> Box<dyn Application>,
+        apps: &mut (dyn FnMut(usize, &SessionConfig) -> Box<dyn Application> + Send),
     ) -> Result<Server, ServeError> {
         let report = store.check()?;
         for session in &report.repaired {
