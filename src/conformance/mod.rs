@@ -28,6 +28,10 @@ pub use script::{Matcher, Scenario, ScriptError, SendMode, Step};
 pub const EXPECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long an `expect-disconnect` waits: longer than QuickFIX's default LogonTimeout (10 s).
 pub const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// Logons a `reset-session` tries while the acceptor refuses the session (still held by a closed connection).
+pub const RESET_ATTEMPTS_MAX: u32 = 10;
+/// The pause between those attempts.
+pub const RESET_RETRY_WAIT: Duration = Duration::from_millis(300);
 /// Deadline for connecting (TCP and TLS).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Scenario files read from one directory, at most.
@@ -92,6 +96,10 @@ pub struct Failure {
     pub line: usize,
     pub message: String,
 }
+
+/// One connection of a scenario: its socket (gone once closed), what was read and not yet consumed, the CompID
+/// it sends as.
+type Connection = (Option<Box<dyn Io>>, BytesMut, String);
 
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
@@ -162,7 +170,7 @@ struct Client<'t> {
     buf: BytesMut,
     /// Every connection opened, by number (1 = index 0), with the CompID it sends as; the current one's
     /// socket and buffer are moved out into `conn`/`buf`.
-    others: Vec<(Option<Box<dyn Io>>, BytesMut, String)>,
+    others: Vec<Connection>,
     current: usize,
     /// The CompID the current connection sends as.
     identity: String,
@@ -264,10 +272,22 @@ impl Client<'_> {
 
     /// Logon with ResetSeqNumFlag=Y, then Logout: both sides start again at 1 (3 after this exchange).
     async fn reset_session(&mut self, identity: String) -> Result<(), Failure> {
-        self.connect(identity).await?;
-        *self.seq() = 1;
-        self.send(SendMode::Auto, "35=A|98=0|108=30|141=Y|").await?;
-        let logon = self.read(EXPECT_TIMEOUT).await?;
+        let mut attempt = 1;
+        let logon = loop {
+            self.connect(identity.clone()).await?;
+            *self.seq() = 1;
+            self.send(SendMode::Auto, "35=A|98=0|108=30|141=Y|").await?;
+            match self.read(EXPECT_TIMEOUT).await {
+                Ok(logon) => break logon,
+                // Closed without an answer: the acceptor may still hold the session for a connection the
+                // previous scenario left (a failed one ends without a Logout). Try again shortly.
+                Err(_) if self.conn.is_none() && attempt < RESET_ATTEMPTS_MAX => {
+                    attempt += 1;
+                    tokio::time::sleep(RESET_RETRY_WAIT).await;
+                }
+                Err(f) => return Err(f),
+            }
+        };
         self.check(
             &logon,
             &[

@@ -1,5 +1,7 @@
 //! Helpers shared by the integration tests that run the real `fixvenue` binary.
 
+pub mod fix;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -39,4 +41,36 @@ pub fn start_venue(cfg: &Path, data: &Path) -> (Child, u16) {
     };
     std::thread::spawn(move || for _ in lines {});
     (child, port)
+}
+
+/// A venue process that is killed (SIGKILL) and reaped when dropped, so a failing test leaves nothing behind.
+#[allow(dead_code)]
+pub struct VenueProcess {
+    pub child: Child,
+    pub port: u16,
+}
+
+#[allow(dead_code)]
+impl VenueProcess {
+    pub fn start(cfg: &Path, data: &Path) -> VenueProcess {
+        let (child, port) = start_venue(cfg, data);
+        VenueProcess { child, port }
+    }
+
+    /// Sends `signal` (`TERM`, `KILL`) and waits for the process to end; returns its exit status.
+    pub fn stop(&mut self, signal: &str) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} failed");
+        self.child.wait().expect("wait for the venue")
+    }
+}
+
+impl Drop for VenueProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
