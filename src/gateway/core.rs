@@ -681,16 +681,16 @@ impl Gateway {
         symbol: &str,
         side: u8,
     ) -> Result<&Order, (u32, String, Option<(OrderId, OrdStatus)>)> {
-        if self
-            .live_order_for(session, cl_ord_id)
-            .is_some_and(|o| !o.terminal())
-        {
-            return Err((6, format!("duplicate ClOrdID {cl_ord_id}"), None));
-        }
         let Some(order) = self.live_order_for(session, orig_cl_ord_id) else {
             return Err((1, format!("unknown order {orig_cl_ord_id}"), None));
         };
         let found = Some((order.id, order.status));
+        if self
+            .live_order_for(session, cl_ord_id)
+            .is_some_and(|o| !o.terminal())
+        {
+            return Err((6, format!("duplicate ClOrdID {cl_ord_id}"), found));
+        }
         if order_id.is_some_and(|id| id != order.id.0.to_string()) {
             return Err((
                 1,
@@ -1184,15 +1184,7 @@ impl Gateway {
                     self.finish(order_id);
                 }
                 Event::Triggered { order_id } => {
-                    if let Some(o) = self.orders.get_mut(&order_id) {
-                        o.kind = match o.kind {
-                            OrderKind::Stop { .. } => OrderKind::Market,
-                            OrderKind::StopLimit { price_ticks, .. } => {
-                                OrderKind::Limit { price_ticks }
-                            }
-                            kind => kind,
-                        };
-                    }
+                    // The reports keep the order's OrdType and StopPx as the client sent them.
                     self.report(
                         order_id,
                         ExecType::TriggeredOrActivated,
