@@ -41,7 +41,33 @@ impl GatewayApp {
         }
     }
 
+    /// A BusinessMessageReject, sent through the gateway so it keeps its place among the answers to the session's
+    /// earlier requests; answered at once only if the gateway cannot take it.
     fn reject(
+        &self,
+        msg: &Message,
+        reason: BusinessRejectReason,
+        text: &str,
+        routing: &Routing,
+    ) -> Vec<AppMessage> {
+        let Some(answer) = Self::immediate_reject(msg, reason, text, routing).pop() else {
+            return Vec::new();
+        };
+        match self.input.try_send(Input::Answer {
+            session: self.session,
+            msg: answer,
+        }) {
+            Ok(()) => Vec::new(),
+            Err(TrySendError::Full(Input::Answer { msg, .. }))
+            | Err(TrySendError::Disconnected(Input::Answer { msg, .. })) => vec![msg],
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+impl GatewayApp {
+    /// A BusinessMessageReject answered at once (the gateway's input is full or closed).
+    fn immediate_reject(
         msg: &Message,
         reason: BusinessRejectReason,
         text: &str,
@@ -105,7 +131,7 @@ impl Application for GatewayApp {
     ) -> Vec<AppMessage> {
         let order_entry = ORDER_ENTRY.contains(&msg.msg_type());
         if order_entry && self.role != Role::Trading {
-            return Self::reject(
+            return self.reject(
                 msg,
                 BusinessRejectReason::NotAuthorized,
                 "this session may not send orders (it is not a trading session)",
@@ -127,10 +153,10 @@ impl Application for GatewayApp {
                 "throttle: over {} messages per second (burst {}); message not processed",
                 bucket.limits.rate_per_s, bucket.limits.burst
             );
-            return Self::reject(msg, BusinessRejectReason::Other, &text, routing);
+            return self.reject(msg, BusinessRejectReason::Other, &text, routing);
         }
         let Some(inbound) = request::parse(msg, routing) else {
-            return Self::reject(
+            return self.reject(
                 msg,
                 BusinessRejectReason::ApplicationNotAvailable,
                 "this message type is not available on the venue yet",
@@ -142,13 +168,13 @@ impl Application for GatewayApp {
             inbound,
         }) {
             Ok(()) => Vec::new(),
-            Err(TrySendError::Full(_)) => Self::reject(
+            Err(TrySendError::Full(_)) => Self::immediate_reject(
                 msg,
                 BusinessRejectReason::Other,
                 "venue overloaded: the request was not accepted; send it again",
                 routing,
             ),
-            Err(TrySendError::Disconnected(_)) => Self::reject(
+            Err(TrySendError::Disconnected(_)) => Self::immediate_reject(
                 msg,
                 BusinessRejectReason::ApplicationNotAvailable,
                 "order entry is stopping",

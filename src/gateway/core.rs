@@ -67,6 +67,9 @@ pub enum Input {
     },
     /// The logged-on session ended.
     Disconnected { session: usize },
+    /// An answer the session's application made itself (a throttle or role reject): sent in its turn, after the
+    /// answers to the session's earlier requests.
+    Answer { session: usize, msg: AppMessage },
 }
 
 /// What the gateway asks for; the caller carries it out in this order: submissions, trades, messages.
@@ -294,6 +297,11 @@ impl Gateway {
                 }
             }
             Input::Disconnected { session } => self.disconnected(session, out),
+            Input::Answer { session, msg } => {
+                if session < self.sessions.len() {
+                    self.answer(session, msg, out);
+                }
+            }
         }
     }
 

@@ -831,7 +831,9 @@ impl Session {
                 for answer in &answers {
                     self.send_app(answer, now);
                 }
-                if let Some(text) = self.app.take_logout() {
+                if let Some(text) = self.app.take_logout()
+                    && self.status == Status::LoggedOn
+                {
                     self.start_logout(&text, now);
                 }
             }
