@@ -386,9 +386,26 @@ impl Gateway {
         let Inbound {
             ref_seq,
             routing,
+            poss_dup,
             request,
         } = inbound;
         match request {
+            // A resent order the venue already has (its first copy was journaled before the session store
+            // recorded its MsgSeqNum): answered with the order's status, never entered twice.
+            Request::New(req) if poss_dup && self.live_order_for(session, &req.cl_ord_id).is_some() => {
+                let status = StatusRequest {
+                    cl_ord_id: req.cl_ord_id.clone(),
+                    order_id: None,
+                    symbol: req.symbol.clone(),
+                    side: req.side,
+                    ord_status_req_id: None,
+                };
+                if self.in_flight() {
+                    self.hold(session, HeldItem::Status(status, routing));
+                } else {
+                    self.status(session, &status, &routing, now_ns, out);
+                }
+            }
             Request::New(req) => self.new_order(session, &req, routing, now_ns, out),
             Request::Cancel(req) => self.cancel(session, &req, &routing, now_ns, out),
             Request::Replace(req) => self.replace(session, &req, &routing, now_ns, out),

@@ -22,6 +22,8 @@ pub struct Inbound {
     pub ref_seq: u64,
     /// Its routing, reversed for the answers.
     pub routing: Routing,
+    /// PossDupFlag (43) = Y: possibly sent before (a resend after a gap).
+    pub poss_dup: bool,
     pub request: Request,
 }
 
@@ -135,6 +137,10 @@ pub fn parse(msg: &Message, routing: &Routing) -> Option<Inbound> {
     Some(Inbound {
         ref_seq,
         routing: routing.clone(),
+        poss_dup: msg
+            .get(tags::POSS_DUP_FLAG)
+            .and_then(|v| v.as_bool().ok())
+            .unwrap_or(false),
         request,
     })
 }

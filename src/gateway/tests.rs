@@ -21,6 +21,8 @@ struct Harness {
     journal: Vec<(Sequenced, Vec<u8>, Vec<Event>)>,
     /// Submissions not yet sequenced (to test what happens while commands are in flight).
     in_flight: Vec<crate::sequencer::Submission>,
+    /// Requests are marked PossDupFlag=Y.
+    poss_dup: bool,
 }
 
 fn sessions() -> Vec<SessionInfo> {
@@ -56,6 +58,7 @@ impl Harness {
             ts_ns: T0,
             journal: Vec::new(),
             in_flight: Vec::new(),
+            poss_dup: false,
         }
     }
 
@@ -71,7 +74,8 @@ impl Harness {
         if let Err(e) = crate::fix::Validator::default().validate(&self.dict, &msg) {
             panic!("invalid test message {text}: {e:?}");
         }
-        let inbound = request::parse(&msg, &Routing::default()).unwrap();
+        let mut inbound = request::parse(&msg, &Routing::default()).unwrap();
+        inbound.poss_dup |= self.poss_dup;
         let mut out = Output::default();
         self.gateway
             .input(Input::Request { session, inbound }, self.ts_ns, &mut out);
@@ -383,4 +387,18 @@ fn replay_rebuilds_the_gateway_so_orders_are_found_after_a_restart() {
     has(&answers[0], 0, "150=I|39=1|14=4|151=5|38=9|6=100|37=1");
     let answers = h.send(0, "F|41=B2|11=B3|55=ZVZZT|54=1|60=20261122-10:00:00|");
     has(&answers[0], 0, "150=4|39=4|11=B3|41=B2|14=4");
+}
+
+#[test]
+fn a_possdup_resend_of_a_known_order_gets_its_status_not_a_second_order() {
+    let mut h = Harness::new();
+    h.send(0, BUY_10_AT_100);
+    h.send(1, "D|11=S1|55=ZVZZT|54=2|60=20261122-10:00:00|40=2|38=10|44=100|");
+    h.poss_dup = true;
+    let answers = h.send(0, BUY_10_AT_100);
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    has(&answers[0], 0, "150=I|39=2|11=B1|37=1|14=10");
+    // A PossDup order the venue never saw is a new order.
+    let answers = h.send(0, "D|11=B9|55=ZVZZT|54=1|60=20261122-10:00:00|40=2|38=1|44=1|");
+    has(&answers[0], 0, "150=0|11=B9");
 }
