@@ -415,7 +415,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
                 .collect(),
             log,
         };
-        if let Err(e) = self.venue.store.commit(&id, &writes) {
+        // Nothing goes to the socket: no need to wait for the flush (the next one covers these writes first).
+        let quiet = pending.out.is_empty() && !pending.reset && pending.disconnect.is_none();
+        let stored = if quiet {
+            self.venue.store.write(&id, &writes)
+        } else {
+            self.venue.store.commit(&id, &writes)
+        };
+        if let Err(e) = stored {
             self.fail_closed(&e.to_string(), now).await;
             return;
         }

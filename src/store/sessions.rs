@@ -13,8 +13,7 @@
 
 use std::path::Path;
 
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::transaction::TransactionError;
 
 use crate::session::SeqNums;
 
@@ -209,20 +208,30 @@ impl SessionStore {
 
     /// Makes one step durable: messages and sequence numbers in one transaction, then the log, then a flush.
     pub fn commit(&self, session: &str, writes: &Writes) -> Result<(), StoreError> {
+        self.write(session, writes)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// [`SessionStore::commit`] without the flush: for a step that writes nothing to the socket (the records
+    /// become durable with the next flush, in order, since sled's log keeps the order of writes).
+    pub fn write(&self, session: &str, writes: &Writes) -> Result<(), StoreError> {
         let msgs = self.messages_tree(session)?;
         if writes.reset {
             msgs.clear()?;
         }
-        if !writes.messages.is_empty() || writes.seqnums.is_some() {
-            (&msgs, &self.seqnums).transaction(|(m, s)| {
-                for (seq, frame) in &writes.messages {
-                    m.insert(&seq.to_be_bytes(), message_record(frame))?;
-                }
-                if let Some(seq) = &writes.seqnums {
-                    s.insert(session.as_bytes(), &encode_seqnums(seq))?;
-                }
-                Ok::<(), ConflictableTransactionError<()>>(())
-            })?;
+        // Messages first, then the numbers: sled's log keeps the order of writes, so after a crash the numbers
+        // never count a message that is not stored (and `check` raises numbers that lag the messages).
+        if !writes.messages.is_empty() {
+            let mut batch = sled::Batch::default();
+            for (seq, frame) in &writes.messages {
+                batch.insert(&seq.to_be_bytes(), message_record(frame));
+            }
+            msgs.apply_batch(batch)?;
+        }
+        if let Some(seq) = &writes.seqnums {
+            self.seqnums
+                .insert(session.as_bytes(), &encode_seqnums(seq))?;
         }
         if !writes.log.is_empty() {
             let mut batch = sled::Batch::default();
@@ -232,7 +241,6 @@ impl SessionStore {
             }
             self.fixlog.apply_batch(batch)?;
         }
-        self.db.flush()?;
         Ok(())
     }
 
