@@ -274,7 +274,8 @@ pub async fn start(
     let server = Server::bind(&settings, store, dict, &mut apps).await?;
     drop(input_tx);
     let handle = server.handle();
-    let gateway = GatewayThread::start(core, sequencer, released, input_rx, server.handle(), trades);
+    let gateway =
+        GatewayThread::start(core, sequencer, released, input_rx, server.handle(), trades);
     let addrs = server.local_addrs();
     let done = tokio::spawn(async move {
         server.run(shutdown).await?;

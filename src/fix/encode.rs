@@ -278,7 +278,6 @@ impl<'b> FieldWriter<'b> {
         self.buf.put_u8(SOH);
         self
     }
-
 }
 
 impl MessageWriter<'_> {
@@ -296,14 +295,12 @@ impl MessageWriter<'_> {
         // Shift the body left over the unused placeholder digits, then write the real digits before the SOH.
         let unused = BODY_LENGTH_DIGITS - n;
         let length_at = self.length_at;
-        buf
-            .copy_within(length_at + BODY_LENGTH_DIGITS.., length_at + n);
+        buf.copy_within(length_at + BODY_LENGTH_DIGITS.., length_at + n);
         buf.truncate(buf.len() - unused);
         buf[length_at..length_at + n].copy_from_slice(&digits[20 - n..]);
         let sum = checksum(&buf[self.start..]);
         buf.put_slice(b"10=");
-        buf
-            .put_slice(&[b'0' + sum / 100, b'0' + sum / 10 % 10, b'0' + sum % 10, SOH]);
+        buf.put_slice(&[b'0' + sum / 100, b'0' + sum / 10 % 10, b'0' + sum % 10, SOH]);
         Ok(self.start)
     }
 }

@@ -226,7 +226,10 @@ impl Bucket {
 
     /// Takes one message's token; false (and one more reject counted) when the bucket is empty.
     fn take(&mut self, now: DateTime<Utc>) -> bool {
-        let elapsed_us = (now - self.at).num_microseconds().unwrap_or(i64::MAX).max(0) as u64;
+        let elapsed_us = (now - self.at)
+            .num_microseconds()
+            .unwrap_or(i64::MAX)
+            .max(0) as u64;
         self.at = self.at.max(now);
         let refill = elapsed_us.saturating_mul(u64::from(self.limits.rate_per_s));
         self.tokens = self

@@ -19,7 +19,7 @@ use rust_decimal::Decimal;
 
 use crate::engine::{
     AccountId, CancelReason, CancelRejectReason, Command, Event, Expiry, InstrumentId,
-    InstrumentSpec, MassCancelScope, NewOrder, OrderId, OrderKind, Replace, RejectReason, Seq,
+    InstrumentSpec, MassCancelScope, NewOrder, OrderId, OrderKind, RejectReason, Replace, Seq,
     Sequenced, SessionId, Side, TimeInForce,
 };
 use crate::fix::encode::FieldWriter;
@@ -59,17 +59,25 @@ pub struct SessionInfo {
 /// What the gateway is told.
 #[derive(Clone, Debug)]
 pub enum Input {
-    Request { session: usize, inbound: Inbound },
+    Request {
+        session: usize,
+        inbound: Inbound,
+    },
     /// A Logon was accepted; `cancel_on_disconnect` is the setting for this logon.
     Logon {
         session: usize,
         cancel_on_disconnect: bool,
     },
     /// The logged-on session ended.
-    Disconnected { session: usize },
+    Disconnected {
+        session: usize,
+    },
     /// An answer the session's application made itself (a throttle or role reject): sent in its turn, after the
     /// answers to the session's earlier requests.
-    Answer { session: usize, msg: AppMessage },
+    Answer {
+        session: usize,
+        msg: AppMessage,
+    },
 }
 
 /// What the gateway asks for; the caller carries it out in this order: submissions, trades, messages.
@@ -275,7 +283,12 @@ impl Gateway {
 
     /// One journaled command at start-up, with its origin and the events the engine produced for it: the state
     /// is rebuilt exactly as it was; trades are returned (for the trade log check), no message is.
-    pub fn replay(&mut self, record: &Sequenced, origin: &[u8], events: &[Event]) -> Vec<TradeRecord> {
+    pub fn replay(
+        &mut self,
+        record: &Sequenced,
+        origin: &[u8],
+        events: &[Event],
+    ) -> Vec<TradeRecord> {
         let mut out = Output::default();
         self.admit(record.seq, &record.command, origin);
         self.next_seq = record.seq + 1;
@@ -392,7 +405,9 @@ impl Gateway {
         match request {
             // A resent order the venue already has (its first copy was journaled before the session store
             // recorded its MsgSeqNum): answered with the order's status, never entered twice.
-            Request::New(req) if poss_dup && self.live_order_for(session, &req.cl_ord_id).is_some() => {
+            Request::New(req)
+                if poss_dup && self.live_order_for(session, &req.cl_ord_id).is_some() =>
+            {
                 let status = StatusRequest {
                     cl_ord_id: req.cl_ord_id.clone(),
                     order_id: None,
@@ -594,7 +609,10 @@ impl Gateway {
                     days_since_epoch: days,
                 }),
                 (Some(_), Some(_)) => {
-                    return Err((99, "give ExpireTime (126) or ExpireDate (432), not both".into()));
+                    return Err((
+                        99,
+                        "give ExpireTime (126) or ExpireDate (432), not both".into(),
+                    ));
                 }
                 (None, None) => {
                     return Err((
@@ -734,7 +752,10 @@ impl Gateway {
         if order.terminal() {
             return Err((
                 0,
-                format!("too late to cancel: the order is {}", status_text(order.status)),
+                format!(
+                    "too late to cancel: the order is {}",
+                    status_text(order.status)
+                ),
                 found,
             ));
         }
@@ -1124,7 +1145,13 @@ impl Gateway {
                         }
                     }
                     out.trades.push(self.trade_record(
-                        record, match_id.n, instrument, price_ticks, qty_lots, aggressor, buy,
+                        record,
+                        match_id.n,
+                        instrument,
+                        price_ticks,
+                        qty_lots,
+                        aggressor,
+                        buy,
                         sell,
                     ));
                 }
@@ -1287,7 +1314,10 @@ impl Gateway {
         let (code, text) = match reason {
             CancelRejectReason::UnknownOrder if order.terminal() => (
                 0,
-                format!("too late to cancel: the order is {}", status_text(order.status)),
+                format!(
+                    "too late to cancel: the order is {}",
+                    status_text(order.status)
+                ),
             ),
             CancelRejectReason::Risk(r) => (99, r.text().to_string()),
             other => (other.cxl_rej_reason(), other.to_string()),
@@ -1451,7 +1481,10 @@ impl Gateway {
             Some(Extra::Fill {
                 match_id, added, ..
             }) => {
-                w.put_str(tags::TRD_MATCH_ID, &format!("{}-{}", match_id.0, match_id.1));
+                w.put_str(
+                    tags::TRD_MATCH_ID,
+                    &format!("{}-{}", match_id.0, match_id.1),
+                );
                 w.put_char(tags::LAST_LIQUIDITY_IND, if added { b'1' } else { b'2' });
             }
             _ => {}
@@ -1572,7 +1605,10 @@ impl Gateway {
             ),
             None => {
                 let mut w = Body::new(&mut self.scratch);
-                w.put_str(tags::ORDER_ID, req.order_id.as_deref().unwrap_or(NO_ORDER_ID));
+                w.put_str(
+                    tags::ORDER_ID,
+                    req.order_id.as_deref().unwrap_or(NO_ORDER_ID),
+                );
                 w.put_str(tags::CL_ORD_ID, &req.cl_ord_id);
                 ids.put(&mut w);
                 w.put_str(tags::EXEC_ID, &exec_id);
@@ -1735,7 +1771,11 @@ enum Extra<'a> {
 #[derive(Clone, Copy, Debug)]
 enum StatusIds<'a> {
     Order(Option<&'a str>),
-    Mass { id: &'a str, total: usize, last: bool },
+    Mass {
+        id: &'a str,
+        total: usize,
+        last: bool,
+    },
 }
 
 impl StatusIds<'_> {
@@ -1861,7 +1901,8 @@ fn avg_px(spec: &InstrumentSpec, order: &Order) -> Decimal {
     if order.cum_lots == 0 {
         return Decimal::ZERO;
     }
-    let Some(notional) = Decimal::from_i128_with_scale(order.notional, 0).checked_mul(spec.tick_size)
+    let Some(notional) =
+        Decimal::from_i128_with_scale(order.notional, 0).checked_mul(spec.tick_size)
     else {
         return Decimal::ZERO;
     };

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, select};
 
 use crate::net::{SendError, VenueHandle};
-use crate::sequencer::{Released, Sequencer, SubmitError, Submission};
+use crate::sequencer::{Released, Sequencer, Submission, SubmitError};
 use crate::session::app::AppMessage;
 use crate::store::trades::TradeLog;
 
@@ -125,9 +125,7 @@ struct Worker {
 }
 
 fn now_ns() -> i64 {
-    chrono::Utc::now()
-        .timestamp_nanos_opt()
-        .unwrap_or(i64::MAX)
+    chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
 }
 
 impl Worker {
@@ -142,8 +140,7 @@ impl Worker {
         let mut stopping = false;
         loop {
             self.submit_pending()?;
-            if stopping && self.pending.is_empty() && self.core.next_seq() == self.released_next()
-            {
+            if stopping && self.pending.is_empty() && self.core.next_seq() == self.released_next() {
                 return Ok(());
             }
             let take_input = !stopping && self.pending.is_empty() && !self.core.backlogged();

@@ -150,10 +150,7 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn byte(&mut self) -> Result<u8, OriginError> {
-        let (&b, rest) = self
-            .rest
-            .split_first()
-            .ok_or(OriginError("truncated"))?;
+        let (&b, rest) = self.rest.split_first().ok_or(OriginError("truncated"))?;
         self.rest = rest;
         Ok(b)
     }

@@ -288,7 +288,8 @@ impl Fields<'_, '_> {
 }
 
 fn days_since_epoch(date: NaiveDate) -> i32 {
-    date.num_days_from_ce() - NaiveDate::from_ymd_opt(1970, 1, 1).map_or(0, |d| d.num_days_from_ce())
+    date.num_days_from_ce()
+        - NaiveDate::from_ymd_opt(1970, 1, 1).map_or(0, |d| d.num_days_from_ce())
 }
 
 #[cfg(test)]

@@ -132,7 +132,10 @@ fn texts(out: Output) -> Vec<(usize, String)> {
         .into_iter()
         .map(|(s, m)| {
             let body = String::from_utf8(m.body).unwrap().replace('\x01', "|");
-            (s, format!("35={}|{body}", String::from_utf8(m.msg_type).unwrap()))
+            (
+                s,
+                format!("35={}|{body}", String::from_utf8(m.msg_type).unwrap()),
+            )
         })
         .collect()
 }
@@ -140,8 +143,7 @@ fn texts(out: Output) -> Vec<(usize, String)> {
 /// The value of `tag` in a message text.
 fn field(msg: &str, tag: u32) -> Option<&str> {
     let key = format!("{tag}=");
-    msg.split('|')
-        .find_map(|f| f.strip_prefix(key.as_str()))
+    msg.split('|').find_map(|f| f.strip_prefix(key.as_str()))
 }
 
 #[track_caller]
@@ -203,15 +205,42 @@ fn a_cross_between_two_sessions_reports_both_sides_at_the_resting_price() {
 fn refusals_at_the_edge_carry_the_fix_reason_and_no_order_id() {
     let mut h = Harness::new();
     let cases = [
-        ("D|11=X1|55=NOPE|54=1|60=20261122-10:00:00|40=2|38=10|44=1|", "1"),
-        ("D|11=X2|55=ZVZZT|54=1|60=20261122-10:00:00|40=2|44=1|", "13"),
-        ("D|11=X3|55=ZVZZT|54=1|60=20261122-10:00:00|40=2|38=0|44=1|", "13"),
-        ("D|11=X4|55=ZVZZT|54=1|60=20261122-10:00:00|40=2|38=1.5|44=1|", "13"),
-        ("D|11=X5|55=ZVZZT|54=1|60=20261122-10:00:00|40=2|38=1|44=1.001|", "99"),
-        ("D|11=X6|1=OTHER|55=ZVZZT|54=1|60=20261122-10:00:00|40=2|38=1|44=1|", "15"),
-        ("D|11=X7|55=ZVZZT|54=5|60=20261122-10:00:00|40=2|38=1|44=1|", "11"),
-        ("D|11=X8|55=ZVZZT|54=1|60=20261122-10:00:00|40=2|38=1|", "99"),
-        ("D|11=X9|55=ZVZZT|54=1|60=20261122-10:00:00|40=2|38=1|44=1|59=6|", "99"),
+        (
+            "D|11=X1|55=NOPE|54=1|60=20261122-10:00:00|40=2|38=10|44=1|",
+            "1",
+        ),
+        (
+            "D|11=X2|55=ZVZZT|54=1|60=20261122-10:00:00|40=2|44=1|",
+            "13",
+        ),
+        (
+            "D|11=X3|55=ZVZZT|54=1|60=20261122-10:00:00|40=2|38=0|44=1|",
+            "13",
+        ),
+        (
+            "D|11=X4|55=ZVZZT|54=1|60=20261122-10:00:00|40=2|38=1.5|44=1|",
+            "13",
+        ),
+        (
+            "D|11=X5|55=ZVZZT|54=1|60=20261122-10:00:00|40=2|38=1|44=1.001|",
+            "99",
+        ),
+        (
+            "D|11=X6|1=OTHER|55=ZVZZT|54=1|60=20261122-10:00:00|40=2|38=1|44=1|",
+            "15",
+        ),
+        (
+            "D|11=X7|55=ZVZZT|54=5|60=20261122-10:00:00|40=2|38=1|44=1|",
+            "11",
+        ),
+        (
+            "D|11=X8|55=ZVZZT|54=1|60=20261122-10:00:00|40=2|38=1|",
+            "99",
+        ),
+        (
+            "D|11=X9|55=ZVZZT|54=1|60=20261122-10:00:00|40=2|38=1|44=1|59=6|",
+            "99",
+        ),
     ];
     for (request, code) in cases {
         let answers = h.send(0, request);
@@ -261,8 +290,14 @@ fn cancel_replace_and_their_rejects() {
     let answers = h.send(0, "F|41=ZZ|11=B5|55=ZVZZT|54=1|60=20261122-10:00:00|");
     has(&answers[0], 0, "35=9|434=1|102=1|39=8|37=NONE");
     // A replace of a filled order.
-    h.send(0, "D|11=F1|55=ZVZZT|54=1|60=20261122-10:00:00|40=2|38=5|44=100|59=1|");
-    h.send(1, "D|11=F2|55=ZVZZT|54=2|60=20261122-10:00:00|40=2|38=5|44=100|");
+    h.send(
+        0,
+        "D|11=F1|55=ZVZZT|54=1|60=20261122-10:00:00|40=2|38=5|44=100|59=1|",
+    );
+    h.send(
+        1,
+        "D|11=F2|55=ZVZZT|54=2|60=20261122-10:00:00|40=2|38=5|44=100|",
+    );
     let answers = h.send(
         0,
         "G|41=F1|11=F3|55=ZVZZT|54=1|60=20261122-10:00:00|40=2|38=6|44=100|59=1|",
@@ -292,7 +327,10 @@ fn a_fill_that_wins_the_race_makes_the_cancel_too_late() {
     let mut h = Harness::new();
     h.send(0, BUY_10_AT_100);
     // The sell and the cancel are in flight together; the sell is sequenced first.
-    h.request(1, "D|11=S1|55=ZVZZT|54=2|60=20261122-10:00:00|40=2|38=10|44=100|");
+    h.request(
+        1,
+        "D|11=S1|55=ZVZZT|54=2|60=20261122-10:00:00|40=2|38=10|44=100|",
+    );
     h.request(0, "F|41=B1|11=C1|55=ZVZZT|54=1|60=20261122-10:00:00|");
     let answers = h.release();
     let mine: Vec<_> = answers.iter().filter(|(s, _)| *s == 0).collect();
@@ -323,8 +361,14 @@ fn a_status_request_sent_behind_its_order_answers_after_the_order_report() {
 fn mass_status_and_mass_cancel_touch_only_the_sessions_orders() {
     let mut h = Harness::new();
     h.send(0, BUY_10_AT_100);
-    h.send(0, "D|11=B2|55=ZXZZT|54=1|60=20261122-10:00:00|40=2|38=1|44=50|");
-    h.send(1, "D|11=O1|55=ZVZZT|54=1|60=20261122-10:00:00|40=2|38=1|44=90|");
+    h.send(
+        0,
+        "D|11=B2|55=ZXZZT|54=1|60=20261122-10:00:00|40=2|38=1|44=50|",
+    );
+    h.send(
+        1,
+        "D|11=O1|55=ZVZZT|54=1|60=20261122-10:00:00|40=2|38=1|44=90|",
+    );
     let answers = h.send(0, "AF|584=M1|585=7|");
     assert_eq!(answers.len(), 2, "{answers:?}");
     has(&answers[0], 0, "150=I|584=M1|911=2|912=N|11=B1");
@@ -362,7 +406,10 @@ fn cancel_on_disconnect_cancels_the_sessions_orders_only_when_enabled() {
 fn replay_rebuilds_the_gateway_so_orders_are_found_after_a_restart() {
     let mut h = Harness::new();
     h.send(0, BUY_10_AT_100);
-    h.send(1, "D|11=S1|55=ZVZZT|54=2|60=20261122-10:00:00|40=2|38=4|44=100|");
+    h.send(
+        1,
+        "D|11=S1|55=ZVZZT|54=2|60=20261122-10:00:00|40=2|38=4|44=100|",
+    );
     h.send(
         0,
         "G|41=B1|11=B2|55=ZVZZT|54=1|60=20261122-10:00:00|40=2|38=9|44=100|59=1|",
@@ -393,12 +440,18 @@ fn replay_rebuilds_the_gateway_so_orders_are_found_after_a_restart() {
 fn a_possdup_resend_of_a_known_order_gets_its_status_not_a_second_order() {
     let mut h = Harness::new();
     h.send(0, BUY_10_AT_100);
-    h.send(1, "D|11=S1|55=ZVZZT|54=2|60=20261122-10:00:00|40=2|38=10|44=100|");
+    h.send(
+        1,
+        "D|11=S1|55=ZVZZT|54=2|60=20261122-10:00:00|40=2|38=10|44=100|",
+    );
     h.poss_dup = true;
     let answers = h.send(0, BUY_10_AT_100);
     assert_eq!(answers.len(), 1, "{answers:?}");
     has(&answers[0], 0, "150=I|39=2|11=B1|37=1|14=10");
     // A PossDup order the venue never saw is a new order.
-    let answers = h.send(0, "D|11=B9|55=ZVZZT|54=1|60=20261122-10:00:00|40=2|38=1|44=1|");
+    let answers = h.send(
+        0,
+        "D|11=B9|55=ZVZZT|54=1|60=20261122-10:00:00|40=2|38=1|44=1|",
+    );
     has(&answers[0], 0, "150=0|11=B9");
 }

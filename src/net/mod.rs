@@ -210,13 +210,7 @@ impl Server {
             let seq = store.seqnums(&id)?.unwrap_or(SeqNums::default());
             let app = apps(session_index, config);
             let config = Arc::new(config.clone());
-            let session = Session::new(
-                Arc::clone(&config),
-                session_dict,
-                app,
-                seq,
-                Utc::now(),
-            );
+            let session = Session::new(Arc::clone(&config), session_dict, app, seq, Utc::now());
             let key = (config.sender_comp_id.clone(), config.target_comp_id.clone());
             slots.insert(
                 key,

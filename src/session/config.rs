@@ -690,8 +690,18 @@ fn accounts(r: &Reader, target_comp_id: &str) -> Result<Vec<String>, ConfigError
 fn throttle(r: &Reader) -> Result<Option<Throttle>, ConfigError> {
     let rate_per_s = r.uint("ThrottleRate", 0, 0, 10_000_000)?;
     let burst = r.uint("ThrottleBurst", rate_per_s.max(1), 1, 10_000_000)?;
-    let max_rejects = r.uint("ThrottleMaxRejects", THROTTLE_MAX_REJECTS_DEFAULT, 1, 10_000_000)?;
-    let cooldown_s = r.uint("ThrottleCooldown", THROTTLE_COOLDOWN_S_DEFAULT, 0, TIMEOUT_S_MAX)?;
+    let max_rejects = r.uint(
+        "ThrottleMaxRejects",
+        THROTTLE_MAX_REJECTS_DEFAULT,
+        1,
+        10_000_000,
+    )?;
+    let cooldown_s = r.uint(
+        "ThrottleCooldown",
+        THROTTLE_COOLDOWN_S_DEFAULT,
+        0,
+        TIMEOUT_S_MAX,
+    )?;
     Ok((rate_per_s > 0).then_some(Throttle {
         rate_per_s,
         burst,
