@@ -8,7 +8,7 @@ use fixvenue::conformance::{self, Target};
 use tokio::sync::watch;
 
 /// Scenarios (venues) running at the same time.
-const SCENARIOS_AT_ONCE: usize = 24;
+const SCENARIOS_AT_ONCE: usize = 12;
 
 async fn run_one(scenario: conformance::Scenario) -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;

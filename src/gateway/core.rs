@@ -190,8 +190,10 @@ pub struct Gateway {
     status_prefix: String,
     status_count: u64,
     scratch: BytesMut,
-    /// The earliest GTD ExpireTime of a live order, to ask for the time only when something is due.
+    /// GTD ExpireTimes (with the order's id), to ask for the time only when something is due.
     expiries: std::collections::BTreeSet<(i64, u64)>,
+    /// The next instrument close after the last time submitted.
+    time_due_ns: i64,
 }
 
 impl Gateway {
@@ -244,6 +246,7 @@ impl Gateway {
             status_count: 0,
             scratch: BytesMut::with_capacity(512),
             expiries: std::collections::BTreeSet::new(),
+            time_due_ns: i64::MIN,
         }
     }
 
@@ -329,15 +332,23 @@ impl Gateway {
         self.flush_held(self.released_seq, now, out);
     }
 
-    /// Asks for the time when a GTD order is due (Day orders expire through the same command; the caller also
-    /// sends one on a fixed interval).
+    /// True when the engine must be told the time: at start (orders may have expired while the venue was down),
+    /// at each instrument's close (Day orders, GTD by date) and when a GTD ExpireTime is reached. Nothing is
+    /// journaled while nothing is due.
     pub fn due(&self, now_ns: i64) -> bool {
-        self.expiries.first().is_some_and(|(at, _)| *at <= now_ns)
+        now_ns >= self.time_due_ns || self.expiries.first().is_some_and(|(at, _)| *at <= now_ns)
     }
 
     /// Submits "the time is now" (the sequencer stamps its own time).
     pub fn submit_time(&mut self, now_ns: i64, out: &mut Output) {
         self.submit(Command::Time { now_ns }, Origin::Venue, out);
+        self.time_due_ns = self
+            .market
+            .instruments
+            .iter()
+            .map(|spec| spec.next_close_ns(now_ns))
+            .min()
+            .unwrap_or(i64::MAX);
     }
 
     fn submit(&mut self, command: Command, origin: Origin<'_>, out: &mut Output) {

@@ -37,8 +37,6 @@ pub use self::core::{Gateway, Input, Market, Output, SessionInfo};
 pub const INPUT_CAPACITY: usize = 65_536;
 /// Requests the gateway takes in one turn before submitting their commands together.
 pub const TURN_REQUESTS_MAX: usize = 1_024;
-/// How often the venue's time is journaled (Day orders expire at the instrument's close).
-pub const TIME_INTERVAL: Duration = Duration::from_secs(1);
 /// How long the thread waits for anything before it looks at the clock again (GTD expiry precision).
 pub const IDLE_WAIT: Duration = Duration::from_millis(20);
 /// How long a report is retried while its session changes hands or its full queue logs it out.
@@ -136,7 +134,6 @@ impl Worker {
         stop: &Receiver<()>,
     ) -> Result<(), GatewayError> {
         let never = crossbeam_channel::never();
-        let mut next_time = Instant::now() + TIME_INTERVAL;
         let mut stopping = false;
         loop {
             self.submit_pending()?;
@@ -176,10 +173,7 @@ impl Worker {
                 }
                 default(IDLE_WAIT) => {}
             }
-            let now = Instant::now();
-            let due = self.core.due(now_ns());
-            if !stopping && (now >= next_time || due) {
-                next_time = now + TIME_INTERVAL;
+            if !stopping && self.core.due(now_ns()) {
                 let mut out = std::mem::take(&mut self.out);
                 self.core.submit_time(now_ns(), &mut out);
                 self.carry_out(&mut out)?;
