@@ -171,7 +171,7 @@ fn sigkill_mid_flow_loses_no_acknowledged_message_and_numbers_continue() {
             burst.extend_from_slice(&c.frame(&order));
         }
         c.stream.write_all(&burst).unwrap();
-        let kill_after = Duration::from_millis(5 + u64::from((seed >> (round * 4)) % 40));
+        let kill_after = Duration::from_millis(40 + u64::from((seed >> (round * 4)) % 80));
         let started = Instant::now();
         let mut killed = false;
         loop {
