@@ -687,31 +687,58 @@ impl Gateway {
         now_ns: i64,
         out: &mut Output,
     ) {
-        match self.check_amend(
-            session,
-            &req.cl_ord_id,
-            &req.orig_cl_ord_id,
-            req.order_id.as_deref(),
-            &req.symbol,
-            req.side,
-        ) {
-            Ok(order) => {
-                let (order_id, account) = (order.id, order.account);
+        let checked = self
+            .check_amend(
+                session,
+                &req.cl_ord_id,
+                &req.orig_cl_ord_id,
+                req.order_id.as_deref(),
+                &req.symbol,
+                req.side,
+            )
+            .map(|order| Command::Cancel {
+                order_id: order.id,
+                account: order.account,
+            });
+        let ids = (req.cl_ord_id.as_str(), req.orig_cl_ord_id.as_str());
+        self.submit_amend(session, checked, false, ids, routing, now_ns, out);
+    }
+
+    /// Submits a checked cancel or replace, or answers its OrderCancelReject.
+    #[allow(clippy::type_complexity, clippy::too_many_arguments)]
+    fn submit_amend(
+        &mut self,
+        session: usize,
+        checked: Result<Command, (u32, String, Option<(OrderId, OrdStatus)>)>,
+        replace: bool,
+        (cl_ord_id, orig_cl_ord_id): (&str, &str),
+        routing: &Routing,
+        now_ns: i64,
+        out: &mut Output,
+    ) {
+        match checked {
+            Ok(command) => {
                 let origin_session = self.sessions[session].info.id.clone();
-                self.submit(
-                    Command::Cancel { order_id, account },
+                let origin = if replace {
+                    Origin::Replace {
+                        session: &origin_session,
+                        cl_ord_id,
+                    }
+                } else {
                     Origin::Cancel {
                         session: &origin_session,
-                        cl_ord_id: &req.cl_ord_id,
-                    },
-                    out,
-                );
+                        cl_ord_id,
+                    }
+                };
+                self.submit(command, origin, out);
             }
             Err((reason, text, status)) => {
+                // CxlRejResponseTo: 1 cancel, 2 cancel/replace.
+                let response_to = if replace { b'2' } else { b'1' };
                 let msg = self.cancel_reject(
-                    b'1',
-                    &req.cl_ord_id,
-                    &req.orig_cl_ord_id,
+                    response_to,
+                    cl_ord_id,
+                    orig_cl_ord_id,
                     status,
                     reason,
                     &text,
@@ -848,32 +875,9 @@ impl Gateway {
                     qty_lots,
                 })
             });
-        match checked {
-            Ok(replace) => {
-                let origin_session = self.sessions[session].info.id.clone();
-                self.submit(
-                    Command::Replace(replace),
-                    Origin::Replace {
-                        session: &origin_session,
-                        cl_ord_id: &req.cl_ord_id,
-                    },
-                    out,
-                );
-            }
-            Err((reason, text, status)) => {
-                let msg = self.cancel_reject(
-                    b'2',
-                    &req.cl_ord_id,
-                    &req.orig_cl_ord_id,
-                    status,
-                    reason,
-                    &text,
-                    routing,
-                    now_ns,
-                );
-                self.answer(session, msg, out);
-            }
-        }
+        let checked = checked.map(Command::Replace);
+        let ids = (req.cl_ord_id.as_str(), req.orig_cl_ord_id.as_str());
+        self.submit_amend(session, checked, true, ids, routing, now_ns, out);
     }
 
     fn mass_cancel(
