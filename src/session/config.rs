@@ -880,6 +880,39 @@ mod tests {
     }
 
     #[test]
+    fn order_entry_keys_have_defaults_and_are_checked() {
+        let s = &parse("t.cfg", BASE).unwrap().sessions[0];
+        assert_eq!(s.accounts, vec!["CLIENT1".to_string()]);
+        assert!(!s.cancel_on_disconnect);
+        assert_eq!(s.throttle, None);
+        let text = format!(
+            "{BASE}Accounts=A1, A2\nCancelOnDisconnect=Y\nThrottleRate=50\nThrottleMaxRejects=7\n"
+        );
+        let s = &parse("t.cfg", &text).unwrap().sessions[0];
+        assert_eq!(s.accounts, vec!["A1".to_string(), "A2".to_string()]);
+        assert!(s.cancel_on_disconnect);
+        assert_eq!(
+            s.throttle,
+            Some(Throttle {
+                rate_per_s: 50,
+                burst: 50,
+                max_rejects: 7,
+                cooldown_s: THROTTLE_COOLDOWN_S_DEFAULT,
+            })
+        );
+        for bad in [
+            "Accounts=A1,A1",
+            "Accounts=A|B",
+            "Accounts=A,,B",
+            "ThrottleRate=-1",
+        ] {
+            let e = parse_err(&format!("{BASE}{bad}\n"));
+            let key = bad.split('=').next().unwrap();
+            assert_eq!(e.key.as_deref(), Some(key), "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn defaults_apply_to_a_quickfix_only_file() {
         let s = parse("t.cfg", BASE).unwrap();
         let c = &s.sessions[0];
