@@ -45,6 +45,9 @@ fn bench(args: &[&str]) -> BTreeMap<String, String> {
         .current_dir(root)
         .args(["bench", "e2e", "--sessions", "2", "--orders"])
         .arg(ORDERS.to_string())
+        // The first 3,000 operations of ../shared/corpus/book_ops_1m.csv, so the test needs nothing outside the
+        // repository.
+        .args(["--corpus", "tests/data/book_ops_3k.csv"])
         .args(args)
         .output()
         .expect("run fixvenue bench e2e");
