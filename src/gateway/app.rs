@@ -12,7 +12,7 @@ use crate::session::Routing;
 use crate::session::app::{AppMessage, Application};
 use crate::session::config::{Role, SessionConfig, Throttle};
 
-use super::core::{Input, business_reject_message};
+use super::core::{Input, business_reject};
 use super::request;
 
 /// The order-entry application of one session.
@@ -77,7 +77,7 @@ impl GatewayApp {
             .get(tags::MSG_SEQ_NUM)
             .and_then(|v| v.as_uint().ok())
             .unwrap_or(0);
-        vec![business_reject_message(
+        vec![business_reject(
             ref_seq,
             msg.msg_type(),
             reason,

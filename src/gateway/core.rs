@@ -88,12 +88,6 @@ pub struct Output {
     pub trades: Vec<TradeRecord>,
 }
 
-impl Output {
-    pub fn is_empty(&self) -> bool {
-        self.submissions.is_empty() && self.messages.is_empty() && self.trades.is_empty()
-    }
-}
-
 /// The venue's instruments and accounts, as configured.
 #[derive(Clone, Debug)]
 pub struct Market {
@@ -101,12 +95,6 @@ pub struct Market {
     pub currencies: Vec<String>,
     /// Configured account names and their engine ids.
     pub accounts: Vec<(String, AccountId)>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Pending {
-    Cancel,
-    Replace,
 }
 
 #[derive(Clone, Debug)]
@@ -128,8 +116,8 @@ struct Order {
     status: OrdStatus,
     cl_ord_id: Box<str>,
     orig_cl_ord_id: Option<Box<str>>,
-    /// A cancel or replace submitted and not yet released, with its ClOrdID.
-    pending: Option<(Pending, Box<str>)>,
+    /// The ClOrdID of a cancel or replace submitted and not yet released.
+    pending: Option<Box<str>>,
     /// Every ClOrdID the session's map holds for this order (its own, and those of its cancels and replaces).
     aliases: Vec<Box<str>>,
     /// Its first trade happened in the command that created it (the report says 2: removed liquidity).
@@ -539,7 +527,7 @@ impl Gateway {
                 }
             }
             Err((reason, text)) => {
-                let msg = self.refused_new(session, req, reason, &text, &routing, now_ns);
+                let msg = self.refused_new(req, reason, &text, &routing, now_ns);
                 self.answer(session, msg, out);
             }
         }
@@ -1057,13 +1045,8 @@ impl Gateway {
             }
             (Command::Cancel { order_id, .. }, Origin::Cancel { cl_ord_id, .. })
             | (Command::Replace(Replace { order_id, .. }), Origin::Replace { cl_ord_id, .. }) => {
-                let kind = if matches!(command, Command::Cancel { .. }) {
-                    Pending::Cancel
-                } else {
-                    Pending::Replace
-                };
                 if let Some(order) = self.orders.get_mut(order_id) {
-                    order.pending = Some((kind, cl_ord_id.into()));
+                    order.pending = Some(cl_ord_id.into());
                     order.aliases.push(cl_ord_id.into());
                     if let Some(s) = session {
                         self.sessions[s]
@@ -1511,7 +1494,6 @@ impl Gateway {
     /// The ExecutionReport of a new order refused at the edge (it never reached the engine).
     fn refused_new(
         &mut self,
-        _session: usize,
         req: &NewRequest,
         code: u32,
         text: &str,
@@ -1851,7 +1833,8 @@ impl<'b> std::ops::DerefMut for Body<'b> {
     }
 }
 
-fn business_reject(
+/// A BusinessMessageReject (the gateway's, and the session application's own: role, throttle, overload).
+pub fn business_reject(
     ref_seq: u64,
     ref_msg_type: &[u8],
     reason: BusinessRejectReason,
@@ -1869,17 +1852,6 @@ fn business_reject(
     w.finish(msg_type::BUSINESS_MESSAGE_REJECT, routing)
 }
 
-/// The BusinessMessageReject the session layer's application sends itself (role, throttle, overload).
-pub fn business_reject_message(
-    ref_seq: u64,
-    ref_msg_type: &[u8],
-    reason: BusinessRejectReason,
-    text: &str,
-    routing: &Routing,
-) -> AppMessage {
-    business_reject(ref_seq, ref_msg_type, reason, text, routing)
-}
-
 fn reject(reason: RejectReason) -> (u32, String) {
     (reason.ord_rej_reason(), reason.text().to_string())
 }
@@ -1895,7 +1867,7 @@ fn routing_is_empty(routing: &Routing) -> bool {
 
 /// A cancel or replace took effect: its ClOrdID becomes the order's, the previous one its OrigClOrdID.
 fn promote_pending(order: &mut Order) {
-    if let Some((_, cl_ord_id)) = order.pending.take() {
+    if let Some(cl_ord_id) = order.pending.take() {
         let old = std::mem::replace(&mut order.cl_ord_id, cl_ord_id);
         order.orig_cl_ord_id = Some(old);
     }
