@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use chrono::{DateTime, Utc};
@@ -117,6 +118,32 @@ async fn timeout_at<F: std::future::Future>(deadline: Instant, f: F) -> Option<F
     tokio::time::timeout_at(deadline, f).await.ok()
 }
 
+/// How long a Logon waits for the connection that holds its session to let go of it (a client reconnecting
+/// right after a Logout can be faster than the old connection's last store commit).
+pub const HANDOVER_WAIT: Duration = Duration::from_millis(500);
+
+/// Takes the session from its slot and installs `tx` as its queue, waiting up to [`HANDOVER_WAIT`] for a
+/// connection that still holds it; `None` if it is still held then (the session is logged on elsewhere).
+async fn take_session(slot: &Slot, tx: mpsc::Sender<AppMessage>) -> Option<Session> {
+    let deadline = Instant::now() + HANDOVER_WAIT;
+    loop {
+        {
+            let mut outbound = slot.outbound.lock().expect("outbound lock");
+            if outbound.is_none() {
+                let mut held = slot.session.lock().expect("slot lock");
+                if let Some(session) = held.take() {
+                    *outbound = Some(tx);
+                    return Some(session);
+                }
+            }
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// Holds a session taken from its slot; puts it back when dropped.
 struct Claimed {
     slot: Arc<Slot>,
@@ -162,16 +189,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
     }
     // The queue is in place before the session is taken, so that a send never finds neither.
     let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE_MAX);
-    {
-        let mut outbound = slot.outbound.lock().expect("outbound lock");
-        if outbound.is_some() {
-            tracing::warn!(%peer, session = slot.id, "session already logged on: new connection refused");
-            return;
-        }
-        *outbound = Some(tx);
-    }
-    let Some(session) = slot.session.lock().expect("slot lock").take() else {
-        *slot.outbound.lock().expect("outbound lock") = None;
+    let Some(session) = take_session(&slot, tx).await else {
         tracing::warn!(%peer, session = slot.id, "session already logged on: new connection refused");
         return;
     };
