@@ -15,17 +15,17 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use crate::config::VenueConfig;
-use crate::engine::Engine;
-use crate::fix::Dictionary;
-use crate::gateway::app::GatewayApp;
-use crate::gateway::{Gateway, GatewayThread, INPUT_CAPACITY, Market, SessionInfo};
 use crate::net::{Bound, ServeError, Server};
-use crate::sequencer::{Sequencer, SequencerConfig, recover, system_clock};
-use crate::session::app::NotAvailable;
-use crate::session::config::{self, BUNDLED_SESSIONS_CFG, ConfigError, SessionSettings};
-use crate::store::journal::JournalOptions;
-use crate::store::sessions::{SessionStore, StoreError};
+use engine::Engine;
+use fix::Dictionary;
+use gateway::app::GatewayApp;
+use gateway::{Gateway, GatewayThread, Market, SessionInfo};
+use journal::journal::JournalOptions;
+use journal::sequencer::{Sequencer, SequencerConfig, recover, system_clock};
+use session::app::NotAvailable;
+use session::config::{self, BUNDLED_SESSIONS_CFG, ConfigError, SessionSettings};
+use store::sessions::{SessionStore, StoreError};
+use venue_config::VenueConfig;
 
 /// The data directory when none is given.
 pub const DATA_DIR_DEFAULT: &str = "data";
@@ -35,7 +35,7 @@ pub enum RuntimeError {
     #[error(transparent)]
     SessionConfig(#[from] ConfigError),
     #[error(transparent)]
-    VenueConfig(#[from] crate::config::ConfigError),
+    VenueConfig(#[from] venue_config::ConfigError),
     #[error("data dictionary: {0}")]
     Dictionary(String),
     #[error(transparent)]
@@ -82,7 +82,7 @@ pub fn load_sessions(paths: &[PathBuf]) -> Result<SessionSettings, ConfigError> 
         sessions: Vec::new(),
     };
     for path in paths {
-        for session in config::load(path)?.sessions {
+        for session in read_sessions(path)?.sessions {
             if let Some(other) = all.sessions.iter().find(|o| o.id() == session.id()) {
                 let (file, line) = session
                     .origin
@@ -105,7 +105,29 @@ pub fn load_sessions(paths: &[PathBuf]) -> Result<SessionSettings, ConfigError> 
     Ok(all)
 }
 
-fn load_venue(path: Option<&Path>) -> Result<VenueConfig, crate::config::ConfigError> {
+/// Reads and parses one session configuration file (at most [`config::CONFIG_BYTES_MAX`]).
+fn read_sessions(path: &Path) -> Result<SessionSettings, ConfigError> {
+    let file = path.display().to_string();
+    let error = |message: String| ConfigError {
+        file: file.clone(),
+        line: 0,
+        key: None,
+        message,
+    };
+    let len = std::fs::metadata(path)
+        .map_err(|e| error(format!("cannot read: {e}")))?
+        .len();
+    if len > config::CONFIG_BYTES_MAX {
+        return Err(error(format!(
+            "larger than {} bytes",
+            config::CONFIG_BYTES_MAX
+        )));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| error(format!("cannot read: {e}")))?;
+    config::parse(&file, &text)
+}
+
+fn load_venue(path: Option<&Path>) -> Result<VenueConfig, venue_config::ConfigError> {
     match path {
         Some(p) => VenueConfig::load(p),
         None => Ok(VenueConfig::bundled()),
@@ -166,7 +188,7 @@ pub async fn bind(settings: &SessionSettings, data_dir: &Path) -> Result<Server,
     let dict = Arc::new(Dictionary::fix44().map_err(|e| RuntimeError::Dictionary(e.to_string()))?);
     let store = SessionStore::open(data_dir)?;
     let mut apps = |_: usize, _: &config::SessionConfig| {
-        Box::new(NotAvailable) as Box<dyn crate::session::app::Application>
+        Box::new(NotAvailable) as Box<dyn session::app::Application>
     };
     Ok(Server::bind(settings, store, dict, &mut apps).await?)
 }
@@ -266,16 +288,22 @@ pub async fn start(
     let (sequencer, released) =
         Sequencer::start(engine, journal, SequencerConfig::default(), system_clock())
             .map_err(|e| RuntimeError::Sequencer(e.to_string()))?;
-    let (input_tx, input_rx) = crossbeam_channel::bounded(INPUT_CAPACITY);
+    let (input_tx, input_rx) = gateway::input_channel();
     let mut apps = |index: usize, config: &config::SessionConfig| {
         Box::new(GatewayApp::new(index, config, input_tx.clone()))
-            as Box<dyn crate::session::app::Application>
+            as Box<dyn session::app::Application>
     };
     let server = Server::bind(&settings, store, dict, &mut apps).await?;
     drop(input_tx);
     let handle = server.handle();
-    let gateway =
-        GatewayThread::start(core, sequencer, released, input_rx, server.handle(), trades);
+    let gateway = GatewayThread::start(
+        core,
+        sequencer,
+        released,
+        input_rx,
+        Box::new(server.handle()),
+        trades,
+    );
     let addrs = server.local_addrs();
     let done = tokio::spawn(async move {
         server.run(shutdown).await?;

@@ -6,9 +6,9 @@
 
 use bytes::BytesMut;
 use chrono::{TimeZone, Utc};
-use fixvenue::fix::dictionary::{Dictionary, FieldType, Member, MessageDef, StructDef};
-use fixvenue::fix::frame::{self, FrameConfig, Framed};
-use fixvenue::fix::{Decoder, Encoder, Header, Validator, process_untrusted};
+use fix::dictionary::{Dictionary, FieldType, Member, MessageDef, StructDef};
+use fix::frame::{self, FrameConfig, Framed};
+use fix::{Decoder, Encoder, Header, Validator, process_untrusted};
 use proptest::prelude::*;
 use std::sync::OnceLock;
 

@@ -3,10 +3,10 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use fixvenue::engine::Side;
-use fixvenue::store::sessions::{Direction, LogRecord, SessionStore, Writes};
-use fixvenue::store::trades::{TradeRecord, TradeSide};
+use engine::Side;
 use rust_decimal::Decimal;
+use store::sessions::{Direction, LogRecord, SessionStore, Writes};
+use store::trades::{TradeRecord, TradeSide};
 
 fn fixvenue(args: &[&str], data_dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_fixvenue"))
@@ -114,7 +114,7 @@ fn trades_as_csv_with_a_header_and_a_symbol_filter() {
         dir.path(),
     ));
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines[0], fixvenue::store::export::TRADES_CSV_HEADER);
+    assert_eq!(lines[0], store::export::TRADES_CSV_HEADER);
     assert_eq!(
         lines[1],
         "5,0,2023-11-14T22:13:20.000000000Z,ACME,101.25,300,USD,buy,5,ALPHA,FIX.4.4:FIXVENUE->CLIENT1,B-1,\

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use fixvenue::conformance::{self, Target};
+use conformance::{self, Target};
 use tokio::sync::watch;
 
 /// Scenarios (venues) running at the same time.

@@ -1,6 +1,6 @@
 //! The embedded fix-spec/FIX44.xml loads and holds what the venue promises to clients.
 
-use fixvenue::fix::dictionary::{Dictionary, FieldType};
+use fix::dictionary::{Dictionary, FieldType};
 
 fn dict() -> Dictionary {
     Dictionary::fix44().expect("fix-spec/FIX44.xml loads")

@@ -16,15 +16,15 @@ use std::path::Path;
 use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
-use fixvenue::engine::{
+use engine::{
     AccountId, AccountProfile, Asset, Command, Engine, EngineConfig, Event, Expiry, Funding,
     InstrumentId, InstrumentSpec, MassCancelScope, NewOrder, OrderId, OrderKind, Replace,
     Sequenced, SessionId, Side, StpMode, TimeInForce, TradingStatus,
 };
-use fixvenue::sequencer::{
+use journal::journal::{Journal, JournalOptions, SEGMENT_BYTES_MIN};
+use journal::sequencer::{
     Clock, ORIGIN_BYTES_MAX, Sequencer, SequencerConfig, Submission, SubmitError, recover,
 };
-use fixvenue::store::journal::{Journal, JournalOptions, SEGMENT_BYTES_MIN};
 use rust_decimal::Decimal;
 
 const SMALL_SEGMENTS: JournalOptions = JournalOptions {
@@ -343,7 +343,7 @@ fn crash_child() {
         engine(),
         journal,
         config,
-        fixvenue::sequencer::system_clock(),
+        journal::sequencer::system_clock(),
     )
     .expect("starts");
     std::thread::spawn(move || {
@@ -459,7 +459,7 @@ fn restart(
     dir: &Path,
 ) -> (
     Sequencer,
-    std::sync::mpsc::Receiver<fixvenue::sequencer::Released>,
+    std::sync::mpsc::Receiver<journal::sequencer::Released>,
 ) {
     let (engine, journal, _) =
         recover(dir, SMALL_SEGMENTS, engine(), |_, _, _| {}).expect("recovers");

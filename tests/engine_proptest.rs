@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use fixvenue::engine::{
+use engine::{
     AccountId, AccountProfile, Command, Engine, EngineConfig, Event, Funding, InstrumentId,
     InstrumentSpec, NewOrder, OrderId, OrderKind, Replace, Sequenced, SessionId, Side, StpMode,
     TimeInForce, TradingStatus,
@@ -409,7 +409,7 @@ fn wild_kind() -> impl Strategy<Value = OrderKind> {
 }
 
 fn wild_tif() -> impl Strategy<Value = TimeInForce> {
-    use fixvenue::engine::Expiry;
+    use engine::Expiry;
     prop_oneof![
         Just(TimeInForce::Day),
         Just(TimeInForce::Gtc),
@@ -422,7 +422,7 @@ fn wild_tif() -> impl Strategy<Value = TimeInForce> {
 }
 
 fn wild_command() -> impl Strategy<Value = Command> {
-    use fixvenue::engine::{MassCancelScope, TradingStatus as Status};
+    use engine::{MassCancelScope, TradingStatus as Status};
     let new = (
         0..3u32,
         0..4u32,
@@ -509,9 +509,9 @@ proptest! {
         command in wild_command(),
         seq in any::<u64>(),
         ts_ns in any::<i64>(),
-        origin in proptest::collection::vec(any::<u8>(), 0..=fixvenue::store::record::ORIGIN_BYTES_MAX),
+        origin in proptest::collection::vec(any::<u8>(), 0..=journal::record::ORIGIN_BYTES_MAX),
     ) {
-        use fixvenue::store::record;
+        use journal::record;
         let record = Sequenced { seq, ts_ns, command };
         let mut bytes = Vec::new();
         record::encode(&record, &origin, &mut bytes);

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use fixvenue::fix::{Dictionary, Processed, process_untrusted};
+use fix::{Dictionary, Processed, process_untrusted};
 
 fn expectation(name: &str, got: &Processed) -> Result<(), String> {
     let ok = match name.split('_').next().unwrap_or("") {

@@ -2,12 +2,10 @@
 //! 0.01..10,000) with a temporary session file and data directory, driven by FIX clients over loopback.
 //! Every test starts its own venue, so prices never meet another test's orders.
 
-mod common;
-
 use std::time::Duration;
 
-use common::VenueProcess;
-use common::fix::{Fix, Msg, check_report, id, in_seconds};
+use testkit::client::{Fix, Msg, check_report, id, in_seconds};
+use testkit::venue::VenueProcess;
 
 pub const SESSIONS_CFG: &str = "\
 [DEFAULT]

@@ -3,10 +3,8 @@
 //! numbers of both sides continue, and a fill that happened while its owner was logged out reaches it by resend
 //! at its next Logon.
 
-mod common;
-
-use common::VenueProcess;
-use common::fix::{Fix, check_report};
+use testkit::client::{Fix, check_report};
+use testkit::venue::VenueProcess;
 
 const SESSIONS_CFG: &str = "\
 [DEFAULT]

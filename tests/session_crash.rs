@@ -3,21 +3,19 @@
 //! ResendRequest with the same bytes apart from 43, 122 and 52 (and BodyLength/CheckSum), and sequence numbers
 //! continue past everything received.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use fixvenue::fix::frame::{self, from_text};
-use fixvenue::fix::{FrameConfig, Framed};
+use fix::frame::{self, from_text};
+use fix::{FrameConfig, Framed};
 
 const ROUNDS: usize = 3;
 const BURST: u64 = 300;
 
 fn start(cfg: &std::path::Path, data: &std::path::Path) -> (std::process::Child, u16) {
-    common::start_venue(cfg, data)
+    testkit::venue::start_venue(cfg, data)
 }
 
 struct Client {

@@ -4,12 +4,12 @@
 
 use std::time::Duration;
 
-use fixvenue::fix::frame::{self, from_text};
-use fixvenue::fix::{FrameConfig, Framed};
+use fix::frame::{self, from_text};
+use fix::{FrameConfig, Framed};
 use fixvenue::net::{SendError, VenueHandle};
-use fixvenue::session::Routing;
-use fixvenue::session::app::AppMessage;
-use fixvenue::session::config;
+use session::Routing;
+use session::app::AppMessage;
+use session::config;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -171,7 +171,7 @@ async fn a_client_that_stops_reading_fills_the_queue_and_is_disconnected() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resend_longer_than_one_page_is_served_in_order() {
     let v = start().await;
-    let count = fixvenue::session::RESEND_BATCH_MAX + 200;
+    let count = session::RESEND_BATCH_MAX + 200;
     let handle = v.handle.clone();
     tokio::task::spawn_blocking(move || {
         for i in 0..count {

@@ -1,18 +1,16 @@
 //! `fixvenue serve` on SIGTERM: every logged-on session gets a Logout, the store is flushed, the process exits 0;
 //! the sequence numbers are there on the next start.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
 
-use fixvenue::fix::frame::{self, from_text};
-use fixvenue::fix::{FrameConfig, Framed};
+use fix::frame::{self, from_text};
+use fix::{FrameConfig, Framed};
 
 fn start(cfg: &std::path::Path, data: &std::path::Path) -> (std::process::Child, u16) {
-    common::start_venue(cfg, data)
+    testkit::venue::start_venue(cfg, data)
 }
 
 fn recv(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<String> {

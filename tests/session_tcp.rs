@@ -6,11 +6,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use argon2::password_hash::{PasswordHasher, SaltString};
-use fixvenue::fix::frame::{self, from_text};
-use fixvenue::fix::{FrameConfig, Framed};
+use fix::frame::{self, from_text};
+use fix::{FrameConfig, Framed};
 use fixvenue::net::CONNECTIONS_PER_IP_MAX;
-use fixvenue::session::config;
-use fixvenue::store::sessions::{Direction, SessionStore};
+use session::config;
+use store::sessions::{Direction, SessionStore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;

@@ -5,9 +5,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use fixvenue::conformance::{self, ClientTls, Target};
+use conformance::{self, ClientTls, Target};
 use fixvenue::net::certs;
-use fixvenue::session::config;
+use session::config;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -138,9 +138,8 @@ async fn plain_fix_on_the_tls_port_fails_cleanly() {
     let certs = make_certs();
     let venue = start(certs.path(), "").await;
     let mut s = TcpStream::connect(("127.0.0.1", venue.port)).await.unwrap();
-    let logon = fixvenue::fix::frame::from_text(
-        "35=A|49=CLIENT1|56=FIXVENUE|34=1|52=20270101-00:00:00|98=0|108=30|",
-    );
+    let logon =
+        fix::frame::from_text("35=A|49=CLIENT1|56=FIXVENUE|34=1|52=20270101-00:00:00|98=0|108=30|");
     s.write_all(&logon).await.unwrap();
     let answer = read_to_end(&mut s).await;
     // No FIX answer: at most a TLS alert record (content type 21).

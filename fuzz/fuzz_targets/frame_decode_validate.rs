@@ -5,7 +5,7 @@
 
 use std::sync::OnceLock;
 
-use fixvenue::fix::{Dictionary, process_untrusted};
+use fix::{Dictionary, process_untrusted};
 use libfuzzer_sys::fuzz_target;
 
 fn dict() -> &'static Dictionary {

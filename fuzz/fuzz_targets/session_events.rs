@@ -1,5 +1,5 @@
 //! Arbitrary event sequences through the session state machine (client messages near the expected MsgSeqNum,
-//! raw bytes, time passing, disconnects, shutdowns, application sends). `fixvenue::session::fuzz::drive` panics
+//! raw bytes, time passing, disconnects, shutdowns, application sends). `session::fuzz::drive` panics
 //! on a broken invariant: a sent message that does not frame or decode, outgoing numbers that are not
 //! consecutive, a resend beyond the last sent number, a send while disconnected.
 
@@ -7,8 +7,8 @@
 
 use std::sync::{Arc, OnceLock};
 
-use fixvenue::fix::Dictionary;
-use fixvenue::session::config::{SessionConfig, parse};
+use fix::Dictionary;
+use session::config::{SessionConfig, parse};
 use libfuzzer_sys::fuzz_target;
 
 fn setup() -> &'static (Arc<SessionConfig>, Arc<Dictionary>) {
@@ -22,5 +22,5 @@ fn setup() -> &'static (Arc<SessionConfig>, Arc<Dictionary>) {
 
 fuzz_target!(|data: &[u8]| {
     let (config, dict) = setup();
-    fixvenue::session::fuzz::drive(Arc::clone(config), Arc::clone(dict), data);
+    session::fuzz::drive(Arc::clone(config), Arc::clone(dict), data);
 });

@@ -121,7 +121,7 @@ pub fn write(dir: &Path, certs: &DevCerts) -> Result<Vec<PathBuf>, CertsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::config::TlsSettings;
+    use session::config::TlsSettings;
 
     #[test]
     fn generated_certificates_make_a_valid_server_config() {

@@ -18,11 +18,11 @@ use super::{
     FRAME_STARTED_TIMEOUT, OUTBOUND_QUEUE_MAX, READ_CHUNK_BYTES, Slot, TLS_HANDSHAKE_TIMEOUT,
     Venue, WRITE_TIMEOUT,
 };
-use crate::fix::frame::{self, SOH};
-use crate::fix::{FrameConfig, Framed, Garble};
-use crate::session::app::AppMessage;
-use crate::session::{Action, Event, Level, Outbound, RESEND_BATCH_MAX, Session, redact};
-use crate::store::sessions::{Direction, LogRecord, Writes};
+use fix::frame::{self, SOH};
+use fix::{FrameConfig, Framed, Garble};
+use session::app::AppMessage;
+use session::{Action, Event, Level, Outbound, RESEND_BATCH_MAX, Session, redact};
+use store::sessions::{Direction, LogRecord, Writes};
 
 /// Bytes of a first message searched for its CompIDs.
 const IDENTIFY_BYTES_MAX: usize = 1024;
@@ -466,7 +466,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
         begin: u64,
         end: u64,
         now: DateTime<Utc>,
-    ) -> Result<(), crate::store::sessions::StoreError> {
+    ) -> Result<(), store::sessions::StoreError> {
         let id = self.claimed.slot.id.clone();
         let mut from = begin;
         loop {

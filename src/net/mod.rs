@@ -27,11 +27,11 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
-use crate::fix::Dictionary;
-use crate::session::app::{AppMessage, Application};
-use crate::session::config::{SessionConfig, SessionSettings, TlsSettings};
-use crate::session::{Action, Event, SeqNums, Session, redact};
-use crate::store::sessions::{Direction, LogRecord, SessionStore, StoreError, Writes};
+use fix::Dictionary;
+use session::app::{AppMessage, Application};
+use session::config::{SessionConfig, SessionSettings, TlsSettings};
+use session::{Action, Event, SeqNums, Session, redact};
+use store::sessions::{Direction, LogRecord, SessionStore, StoreError, Writes};
 
 /// Connections open at once, all listeners together.
 pub const CONNECTIONS_MAX: usize = 1024;
@@ -374,6 +374,24 @@ pub enum SendError {
 #[derive(Clone)]
 pub struct VenueHandle {
     venue: Arc<Venue>,
+}
+
+/// The gateway hands its reports to the sessions through this.
+impl gateway::Delivery for VenueHandle {
+    fn deliver(
+        &self,
+        venue_comp_id: &str,
+        client_comp_id: &str,
+        msg: AppMessage,
+    ) -> Result<(), gateway::DeliveryError> {
+        self.send(venue_comp_id, client_comp_id, msg)
+            .map_err(|e| match e {
+                SendError::QueueFull(_) | SendError::Busy(_) => {
+                    gateway::DeliveryError::Busy(Box::new(e))
+                }
+                _ => gateway::DeliveryError::Failed(Box::new(e)),
+            })
+    }
 }
 
 /// Attempts to find a session between its connection letting go of it and the slot taking it back.

@@ -10,7 +10,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
 
-use crate::session::config::TlsSettings;
+use session::config::TlsSettings;
 
 /// Most certificates read from one PEM file.
 pub const PEM_CERTIFICATES_MAX: usize = 16;

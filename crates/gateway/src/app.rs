@@ -1,0 +1,282 @@
+//! The session layer's application for order entry: one per configured session, living as long as the session,
+//! running on the connection's task. It checks what belongs to the session alone (its role, its throttle, its
+//! cancel-on-disconnect setting), reads the request, and hands it to the gateway thread. Everything that needs
+//! the venue's state is answered by the gateway, later, through the venue handle.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use crossbeam_channel::{Sender, TrySendError};
+
+use fix::Message;
+use fix::tags::{self, BusinessRejectReason, msg_type};
+use session::Routing;
+use session::app::{AppMessage, Application};
+use session::config::{Role, SessionConfig, Throttle};
+
+use super::core::{Input, business_reject};
+use super::request;
+
+/// The order-entry application of one session.
+pub struct GatewayApp {
+    session: usize,
+    role: Role,
+    cancel_on_disconnect: bool,
+    input: Sender<Input>,
+    throttle: Option<Bucket>,
+    /// A session logged out by the throttle may not log on before this.
+    cooldown_until: Option<DateTime<Utc>>,
+    logout: Option<String>,
+}
+
+impl GatewayApp {
+    /// The application of session number `session` (its index in the gateway's session list).
+    pub fn new(session: usize, config: &SessionConfig, input: Sender<Input>) -> GatewayApp {
+        GatewayApp {
+            session,
+            role: config.role,
+            cancel_on_disconnect: config.cancel_on_disconnect,
+            input,
+            throttle: config.throttle.map(Bucket::new),
+            cooldown_until: None,
+            logout: None,
+        }
+    }
+
+    /// A BusinessMessageReject, sent through the gateway so it keeps its place among the answers to the session's
+    /// earlier requests; answered at once only if the gateway cannot take it.
+    fn reject(
+        &self,
+        msg: &Message,
+        reason: BusinessRejectReason,
+        text: &str,
+        routing: &Routing,
+    ) -> Vec<AppMessage> {
+        let Some(answer) = Self::immediate_reject(msg, reason, text, routing).pop() else {
+            return Vec::new();
+        };
+        match self.input.try_send(Input::Answer {
+            session: self.session,
+            msg: answer,
+        }) {
+            Ok(()) => Vec::new(),
+            Err(TrySendError::Full(Input::Answer { msg, .. }))
+            | Err(TrySendError::Disconnected(Input::Answer { msg, .. })) => vec![msg],
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+impl GatewayApp {
+    /// A BusinessMessageReject answered at once (the gateway's input is full or closed).
+    fn immediate_reject(
+        msg: &Message,
+        reason: BusinessRejectReason,
+        text: &str,
+        routing: &Routing,
+    ) -> Vec<AppMessage> {
+        let ref_seq = msg
+            .get(tags::MSG_SEQ_NUM)
+            .and_then(|v| v.as_uint().ok())
+            .unwrap_or(0);
+        vec![business_reject(
+            ref_seq,
+            msg.msg_type(),
+            reason,
+            text,
+            routing,
+        )]
+    }
+}
+
+/// Message types of order entry.
+const ORDER_ENTRY: [&[u8]; 6] = [
+    msg_type::NEW_ORDER_SINGLE,
+    msg_type::ORDER_CANCEL_REQUEST,
+    msg_type::ORDER_CANCEL_REPLACE_REQUEST,
+    msg_type::ORDER_STATUS_REQUEST,
+    msg_type::ORDER_MASS_STATUS_REQUEST,
+    msg_type::ORDER_MASS_CANCEL_REQUEST,
+];
+
+impl Application for GatewayApp {
+    fn on_logon(&mut self, logon: &Message, now: DateTime<Utc>) -> Result<(), String> {
+        if let Some(until) = self.cooldown_until {
+            if now < until {
+                return Err(format!(
+                    "Logon refused: throttle cool-down for {} more seconds",
+                    (until - now).num_seconds() + 1
+                ));
+            }
+            self.cooldown_until = None;
+        }
+        let cancel_on_disconnect = logon
+            .get(tags::CANCEL_ON_DISCONNECT)
+            .and_then(|v| v.as_bool().ok())
+            .unwrap_or(self.cancel_on_disconnect);
+        if let Some(bucket) = &mut self.throttle {
+            bucket.reset(now);
+        }
+        // Rare and must not be lost: wait for room.
+        let _ = self.input.send(Input::Logon {
+            session: self.session,
+            cancel_on_disconnect,
+        });
+        Ok(())
+    }
+
+    fn on_message(
+        &mut self,
+        msg: &Message,
+        routing: &Routing,
+        now: DateTime<Utc>,
+    ) -> Vec<AppMessage> {
+        let order_entry = ORDER_ENTRY.contains(&msg.msg_type());
+        if order_entry && self.role != Role::Trading {
+            return self.reject(
+                msg,
+                BusinessRejectReason::NotAuthorized,
+                "this session may not send orders (it is not a trading session)",
+                routing,
+            );
+        }
+        if let Some(bucket) = &mut self.throttle
+            && !bucket.take(now)
+        {
+            if bucket.rejects_this_second > bucket.limits.max_rejects {
+                self.logout = Some(format!(
+                    "throttle: more than {} messages over the limit in one second; logging out for {} s",
+                    bucket.limits.max_rejects, bucket.limits.cooldown_s
+                ));
+                self.cooldown_until =
+                    Some(now + TimeDelta::seconds(i64::from(bucket.limits.cooldown_s)));
+            }
+            let text = format!(
+                "throttle: over {} messages per second (burst {}); message not processed",
+                bucket.limits.rate_per_s, bucket.limits.burst
+            );
+            return self.reject(msg, BusinessRejectReason::Other, &text, routing);
+        }
+        let Some(inbound) = request::parse(msg, routing) else {
+            return self.reject(
+                msg,
+                BusinessRejectReason::ApplicationNotAvailable,
+                "this message type is not available on the venue yet",
+                routing,
+            );
+        };
+        match self.input.try_send(Input::Request {
+            session: self.session,
+            inbound,
+        }) {
+            Ok(()) => Vec::new(),
+            Err(TrySendError::Full(_)) => Self::immediate_reject(
+                msg,
+                BusinessRejectReason::Other,
+                "venue overloaded: the request was not accepted; send it again",
+                routing,
+            ),
+            Err(TrySendError::Disconnected(_)) => Self::immediate_reject(
+                msg,
+                BusinessRejectReason::ApplicationNotAvailable,
+                "order entry is stopping",
+                routing,
+            ),
+        }
+    }
+
+    fn take_logout(&mut self) -> Option<String> {
+        self.logout.take()
+    }
+
+    fn on_disconnect(&mut self) {
+        // Cancel-on-disconnect depends on it: wait for room.
+        let _ = self.input.send(Input::Disconnected {
+            session: self.session,
+        });
+    }
+}
+
+/// A token bucket in millionths of a message.
+#[derive(Debug)]
+struct Bucket {
+    limits: Throttle,
+    tokens: u64,
+    at: DateTime<Utc>,
+    second: i64,
+    rejects_this_second: u32,
+}
+
+const UNIT: u64 = 1_000_000;
+
+impl Bucket {
+    fn new(limits: Throttle) -> Bucket {
+        Bucket {
+            limits,
+            tokens: u64::from(limits.burst) * UNIT,
+            at: DateTime::<Utc>::MIN_UTC,
+            second: 0,
+            rejects_this_second: 0,
+        }
+    }
+
+    fn reset(&mut self, now: DateTime<Utc>) {
+        self.tokens = u64::from(self.limits.burst) * UNIT;
+        self.at = now;
+        self.rejects_this_second = 0;
+    }
+
+    /// Takes one message's token; false (and one more reject counted) when the bucket is empty.
+    fn take(&mut self, now: DateTime<Utc>) -> bool {
+        let elapsed_us = (now - self.at)
+            .num_microseconds()
+            .unwrap_or(i64::MAX)
+            .max(0) as u64;
+        self.at = self.at.max(now);
+        let refill = elapsed_us.saturating_mul(u64::from(self.limits.rate_per_s));
+        self.tokens = self
+            .tokens
+            .saturating_add(refill)
+            .min(u64::from(self.limits.burst) * UNIT);
+        if self.tokens >= UNIT {
+            self.tokens -= UNIT;
+            return true;
+        }
+        let second = now.timestamp();
+        if second != self.second {
+            self.second = second;
+            self.rejects_this_second = 0;
+        }
+        self.rejects_this_second += 1;
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(ms: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(1_800_000_000_000 + ms).unwrap()
+    }
+
+    #[test]
+    fn the_bucket_allows_a_burst_then_the_rate() {
+        let mut b = Bucket::new(Throttle {
+            rate_per_s: 10,
+            burst: 3,
+            max_rejects: 5,
+            cooldown_s: 1,
+        });
+        b.reset(at(0));
+        assert!(b.take(at(0)) && b.take(at(0)) && b.take(at(0)));
+        assert!(!b.take(at(0)));
+        assert_eq!(b.rejects_this_second, 1);
+        // 100 ms refill one message at 10/s.
+        assert!(!b.take(at(50)));
+        assert!(b.take(at(100)));
+        assert!(!b.take(at(100)));
+        // A long pause refills only up to the burst.
+        assert!(b.take(at(10_000)) && b.take(at(10_000)) && b.take(at(10_000)));
+        assert!(!b.take(at(10_000)));
+        assert_eq!(b.rejects_this_second, 1, "a new second counts afresh");
+    }
+}

@@ -1,0 +1,92 @@
+//! The one interface between the session layer and the application layer (order entry, market data, drop copy).
+//!
+//! The session hands every in-sequence, valid application message to [`Application::on_message`] and sends what
+//! it returns. Messages the application produces later (an ExecutionReport after a fill) come back through
+//! [`super::Event::Send`]. Until order entry lands, [`NotAvailable`] answers each application message with one
+//! BusinessMessageReject (380=4).
+
+use chrono::{DateTime, Utc};
+
+use fix::Message;
+use fix::tags::{self, BusinessRejectReason, FixEnum};
+
+use super::Routing;
+
+/// An application message for the session to send: MsgType, routing, and the body already encoded as
+/// `tag=value<SOH>` fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppMessage {
+    pub msg_type: Vec<u8>,
+    pub routing: Routing,
+    pub body: Vec<u8>,
+}
+
+/// The application layer behind a session. It lives as long as the session (across connections).
+pub trait Application: Send {
+    /// A Logon that passed every session check (authentication, SendingTime, HeartBtInt, sequence numbers).
+    /// `Err(text)` refuses it: the session answers with a Logout carrying the text and disconnects.
+    fn on_logon(&mut self, _logon: &Message, _now: DateTime<Utc>) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// One valid application message, in sequence. `routing` is already reversed for an answer. Returns the
+    /// immediate answers.
+    fn on_message(
+        &mut self,
+        msg: &Message,
+        routing: &Routing,
+        now: DateTime<Utc>,
+    ) -> Vec<AppMessage>;
+
+    /// Asked after each [`Application::on_message`]: a reason to log the session out now (a client abusing the
+    /// throttle, for instance).
+    fn take_logout(&mut self) -> Option<String> {
+        None
+    }
+
+    /// The logged-on session ended: Logout, lost connection or a venue-initiated disconnect.
+    fn on_disconnect(&mut self) {}
+}
+
+/// The application layer before order entry exists: every application message gets a BusinessMessageReject
+/// with BusinessRejectReason 4 (application not available).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NotAvailable;
+
+impl Application for NotAvailable {
+    fn on_message(
+        &mut self,
+        msg: &Message,
+        routing: &Routing,
+        _now: DateTime<Utc>,
+    ) -> Vec<AppMessage> {
+        let mut body = Vec::with_capacity(96);
+        if let Some(seq) = msg.get(tags::MSG_SEQ_NUM) {
+            push_field(&mut body, tags::REF_SEQ_NUM, seq.bytes);
+        }
+        push_field(&mut body, tags::REF_MSG_TYPE, msg.msg_type());
+        push_field(
+            &mut body,
+            tags::BUSINESS_REJECT_REASON,
+            BusinessRejectReason::ApplicationNotAvailable.to_fix(),
+        );
+        push_field(
+            &mut body,
+            tags::TEXT,
+            b"Application not available: order entry is not enabled",
+        );
+        vec![AppMessage {
+            msg_type: tags::msg_type::BUSINESS_MESSAGE_REJECT.to_vec(),
+            routing: routing.clone(),
+            body,
+        }]
+    }
+}
+
+/// Appends `tag=value<SOH>`.
+pub fn push_field(out: &mut Vec<u8>, tag: u32, value: &[u8]) {
+    out.extend_from_slice(tag.to_string().as_bytes());
+    out.push(b'=');
+    out.extend_from_slice(value);
+    out.push(fix::frame::SOH);
+}

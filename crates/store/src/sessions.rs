@@ -1,0 +1,448 @@
+//! The session store (sled 0.34 under the data dir): per session the next incoming and outgoing MsgSeqNum, every
+//! outgoing application message by MsgSeqNum (for ResendRequests, across restarts), and the compliance log of
+//! every incoming and outgoing message with a microsecond timestamp and its direction.
+//!
+//! Trees: `seqnums` (session id -> [`SeqNums`] record), `msgs/<session id>` (MsgSeqNum, big-endian -> frame) and
+//! `fixlog` (a monotonic id -> [`LogRecord`]). Every record starts with a version byte.
+//!
+//! Durability: [`SessionStore::commit`] writes the outgoing messages and the sequence numbers of one step in
+//! one sled transaction, appends the log records, then calls `flush()`, before the runtime writes a byte to the
+//! socket. On Linux sled 0.34's `flush()` writes its buffers and calls `sync_file_range`: the data is in the
+//! kernel's page cache when `commit` returns, so it survives the process being killed at any moment (SIGKILL),
+//! but not a power loss or kernel crash (no fdatasync barrier). The engine's journal is where fdatasync is paid.
+
+use std::path::Path;
+
+use sled::transaction::TransactionError;
+
+use session::SeqNums;
+
+/// The version byte of every record this module writes.
+pub const RECORD_VERSION: u8 = 1;
+/// How often, and how far apart, opening retries a store that is locked (2 s in all).
+pub const OPEN_LOCK_ATTEMPTS_MAX: u32 = 100;
+pub const OPEN_LOCK_RETRY_INTERVAL: std::time::Duration = std::time::Duration::from_millis(20);
+/// Longest session id stored in a log record.
+pub const SESSION_ID_BYTES_MAX: usize = 1024;
+
+/// Whether a logged message came in or went out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    In,
+    Out,
+}
+
+/// One compliance log entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRecord {
+    pub direction: Direction,
+    /// Microseconds since the Unix epoch.
+    pub time_us: i64,
+    pub session: String,
+    /// The message with passwords redacted.
+    pub frame: Vec<u8>,
+}
+
+/// What one step of a session writes.
+#[derive(Debug, Default)]
+pub struct Writes<'a> {
+    pub seqnums: Option<SeqNums>,
+    /// Drop the stored outgoing messages first (sequence numbers were reset).
+    pub reset: bool,
+    pub messages: Vec<(u64, &'a [u8])>,
+    pub log: Vec<LogRecord>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the session store at {path}")]
+    Open { path: String, source: sled::Error },
+    #[error("session store I/O")]
+    Io(#[from] sled::Error),
+    #[error("session store is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl From<TransactionError<()>> for StoreError {
+    fn from(e: TransactionError<()>) -> Self {
+        match e {
+            TransactionError::Storage(e) => StoreError::Io(e),
+            TransactionError::Abort(()) => StoreError::Corrupt("transaction aborted".into()),
+        }
+    }
+}
+
+/// What [`SessionStore::check`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckReport {
+    pub sessions: usize,
+    pub messages: usize,
+    pub log_records: usize,
+    /// Sessions whose stored messages ran past their next outgoing number; the number was raised so that no
+    /// number is used twice.
+    pub repaired: Vec<String>,
+}
+
+/// The session store.
+#[derive(Clone)]
+pub struct SessionStore {
+    db: sled::Db,
+    seqnums: sled::Tree,
+    fixlog: sled::Tree,
+}
+
+fn encode_seqnums(s: &SeqNums) -> [u8; 25] {
+    let mut out = [0u8; 25];
+    out[0] = RECORD_VERSION;
+    out[1..9].copy_from_slice(&s.next_in.to_be_bytes());
+    out[9..17].copy_from_slice(&s.next_out.to_be_bytes());
+    out[17..25].copy_from_slice(&s.period_start_s.to_be_bytes());
+    out
+}
+
+fn decode_seqnums(bytes: &[u8]) -> Option<SeqNums> {
+    if bytes.len() != 25 || bytes[0] != RECORD_VERSION {
+        return None;
+    }
+    let u = |r: std::ops::Range<usize>| u64::from_be_bytes(bytes[r].try_into().expect("8 bytes"));
+    let seq = SeqNums {
+        next_in: u(1..9),
+        next_out: u(9..17),
+        period_start_s: u(17..25) as i64,
+    };
+    (seq.next_in >= 1 && seq.next_out >= 1).then_some(seq)
+}
+
+fn encode_log(r: &LogRecord) -> Vec<u8> {
+    let id = &r.session.as_bytes()[..r.session.len().min(SESSION_ID_BYTES_MAX)];
+    let mut out = Vec::with_capacity(12 + id.len() + r.frame.len());
+    out.push(RECORD_VERSION);
+    out.push(match r.direction {
+        Direction::In => b'I',
+        Direction::Out => b'O',
+    });
+    out.extend_from_slice(&r.time_us.to_be_bytes());
+    out.extend_from_slice(&(id.len() as u16).to_be_bytes());
+    out.extend_from_slice(id);
+    out.extend_from_slice(&r.frame);
+    out
+}
+
+fn decode_log(bytes: &[u8]) -> Option<LogRecord> {
+    let (&version, rest) = bytes.split_first()?;
+    let (&direction, rest) = rest.split_first()?;
+    if version != RECORD_VERSION {
+        return None;
+    }
+    let direction = match direction {
+        b'I' => Direction::In,
+        b'O' => Direction::Out,
+        _ => return None,
+    };
+    let time_us = i64::from_be_bytes(rest.get(..8)?.try_into().ok()?);
+    let len = usize::from(u16::from_be_bytes(rest.get(8..10)?.try_into().ok()?));
+    let session = String::from_utf8(rest.get(10..10 + len)?.to_vec()).ok()?;
+    Some(LogRecord {
+        direction,
+        time_us,
+        session,
+        frame: rest[10 + len..].to_vec(),
+    })
+}
+
+fn message_record(frame: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(frame.len() + 1);
+    out.push(RECORD_VERSION);
+    out.extend_from_slice(frame);
+    out
+}
+
+impl SessionStore {
+    /// Opens (or creates) the store in `dir/sessions`.
+    pub fn open(dir: &Path) -> Result<SessionStore, StoreError> {
+        let path = dir.join("sessions");
+        let open_err = |source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        };
+        // Flushing is explicit (commit), so the background flusher only adds a safety net.
+        let config = sled::Config::new().path(&path).flush_every_ms(Some(500));
+        // A store closed a moment ago in this process may still be held by sled's flusher thread (it lets go
+        // within one flush interval); another process holding it is refused after the wait.
+        let mut attempts = 0;
+        let db = loop {
+            match config.open() {
+                Ok(db) => break db,
+                Err(sled::Error::Io(e))
+                    if e.to_string().contains("could not acquire lock")
+                        && attempts < OPEN_LOCK_ATTEMPTS_MAX =>
+                {
+                    attempts += 1;
+                    std::thread::sleep(OPEN_LOCK_RETRY_INTERVAL);
+                }
+                Err(e) => return Err(open_err(e)),
+            }
+        };
+        let seqnums = db.open_tree("seqnums").map_err(open_err)?;
+        let fixlog = db.open_tree("fixlog").map_err(open_err)?;
+        Ok(SessionStore {
+            db,
+            seqnums,
+            fixlog,
+        })
+    }
+
+    fn messages_tree(&self, session: &str) -> Result<sled::Tree, StoreError> {
+        Ok(self.db.open_tree(format!("msgs/{session}"))?)
+    }
+
+    /// The stored sequence numbers of a session, `None` for a session never seen.
+    pub fn seqnums(&self, session: &str) -> Result<Option<SeqNums>, StoreError> {
+        match self.seqnums.get(session.as_bytes())? {
+            None => Ok(None),
+            Some(bytes) => decode_seqnums(&bytes)
+                .map(Some)
+                .ok_or_else(|| StoreError::Corrupt(format!("seqnums record of {session}"))),
+        }
+    }
+
+    /// Makes one step durable: messages and sequence numbers in one transaction, then the log, then a flush.
+    pub fn commit(&self, session: &str, writes: &Writes) -> Result<(), StoreError> {
+        self.write(session, writes)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// [`SessionStore::commit`] without the flush: for a step that writes nothing to the socket (the records
+    /// become durable with the next flush, in order, since sled's log keeps the order of writes).
+    pub fn write(&self, session: &str, writes: &Writes) -> Result<(), StoreError> {
+        let msgs = self.messages_tree(session)?;
+        if writes.reset {
+            msgs.clear()?;
+        }
+        // Messages first, then the numbers: sled's log keeps the order of writes, so after a crash the numbers
+        // never count a message that is not stored (and `check` raises numbers that lag the messages).
+        if !writes.messages.is_empty() {
+            let mut batch = sled::Batch::default();
+            for (seq, frame) in &writes.messages {
+                batch.insert(&seq.to_be_bytes(), message_record(frame));
+            }
+            msgs.apply_batch(batch)?;
+        }
+        if let Some(seq) = &writes.seqnums {
+            self.seqnums
+                .insert(session.as_bytes(), &encode_seqnums(seq))?;
+        }
+        if !writes.log.is_empty() {
+            let mut batch = sled::Batch::default();
+            for record in &writes.log {
+                let id = self.db.generate_id()?;
+                batch.insert(&id.to_be_bytes(), encode_log(record));
+            }
+            self.fixlog.apply_batch(batch)?;
+        }
+        Ok(())
+    }
+
+    /// Stored outgoing messages with `begin <= seq <= end`, in order, at most `max`.
+    pub fn messages(
+        &self,
+        session: &str,
+        begin: u64,
+        end: u64,
+        max: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let tree = self.messages_tree(session)?;
+        let mut out = Vec::new();
+        for item in tree
+            .range(begin.to_be_bytes()..=end.to_be_bytes())
+            .take(max)
+        {
+            let (key, value) = item?;
+            let seq = u64::from_be_bytes(
+                key.as_ref()
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt(format!("message key in msgs/{session}")))?,
+            );
+            match value.split_first() {
+                Some((&RECORD_VERSION, frame)) => out.push((seq, frame.to_vec())),
+                _ => return Err(StoreError::Corrupt(format!("message {seq} of {session}"))),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The compliance log, oldest first, at most `max` records.
+    pub fn log(&self, max: usize) -> Result<Vec<LogRecord>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.fixlog.iter().take(max) {
+            let (_, value) = item?;
+            out.push(
+                decode_log(&value).ok_or_else(|| StoreError::Corrupt("fixlog record".into()))?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Start-up check: every record decodes, and no session has a stored message at or beyond its next
+    /// outgoing number (raised if so, never lowered).
+    pub fn check(&self) -> Result<CheckReport, StoreError> {
+        let mut report = CheckReport::default();
+        for item in self.seqnums.iter() {
+            let (key, value) = item?;
+            let session = String::from_utf8(key.to_vec())
+                .map_err(|_| StoreError::Corrupt("session id is not UTF-8".into()))?;
+            let mut seq = decode_seqnums(&value)
+                .ok_or_else(|| StoreError::Corrupt(format!("seqnums record of {session}")))?;
+            report.sessions += 1;
+            let msgs = self.messages_tree(&session)?;
+            for m in msgs.iter() {
+                let (_, v) = m?;
+                if v.first() != Some(&RECORD_VERSION) {
+                    return Err(StoreError::Corrupt(format!(
+                        "a stored message of {session}"
+                    )));
+                }
+                report.messages += 1;
+            }
+            if let Some((last, _)) = msgs.last()? {
+                let last = u64::from_be_bytes(
+                    last.as_ref()
+                        .try_into()
+                        .map_err(|_| StoreError::Corrupt(format!("message key of {session}")))?,
+                );
+                if last >= seq.next_out {
+                    seq.next_out = last + 1;
+                    self.seqnums.insert(key, &encode_seqnums(&seq))?;
+                    report.repaired.push(session);
+                }
+            }
+        }
+        for item in self.fixlog.iter() {
+            let (_, value) = item?;
+            decode_log(&value).ok_or_else(|| StoreError::Corrupt("fixlog record".into()))?;
+            report.log_records += 1;
+        }
+        self.db.flush()?;
+        Ok(report)
+    }
+
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// The trade log: tree `trades` of this database ([`super::trades`]).
+    pub fn trade_log(&self) -> Result<super::trades::TradeLog, StoreError> {
+        super::trades::TradeLog::open(&self.db)
+    }
+
+    /// The compliance log, oldest first, one record at a time (read-only; memory stays bounded).
+    pub fn log_iter(&self) -> impl Iterator<Item = Result<LogRecord, StoreError>> + use<> {
+        self.fixlog.iter().map(|item| {
+            let (_, value) = item?;
+            decode_log(&value).ok_or_else(|| StoreError::Corrupt("fixlog record".into()))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seq(next_in: u64, next_out: u64) -> SeqNums {
+        SeqNums {
+            next_in,
+            next_out,
+            period_start_s: -5,
+        }
+    }
+
+    #[test]
+    fn seqnums_messages_and_log_round_trip_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = SessionStore::open(dir.path()).unwrap();
+            assert_eq!(store.seqnums("S").unwrap(), None);
+            let log = LogRecord {
+                direction: Direction::Out,
+                time_us: 1_800_000_000_123_456,
+                session: "S".into(),
+                frame: b"8=FIX.4.4\x01".to_vec(),
+            };
+            let writes = Writes {
+                seqnums: Some(seq(3, 5)),
+                reset: false,
+                messages: vec![(3, b"three"), (4, b"four")],
+                log: vec![log.clone()],
+            };
+            store.commit("S", &writes).unwrap();
+            assert_eq!(store.log(10).unwrap(), vec![log]);
+        }
+        let store = SessionStore::open(dir.path()).unwrap();
+        assert_eq!(store.seqnums("S").unwrap(), Some(seq(3, 5)));
+        assert_eq!(
+            store.messages("S", 1, 10, 100).unwrap(),
+            vec![(3, b"three".to_vec()), (4, b"four".to_vec())]
+        );
+        assert_eq!(store.messages("S", 4, 4, 100).unwrap().len(), 1);
+        assert_eq!(store.messages("S", 1, 10, 1).unwrap().len(), 1);
+        let report = store.check().unwrap();
+        assert_eq!(
+            (report.sessions, report.messages, report.log_records),
+            (1, 2, 1)
+        );
+        assert!(report.repaired.is_empty());
+    }
+
+    #[test]
+    fn a_store_held_open_elsewhere_is_refused_after_the_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let _held = SessionStore::open(dir.path()).unwrap();
+        let started = std::time::Instant::now();
+        let refused = SessionStore::open(dir.path());
+        assert!(matches!(refused, Err(StoreError::Open { .. })));
+        assert!(started.elapsed() >= OPEN_LOCK_RETRY_INTERVAL * OPEN_LOCK_ATTEMPTS_MAX);
+    }
+
+    #[test]
+    fn reset_drops_stored_messages() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SessionStore::open(dir.path()).unwrap();
+        let writes = Writes {
+            seqnums: Some(seq(1, 3)),
+            messages: vec![(1, b"a"), (2, b"b")],
+            ..Writes::default()
+        };
+        store.commit("S", &writes).unwrap();
+        let reset = Writes {
+            seqnums: Some(seq(1, 1)),
+            reset: true,
+            ..Writes::default()
+        };
+        store.commit("S", &reset).unwrap();
+        assert!(store.messages("S", 1, 10, 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn check_raises_next_out_past_stored_messages_and_refuses_corrupt_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SessionStore::open(dir.path()).unwrap();
+        store
+            .commit(
+                "S",
+                &Writes {
+                    seqnums: Some(seq(1, 2)),
+                    messages: vec![(7, b"x")],
+                    ..Writes::default()
+                },
+            )
+            .unwrap();
+        let report = store.check().unwrap();
+        assert_eq!(report.repaired, vec!["S".to_string()]);
+        assert_eq!(store.seqnums("S").unwrap().unwrap().next_out, 8);
+        store.seqnums.insert("T", &b"\x09garbage"[..]).unwrap();
+        assert!(matches!(store.check(), Err(StoreError::Corrupt(_))));
+        assert!(matches!(store.seqnums("T"), Err(StoreError::Corrupt(_))));
+    }
+}

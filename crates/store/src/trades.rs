@@ -1,0 +1,1022 @@
+//! The trade log: sled tree `trades` in the session store's database, one [`TradeRecord`] per trade, keyed by
+//! its match id (sequence number and rank, big-endian, so sled iterates in trade order).
+//!
+//! The journal is the source of truth. The gateway appends each released trade here after the journal batch that
+//! produced it is durable, so after a crash the trade log may lag the journal (a missing tail) but must never hold a
+//! trade the journal does not, or differ from it. [`TradeLog::checker`] is the start-up check that holds it to
+//! that: it walks the log beside the journal replay, record by record, and appends the lagging tail.
+//!
+//! This module never decides what a trade is; it stores what it is given, checks it before it is written and
+//! again after it is read, and refuses anything out of order.
+
+use rust_decimal::Decimal;
+
+use super::sessions::{SESSION_ID_BYTES_MAX, StoreError};
+use engine::Side;
+
+/// The sled tree holding the trade log.
+pub const TRADES_TREE: &str = "trades";
+/// The version byte of every trade record this module writes.
+pub const TRADE_RECORD_VERSION: u8 = 1;
+/// Bytes of a key: match sequence number (u64) and rank (u32), big-endian.
+pub const TRADE_KEY_BYTES: usize = 12;
+/// Longest strings a trade record holds; a longer one is refused, never cut.
+pub const SYMBOL_BYTES_MAX: usize = 64;
+pub const CURRENCY_BYTES_MAX: usize = 16;
+pub const ACCOUNT_BYTES_MAX: usize = 256;
+pub const SESSION_BYTES_MAX: usize = SESSION_ID_BYTES_MAX;
+pub const CL_ORD_ID_BYTES_MAX: usize = 256;
+/// Most trades the start-up check holds before it writes them as one batch.
+pub const CHECK_APPEND_BATCH_MAX: usize = 1024;
+
+/// One party of a trade.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TradeSide {
+    pub order_id: u64,
+    pub account: String,
+    pub session: String,
+    pub cl_ord_id: String,
+}
+
+/// One trade, in FIX terms.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TradeRecord {
+    /// The sequence number of the command that caused the trade.
+    pub match_seq: u64,
+    /// The trade's rank among that command's trades.
+    pub match_n: u32,
+    /// The command's timestamp, nanoseconds since the Unix epoch.
+    pub ts_ns: i64,
+    pub symbol: String,
+    pub price: Decimal,
+    pub qty: Decimal,
+    pub currency: String,
+    pub aggressor: Side,
+    pub buy: TradeSide,
+    pub sell: TradeSide,
+}
+
+/// Why a trade record cannot be written, or what is wrong with one read back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TradeRecordError {
+    #[error("the key is {0} bytes, not {TRADE_KEY_BYTES}")]
+    KeyLength(usize),
+    #[error("unknown record version {0}")]
+    Version(u8),
+    #[error("the record ends inside {0}")]
+    Truncated(&'static str),
+    #[error("{field} is {len} bytes, at most {max}")]
+    TooLong {
+        field: &'static str,
+        len: usize,
+        max: usize,
+    },
+    #[error("{0} is empty")]
+    Empty(&'static str),
+    #[error("{0} is not UTF-8")]
+    Utf8(&'static str),
+    #[error("{0} is not a decimal (scale above 28 or mantissa beyond 96 bits)")]
+    Decimal(&'static str),
+    #[error("qty is not positive")]
+    QtyNotPositive,
+    #[error("aggressor byte {0:#04x} is neither '1' (buy) nor '2' (sell)")]
+    Aggressor(u8),
+    #[error("{0} bytes after the last field")]
+    TrailingBytes(usize),
+}
+
+/// Errors of [`TradeLog::append`] and of the start-up check.
+#[derive(Debug, thiserror::Error)]
+pub enum TradeLogError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("trade {match_seq}-{match_n} cannot be written: {source}")]
+    Invalid {
+        match_seq: u64,
+        match_n: u32,
+        source: TradeRecordError,
+    },
+    #[error("trade {match_seq}-{match_n} does not follow trade {after_seq}-{after_n}")]
+    OutOfOrder {
+        match_seq: u64,
+        match_n: u32,
+        after_seq: u64,
+        after_n: u32,
+    },
+    #[error("trade {match_seq}-{match_n} in the trade log differs from the journal's in {field}")]
+    Differs {
+        match_seq: u64,
+        match_n: u32,
+        field: &'static str,
+    },
+    #[error(
+        "the trade log lacks the journal's trade {match_seq}-{match_n} but holds the later trade {log_seq}-{log_n}"
+    )]
+    Missing {
+        match_seq: u64,
+        match_n: u32,
+        log_seq: u64,
+        log_n: u32,
+    },
+    #[error("trade log holds trades the journal does not, from trade {match_seq}-{match_n}")]
+    Extra { match_seq: u64, match_n: u32 },
+}
+
+impl TradeRecord {
+    /// The sled key: match sequence number and rank, big-endian.
+    pub fn key(&self) -> [u8; TRADE_KEY_BYTES] {
+        encode_key(self.match_seq, self.match_n)
+    }
+
+    /// Checks the bounds a stored record must keep.
+    pub fn validate(&self) -> Result<(), TradeRecordError> {
+        check_str("symbol", &self.symbol, SYMBOL_BYTES_MAX, false)?;
+        check_str("currency", &self.currency, CURRENCY_BYTES_MAX, false)?;
+        for (names, side) in [(BUY_NAMES, &self.buy), (SELL_NAMES, &self.sell)] {
+            check_str(names[0], &side.account, ACCOUNT_BYTES_MAX, true)?;
+            check_str(names[1], &side.session, SESSION_BYTES_MAX, true)?;
+            check_str(names[2], &side.cl_ord_id, CL_ORD_ID_BYTES_MAX, true)?;
+        }
+        if self.qty <= Decimal::ZERO {
+            return Err(TradeRecordError::QtyNotPositive);
+        }
+        Ok(())
+    }
+
+    /// The record's value bytes (the key is [`TradeRecord::key`]); refuses a record out of bounds.
+    pub fn encode(&self) -> Result<Vec<u8>, TradeRecordError> {
+        self.validate()?;
+        let mut out = Vec::with_capacity(96 + self.string_bytes());
+        out.push(TRADE_RECORD_VERSION);
+        out.extend_from_slice(&self.ts_ns.to_be_bytes());
+        put_decimal(&mut out, self.price);
+        put_decimal(&mut out, self.qty);
+        out.push(side_byte(self.aggressor));
+        out.extend_from_slice(&self.buy.order_id.to_be_bytes());
+        out.extend_from_slice(&self.sell.order_id.to_be_bytes());
+        for s in self.strings() {
+            // Bounded by validate() to at most SESSION_BYTES_MAX (1024), so it fits a u16.
+            out.extend_from_slice(&(s.len() as u16).to_be_bytes());
+            out.extend_from_slice(s.as_bytes());
+        }
+        Ok(out)
+    }
+
+    /// Strict decoding of a stored key and value: every field present, in bounds, nothing after the last.
+    pub fn decode(key: &[u8], value: &[u8]) -> Result<TradeRecord, TradeRecordError> {
+        let (match_seq, match_n) = decode_key(key)?;
+        let mut r = Reader(value);
+        let version = r.take(1, "version")?[0];
+        if version != TRADE_RECORD_VERSION {
+            return Err(TradeRecordError::Version(version));
+        }
+        let ts_ns = i64::from_be_bytes(r.array("ts_ns")?);
+        let price = r.decimal("price")?;
+        let qty = r.decimal("qty")?;
+        let aggressor = match r.take(1, "aggressor")?[0] {
+            b'1' => Side::Buy,
+            b'2' => Side::Sell,
+            other => return Err(TradeRecordError::Aggressor(other)),
+        };
+        let buy_order_id = u64::from_be_bytes(r.array("buy.order_id")?);
+        let sell_order_id = u64::from_be_bytes(r.array("sell.order_id")?);
+        let mut strings = STRING_FIELDS.map(|_| String::new());
+        for (slot, (field, max)) in strings.iter_mut().zip(STRING_FIELDS) {
+            *slot = r.string(field, max)?;
+        }
+        if !r.0.is_empty() {
+            return Err(TradeRecordError::TrailingBytes(r.0.len()));
+        }
+        let [
+            symbol,
+            currency,
+            buy_account,
+            buy_session,
+            buy_cl,
+            sell_account,
+            sell_session,
+            sell_cl,
+        ] = strings;
+        let record = TradeRecord {
+            match_seq,
+            match_n,
+            ts_ns,
+            symbol,
+            price,
+            qty,
+            currency,
+            aggressor,
+            buy: TradeSide {
+                order_id: buy_order_id,
+                account: buy_account,
+                session: buy_session,
+                cl_ord_id: buy_cl,
+            },
+            sell: TradeSide {
+                order_id: sell_order_id,
+                account: sell_account,
+                session: sell_session,
+                cl_ord_id: sell_cl,
+            },
+        };
+        record.validate()?;
+        Ok(record)
+    }
+
+    /// The first field (in declaration order) in which two records differ, `None` if they are the same. Decimals
+    /// differ when their values or their scales do (`1.0` is not `1.00`: the log keeps what it was given).
+    pub fn first_difference(&self, other: &TradeRecord) -> Option<&'static str> {
+        let same_decimal = |a: Decimal, b: Decimal| a == b && a.scale() == b.scale();
+        let checks: [(&'static str, bool); 16] = [
+            ("match_seq", self.match_seq == other.match_seq),
+            ("match_n", self.match_n == other.match_n),
+            ("ts_ns", self.ts_ns == other.ts_ns),
+            ("symbol", self.symbol == other.symbol),
+            ("price", same_decimal(self.price, other.price)),
+            ("qty", same_decimal(self.qty, other.qty)),
+            ("currency", self.currency == other.currency),
+            ("aggressor", self.aggressor == other.aggressor),
+            ("buy.order_id", self.buy.order_id == other.buy.order_id),
+            ("buy.account", self.buy.account == other.buy.account),
+            ("buy.session", self.buy.session == other.buy.session),
+            ("buy.cl_ord_id", self.buy.cl_ord_id == other.buy.cl_ord_id),
+            ("sell.order_id", self.sell.order_id == other.sell.order_id),
+            ("sell.account", self.sell.account == other.sell.account),
+            ("sell.session", self.sell.session == other.sell.session),
+            (
+                "sell.cl_ord_id",
+                self.sell.cl_ord_id == other.sell.cl_ord_id,
+            ),
+        ];
+        checks
+            .iter()
+            .find(|(_, same)| !same)
+            .map(|(field, _)| *field)
+    }
+
+    fn strings(&self) -> [&str; 8] {
+        [
+            &self.symbol,
+            &self.currency,
+            &self.buy.account,
+            &self.buy.session,
+            &self.buy.cl_ord_id,
+            &self.sell.account,
+            &self.sell.session,
+            &self.sell.cl_ord_id,
+        ]
+    }
+
+    fn string_bytes(&self) -> usize {
+        self.strings().iter().map(|s| 2 + s.len()).sum()
+    }
+
+    fn invalid(&self, source: TradeRecordError) -> TradeLogError {
+        TradeLogError::Invalid {
+            match_seq: self.match_seq,
+            match_n: self.match_n,
+            source,
+        }
+    }
+}
+
+const BUY_NAMES: [&str; 3] = ["buy.account", "buy.session", "buy.cl_ord_id"];
+const SELL_NAMES: [&str; 3] = ["sell.account", "sell.session", "sell.cl_ord_id"];
+/// The string fields in the order they are stored, with their bounds.
+const STRING_FIELDS: [(&str, usize); 8] = [
+    ("symbol", SYMBOL_BYTES_MAX),
+    ("currency", CURRENCY_BYTES_MAX),
+    ("buy.account", ACCOUNT_BYTES_MAX),
+    ("buy.session", SESSION_BYTES_MAX),
+    ("buy.cl_ord_id", CL_ORD_ID_BYTES_MAX),
+    ("sell.account", ACCOUNT_BYTES_MAX),
+    ("sell.session", SESSION_BYTES_MAX),
+    ("sell.cl_ord_id", CL_ORD_ID_BYTES_MAX),
+];
+
+fn check_str(
+    field: &'static str,
+    s: &str,
+    max: usize,
+    empty_ok: bool,
+) -> Result<(), TradeRecordError> {
+    if s.len() > max {
+        return Err(TradeRecordError::TooLong {
+            field,
+            len: s.len(),
+            max,
+        });
+    }
+    if s.is_empty() && !empty_ok {
+        return Err(TradeRecordError::Empty(field));
+    }
+    Ok(())
+}
+
+fn side_byte(side: Side) -> u8 {
+    match side {
+        Side::Buy => b'1',
+        Side::Sell => b'2',
+    }
+}
+
+/// A decimal as its 96-bit mantissa (i128, big-endian) and its scale, so that decoding can check both.
+fn put_decimal(out: &mut Vec<u8>, d: Decimal) {
+    out.extend_from_slice(&d.mantissa().to_be_bytes());
+    // A Decimal's scale is at most 28.
+    out.push(d.scale() as u8);
+}
+
+fn encode_key(match_seq: u64, match_n: u32) -> [u8; TRADE_KEY_BYTES] {
+    let mut key = [0u8; TRADE_KEY_BYTES];
+    key[..8].copy_from_slice(&match_seq.to_be_bytes());
+    key[8..].copy_from_slice(&match_n.to_be_bytes());
+    key
+}
+
+fn decode_key(key: &[u8]) -> Result<(u64, u32), TradeRecordError> {
+    let key: [u8; TRADE_KEY_BYTES] = key
+        .try_into()
+        .map_err(|_| TradeRecordError::KeyLength(key.len()))?;
+    let (seq, n) = key.split_at(8);
+    Ok((
+        u64::from_be_bytes(seq.try_into().expect("8 bytes")),
+        u32::from_be_bytes(n.try_into().expect("4 bytes")),
+    ))
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], TradeRecordError> {
+        if self.0.len() < n {
+            return Err(TradeRecordError::Truncated(field));
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+
+    fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], TradeRecordError> {
+        Ok(self.take(N, field)?.try_into().expect("N bytes"))
+    }
+
+    fn decimal(&mut self, field: &'static str) -> Result<Decimal, TradeRecordError> {
+        let mantissa = i128::from_be_bytes(self.array(field)?);
+        let scale = self.take(1, field)?[0];
+        Decimal::try_from_i128_with_scale(mantissa, u32::from(scale))
+            .map_err(|_| TradeRecordError::Decimal(field))
+    }
+
+    fn string(&mut self, field: &'static str, max: usize) -> Result<String, TradeRecordError> {
+        let len = usize::from(u16::from_be_bytes(self.array(field)?));
+        if len > max {
+            return Err(TradeRecordError::TooLong { field, len, max });
+        }
+        let bytes = self.take(len, field)?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| TradeRecordError::Utf8(field))
+    }
+}
+
+/// Decodes one stored entry; a bad one is a corrupt store, named by its match id when the key is readable.
+fn decode_entry(key: &[u8], value: &[u8]) -> Result<TradeRecord, StoreError> {
+    TradeRecord::decode(key, value).map_err(|e| {
+        let id = decode_key(key).map_or_else(
+            |_| "with a bad key".to_string(),
+            |(seq, n)| format!("{seq}-{n}"),
+        );
+        StoreError::Corrupt(format!("trade log record {id}: {e}"))
+    })
+}
+
+/// The trade log. Cheap to clone (a sled tree handle).
+#[derive(Clone)]
+pub struct TradeLog {
+    tree: sled::Tree,
+}
+
+impl TradeLog {
+    /// Opens (or creates) the `trades` tree of a session store's database.
+    pub(crate) fn open(db: &sled::Db) -> Result<TradeLog, StoreError> {
+        Ok(TradeLog {
+            tree: db.open_tree(TRADES_TREE)?,
+        })
+    }
+
+    /// Appends trades in one sled batch. Each must follow the one before it (and the log's last trade) in match
+    /// id order, and keep the record bounds; otherwise nothing is written. Does not flush: call [`Self::flush`].
+    pub fn append(&self, trades: &[TradeRecord]) -> Result<(), TradeLogError> {
+        if trades.is_empty() {
+            return Ok(());
+        }
+        let mut previous = self.last()?;
+        let mut batch = sled::Batch::default();
+        for trade in trades {
+            let id = (trade.match_seq, trade.match_n);
+            if let Some((after_seq, after_n)) = previous.filter(|p| *p >= id) {
+                return Err(TradeLogError::OutOfOrder {
+                    match_seq: id.0,
+                    match_n: id.1,
+                    after_seq,
+                    after_n,
+                });
+            }
+            let value = trade.encode().map_err(|e| trade.invalid(e))?;
+            // Check after encoding too: what is written must read back as the same trade.
+            let back = TradeRecord::decode(&trade.key(), &value).map_err(|e| trade.invalid(e))?;
+            assert!(
+                back.first_difference(trade).is_none(),
+                "trade record encoding does not round-trip"
+            );
+            batch.insert(&trade.key(), value);
+            previous = Some(id);
+        }
+        self.tree.apply_batch(batch).map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    /// Makes appended trades durable as far as sled's `flush()` goes (see the session store's module doc).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.tree.flush()?;
+        Ok(())
+    }
+
+    /// The match id of the last trade in the log.
+    pub fn last(&self) -> Result<Option<(u64, u32)>, StoreError> {
+        match self.tree.last()? {
+            None => Ok(None),
+            Some((key, _)) => decode_key(&key)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(format!("trade log key: {e}"))),
+        }
+    }
+
+    /// The trades whose match sequence number is at least `match_seq`, in order, one at a time.
+    pub fn iter_from(
+        &self,
+        match_seq: u64,
+    ) -> impl Iterator<Item = Result<TradeRecord, StoreError>> + use<> {
+        self.tree.range(encode_key(match_seq, 0)..).map(|item| {
+            let (key, value) = item?;
+            decode_entry(&key, &value)
+        })
+    }
+
+    /// How many trades the log holds. It walks the whole tree (sled keeps no count).
+    pub fn len(&self) -> usize {
+        self.tree.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tree.is_empty()
+    }
+
+    /// The start-up check: feed it the journal replay's trades in order, then call [`TradeCheck::finish`].
+    pub fn checker(&self) -> TradeCheck {
+        TradeCheck {
+            log: self.clone(),
+            stored: Some(self.tree.iter()),
+            previous: None,
+            pending: Vec::new(),
+            report: TradeCheckReport::default(),
+        }
+    }
+}
+
+/// What the start-up check found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TradeCheckReport {
+    /// Replayed trades found in the log, field for field.
+    pub checked: u64,
+    /// Replayed trades the log lacked at its end, appended by the check.
+    pub appended: u64,
+}
+
+/// The streaming start-up check of the trade log against the journal replay. It holds one sled iterator and at
+/// most [`CHECK_APPEND_BATCH_MAX`] trades, however long the log.
+pub struct TradeCheck {
+    log: TradeLog,
+    /// The log's records not yet compared; `None` once the log is exhausted (what follows is the lagging tail).
+    stored: Option<sled::Iter>,
+    previous: Option<(u64, u32)>,
+    pending: Vec<TradeRecord>,
+    report: TradeCheckReport,
+}
+
+impl TradeCheck {
+    /// Checks the journal replay's next trade against the log's next record, or queues it for appending once the
+    /// log is exhausted.
+    pub fn next(&mut self, replayed: &TradeRecord) -> Result<(), TradeLogError> {
+        let id = (replayed.match_seq, replayed.match_n);
+        if let Some((after_seq, after_n)) = self.previous.filter(|p| *p >= id) {
+            return Err(TradeLogError::OutOfOrder {
+                match_seq: id.0,
+                match_n: id.1,
+                after_seq,
+                after_n,
+            });
+        }
+        self.previous = Some(id);
+        match self.next_stored()? {
+            Some(stored) => {
+                compare(replayed, &stored)?;
+                self.report.checked += 1;
+                Ok(())
+            }
+            None => self.queue(replayed),
+        }
+    }
+
+    /// Appends what is still queued and flushes; refuses a log that holds trades the replay did not produce.
+    pub fn finish(mut self) -> Result<TradeCheckReport, TradeLogError> {
+        if let Some(extra) = self.next_stored()? {
+            return Err(TradeLogError::Extra {
+                match_seq: extra.match_seq,
+                match_n: extra.match_n,
+            });
+        }
+        self.write_pending()?;
+        self.log.flush()?;
+        Ok(self.report)
+    }
+
+    fn next_stored(&mut self) -> Result<Option<TradeRecord>, TradeLogError> {
+        let Some(iter) = &mut self.stored else {
+            return Ok(None);
+        };
+        match iter.next() {
+            Some(item) => {
+                let (key, value) = item.map_err(StoreError::from)?;
+                Ok(Some(decode_entry(&key, &value)?))
+            }
+            None => {
+                self.stored = None;
+                Ok(None)
+            }
+        }
+    }
+
+    fn queue(&mut self, replayed: &TradeRecord) -> Result<(), TradeLogError> {
+        self.pending.push(replayed.clone());
+        if self.pending.len() >= CHECK_APPEND_BATCH_MAX {
+            self.write_pending()?;
+        }
+        Ok(())
+    }
+
+    fn write_pending(&mut self) -> Result<(), TradeLogError> {
+        self.log.append(&self.pending)?;
+        self.report.appended += self.pending.len() as u64;
+        self.pending.clear();
+        Ok(())
+    }
+}
+
+fn compare(replayed: &TradeRecord, stored: &TradeRecord) -> Result<(), TradeLogError> {
+    let journal = (replayed.match_seq, replayed.match_n);
+    let log = (stored.match_seq, stored.match_n);
+    if log < journal {
+        return Err(TradeLogError::Extra {
+            match_seq: log.0,
+            match_n: log.1,
+        });
+    }
+    if log > journal {
+        return Err(TradeLogError::Missing {
+            match_seq: journal.0,
+            match_n: journal.1,
+            log_seq: log.0,
+            log_n: log.1,
+        });
+    }
+    match stored.first_difference(replayed) {
+        None => Ok(()),
+        Some(field) => Err(TradeLogError::Differs {
+            match_seq: journal.0,
+            match_n: journal.1,
+            field,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::sessions::SessionStore;
+
+    fn side(order_id: u64, name: &str) -> TradeSide {
+        TradeSide {
+            order_id,
+            account: format!("ACC-{name}"),
+            session: format!("FIX.4.4:FIXVENUE->{name}"),
+            cl_ord_id: format!("cl-{order_id}"),
+        }
+    }
+
+    fn trade(match_seq: u64, match_n: u32) -> TradeRecord {
+        TradeRecord {
+            match_seq,
+            match_n,
+            ts_ns: 1_700_000_000_000_000_000 + match_seq as i64,
+            symbol: "EURUSD".into(),
+            price: Decimal::new(108_125, 5),
+            qty: Decimal::new(1_000_000, 0),
+            currency: "USD".into(),
+            aggressor: Side::Buy,
+            buy: side(match_seq, "CLIENT1"),
+            sell: side(1, "CLIENT2"),
+        }
+    }
+
+    fn trades(ids: &[(u64, u32)]) -> Vec<TradeRecord> {
+        ids.iter().map(|&(s, n)| trade(s, n)).collect()
+    }
+
+    fn log() -> (tempfile::TempDir, TradeLog) {
+        let dir = tempfile::tempdir().unwrap();
+        let log = SessionStore::open(dir.path()).unwrap().trade_log().unwrap();
+        (dir, log)
+    }
+
+    /// Feeds `replay` to a checker of `log` and finishes it.
+    fn check(log: &TradeLog, replay: &[TradeRecord]) -> Result<TradeCheckReport, TradeLogError> {
+        let mut checker = log.checker();
+        for t in replay {
+            checker.next(t)?;
+        }
+        checker.finish()
+    }
+
+    fn round_trip(t: &TradeRecord) -> TradeRecord {
+        TradeRecord::decode(&t.key(), &t.encode().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_record_round_trips_and_keys_sort_in_match_order() {
+        let t = trade(5, 2);
+        let back = round_trip(&t);
+        assert_eq!(back, t);
+        assert_eq!(back.first_difference(&t), None);
+        assert!(trade(5, 2).key() < trade(5, 3).key());
+        assert!(trade(5, u32::MAX).key() < trade(6, 0).key());
+        assert!(trade(255, 0).key() < trade(256, 0).key());
+    }
+
+    #[test]
+    fn decoding_is_strict_and_names_what_is_wrong() {
+        let t = trade(1, 0);
+        let value = t.encode().unwrap();
+        let key = t.key();
+        let decode = |k: &[u8], v: &[u8]| TradeRecord::decode(k, v).unwrap_err();
+        assert_eq!(decode(&key[..11], &value), TradeRecordError::KeyLength(11));
+        let mut v = value.clone();
+        v[0] = 2;
+        assert_eq!(decode(&key, &v), TradeRecordError::Version(2));
+        assert_eq!(
+            decode(&key, &value[..5]),
+            TradeRecordError::Truncated("ts_ns")
+        );
+        assert_eq!(
+            decode(&key, &value[..value.len() - 1]),
+            TradeRecordError::Truncated("sell.cl_ord_id")
+        );
+        let mut v = value.clone();
+        v.push(0);
+        assert_eq!(decode(&key, &v), TradeRecordError::TrailingBytes(1));
+        // price: 16 mantissa bytes from offset 9, then the scale.
+        let mut v = value.clone();
+        v[25] = 29;
+        assert_eq!(decode(&key, &v), TradeRecordError::Decimal("price"));
+        let mut v = value.clone();
+        v[9] = 0x10; // a mantissa beyond 96 bits
+        assert_eq!(decode(&key, &v), TradeRecordError::Decimal("price"));
+        // aggressor after price and qty (17 bytes each).
+        let mut v = value.clone();
+        v[43] = b'3';
+        assert_eq!(decode(&key, &v), TradeRecordError::Aggressor(b'3'));
+        // symbol: length at 60, bytes from 62.
+        let mut v = value.clone();
+        v[62] = 0xff;
+        assert_eq!(decode(&key, &v), TradeRecordError::Utf8("symbol"));
+        let mut v = value.clone();
+        v[60..62].copy_from_slice(&(SYMBOL_BYTES_MAX as u16 + 1).to_be_bytes());
+        assert!(matches!(
+            decode(&key, &v),
+            TradeRecordError::TooLong {
+                field: "symbol",
+                ..
+            }
+        ));
+        let mut v = value;
+        v[60..62].copy_from_slice(&0u16.to_be_bytes());
+        v.drain(62..68);
+        assert_eq!(decode(&key, &v), TradeRecordError::Empty("symbol"));
+    }
+
+    #[test]
+    fn out_of_bounds_records_are_refused_before_writing() {
+        let (_dir, log) = log();
+        let mut t = trade(1, 0);
+        t.buy.cl_ord_id = "x".repeat(CL_ORD_ID_BYTES_MAX + 1);
+        let too_long = t.encode().unwrap_err();
+        assert!(matches!(
+            too_long,
+            TradeRecordError::TooLong {
+                field: "buy.cl_ord_id",
+                ..
+            }
+        ));
+        assert!(matches!(
+            log.append(&[t]),
+            Err(TradeLogError::Invalid { match_seq: 1, .. })
+        ));
+        let mut t = trade(1, 0);
+        t.qty = Decimal::ZERO;
+        assert_eq!(t.encode().unwrap_err(), TradeRecordError::QtyNotPositive);
+        t.qty = Decimal::ONE;
+        t.currency.clear();
+        assert_eq!(t.encode().unwrap_err(), TradeRecordError::Empty("currency"));
+        assert!(log.is_empty());
+    }
+
+    #[test]
+    fn append_keeps_match_order_and_writes_all_or_nothing() {
+        let (_dir, log) = log();
+        assert_eq!(log.last().unwrap(), None);
+        log.append(&trades(&[(1, 0), (1, 1), (4, 0)])).unwrap();
+        log.flush().unwrap();
+        assert_eq!(log.last().unwrap(), Some((4, 0)));
+        assert_eq!(log.len(), 3);
+        let refused = log.append(&trades(&[(5, 0), (3, 0)]));
+        assert!(matches!(
+            refused,
+            Err(TradeLogError::OutOfOrder {
+                match_seq: 3,
+                after_seq: 5,
+                ..
+            })
+        ));
+        assert!(matches!(
+            log.append(&trades(&[(4, 0)])),
+            Err(TradeLogError::OutOfOrder { .. })
+        ));
+        assert_eq!(log.len(), 3);
+        let from: Vec<_> = log.iter_from(1).map(|t| t.unwrap().match_seq).collect();
+        assert_eq!(from, vec![1, 1, 4]);
+        let from: Vec<_> = log.iter_from(2).map(|t| t.unwrap()).collect();
+        assert_eq!(from, trades(&[(4, 0)]));
+    }
+
+    #[test]
+    fn a_corrupt_stored_record_is_reported_with_its_match_id() {
+        let (_dir, log) = log();
+        log.tree
+            .insert(trade(9, 1).key(), &b"\x01short"[..])
+            .unwrap();
+        let err = log.iter_from(0).next().unwrap().unwrap_err();
+        assert!(err.to_string().contains("trade log record 9-1"), "{err}");
+        assert!(matches!(
+            check(&log, &trades(&[(9, 1)])),
+            Err(TradeLogError::Store(StoreError::Corrupt(_)))
+        ));
+    }
+
+    #[test]
+    fn check_of_an_identical_log_appends_nothing() {
+        let (_dir, log) = log();
+        let all = trades(&[(1, 0), (1, 1), (2, 0)]);
+        log.append(&all).unwrap();
+        let report = check(&log, &all).unwrap();
+        assert_eq!(
+            report,
+            TradeCheckReport {
+                checked: 3,
+                appended: 0
+            }
+        );
+        assert_eq!(log.len(), 3);
+    }
+
+    #[test]
+    fn check_of_an_empty_log_appends_the_whole_replay() {
+        let (_dir, log) = log();
+        assert_eq!(check(&log, &[]).unwrap(), TradeCheckReport::default());
+        let ids: Vec<(u64, u32)> = (1..=CHECK_APPEND_BATCH_MAX as u64 + 5)
+            .map(|s| (s, 0))
+            .collect();
+        let all = trades(&ids);
+        let report = check(&log, &all).unwrap();
+        assert_eq!(
+            report,
+            TradeCheckReport {
+                checked: 0,
+                appended: all.len() as u64
+            }
+        );
+        let stored: Vec<_> = log.iter_from(0).map(|t| t.unwrap()).collect();
+        assert_eq!(stored, all);
+    }
+
+    #[test]
+    fn check_appends_the_lagging_tail() {
+        let (_dir, log) = log();
+        let all = trades(&[(1, 0), (2, 0), (2, 1), (3, 0)]);
+        log.append(&all[..2]).unwrap();
+        let report = check(&log, &all).unwrap();
+        assert_eq!(
+            report,
+            TradeCheckReport {
+                checked: 2,
+                appended: 2
+            }
+        );
+        assert_eq!(
+            log.iter_from(0).map(|t| t.unwrap()).collect::<Vec<_>>(),
+            all
+        );
+        assert_eq!(
+            check(&log, &all).unwrap(),
+            TradeCheckReport {
+                checked: 4,
+                appended: 0
+            }
+        );
+    }
+
+    #[test]
+    fn check_names_the_first_differing_field() {
+        let (_dir, log) = log();
+        let all = trades(&[(1, 0), (2, 0)]);
+        log.append(&all).unwrap();
+        type Change = fn(&mut TradeRecord);
+        let cases: [(&str, Change); 5] = [
+            ("ts_ns", |t| t.ts_ns += 1),
+            ("price", |t| t.price = Decimal::new(108_126, 5)),
+            ("qty", |t| t.qty = Decimal::new(10_000_000, 1)), // same value, another scale
+            ("aggressor", |t| t.aggressor = Side::Sell),
+            ("sell.cl_ord_id", |t| t.sell.cl_ord_id.push('x')),
+        ];
+        for (field, change) in cases {
+            let mut replay = all.clone();
+            change(&mut replay[1]);
+            match check(&log, &replay) {
+                Err(TradeLogError::Differs {
+                    match_seq: 2,
+                    match_n: 0,
+                    field: f,
+                }) => assert_eq!(f, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+        let err = check(
+            &log,
+            &[all[0].clone(), {
+                let mut t = all[1].clone();
+                t.symbol = "GBPUSD".into();
+                t
+            }],
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "trade 2-0 in the trade log differs from the journal's in symbol"
+        );
+    }
+
+    #[test]
+    fn check_refuses_trades_the_journal_does_not_hold() {
+        let (_dir, log) = log();
+        log.append(&trades(&[(1, 0), (2, 0), (3, 0)])).unwrap();
+        // Left over at the end.
+        let err = check(&log, &trades(&[(1, 0), (2, 0)])).unwrap_err();
+        assert!(matches!(
+            err,
+            TradeLogError::Extra {
+                match_seq: 3,
+                match_n: 0
+            }
+        ));
+        assert!(
+            err.to_string()
+                .starts_with("trade log holds trades the journal does not")
+        );
+        // In the middle: the log's 2-0 comes before the journal's next trade.
+        let err = check(&log, &trades(&[(1, 0), (3, 0)])).unwrap_err();
+        assert!(matches!(err, TradeLogError::Extra { match_seq: 2, .. }));
+        // A journal trade the log skipped is not a lagging tail.
+        let err = check(&log, &trades(&[(1, 0), (1, 1), (2, 0)])).unwrap_err();
+        assert!(matches!(
+            err,
+            TradeLogError::Missing {
+                match_seq: 1,
+                match_n: 1,
+                log_seq: 2,
+                log_n: 0
+            }
+        ));
+        // Nothing was appended by the failed checks.
+        assert_eq!(log.len(), 3);
+    }
+
+    #[test]
+    fn check_refuses_a_replay_out_of_order() {
+        let (_dir, log) = log();
+        let err = check(&log, &trades(&[(2, 0), (1, 0)])).unwrap_err();
+        assert!(matches!(
+            err,
+            TradeLogError::OutOfOrder {
+                match_seq: 1,
+                after_seq: 2,
+                ..
+            }
+        ));
+    }
+
+    fn text(max: usize) -> impl Strategy<Value = String> {
+        // Up to max / 3 characters of up to 4 bytes each: some strings end up cut to just under the bound.
+        proptest::collection::vec(any::<char>(), 0..=max / 3).prop_map(move |cs| {
+            let mut s: String = cs.into_iter().collect();
+            while s.len() > max {
+                s.pop();
+            }
+            s
+        })
+    }
+
+    fn decimal(positive: bool) -> impl Strategy<Value = Decimal> {
+        let limit = (1i128 << 96) - 1;
+        (-limit..=limit, 0u32..=28).prop_map(move |(m, scale)| {
+            let m = if positive { m.abs().max(1) } else { m };
+            Decimal::from_i128_with_scale(m, scale)
+        })
+    }
+
+    fn trade_side() -> impl Strategy<Value = TradeSide> {
+        (
+            any::<u64>(),
+            text(ACCOUNT_BYTES_MAX),
+            text(SESSION_BYTES_MAX),
+            text(CL_ORD_ID_BYTES_MAX),
+        )
+            .prop_map(|(order_id, account, session, cl_ord_id)| TradeSide {
+                order_id,
+                account,
+                session,
+                cl_ord_id,
+            })
+    }
+
+    fn record() -> impl Strategy<Value = TradeRecord> {
+        (
+            (
+                any::<u64>(),
+                any::<u32>(),
+                any::<i64>(),
+                "[A-Z0-9./]{1,64}",
+                "[A-Z]{1,16}",
+            ),
+            (decimal(false), decimal(true), any::<bool>()),
+            (trade_side(), trade_side()),
+        )
+            .prop_map(
+                |(
+                    (match_seq, match_n, ts_ns, symbol, currency),
+                    (price, qty, buy_aggr),
+                    (buy, sell),
+                )| {
+                    TradeRecord {
+                        match_seq,
+                        match_n,
+                        ts_ns,
+                        symbol,
+                        price,
+                        qty,
+                        currency,
+                        aggressor: if buy_aggr { Side::Buy } else { Side::Sell },
+                        buy,
+                        sell,
+                    }
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn any_record_in_bounds_round_trips(t in record()) {
+            let back = round_trip(&t);
+            prop_assert_eq!(back.first_difference(&t), None);
+            prop_assert_eq!(back, t);
+        }
+
+        #[test]
+        fn corrupt_values_never_panic(t in record(), at in any::<prop::sample::Index>(), byte in any::<u8>()) {
+            let mut value = t.encode().unwrap();
+            let i = at.index(value.len());
+            value[i] = byte;
+            let _ = TradeRecord::decode(&t.key(), &value);
+            let _ = TradeRecord::decode(&t.key(), &value[..i]);
+        }
+    }
+}
