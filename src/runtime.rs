@@ -24,7 +24,9 @@ use journal::journal::JournalOptions;
 use journal::sequencer::{Sequencer, SequencerConfig, recover, system_clock};
 use session::app::NotAvailable;
 use session::config::{self, BUNDLED_SESSIONS_CFG, ConfigError, SessionSettings};
-use store::sessions::{SessionStore, StoreError};
+use store::db::{Db, OpenError, WriteError};
+use store::sessions::SessionStore;
+use store::trades::TradeLog;
 use venue_config::VenueConfig;
 
 /// The data directory when none is given.
@@ -39,7 +41,9 @@ pub enum RuntimeError {
     #[error("data dictionary: {0}")]
     Dictionary(String),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] OpenError),
+    #[error(transparent)]
+    StoreFlush(#[from] WriteError),
     #[error(transparent)]
     Serve(#[from] ServeError),
     #[error("cannot create the data directory {path}")]
@@ -186,7 +190,7 @@ pub fn check_config(
 pub async fn bind(settings: &SessionSettings, data_dir: &Path) -> Result<Server, RuntimeError> {
     create_data_dir(data_dir)?;
     let dict = Arc::new(Dictionary::fix44().map_err(|e| RuntimeError::Dictionary(e.to_string()))?);
-    let store = SessionStore::open(data_dir)?;
+    let store = SessionStore::open(&Db::open(data_dir)?)?;
     let mut apps = |_: usize, _: &config::SessionConfig| {
         Box::new(NotAvailable) as Box<dyn session::app::Application>
     };
@@ -220,8 +224,9 @@ pub async fn start(
     let resolved = load_venue(options.venue.as_deref())?.resolve()?;
     create_data_dir(&options.data_dir)?;
     let dict = Arc::new(Dictionary::fix44().map_err(|e| RuntimeError::Dictionary(e.to_string()))?);
-    let store = SessionStore::open(&options.data_dir)?;
-    let trades = store.trade_log()?;
+    let db = Db::open(&options.data_dir)?;
+    let store = SessionStore::open(&db)?;
+    let trades = TradeLog::open(&db)?;
     let engine =
         Engine::new(resolved.engine.clone()).map_err(|e| RuntimeError::Engine(e.to_string()))?;
     let market = Market {

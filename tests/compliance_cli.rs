@@ -5,8 +5,9 @@ use std::process::{Command, Output};
 
 use engine::Side;
 use rust_decimal::Decimal;
+use store::db::Db;
 use store::sessions::{Direction, LogRecord, SessionStore, Writes};
-use store::trades::{TradeRecord, TradeSide};
+use store::trades::{TradeLog, TradeRecord, TradeSide};
 
 fn fixvenue(args: &[&str], data_dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_fixvenue"))
@@ -64,8 +65,9 @@ fn log_record(direction: Direction, session: &str, frame: &[u8]) -> LogRecord {
 /// A data dir holding three trades and three logged messages; the store is closed when this returns.
 fn data_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let store = SessionStore::open(dir.path()).unwrap();
-    let trades = store.trade_log().unwrap();
+    let db = Db::open(dir.path()).unwrap();
+    let store = SessionStore::open(&db).unwrap();
+    let trades = TradeLog::open(&db).unwrap();
     trades
         .append(&[
             trade(5, 0, "ACME"),
@@ -172,7 +174,7 @@ fn a_missing_data_dir_is_a_clear_error() {
 #[test]
 fn a_data_dir_held_by_a_running_venue_is_a_clear_error() {
     let dir = data_dir();
-    let _held = SessionStore::open(dir.path()).unwrap();
+    let _held = Db::open(dir.path()).unwrap();
     let out = fixvenue(&["log"], dir.path());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");

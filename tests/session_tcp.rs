@@ -10,6 +10,7 @@ use fix::frame::{self, from_text};
 use fix::{FrameConfig, Framed};
 use fixvenue::net::CONNECTIONS_PER_IP_MAX;
 use session::config;
+use store::db::Db;
 use store::sessions::{Direction, SessionStore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -173,7 +174,7 @@ async fn shutdown_logs_out_and_numbers_and_messages_survive_a_restart() {
     venue.task.await.unwrap().unwrap();
 
     // The compliance log holds both directions, in order, with the password redacted.
-    let store = SessionStore::open(data.path()).unwrap();
+    let store = SessionStore::open(&Db::open(data.path()).unwrap()).unwrap();
     let log = store.log(1000).unwrap();
     assert!(
         log.iter().any(|r| r.direction == Direction::In)

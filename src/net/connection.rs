@@ -466,7 +466,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
         begin: u64,
         end: u64,
         now: DateTime<Utc>,
-    ) -> Result<(), store::sessions::StoreError> {
+    ) -> Result<(), store::sessions::ReadError> {
         let id = self.claimed.slot.id.clone();
         let mut from = begin;
         loop {

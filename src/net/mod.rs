@@ -31,7 +31,8 @@ use fix::Dictionary;
 use session::app::{AppMessage, Application};
 use session::config::{SessionConfig, SessionSettings, TlsSettings};
 use session::{Action, Event, SeqNums, Session, redact};
-use store::sessions::{Direction, LogRecord, SessionStore, StoreError, Writes};
+use store::db::WriteError;
+use store::sessions::{Direction, LogRecord, ReadError, SessionStore, Writes};
 
 /// Connections open at once, all listeners together.
 pub const CONNECTIONS_MAX: usize = 1024;
@@ -51,7 +52,9 @@ pub const READ_CHUNK_BYTES: usize = 16 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error(transparent)]
-    Store(#[from] StoreError),
+    StoreRead(#[from] ReadError),
+    #[error(transparent)]
+    StoreWrite(#[from] WriteError),
     #[error("cannot listen on {addr}")]
     Bind {
         addr: SocketAddr,
@@ -365,7 +368,7 @@ pub enum SendError {
     #[error("session {0} stopped after a store failure")]
     Failed(String),
     #[error("session {session}: {source}")]
-    Store { session: String, source: StoreError },
+    Store { session: String, source: WriteError },
     #[error("session {0} is changing hands; send again")]
     Busy(String),
 }
@@ -399,7 +402,7 @@ const HANDOVER_SPINS_MAX: usize = 1_000;
 
 impl VenueHandle {
     /// Flushes the session store (at shutdown, after the last reports were stored).
-    pub fn flush_store(&self) -> Result<(), StoreError> {
+    pub fn flush_store(&self) -> Result<(), WriteError> {
         self.venue.store.flush()
     }
 

@@ -2,16 +2,18 @@
 //! `fixlog` as FIX text or JSON lines (`fixvenue log`). Both stream record by record, so memory stays bounded
 //! however large the store.
 //!
-//! They open the session store like the venue does, so they run while the venue is stopped; a running venue holds
-//! sled's lock and the export says so. They never create a data dir or a store that is not there.
+//! They open the database like the venue does, so they run while the venue is stopped; a running venue holds
+//! sled's lock and the export says so. They never create a data dir or a store that is not there, and never write
+//! to the store.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SecondsFormat};
 
-use super::sessions::{Direction, LogRecord, SessionStore, StoreError};
-use super::trades::TradeRecord;
+use crate::db::{DB_DIR, Db, OpenError};
+use crate::sessions::{Direction, LogRecord, ReadError, SessionStore};
+use crate::trades::{TradeLog, TradeReadError, TradeRecord};
 use engine::Side;
 
 /// The CSV header row of [`write_trades`].
@@ -52,9 +54,13 @@ pub enum ExportError {
     #[error(
         "the session store at {path} is locked, most likely by a running venue; stop it or export from a copy"
     )]
-    Locked { path: PathBuf, source: StoreError },
+    Locked { path: PathBuf, source: OpenError },
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Open(#[from] OpenError),
+    #[error(transparent)]
+    Log(#[from] ReadError),
+    #[error(transparent)]
+    Trades(#[from] TradeReadError),
     #[error("writing the export")]
     Io(#[from] std::io::Error),
 }
@@ -66,30 +72,24 @@ impl ExportError {
     }
 }
 
-/// Opens the session store of an existing data dir for reading; never creates one.
-pub fn open_store(data_dir: &Path) -> Result<SessionStore, ExportError> {
+/// Opens the database of an existing data dir for reading; never creates one.
+pub fn open_store(data_dir: &Path) -> Result<Db, ExportError> {
     if !data_dir.is_dir() {
         return Err(ExportError::NoDataDir(data_dir.to_path_buf()));
     }
-    let path = data_dir.join("sessions");
+    let path = data_dir.join(DB_DIR);
     if !path.is_dir() {
         return Err(ExportError::NoStore(path));
     }
-    SessionStore::open(data_dir).map_err(|e| match e {
-        StoreError::Open { ref source, .. } if is_lock_error(source) => {
-            ExportError::Locked { path, source: e }
-        }
-        e => ExportError::Store(e),
+    Db::open(data_dir).map_err(|e| match e {
+        OpenError::Locked { .. } => ExportError::Locked { path, source: e },
+        e => ExportError::Open(e),
     })
-}
-
-fn is_lock_error(e: &sled::Error) -> bool {
-    matches!(e, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
 }
 
 /// Prints the trades that pass `filter`, in match id order, one per line; returns how many.
 pub fn write_trades(
-    store: &SessionStore,
+    db: &Db,
     filter: &TradeFilter,
     format: TradeFormat,
     out: &mut dyn Write,
@@ -99,7 +99,7 @@ pub fn write_trades(
     }
     let mut count = 0;
     let mut line = String::new();
-    for trade in store.trade_log()?.iter_from(filter.from_seq) {
+    for trade in TradeLog::open(db)?.iter_from(filter.from_seq) {
         let trade = trade?;
         if filter.symbol.as_ref().is_some_and(|s| *s != trade.symbol) {
             continue;
@@ -119,7 +119,7 @@ pub fn write_trades(
 /// Prints the compliance log (of one session, or all), oldest first, one message per line; returns how many.
 /// `soh` keeps the frame's SOH bytes; otherwise each is written as `|`.
 pub fn write_log(
-    store: &SessionStore,
+    db: &Db,
     session: Option<&str>,
     format: LogFormat,
     soh: bool,
@@ -127,7 +127,7 @@ pub fn write_log(
 ) -> Result<u64, ExportError> {
     let mut count = 0;
     let mut line = Vec::new();
-    for record in store.log_iter() {
+    for record in SessionStore::open(db)?.log_iter() {
         let record = record?;
         if session.is_some_and(|s| s != record.session) {
             continue;
@@ -398,8 +398,8 @@ mod tests {
     #[test]
     fn exports_filter_by_sequence_symbol_and_session() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SessionStore::open(dir.path()).unwrap();
-        let log = store.trade_log().unwrap();
+        let db = Db::open(dir.path()).unwrap();
+        let log = TradeLog::open(&db).unwrap();
         log.append(&[trade(1, "A"), trade(2, "B"), trade(3, "A")])
             .unwrap();
         let filter = TradeFilter {
@@ -408,7 +408,7 @@ mod tests {
         };
         let mut out = Vec::new();
         assert_eq!(
-            write_trades(&store, &filter, TradeFormat::Csv, &mut out).unwrap(),
+            write_trades(&db, &filter, TradeFormat::Csv, &mut out).unwrap(),
             1
         );
         let text = String::from_utf8(out).unwrap();
@@ -424,14 +424,17 @@ mod tests {
             log: vec![record("S1"), record("S2"), record("S1")],
             ..Default::default()
         };
-        store.commit("S1", &writes).unwrap();
+        SessionStore::open(&db)
+            .unwrap()
+            .commit("S1", &writes)
+            .unwrap();
         let mut out = Vec::new();
         assert_eq!(
-            write_log(&store, Some("S1"), LogFormat::Fix, false, &mut out).unwrap(),
+            write_log(&db, Some("S1"), LogFormat::Fix, false, &mut out).unwrap(),
             2
         );
         assert_eq!(
-            write_log(&store, None, LogFormat::Json, false, &mut Vec::new()).unwrap(),
+            write_log(&db, None, LogFormat::Json, false, &mut Vec::new()).unwrap(),
             3
         );
     }

@@ -2,28 +2,22 @@
 //! outgoing application message by MsgSeqNum (for ResendRequests, across restarts), and the compliance log of
 //! every incoming and outgoing message with a microsecond timestamp and its direction.
 //!
-//! Trees: `seqnums` (session id -> [`SeqNums`] record), `msgs/<session id>` (MsgSeqNum, big-endian -> frame) and
-//! `fixlog` (a monotonic id -> [`LogRecord`]). Every record starts with a version byte.
+//! Trees, taken from the [`Db`]: `seqnums` (session id -> [`SeqNums`] record), `msgs/<session id>` (MsgSeqNum,
+//! big-endian -> frame) and `fixlog` (a monotonic id -> [`LogRecord`]). Every record starts with a version byte.
+//! This module never opens or locks the database itself ([`crate::db`] does) and knows nothing of trades.
 //!
-//! Durability: [`SessionStore::commit`] writes the outgoing messages and the sequence numbers of one step in
-//! one sled transaction, appends the log records, then calls `flush()`, before the runtime writes a byte to the
-//! socket. On Linux sled 0.34's `flush()` writes its buffers and calls `sync_file_range`: the data is in the
+//! Durability: [`SessionStore::commit`] writes the outgoing messages of one step (one sled batch), then their
+//! sequence numbers, appends the log records (one batch), then calls `flush()`, before the runtime writes a byte
+//! to the socket. On Linux sled 0.34's `flush()` writes its buffers and calls `sync_file_range`: the data is in the
 //! kernel's page cache when `commit` returns, so it survives the process being killed at any moment (SIGKILL),
 //! but not a power loss or kernel crash (no fdatasync barrier). The engine's journal is where fdatasync is paid.
 
-use std::path::Path;
-
-use sled::transaction::TransactionError;
-
 use session::SeqNums;
+
+use crate::db::{Db, OpenError, SESSION_ID_BYTES_MAX, WriteError};
 
 /// The version byte of every record this module writes.
 pub const RECORD_VERSION: u8 = 1;
-/// How often, and how far apart, opening retries a store that is locked (2 s in all).
-pub const OPEN_LOCK_ATTEMPTS_MAX: u32 = 100;
-pub const OPEN_LOCK_RETRY_INTERVAL: std::time::Duration = std::time::Duration::from_millis(20);
-/// Longest session id stored in a log record.
-pub const SESSION_ID_BYTES_MAX: usize = 1024;
 
 /// Whether a logged message came in or went out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,22 +47,20 @@ pub struct Writes<'a> {
     pub log: Vec<LogRecord>,
 }
 
+/// Errors of reading the session store, and of [`SessionStore::check`] (whose repairs and flush fail as `Io`).
+/// Writes fail with [`WriteError`] alone, opening with [`OpenError`].
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("cannot open the session store at {path}")]
-    Open { path: String, source: sled::Error },
+pub enum ReadError {
     #[error("session store I/O")]
     Io(#[from] sled::Error),
+    /// A record that does not decode, named by its tree and session.
     #[error("session store is corrupt: {0}")]
     Corrupt(String),
 }
 
-impl From<TransactionError<()>> for StoreError {
-    fn from(e: TransactionError<()>) -> Self {
-        match e {
-            TransactionError::Storage(e) => StoreError::Io(e),
-            TransactionError::Abort(()) => StoreError::Corrupt("transaction aborted".into()),
-        }
+impl From<WriteError> for ReadError {
+    fn from(e: WriteError) -> Self {
+        ReadError::Io(e.0)
     }
 }
 
@@ -86,7 +78,7 @@ pub struct CheckReport {
 /// The session store.
 #[derive(Clone)]
 pub struct SessionStore {
-    db: sled::Db,
+    db: Db,
     seqnums: sled::Tree,
     fixlog: sled::Tree,
 }
@@ -158,56 +150,31 @@ fn message_record(frame: &[u8]) -> Vec<u8> {
 }
 
 impl SessionStore {
-    /// Opens (or creates) the store in `dir/sessions`.
-    pub fn open(dir: &Path) -> Result<SessionStore, StoreError> {
-        let path = dir.join("sessions");
-        let open_err = |source| StoreError::Open {
-            path: path.display().to_string(),
-            source,
-        };
-        // Flushing is explicit (commit), so the background flusher only adds a safety net.
-        let config = sled::Config::new().path(&path).flush_every_ms(Some(500));
-        // A store closed a moment ago in this process may still be held by sled's flusher thread (it lets go
-        // within one flush interval); another process holding it is refused after the wait.
-        let mut attempts = 0;
-        let db = loop {
-            match config.open() {
-                Ok(db) => break db,
-                Err(sled::Error::Io(e))
-                    if e.to_string().contains("could not acquire lock")
-                        && attempts < OPEN_LOCK_ATTEMPTS_MAX =>
-                {
-                    attempts += 1;
-                    std::thread::sleep(OPEN_LOCK_RETRY_INTERVAL);
-                }
-                Err(e) => return Err(open_err(e)),
-            }
-        };
-        let seqnums = db.open_tree("seqnums").map_err(open_err)?;
-        let fixlog = db.open_tree("fixlog").map_err(open_err)?;
+    /// Opens (or creates) the session store's trees in `db`.
+    pub fn open(db: &Db) -> Result<SessionStore, OpenError> {
         Ok(SessionStore {
-            db,
-            seqnums,
-            fixlog,
+            db: db.clone(),
+            seqnums: db.open_tree("seqnums")?,
+            fixlog: db.open_tree("fixlog")?,
         })
     }
 
-    fn messages_tree(&self, session: &str) -> Result<sled::Tree, StoreError> {
-        Ok(self.db.open_tree(format!("msgs/{session}"))?)
+    fn messages_tree(&self, session: &str) -> Result<sled::Tree, sled::Error> {
+        self.db.tree(&format!("msgs/{session}"))
     }
 
     /// The stored sequence numbers of a session, `None` for a session never seen.
-    pub fn seqnums(&self, session: &str) -> Result<Option<SeqNums>, StoreError> {
+    pub fn seqnums(&self, session: &str) -> Result<Option<SeqNums>, ReadError> {
         match self.seqnums.get(session.as_bytes())? {
             None => Ok(None),
             Some(bytes) => decode_seqnums(&bytes)
                 .map(Some)
-                .ok_or_else(|| StoreError::Corrupt(format!("seqnums record of {session}"))),
+                .ok_or_else(|| ReadError::Corrupt(format!("seqnums record of {session}"))),
         }
     }
 
     /// Makes one step durable: messages and sequence numbers in one transaction, then the log, then a flush.
-    pub fn commit(&self, session: &str, writes: &Writes) -> Result<(), StoreError> {
+    pub fn commit(&self, session: &str, writes: &Writes) -> Result<(), WriteError> {
         self.write(session, writes)?;
         self.db.flush()?;
         Ok(())
@@ -215,7 +182,7 @@ impl SessionStore {
 
     /// [`SessionStore::commit`] without the flush: for a step that writes nothing to the socket (the records
     /// become durable with the next flush, in order, since sled's log keeps the order of writes).
-    pub fn write(&self, session: &str, writes: &Writes) -> Result<(), StoreError> {
+    pub fn write(&self, session: &str, writes: &Writes) -> Result<(), WriteError> {
         let msgs = self.messages_tree(session)?;
         if writes.reset {
             msgs.clear()?;
@@ -251,7 +218,7 @@ impl SessionStore {
         begin: u64,
         end: u64,
         max: usize,
-    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+    ) -> Result<Vec<(u64, Vec<u8>)>, ReadError> {
         let tree = self.messages_tree(session)?;
         let mut out = Vec::new();
         for item in tree
@@ -262,46 +229,42 @@ impl SessionStore {
             let seq = u64::from_be_bytes(
                 key.as_ref()
                     .try_into()
-                    .map_err(|_| StoreError::Corrupt(format!("message key in msgs/{session}")))?,
+                    .map_err(|_| ReadError::Corrupt(format!("message key in msgs/{session}")))?,
             );
             match value.split_first() {
                 Some((&RECORD_VERSION, frame)) => out.push((seq, frame.to_vec())),
-                _ => return Err(StoreError::Corrupt(format!("message {seq} of {session}"))),
+                _ => return Err(ReadError::Corrupt(format!("message {seq} of {session}"))),
             }
         }
         Ok(out)
     }
 
     /// The compliance log, oldest first, at most `max` records.
-    pub fn log(&self, max: usize) -> Result<Vec<LogRecord>, StoreError> {
+    pub fn log(&self, max: usize) -> Result<Vec<LogRecord>, ReadError> {
         let mut out = Vec::new();
         for item in self.fixlog.iter().take(max) {
             let (_, value) = item?;
-            out.push(
-                decode_log(&value).ok_or_else(|| StoreError::Corrupt("fixlog record".into()))?,
-            );
+            out.push(decode_log(&value).ok_or_else(|| ReadError::Corrupt("fixlog record".into()))?);
         }
         Ok(out)
     }
 
     /// Start-up check: every record decodes, and no session has a stored message at or beyond its next
     /// outgoing number (raised if so, never lowered).
-    pub fn check(&self) -> Result<CheckReport, StoreError> {
+    pub fn check(&self) -> Result<CheckReport, ReadError> {
         let mut report = CheckReport::default();
         for item in self.seqnums.iter() {
             let (key, value) = item?;
             let session = String::from_utf8(key.to_vec())
-                .map_err(|_| StoreError::Corrupt("session id is not UTF-8".into()))?;
+                .map_err(|_| ReadError::Corrupt("session id is not UTF-8".into()))?;
             let mut seq = decode_seqnums(&value)
-                .ok_or_else(|| StoreError::Corrupt(format!("seqnums record of {session}")))?;
+                .ok_or_else(|| ReadError::Corrupt(format!("seqnums record of {session}")))?;
             report.sessions += 1;
             let msgs = self.messages_tree(&session)?;
             for m in msgs.iter() {
                 let (_, v) = m?;
                 if v.first() != Some(&RECORD_VERSION) {
-                    return Err(StoreError::Corrupt(format!(
-                        "a stored message of {session}"
-                    )));
+                    return Err(ReadError::Corrupt(format!("a stored message of {session}")));
                 }
                 report.messages += 1;
             }
@@ -309,7 +272,7 @@ impl SessionStore {
                 let last = u64::from_be_bytes(
                     last.as_ref()
                         .try_into()
-                        .map_err(|_| StoreError::Corrupt(format!("message key of {session}")))?,
+                        .map_err(|_| ReadError::Corrupt(format!("message key of {session}")))?,
                 );
                 if last >= seq.next_out {
                     seq.next_out = last + 1;
@@ -320,28 +283,22 @@ impl SessionStore {
         }
         for item in self.fixlog.iter() {
             let (_, value) = item?;
-            decode_log(&value).ok_or_else(|| StoreError::Corrupt("fixlog record".into()))?;
+            decode_log(&value).ok_or_else(|| ReadError::Corrupt("fixlog record".into()))?;
             report.log_records += 1;
         }
         self.db.flush()?;
         Ok(report)
     }
 
-    pub fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
-        Ok(())
-    }
-
-    /// The trade log: tree `trades` of this database ([`super::trades`]).
-    pub fn trade_log(&self) -> Result<super::trades::TradeLog, StoreError> {
-        super::trades::TradeLog::open(&self.db)
+    pub fn flush(&self) -> Result<(), WriteError> {
+        self.db.flush()
     }
 
     /// The compliance log, oldest first, one record at a time (read-only; memory stays bounded).
-    pub fn log_iter(&self) -> impl Iterator<Item = Result<LogRecord, StoreError>> + use<> {
+    pub fn log_iter(&self) -> impl Iterator<Item = Result<LogRecord, ReadError>> + use<> {
         self.fixlog.iter().map(|item| {
             let (_, value) = item?;
-            decode_log(&value).ok_or_else(|| StoreError::Corrupt("fixlog record".into()))
+            decode_log(&value).ok_or_else(|| ReadError::Corrupt("fixlog record".into()))
         })
     }
 }
@@ -349,6 +306,10 @@ impl SessionStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn open(dir: &std::path::Path) -> SessionStore {
+        SessionStore::open(&Db::open(dir).unwrap()).unwrap()
+    }
 
     fn seq(next_in: u64, next_out: u64) -> SeqNums {
         SeqNums {
@@ -362,7 +323,7 @@ mod tests {
     fn seqnums_messages_and_log_round_trip_across_reopen() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let store = SessionStore::open(dir.path()).unwrap();
+            let store = open(dir.path());
             assert_eq!(store.seqnums("S").unwrap(), None);
             let log = LogRecord {
                 direction: Direction::Out,
@@ -379,7 +340,7 @@ mod tests {
             store.commit("S", &writes).unwrap();
             assert_eq!(store.log(10).unwrap(), vec![log]);
         }
-        let store = SessionStore::open(dir.path()).unwrap();
+        let store = open(dir.path());
         assert_eq!(store.seqnums("S").unwrap(), Some(seq(3, 5)));
         assert_eq!(
             store.messages("S", 1, 10, 100).unwrap(),
@@ -396,19 +357,9 @@ mod tests {
     }
 
     #[test]
-    fn a_store_held_open_elsewhere_is_refused_after_the_wait() {
-        let dir = tempfile::tempdir().unwrap();
-        let _held = SessionStore::open(dir.path()).unwrap();
-        let started = std::time::Instant::now();
-        let refused = SessionStore::open(dir.path());
-        assert!(matches!(refused, Err(StoreError::Open { .. })));
-        assert!(started.elapsed() >= OPEN_LOCK_RETRY_INTERVAL * OPEN_LOCK_ATTEMPTS_MAX);
-    }
-
-    #[test]
     fn reset_drops_stored_messages() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SessionStore::open(dir.path()).unwrap();
+        let store = open(dir.path());
         let writes = Writes {
             seqnums: Some(seq(1, 3)),
             messages: vec![(1, b"a"), (2, b"b")],
@@ -427,7 +378,7 @@ mod tests {
     #[test]
     fn check_raises_next_out_past_stored_messages_and_refuses_corrupt_records() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SessionStore::open(dir.path()).unwrap();
+        let store = open(dir.path());
         store
             .commit(
                 "S",
@@ -442,7 +393,7 @@ mod tests {
         assert_eq!(report.repaired, vec!["S".to_string()]);
         assert_eq!(store.seqnums("S").unwrap().unwrap().next_out, 8);
         store.seqnums.insert("T", &b"\x09garbage"[..]).unwrap();
-        assert!(matches!(store.check(), Err(StoreError::Corrupt(_))));
-        assert!(matches!(store.seqnums("T"), Err(StoreError::Corrupt(_))));
+        assert!(matches!(store.check(), Err(ReadError::Corrupt(_))));
+        assert!(matches!(store.seqnums("T"), Err(ReadError::Corrupt(_))));
     }
 }

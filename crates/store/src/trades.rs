@@ -1,5 +1,5 @@
-//! The trade log: sled tree `trades` in the session store's database, one [`TradeRecord`] per trade, keyed by
-//! its match id (sequence number and rank, big-endian, so sled iterates in trade order).
+//! The trade log: sled tree `trades`, taken from the store's [`Db`], one [`TradeRecord`] per trade, keyed by its
+//! match id (sequence number and rank, big-endian, so sled iterates in trade order).
 //!
 //! The journal is the source of truth. The gateway appends each released trade here after the journal batch that
 //! produced it is durable, so after a crash the trade log may lag the journal (a missing tail) but must never hold a
@@ -7,12 +7,14 @@
 //! that: it walks the log beside the journal replay, record by record, and appends the lagging tail.
 //!
 //! This module never decides what a trade is; it stores what it is given, checks it before it is written and
-//! again after it is read, and refuses anything out of order.
+//! again after it is read, and refuses anything out of order. It never opens or locks the database itself
+//! ([`crate::db`] does) and knows nothing of the session store.
 
 use rust_decimal::Decimal;
 
-use super::sessions::{SESSION_ID_BYTES_MAX, StoreError};
 use engine::Side;
+
+use crate::db::{Db, OpenError, SESSION_ID_BYTES_MAX, WriteError};
 
 /// The sled tree holding the trade log.
 pub const TRADES_TREE: &str = "trades";
@@ -85,17 +87,61 @@ pub enum TradeRecordError {
     TrailingBytes(usize),
 }
 
-/// Errors of [`TradeLog::append`] and of the start-up check.
+/// Errors of reading the trade log: sled's, or a stored record that does not decode.
 #[derive(Debug, thiserror::Error)]
-pub enum TradeLogError {
+pub enum TradeReadError {
+    #[error("session store I/O")]
+    Io(#[from] sled::Error),
+    /// `match_id` is `None` when the key itself does not decode.
+    #[error("session store is corrupt: trade log record {}", record_name(.match_id))]
+    Corrupt {
+        match_id: Option<(u64, u32)>,
+        source: TradeRecordError,
+    },
+}
+
+fn record_name(match_id: &Option<(u64, u32)>) -> String {
+    match match_id {
+        Some((seq, n)) => format!("{seq}-{n}"),
+        None => "with a bad key".to_string(),
+    }
+}
+
+/// Errors of [`TradeLog::append`].
+#[derive(Debug, thiserror::Error)]
+pub enum TradeAppendError {
+    /// Reading the log's last trade, which the first appended one must follow.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Read(#[from] TradeReadError),
+    #[error(transparent)]
+    Write(#[from] WriteError),
     #[error("trade {match_seq}-{match_n} cannot be written: {source}")]
     Invalid {
         match_seq: u64,
         match_n: u32,
         source: TradeRecordError,
     },
+    #[error("trade {match_seq}-{match_n} does not follow trade {after_seq}-{after_n}")]
+    OutOfOrder {
+        match_seq: u64,
+        match_n: u32,
+        after_seq: u64,
+        after_n: u32,
+    },
+}
+
+/// Errors of the start-up check ([`TradeCheck`]).
+#[derive(Debug, thiserror::Error)]
+pub enum TradeCheckError {
+    /// Appending the lagging tail.
+    #[error(transparent)]
+    Append(#[from] TradeAppendError),
+    #[error(transparent)]
+    Read(#[from] TradeReadError),
+    /// The flush at the end.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// The replay itself is out of order.
     #[error("trade {match_seq}-{match_n} does not follow trade {after_seq}-{after_n}")]
     OutOfOrder {
         match_seq: u64,
@@ -271,8 +317,8 @@ impl TradeRecord {
         self.strings().iter().map(|s| 2 + s.len()).sum()
     }
 
-    fn invalid(&self, source: TradeRecordError) -> TradeLogError {
-        TradeLogError::Invalid {
+    fn invalid(&self, source: TradeRecordError) -> TradeAppendError {
+        TradeAppendError::Invalid {
             match_seq: self.match_seq,
             match_n: self.match_n,
             source,
@@ -379,33 +425,32 @@ impl<'a> Reader<'a> {
 }
 
 /// Decodes one stored entry; a bad one is a corrupt store, named by its match id when the key is readable.
-fn decode_entry(key: &[u8], value: &[u8]) -> Result<TradeRecord, StoreError> {
-    TradeRecord::decode(key, value).map_err(|e| {
-        let id = decode_key(key).map_or_else(
-            |_| "with a bad key".to_string(),
-            |(seq, n)| format!("{seq}-{n}"),
-        );
-        StoreError::Corrupt(format!("trade log record {id}: {e}"))
+fn decode_entry(key: &[u8], value: &[u8]) -> Result<TradeRecord, TradeReadError> {
+    TradeRecord::decode(key, value).map_err(|source| TradeReadError::Corrupt {
+        match_id: decode_key(key).ok(),
+        source,
     })
 }
 
-/// The trade log. Cheap to clone (a sled tree handle).
+/// The trade log. Cheap to clone (sled handles).
 #[derive(Clone)]
 pub struct TradeLog {
+    db: Db,
     tree: sled::Tree,
 }
 
 impl TradeLog {
-    /// Opens (or creates) the `trades` tree of a session store's database.
-    pub(crate) fn open(db: &sled::Db) -> Result<TradeLog, StoreError> {
+    /// Opens (or creates) the trade log's tree in `db`.
+    pub fn open(db: &Db) -> Result<TradeLog, OpenError> {
         Ok(TradeLog {
+            db: db.clone(),
             tree: db.open_tree(TRADES_TREE)?,
         })
     }
 
     /// Appends trades in one sled batch. Each must follow the one before it (and the log's last trade) in match
     /// id order, and keep the record bounds; otherwise nothing is written. Does not flush: call [`Self::flush`].
-    pub fn append(&self, trades: &[TradeRecord]) -> Result<(), TradeLogError> {
+    pub fn append(&self, trades: &[TradeRecord]) -> Result<(), TradeAppendError> {
         if trades.is_empty() {
             return Ok(());
         }
@@ -414,7 +459,7 @@ impl TradeLog {
         for trade in trades {
             let id = (trade.match_seq, trade.match_n);
             if let Some((after_seq, after_n)) = previous.filter(|p| *p >= id) {
-                return Err(TradeLogError::OutOfOrder {
+                return Err(TradeAppendError::OutOfOrder {
                     match_seq: id.0,
                     match_n: id.1,
                     after_seq,
@@ -431,23 +476,27 @@ impl TradeLog {
             batch.insert(&trade.key(), value);
             previous = Some(id);
         }
-        self.tree.apply_batch(batch).map_err(StoreError::from)?;
+        self.tree.apply_batch(batch).map_err(WriteError::from)?;
         Ok(())
     }
 
     /// Makes appended trades durable as far as sled's `flush()` goes (see the session store's module doc).
-    pub fn flush(&self) -> Result<(), StoreError> {
-        self.tree.flush()?;
-        Ok(())
+    pub fn flush(&self) -> Result<(), WriteError> {
+        self.db.flush()
     }
 
     /// The match id of the last trade in the log.
-    pub fn last(&self) -> Result<Option<(u64, u32)>, StoreError> {
+    pub fn last(&self) -> Result<Option<(u64, u32)>, TradeReadError> {
         match self.tree.last()? {
             None => Ok(None),
-            Some((key, _)) => decode_key(&key)
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt(format!("trade log key: {e}"))),
+            Some((key, _)) => {
+                decode_key(&key)
+                    .map(Some)
+                    .map_err(|source| TradeReadError::Corrupt {
+                        match_id: None,
+                        source,
+                    })
+            }
         }
     }
 
@@ -455,7 +504,7 @@ impl TradeLog {
     pub fn iter_from(
         &self,
         match_seq: u64,
-    ) -> impl Iterator<Item = Result<TradeRecord, StoreError>> + use<> {
+    ) -> impl Iterator<Item = Result<TradeRecord, TradeReadError>> + use<> {
         self.tree.range(encode_key(match_seq, 0)..).map(|item| {
             let (key, value) = item?;
             decode_entry(&key, &value)
@@ -506,10 +555,10 @@ pub struct TradeCheck {
 impl TradeCheck {
     /// Checks the journal replay's next trade against the log's next record, or queues it for appending once the
     /// log is exhausted.
-    pub fn next(&mut self, replayed: &TradeRecord) -> Result<(), TradeLogError> {
+    pub fn next(&mut self, replayed: &TradeRecord) -> Result<(), TradeCheckError> {
         let id = (replayed.match_seq, replayed.match_n);
         if let Some((after_seq, after_n)) = self.previous.filter(|p| *p >= id) {
-            return Err(TradeLogError::OutOfOrder {
+            return Err(TradeCheckError::OutOfOrder {
                 match_seq: id.0,
                 match_n: id.1,
                 after_seq,
@@ -523,14 +572,14 @@ impl TradeCheck {
                 self.report.checked += 1;
                 Ok(())
             }
-            None => self.queue(replayed),
+            None => Ok(self.queue(replayed)?),
         }
     }
 
     /// Appends what is still queued and flushes; refuses a log that holds trades the replay did not produce.
-    pub fn finish(mut self) -> Result<TradeCheckReport, TradeLogError> {
+    pub fn finish(mut self) -> Result<TradeCheckReport, TradeCheckError> {
         if let Some(extra) = self.next_stored()? {
-            return Err(TradeLogError::Extra {
+            return Err(TradeCheckError::Extra {
                 match_seq: extra.match_seq,
                 match_n: extra.match_n,
             });
@@ -540,13 +589,13 @@ impl TradeCheck {
         Ok(self.report)
     }
 
-    fn next_stored(&mut self) -> Result<Option<TradeRecord>, TradeLogError> {
+    fn next_stored(&mut self) -> Result<Option<TradeRecord>, TradeReadError> {
         let Some(iter) = &mut self.stored else {
             return Ok(None);
         };
         match iter.next() {
             Some(item) => {
-                let (key, value) = item.map_err(StoreError::from)?;
+                let (key, value) = item?;
                 Ok(Some(decode_entry(&key, &value)?))
             }
             None => {
@@ -556,7 +605,7 @@ impl TradeCheck {
         }
     }
 
-    fn queue(&mut self, replayed: &TradeRecord) -> Result<(), TradeLogError> {
+    fn queue(&mut self, replayed: &TradeRecord) -> Result<(), TradeAppendError> {
         self.pending.push(replayed.clone());
         if self.pending.len() >= CHECK_APPEND_BATCH_MAX {
             self.write_pending()?;
@@ -564,7 +613,7 @@ impl TradeCheck {
         Ok(())
     }
 
-    fn write_pending(&mut self) -> Result<(), TradeLogError> {
+    fn write_pending(&mut self) -> Result<(), TradeAppendError> {
         self.log.append(&self.pending)?;
         self.report.appended += self.pending.len() as u64;
         self.pending.clear();
@@ -572,17 +621,17 @@ impl TradeCheck {
     }
 }
 
-fn compare(replayed: &TradeRecord, stored: &TradeRecord) -> Result<(), TradeLogError> {
+fn compare(replayed: &TradeRecord, stored: &TradeRecord) -> Result<(), TradeCheckError> {
     let journal = (replayed.match_seq, replayed.match_n);
     let log = (stored.match_seq, stored.match_n);
     if log < journal {
-        return Err(TradeLogError::Extra {
+        return Err(TradeCheckError::Extra {
             match_seq: log.0,
             match_n: log.1,
         });
     }
     if log > journal {
-        return Err(TradeLogError::Missing {
+        return Err(TradeCheckError::Missing {
             match_seq: journal.0,
             match_n: journal.1,
             log_seq: log.0,
@@ -591,7 +640,7 @@ fn compare(replayed: &TradeRecord, stored: &TradeRecord) -> Result<(), TradeLogE
     }
     match stored.first_difference(replayed) {
         None => Ok(()),
-        Some(field) => Err(TradeLogError::Differs {
+        Some(field) => Err(TradeCheckError::Differs {
             match_seq: journal.0,
             match_n: journal.1,
             field,

@@ -3,7 +3,7 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::sessions::SessionStore;
+use crate::db::Db;
 
 fn side(order_id: u64, name: &str) -> TradeSide {
     TradeSide {
@@ -35,12 +35,12 @@ fn trades(ids: &[(u64, u32)]) -> Vec<TradeRecord> {
 
 fn log() -> (tempfile::TempDir, TradeLog) {
     let dir = tempfile::tempdir().unwrap();
-    let log = SessionStore::open(dir.path()).unwrap().trade_log().unwrap();
+    let log = TradeLog::open(&Db::open(dir.path()).unwrap()).unwrap();
     (dir, log)
 }
 
 /// Feeds `replay` to a checker of `log` and finishes it.
-fn check(log: &TradeLog, replay: &[TradeRecord]) -> Result<TradeCheckReport, TradeLogError> {
+fn check(log: &TradeLog, replay: &[TradeRecord]) -> Result<TradeCheckReport, TradeCheckError> {
     let mut checker = log.checker();
     for t in replay {
         checker.next(t)?;
@@ -129,7 +129,7 @@ fn out_of_bounds_records_are_refused_before_writing() {
     ));
     assert!(matches!(
         log.append(&[t]),
-        Err(TradeLogError::Invalid { match_seq: 1, .. })
+        Err(TradeAppendError::Invalid { match_seq: 1, .. })
     ));
     let mut t = trade(1, 0);
     t.qty = Decimal::ZERO;
@@ -151,7 +151,7 @@ fn append_keeps_match_order_and_writes_all_or_nothing() {
     let refused = log.append(&trades(&[(5, 0), (3, 0)]));
     assert!(matches!(
         refused,
-        Err(TradeLogError::OutOfOrder {
+        Err(TradeAppendError::OutOfOrder {
             match_seq: 3,
             after_seq: 5,
             ..
@@ -159,7 +159,7 @@ fn append_keeps_match_order_and_writes_all_or_nothing() {
     ));
     assert!(matches!(
         log.append(&trades(&[(4, 0)])),
-        Err(TradeLogError::OutOfOrder { .. })
+        Err(TradeAppendError::OutOfOrder { .. })
     ));
     assert_eq!(log.len(), 3);
     let from: Vec<_> = log.iter_from(1).map(|t| t.unwrap().match_seq).collect();
@@ -178,7 +178,10 @@ fn a_corrupt_stored_record_is_reported_with_its_match_id() {
     assert!(err.to_string().contains("trade log record 9-1"), "{err}");
     assert!(matches!(
         check(&log, &trades(&[(9, 1)])),
-        Err(TradeLogError::Store(StoreError::Corrupt(_)))
+        Err(TradeCheckError::Read(TradeReadError::Corrupt {
+            match_id: Some((9, 1)),
+            source: TradeRecordError::Truncated("ts_ns"),
+        }))
     ));
 }
 
@@ -261,7 +264,7 @@ fn check_names_the_first_differing_field() {
         let mut replay = all.clone();
         change(&mut replay[1]);
         match check(&log, &replay) {
-            Err(TradeLogError::Differs {
+            Err(TradeCheckError::Differs {
                 match_seq: 2,
                 match_n: 0,
                 field: f,
@@ -292,7 +295,7 @@ fn check_refuses_trades_the_journal_does_not_hold() {
     let err = check(&log, &trades(&[(1, 0), (2, 0)])).unwrap_err();
     assert!(matches!(
         err,
-        TradeLogError::Extra {
+        TradeCheckError::Extra {
             match_seq: 3,
             match_n: 0
         }
@@ -303,12 +306,12 @@ fn check_refuses_trades_the_journal_does_not_hold() {
     );
     // In the middle: the log's 2-0 comes before the journal's next trade.
     let err = check(&log, &trades(&[(1, 0), (3, 0)])).unwrap_err();
-    assert!(matches!(err, TradeLogError::Extra { match_seq: 2, .. }));
+    assert!(matches!(err, TradeCheckError::Extra { match_seq: 2, .. }));
     // A journal trade the log skipped is not a lagging tail.
     let err = check(&log, &trades(&[(1, 0), (1, 1), (2, 0)])).unwrap_err();
     assert!(matches!(
         err,
-        TradeLogError::Missing {
+        TradeCheckError::Missing {
             match_seq: 1,
             match_n: 1,
             log_seq: 2,
@@ -325,7 +328,7 @@ fn check_refuses_a_replay_out_of_order() {
     let err = check(&log, &trades(&[(2, 0), (1, 0)])).unwrap_err();
     assert!(matches!(
         err,
-        TradeLogError::OutOfOrder {
+        TradeCheckError::OutOfOrder {
             match_seq: 1,
             after_seq: 2,
             ..
