@@ -1,19 +1,23 @@
 //! Compliance exports, read-only: the trade log as JSON lines or CSV (`fixvenue trades`) and the compliance
 //! `fixlog` as FIX text or JSON lines (`fixvenue log`). Both stream record by record, so memory stays bounded
-//! however large the store.
+//! however large the store. JSON is written by serde_json, CSV by the csv crate (RFC 4180 quoting, `\n` between
+//! records).
 //!
 //! They open the database like the venue does, so they run while the venue is stopped; a running venue holds
 //! sled's lock and the export says so. They never create a data dir or a store that is not there, and never write
 //! to the store.
 
+use std::borrow::Cow;
+use std::fmt::Display;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SecondsFormat};
+use serde::{Serialize, Serializer};
 
 use crate::db::{DB_DIR, Db, OpenError};
 use crate::sessions::{Direction, LogRecord, ReadError, SessionStore};
-use crate::trades::{TradeLog, TradeReadError, TradeRecord};
+use crate::trades::{TradeLog, TradeReadError, TradeRecord, TradeSide};
 use engine::Side;
 
 /// The CSV header row of [`write_trades`].
@@ -61,6 +65,11 @@ pub enum ExportError {
     Log(#[from] ReadError),
     #[error(transparent)]
     Trades(#[from] TradeReadError),
+    /// The csv crate writes to the output itself: its errors are mostly the output's.
+    #[error("writing the export as CSV")]
+    Csv(#[from] csv::Error),
+    #[error("encoding a record as JSON")]
+    Json(#[from] serde_json::Error),
     #[error("writing the export")]
     Io(#[from] std::io::Error),
 }
@@ -68,7 +77,12 @@ pub enum ExportError {
 impl ExportError {
     /// The reader went away (`fixvenue trades | head`): not a failure of the export.
     pub fn is_broken_pipe(&self) -> bool {
-        matches!(self, ExportError::Io(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+        let broken = |e: &std::io::Error| e.kind() == std::io::ErrorKind::BrokenPipe;
+        match self {
+            ExportError::Io(e) => broken(e),
+            ExportError::Csv(e) => matches!(e.kind(), csv::ErrorKind::Io(e) if broken(e)),
+            _ => false,
+        }
     }
 }
 
@@ -94,25 +108,51 @@ pub fn write_trades(
     format: TradeFormat,
     out: &mut dyn Write,
 ) -> Result<u64, ExportError> {
-    if format == TradeFormat::Csv {
-        writeln!(out, "{TRADES_CSV_HEADER}")?;
-    }
+    let trades =
+        TradeLog::open(db)?
+            .iter_from(filter.from_seq)
+            .filter(|t| match (t, &filter.symbol) {
+                (Ok(t), Some(symbol)) => t.symbol == *symbol,
+                _ => true,
+            });
+    let count = match format {
+        TradeFormat::Json => trades_json(trades, out)?,
+        TradeFormat::Csv => trades_csv(trades, out)?,
+    };
+    out.flush()?;
+    Ok(count)
+}
+
+fn trades_json(
+    trades: impl Iterator<Item = Result<TradeRecord, TradeReadError>>,
+    out: &mut dyn Write,
+) -> Result<u64, ExportError> {
     let mut count = 0;
-    let mut line = String::new();
-    for trade in TradeLog::open(db)?.iter_from(filter.from_seq) {
-        let trade = trade?;
-        if filter.symbol.as_ref().is_some_and(|s| *s != trade.symbol) {
-            continue;
-        }
+    let mut line = Vec::new();
+    for trade in trades {
         line.clear();
-        match format {
-            TradeFormat::Json => trade_json(&trade, &mut line),
-            TradeFormat::Csv => trade_csv(&trade, &mut line),
-        }
-        out.write_all(line.as_bytes())?;
+        trade_json(&trade?, &mut line)?;
+        out.write_all(&line)?;
         count += 1;
     }
-    out.flush()?;
+    Ok(count)
+}
+
+fn trades_csv(
+    trades: impl Iterator<Item = Result<TradeRecord, TradeReadError>>,
+    out: &mut dyn Write,
+) -> Result<u64, ExportError> {
+    // The header is written even when no trade follows, so the header row is not taken from the records.
+    let mut csv = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(out);
+    csv.write_record(TRADES_CSV_HEADER.split(','))?;
+    let mut count = 0;
+    for trade in trades {
+        csv.serialize(CsvTrade::new(&trade?))?;
+        count += 1;
+    }
+    csv.flush()?;
     Ok(count)
 }
 
@@ -135,7 +175,7 @@ pub fn write_log(
         line.clear();
         match format {
             LogFormat::Fix => log_fix(&record, soh, &mut line),
-            LogFormat::Json => log_json(&record, soh, &mut line),
+            LogFormat::Json => log_json(&record, soh, &mut line)?,
         }
         out.write_all(&line)?;
         count += 1;
@@ -164,66 +204,111 @@ fn time_us(time_us: i64) -> String {
     )
 }
 
-fn trade_json(t: &TradeRecord, out: &mut String) {
-    use std::fmt::Write as _;
-    let _ = write!(
-        out,
-        "{{\"match_seq\":{},\"match_n\":{},\"time\":\"{}\",\"ts_ns\":{},\"symbol\":",
-        t.match_seq,
-        t.match_n,
-        time_ns(t.ts_ns),
-        t.ts_ns
-    );
-    json_string(&t.symbol, out);
-    let _ = write!(
-        out,
-        ",\"price\":\"{}\",\"qty\":\"{}\",\"currency\":",
-        t.price, t.qty
-    );
-    json_string(&t.currency, out);
-    let _ = write!(out, ",\"aggressor\":\"{}\"", side_name(t.aggressor));
-    for (name, side) in [("buy", &t.buy), ("sell", &t.sell)] {
-        let _ = write!(
-            out,
-            ",\"{name}\":{{\"order_id\":{},\"account\":",
-            side.order_id
-        );
-        json_string(&side.account, out);
-        out.push_str(",\"session\":");
-        json_string(&side.session, out);
-        out.push_str(",\"cl_ord_id\":");
-        json_string(&side.cl_ord_id, out);
-        out.push('}');
-    }
-    out.push_str("}\n");
+/// A value written as its `Display` text: a JSON string, a CSV field.
+fn as_text<T: Display, S: Serializer>(value: &T, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
 }
 
-fn trade_csv(t: &TradeRecord, out: &mut String) {
-    let fields = [
-        t.match_seq.to_string(),
-        t.match_n.to_string(),
-        time_ns(t.ts_ns),
-        t.symbol.clone(),
-        t.price.to_string(),
-        t.qty.to_string(),
-        t.currency.clone(),
-        side_name(t.aggressor).to_string(),
-        t.buy.order_id.to_string(),
-        t.buy.account.clone(),
-        t.buy.session.clone(),
-        t.buy.cl_ord_id.clone(),
-        t.sell.order_id.to_string(),
-        t.sell.account.clone(),
-        t.sell.session.clone(),
-        t.sell.cl_ord_id.clone(),
-    ];
-    for (i, field) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
+/// One line of `fixvenue trades --format json`, fields in this order.
+#[derive(Serialize)]
+struct JsonTrade<'a> {
+    match_seq: u64,
+    match_n: u32,
+    time: String,
+    ts_ns: i64,
+    symbol: &'a str,
+    #[serde(serialize_with = "as_text")]
+    price: rust_decimal::Decimal,
+    #[serde(serialize_with = "as_text")]
+    qty: rust_decimal::Decimal,
+    currency: &'a str,
+    aggressor: &'static str,
+    buy: JsonSide<'a>,
+    sell: JsonSide<'a>,
+}
+
+#[derive(Serialize)]
+struct JsonSide<'a> {
+    order_id: u64,
+    account: &'a str,
+    session: &'a str,
+    cl_ord_id: &'a str,
+}
+
+impl<'a> JsonSide<'a> {
+    fn new(side: &'a TradeSide) -> Self {
+        JsonSide {
+            order_id: side.order_id,
+            account: &side.account,
+            session: &side.session,
+            cl_ord_id: &side.cl_ord_id,
         }
-        csv_field(field, out);
     }
-    out.push('\n');
+}
+
+fn trade_json(t: &TradeRecord, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+    let json = JsonTrade {
+        match_seq: t.match_seq,
+        match_n: t.match_n,
+        time: time_ns(t.ts_ns),
+        ts_ns: t.ts_ns,
+        symbol: &t.symbol,
+        price: t.price,
+        qty: t.qty,
+        currency: &t.currency,
+        aggressor: side_name(t.aggressor),
+        buy: JsonSide::new(&t.buy),
+        sell: JsonSide::new(&t.sell),
+    };
+    serde_json::to_writer(&mut *out, &json)?;
+    out.push(b'\n');
+    Ok(())
+}
+
+/// One row of `fixvenue trades --format csv`: the columns of [`TRADES_CSV_HEADER`], in its order.
+#[derive(Serialize)]
+struct CsvTrade<'a> {
+    match_seq: u64,
+    match_n: u32,
+    time: String,
+    symbol: &'a str,
+    #[serde(serialize_with = "as_text")]
+    price: rust_decimal::Decimal,
+    #[serde(serialize_with = "as_text")]
+    qty: rust_decimal::Decimal,
+    currency: &'a str,
+    aggressor: &'static str,
+    buy_order_id: u64,
+    buy_account: &'a str,
+    buy_session: &'a str,
+    buy_cl_ord_id: &'a str,
+    sell_order_id: u64,
+    sell_account: &'a str,
+    sell_session: &'a str,
+    sell_cl_ord_id: &'a str,
+}
+
+impl<'a> CsvTrade<'a> {
+    fn new(t: &'a TradeRecord) -> Self {
+        CsvTrade {
+            match_seq: t.match_seq,
+            match_n: t.match_n,
+            time: time_ns(t.ts_ns),
+            symbol: &t.symbol,
+            price: t.price,
+            qty: t.qty,
+            currency: &t.currency,
+            aggressor: side_name(t.aggressor),
+            buy_order_id: t.buy.order_id,
+            buy_account: &t.buy.account,
+            buy_session: &t.buy.session,
+            buy_cl_ord_id: &t.buy.cl_ord_id,
+            sell_order_id: t.sell.order_id,
+            sell_account: &t.sell.account,
+            sell_session: &t.sell.session,
+            sell_cl_ord_id: &t.sell.cl_ord_id,
+        }
+    }
 }
 
 fn direction_name(d: Direction) -> &'static str {
@@ -249,62 +334,42 @@ fn log_fix(r: &LogRecord, soh: bool, out: &mut Vec<u8>) {
     out.push(b'\n');
 }
 
+/// One line of `fixvenue log --format json`, fields in this order.
+#[derive(Serialize)]
+struct JsonLog<'a> {
+    direction: &'static str,
+    time: String,
+    time_us: i64,
+    session: &'a str,
+    frame: Cow<'a, str>,
+}
+
 /// The frame becomes a JSON string: bytes that are not UTF-8 (possible only inside a DATA field) are replaced
 /// by U+FFFD; use the `fix` format for the exact bytes.
-fn log_json(r: &LogRecord, soh: bool, out: &mut Vec<u8>) {
-    let mut s = format!(
-        "{{\"direction\":\"{}\",\"time\":\"{}\",\"time_us\":{},\"session\":",
-        direction_name(r.direction).to_ascii_lowercase(),
-        time_us(r.time_us),
-        r.time_us
-    );
-    json_string(&r.session, &mut s);
-    s.push_str(",\"frame\":");
+fn log_json(r: &LogRecord, soh: bool, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
     let frame = String::from_utf8_lossy(&r.frame);
-    if soh {
-        json_string(&frame, &mut s);
-    } else {
-        json_string(&frame.replace('\u{1}', "|"), &mut s);
-    }
-    s.push_str("}\n");
-    out.extend_from_slice(s.as_bytes());
-}
-
-/// A JSON string literal (RFC 8259 section 7): quote, backslash and control characters escaped.
-fn json_string(s: &str, out: &mut String) {
-    use std::fmt::Write as _;
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-/// A CSV field (RFC 4180): quoted, with quotes doubled, when it holds a comma, quote or line break.
-fn csv_field(s: &str, out: &mut String) {
-    if s.contains([',', '"', '\n', '\r']) {
-        out.push('"');
-        out.push_str(&s.replace('"', "\"\""));
-        out.push('"');
-    } else {
-        out.push_str(s);
-    }
+    let json = JsonLog {
+        direction: match r.direction {
+            Direction::In => "in",
+            Direction::Out => "out",
+        },
+        time: time_us(r.time_us),
+        time_us: r.time_us,
+        session: &r.session,
+        frame: if soh {
+            frame
+        } else {
+            Cow::Owned(frame.replace('\u{1}', "|"))
+        },
+    };
+    serde_json::to_writer(&mut *out, &json)?;
+    out.push(b'\n');
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trades::TradeSide;
 
     fn trade(seq: u64, symbol: &str) -> TradeRecord {
         TradeRecord {
@@ -331,42 +396,63 @@ mod tests {
         }
     }
 
-    #[test]
-    fn json_strings_escape_quotes_backslashes_and_control_characters() {
-        let mut s = String::new();
-        json_string("a\"b\\c\u{1}d\ne\u{1f}é", &mut s);
-        assert_eq!(s, "\"a\\\"b\\\\c\\u0001d\\ne\\u001fé\"");
+    fn json(t: &TradeRecord) -> String {
+        let mut out = Vec::new();
+        trade_json(t, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
     }
 
-    #[test]
-    fn csv_fields_are_quoted_only_when_needed() {
-        let mut s = String::new();
-        csv_field("plain", &mut s);
-        s.push(' ');
-        csv_field("a,\"b\"", &mut s);
-        assert_eq!(s, "plain \"a,\"\"b\"\"\"");
+    fn csv(trades: &[TradeRecord]) -> String {
+        let mut out = Vec::new();
+        let count = trades_csv(trades.iter().cloned().map(Ok), &mut out).unwrap();
+        assert_eq!(count, trades.len() as u64);
+        String::from_utf8(out).unwrap()
     }
 
     #[test]
     fn a_trade_as_json_and_csv() {
-        let mut json = String::new();
-        trade_json(&trade(7, "EURUSD"), &mut json);
         assert_eq!(
-            json,
+            json(&trade(7, "EURUSD")),
             "{\"match_seq\":7,\"match_n\":0,\"time\":\"2023-11-14T22:13:20.123456789Z\",\
              \"ts_ns\":1700000000123456789,\"symbol\":\"EURUSD\",\"price\":\"101.25\",\"qty\":\"10\",\
              \"currency\":\"USD\",\"aggressor\":\"sell\",\"buy\":{\"order_id\":3,\"account\":\"ACC,1\",\
              \"session\":\"FIX.4.4:FIXVENUE->CLIENT1\",\"cl_ord_id\":\"say \\\"hi\\\"\"},\
              \"sell\":{\"order_id\":7,\"account\":\"B\",\"session\":\"S2\",\"cl_ord_id\":\"c\\n2\"}}\n"
         );
-        let mut csv = String::new();
-        trade_csv(&trade(7, "EURUSD"), &mut csv);
         assert_eq!(
-            csv,
-            "7,0,2023-11-14T22:13:20.123456789Z,EURUSD,101.25,10,USD,sell,3,\"ACC,1\",\
-             FIX.4.4:FIXVENUE->CLIENT1,\"say \"\"hi\"\"\",7,B,S2,\"c\n2\"\n"
+            csv(&[trade(7, "EURUSD")]),
+            format!(
+                "{TRADES_CSV_HEADER}\n7,0,2023-11-14T22:13:20.123456789Z,EURUSD,101.25,10,USD,sell,3,\"ACC,1\",\
+                 FIX.4.4:FIXVENUE->CLIENT1,\"say \"\"hi\"\"\",7,B,S2,\"c\n2\"\n"
+            )
         );
         assert_eq!(TRADES_CSV_HEADER.split(',').count(), 16);
+        assert_eq!(csv(&[]), format!("{TRADES_CSV_HEADER}\n"));
+    }
+
+    #[test]
+    fn json_strings_escape_quotes_backslashes_and_control_characters() {
+        let mut t = trade(1, "EURUSD");
+        t.buy.cl_ord_id = "a\"b\\c\u{1}d\ne\u{8}\u{c}\r\t\u{1f}\u{7f}é/".into();
+        // serde_json's short forms for backspace and form feed (\b, \f); the other control characters as \u00xx.
+        let expected = "\"cl_ord_id\":\"a\\\"b\\\\c\\u0001d\\ne\\b\\f\\r\\t\\u001f\u{7f}é/\"}";
+        let json = json(&t);
+        assert!(json.contains(expected), "{json}");
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_only_when_needed() {
+        let mut t = trade(1, "EURUSD");
+        t.buy.account = "plain".into();
+        t.buy.session = "a,\"b\"".into();
+        t.buy.cl_ord_id = "cr\rhere".into();
+        t.sell.account = " spaced ".into();
+        t.sell.cl_ord_id = String::new();
+        let row = csv(&[t]).lines().nth(1).unwrap().to_string();
+        assert!(
+            row.ends_with(",3,plain,\"a,\"\"b\"\"\",\"cr\rhere\",1, spaced ,S2,"),
+            "{row}"
+        );
     }
 
     #[test]
@@ -387,7 +473,7 @@ mod tests {
             b"IN 2023-11-14T22:13:20.000001Z S 8=FIX.4.4\x0135=0\x01\n"
         );
         let mut json = Vec::new();
-        log_json(&r, false, &mut json);
+        log_json(&r, false, &mut json).unwrap();
         assert_eq!(
             String::from_utf8(json).unwrap(),
             "{\"direction\":\"in\",\"time\":\"2023-11-14T22:13:20.000001Z\",\"time_us\":1700000000000001,\
@@ -437,6 +523,34 @@ mod tests {
             write_log(&db, None, LogFormat::Json, false, &mut Vec::new()).unwrap(),
             3
         );
+    }
+
+    /// An output whose reader went away.
+    struct Gone;
+
+    impl Write for Gone {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+    }
+
+    #[test]
+    fn a_reader_gone_away_is_a_broken_pipe_in_every_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path()).unwrap();
+        // More than the csv writer's buffer, so that it writes (and fails) before its final flush.
+        let trades: Vec<_> = (1..=100).map(|seq| trade(seq, "A")).collect();
+        TradeLog::open(&db).unwrap().append(&trades).unwrap();
+        for format in [TradeFormat::Json, TradeFormat::Csv] {
+            let err = write_trades(&db, &TradeFilter::default(), format, &mut Gone).unwrap_err();
+            assert!(err.is_broken_pipe(), "{format:?}: {err:?}");
+        }
+        let err = write_trades(&db, &TradeFilter::default(), TradeFormat::Csv, &mut Gone);
+        assert!(matches!(err, Err(ExportError::Csv(_))), "{err:?}");
     }
 
     #[test]

@@ -12,8 +12,8 @@
 //! - [`trades`]: the trade log, checked against the journal's replay at start-up, in a tree it takes from the
 //!   [`db::Db`]. It never decides what a trade is, never opens or locks the database itself, and never touches
 //!   the session store.
-//! - [`export`]: the compliance exports of the trade log and the message log. It never writes to the store and
-//!   never creates a data dir or a store that is not there.
+//! - [`export`]: the compliance exports of the trade log and the message log (JSON by serde_json, CSV by the csv
+//!   crate). It never writes to the store and never creates a data dir or a store that is not there.
 //!
 //! Errors are one enum per operation, each keeping its source: opening fails with [`db::OpenError`], writing and
 //! flushing with [`db::WriteError`], reading the session store with [`sessions::ReadError`], reading the trade
