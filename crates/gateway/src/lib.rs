@@ -4,8 +4,12 @@
 //! - [`request`]: D, F, G, H, AF and q read into owned requests (on the connection's task).
 //! - [`app`]: [`app::GatewayApp`], the session layer's application: role, throttle, cancel-on-disconnect
 //!   setting, then the request goes to the gateway thread.
-//! - [`core`]: [`core::Gateway`], pure: the edge checks (instrument, tick, lot, account, duplicate ClOrdID),
-//!   the ClOrdID maps, the order views, every report. Inputs and the time in, commands and messages out.
+//! - [`core`]: [`core::Gateway`], pure: inputs and the time in, commands, messages and trade records out. One
+//!   module a concern, each using only those before it: `order` (the order record), `reports` (every message
+//!   built, [`core::business_reject`] among them), `state` (the gateway's fields, numbering, held answers),
+//!   `views` (the submission view, ClOrdID maps), `checks` (the edge checks: instrument, tick, lot, account,
+//!   duplicate ClOrdID), `handling` (new, cancel/replace, mass cancel, status), `trades`, `intake`
+//!   ([`core::Gateway::input`]) and `release` ([`core::Gateway::released`]: one function an engine event).
 //! - [`origin`]: the FIX context journaled beside each command, so a restart rebuilds the gateway exactly.
 //! - this module: the gateway thread, the only submitter to the sequencer. It submits commands, reads released
 //!   batches, appends their trades to the trade log, and hands reports to the sessions (stored and sent, or
