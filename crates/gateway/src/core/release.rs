@@ -86,15 +86,33 @@ impl Gateway {
             mass_canceled: 0,
             mass_reports: Vec::new(),
         };
-        let r = &mut reports;
         for event in events {
-            match *event {
-                Event::Accepted { order_id, .. } => self.accepted(order_id, r, out),
-                Event::Rejected { order_id, reason } => self.rejected(order_id, reason, r, out),
-                Event::CancelRejected { order_id, reason } => {
-                    self.cancel_rejected(order_id, reason, r, out)
-                }
-                Event::Trade {
+            self.event(event, &mut reports, out);
+        }
+        self.mass_canceled(&mut reports, out);
+        if matches!(record.command, Command::Time { .. }) {
+            self.forget_expiries(record.ts_ns);
+        }
+    }
+
+    /// One event: the order it names changes in the release view, and its report is built.
+    fn event(&mut self, event: &Event, r: &mut Reports<'_>, out: &mut Output) {
+        match *event {
+            Event::Accepted { order_id, .. } => self.accepted(order_id, r, out),
+            Event::Rejected { order_id, reason } => self.rejected(order_id, reason, r, out),
+            Event::CancelRejected { order_id, reason } => {
+                self.cancel_rejected(order_id, reason, r, out)
+            }
+            Event::Trade {
+                match_id,
+                instrument,
+                price_ticks,
+                qty_lots,
+                aggressor,
+                buy,
+                sell,
+            } => {
+                let trade = Trade {
                     match_id,
                     instrument,
                     price_ticks,
@@ -102,39 +120,25 @@ impl Gateway {
                     aggressor,
                     buy,
                     sell,
-                } => {
-                    let trade = Trade {
-                        match_id,
-                        instrument,
-                        price_ticks,
-                        qty_lots,
-                        aggressor,
-                        buy,
-                        sell,
-                    };
-                    self.traded(&trade, r, out);
-                }
-                Event::Replaced {
-                    order_id,
-                    price_ticks,
-                    qty_lots,
-                    leaves_lots,
-                    ..
-                } => self.replaced(order_id, (price_ticks, qty_lots, leaves_lots), r, out),
-                Event::Canceled {
-                    order_id, reason, ..
-                } => self.canceled(order_id, reason, r, out),
-                Event::Expired { order_id, .. } => self.expired(order_id, r, out),
-                Event::Triggered { order_id } => self.triggered(order_id, r, out),
-                Event::Replenished { .. }
-                | Event::Level { .. }
-                | Event::Status { .. }
-                | Event::Balance { .. } => {}
+                };
+                self.traded(&trade, r, out);
             }
-        }
-        self.mass_canceled(&mut reports, out);
-        if matches!(record.command, Command::Time { .. }) {
-            self.forget_expiries(record.ts_ns);
+            Event::Replaced {
+                order_id,
+                price_ticks,
+                qty_lots,
+                leaves_lots,
+                ..
+            } => self.replaced(order_id, price_ticks, qty_lots, leaves_lots, r, out),
+            Event::Canceled {
+                order_id, reason, ..
+            } => self.canceled(order_id, reason, r, out),
+            Event::Expired { order_id, .. } => self.expired(order_id, r, out),
+            Event::Triggered { order_id } => self.triggered(order_id, r, out),
+            Event::Replenished { .. }
+            | Event::Level { .. }
+            | Event::Status { .. }
+            | Event::Balance { .. } => {}
         }
     }
 
@@ -181,11 +185,13 @@ impl Gateway {
         out.trades.push(self.trade_record(reports.record, trade));
     }
 
-    /// `(price_ticks, qty_lots, leaves_lots)`: the order as replaced.
+    /// The order is replaced: its limit price, quantity and what is left of it are now these.
     fn replaced(
         &mut self,
         order_id: OrderId,
-        (price_ticks, qty_lots, leaves_lots): (i64, i64, i64),
+        price_ticks: i64,
+        qty_lots: i64,
+        leaves_lots: i64,
         reports: &mut Reports<'_>,
         out: &mut Output,
     ) {
