@@ -4,6 +4,7 @@
 //! has it. How each released event changes an order is [`Order`]'s.
 
 use engine::{Command, Expiry, MassCancelScope, NewOrder, OrderId, Replace, Seq, TimeInForce};
+use journal::sequencer::Submission;
 use session::app::AppMessage;
 
 use super::order::Order;
@@ -17,8 +18,7 @@ impl Gateway {
         let origin = origin.encode();
         self.admit(self.next_seq, &command, &origin);
         self.next_seq += 1;
-        out.submissions
-            .push(journal::sequencer::Submission { command, origin });
+        out.submissions.push(Submission { command, origin });
     }
 
     /// What a command changes at submission (and in replay, before its events).
