@@ -50,12 +50,9 @@ impl GatewayApp {
         text: &str,
         routing: &Routing,
     ) -> Vec<AppMessage> {
-        let Some(answer) = Self::immediate_reject(msg, reason, text, routing).pop() else {
-            return Vec::new();
-        };
         match self.input.try_send(Input::Answer {
             session: self.session,
-            msg: answer,
+            msg: reject_of(msg, reason, text, routing),
         }) {
             Ok(()) => Vec::new(),
             Err(TrySendError::Full(Input::Answer { msg, .. }))
@@ -65,26 +62,14 @@ impl GatewayApp {
     }
 }
 
-impl GatewayApp {
-    /// A BusinessMessageReject answered at once (the gateway's input is full or closed).
-    fn immediate_reject(
-        msg: &Message,
-        reason: BusinessRejectReason,
-        text: &str,
-        routing: &Routing,
-    ) -> Vec<AppMessage> {
-        let ref_seq = msg
-            .get(tags::MSG_SEQ_NUM)
-            .and_then(|v| v.as_uint().ok())
-            .unwrap_or(0);
-        vec![business_reject(
-            ref_seq,
-            msg.msg_type(),
-            reason,
-            text,
-            routing,
-        )]
-    }
+/// The BusinessMessageReject of `msg` (the gateway's one builder of it).
+fn reject_of(
+    msg: &Message,
+    reason: BusinessRejectReason,
+    text: &str,
+    routing: &Routing,
+) -> AppMessage {
+    business_reject(request::ref_seq(msg), msg.msg_type(), reason, text, routing)
 }
 
 /// Message types of order entry.
@@ -168,18 +153,19 @@ impl Application for GatewayApp {
             inbound,
         }) {
             Ok(()) => Vec::new(),
-            Err(TrySendError::Full(_)) => Self::immediate_reject(
+            // Answered at once: the gateway's input is full or closed.
+            Err(TrySendError::Full(_)) => vec![reject_of(
                 msg,
                 BusinessRejectReason::Other,
                 "venue overloaded: the request was not accepted; send it again",
                 routing,
-            ),
-            Err(TrySendError::Disconnected(_)) => Self::immediate_reject(
+            )],
+            Err(TrySendError::Disconnected(_)) => vec![reject_of(
                 msg,
                 BusinessRejectReason::ApplicationNotAvailable,
                 "order entry is stopping",
                 routing,
-            ),
+            )],
         }
     }
 

@@ -4,8 +4,12 @@
 //! - [`request`]: D, F, G, H, AF and q read into owned requests (on the connection's task).
 //! - [`app`]: [`app::GatewayApp`], the session layer's application: role, throttle, cancel-on-disconnect
 //!   setting, then the request goes to the gateway thread.
-//! - [`core`]: [`core::Gateway`], pure: the edge checks (instrument, tick, lot, account, duplicate ClOrdID),
-//!   the ClOrdID maps, the order views, every report. Inputs and the time in, commands and messages out.
+//! - [`core`]: [`core::Gateway`], pure: inputs and the time in, commands, messages and trade records out. One
+//!   module a concern, each using only those before it: `order` (the order record), `reports` (every message
+//!   built, [`core::business_reject`] among them), `state` (the gateway's fields, numbering, held answers),
+//!   `views` (the submission view, ClOrdID maps), `checks` (the edge checks: instrument, tick, lot, account,
+//!   duplicate ClOrdID), `handling` (new, cancel/replace, mass cancel, status), `trades`, `intake`
+//!   ([`core::Gateway::input`]) and `release` ([`core::Gateway::released`]: one function an engine event).
 //! - [`origin`]: the FIX context journaled beside each command, so a restart rebuilds the gateway exactly.
 //! - this module: the gateway thread, the only submitter to the sequencer. It submits commands, reads released
 //!   batches, appends their trades to the trade log, and hands reports to the sessions (stored and sent, or
@@ -27,7 +31,7 @@ use crossbeam_channel::{Receiver, Sender, select};
 
 use journal::sequencer::{Released, Sequencer, Submission, SubmitError};
 use session::app::AppMessage;
-use store::trades::TradeLog;
+use store::trades::{TradeLog, TradeLogError};
 
 pub use self::core::{Gateway, Input, Market, Output, SessionInfo};
 
@@ -69,12 +73,21 @@ pub enum DeliveryError {
     Failed(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// Why the gateway thread stopped before it was asked to. Each keeps its cause as its source.
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
+    /// The sequencer refused a submission (it has stopped, or the submission broke one of its limits).
     #[error("the sequencer stopped: {0}")]
-    Sequencer(String),
+    Sequencer(#[source] SubmitError),
+    /// The sequencer's released batches stopped coming.
+    #[error("the sequencer stopped: released batches stopped")]
+    ReleasedStopped,
+    /// The gateway thread panicked.
+    #[error("the sequencer stopped: the gateway thread panicked")]
+    Panicked,
+    /// Appending released trades to the trade log failed.
     #[error("trade log: {0}")]
-    TradeLog(String),
+    TradeLog(#[source] TradeLogError),
 }
 
 /// The running gateway thread.
@@ -133,9 +146,7 @@ impl GatewayThread {
     /// sequencer (to finish it).
     pub fn stop(self) -> Result<Sequencer, GatewayError> {
         let _ = self.stop.send(());
-        self.thread
-            .join()
-            .map_err(|_| GatewayError::Sequencer("the gateway thread panicked".into()))?
+        self.thread.join().map_err(|_| GatewayError::Panicked)?
     }
 }
 
@@ -172,7 +183,7 @@ impl Worker {
             select! {
                 recv(released) -> batch => match batch {
                     Ok(batch) => self.on_released(&batch)?,
-                    Err(_) => return Err(GatewayError::Sequencer("released batches stopped".into())),
+                    Err(_) => return Err(GatewayError::ReleasedStopped),
                 },
                 recv(requests) -> first => {
                     if let Ok(first) = first {
@@ -230,7 +241,7 @@ impl Worker {
             // Not flushed here: the trade log may lag the journal, and start-up appends the missing tail.
             self.trades
                 .append(&out.trades)
-                .map_err(|e| GatewayError::TradeLog(e.to_string()))?;
+                .map_err(GatewayError::TradeLog)?;
             out.trades.clear();
         }
         for (session, msg) in out.messages.drain(..) {
@@ -250,7 +261,7 @@ impl Worker {
             let batch: Vec<Submission> = self.pending.drain(..n).collect();
             self.sequencer
                 .submit(batch)
-                .map_err(|e: SubmitError| GatewayError::Sequencer(e.to_string()))?;
+                .map_err(GatewayError::Sequencer)?;
         }
         Ok(())
     }

@@ -66,12 +66,18 @@ pub struct NewRequest {
     pub max_floor: Option<Decimal>,
 }
 
-/// OrderCancelRequest (F).
+/// What a cancel (F) and a cancel/replace (G) both name first: their own ClOrdID and the order's ids.
 #[derive(Clone, Debug, Default)]
-pub struct CancelRequest {
+pub struct AmendIds {
     pub cl_ord_id: String,
     pub orig_cl_ord_id: String,
     pub order_id: Option<String>,
+}
+
+/// OrderCancelRequest (F).
+#[derive(Clone, Debug, Default)]
+pub struct CancelRequest {
+    pub ids: AmendIds,
     pub symbol: String,
     pub side: u8,
 }
@@ -79,9 +85,7 @@ pub struct CancelRequest {
 /// OrderCancelReplaceRequest (G).
 #[derive(Clone, Debug, Default)]
 pub struct ReplaceRequest {
-    pub cl_ord_id: String,
-    pub orig_cl_ord_id: String,
-    pub order_id: Option<String>,
+    pub ids: AmendIds,
     pub account: Option<String>,
     pub symbol: String,
     pub side: u8,
@@ -122,10 +126,6 @@ pub struct MassCancelRequest {
 
 /// Reads an application message of a trading session; `None` for a type the gateway does not handle.
 pub fn parse(msg: &Message, routing: &Routing) -> Option<Inbound> {
-    let ref_seq = msg
-        .get(tags::MSG_SEQ_NUM)
-        .and_then(|v| v.as_uint().ok())
-        .unwrap_or(0);
     let request = match read(msg) {
         Some(Ok(request)) => request,
         Some(Err(text)) => Request::Refused {
@@ -135,7 +135,7 @@ pub fn parse(msg: &Message, routing: &Routing) -> Option<Inbound> {
         None => return None,
     };
     Some(Inbound {
-        ref_seq,
+        ref_seq: ref_seq(msg),
         routing: routing.clone(),
         poss_dup: msg
             .get(tags::POSS_DUP_FLAG)
@@ -143,6 +143,13 @@ pub fn parse(msg: &Message, routing: &Routing) -> Option<Inbound> {
             .unwrap_or(false),
         request,
     })
+}
+
+/// MsgSeqNum of a request, the RefSeqNum of its BusinessMessageReject (0 if absent).
+pub fn ref_seq(msg: &Message) -> u64 {
+    msg.get(tags::MSG_SEQ_NUM)
+        .and_then(|v| v.as_uint().ok())
+        .unwrap_or(0)
 }
 
 fn read(msg: &Message) -> Option<Result<Request, String>> {
@@ -194,6 +201,22 @@ impl Fields<'_, '_> {
         self.msg.get(tag).and_then(|v| v.as_decimal().ok())
     }
 
+    /// TimeInForce (59); Day (0) when absent.
+    fn tif(&self) -> u8 {
+        match self.char(tags::TIME_IN_FORCE) {
+            0 => b'0',
+            tif => tif,
+        }
+    }
+
+    fn amend_ids(&self) -> Result<AmendIds, String> {
+        Ok(AmendIds {
+            cl_ord_id: self.required_id(tags::CL_ORD_ID, CL_ORD_ID_BYTES_MAX)?,
+            orig_cl_ord_id: self.required_id(tags::ORIG_CL_ORD_ID, CL_ORD_ID_BYTES_MAX)?,
+            order_id: self.id(tags::ORDER_ID, CL_ORD_ID_BYTES_MAX)?,
+        })
+    }
+
     fn new_order(&self) -> Result<NewRequest, String> {
         Ok(NewRequest {
             cl_ord_id: self.required_id(tags::CL_ORD_ID, CL_ORD_ID_BYTES_MAX)?,
@@ -204,10 +227,7 @@ impl Fields<'_, '_> {
             qty: self.decimal(tags::ORDER_QTY),
             price: self.decimal(tags::PRICE),
             stop_px: self.decimal(tags::STOP_PX),
-            tif: match self.char(tags::TIME_IN_FORCE) {
-                0 => b'0',
-                tif => tif,
-            },
+            tif: self.tif(),
             expire_time_ns: self
                 .msg
                 .get(tags::EXPIRE_TIME)
@@ -229,9 +249,7 @@ impl Fields<'_, '_> {
 
     fn cancel(&self) -> Result<CancelRequest, String> {
         Ok(CancelRequest {
-            cl_ord_id: self.required_id(tags::CL_ORD_ID, CL_ORD_ID_BYTES_MAX)?,
-            orig_cl_ord_id: self.required_id(tags::ORIG_CL_ORD_ID, CL_ORD_ID_BYTES_MAX)?,
-            order_id: self.id(tags::ORDER_ID, CL_ORD_ID_BYTES_MAX)?,
+            ids: self.amend_ids()?,
             symbol: self.required_id(tags::SYMBOL, SYMBOL_BYTES_MAX)?,
             side: self.char(tags::SIDE),
         })
@@ -239,9 +257,7 @@ impl Fields<'_, '_> {
 
     fn replace(&self) -> Result<ReplaceRequest, String> {
         Ok(ReplaceRequest {
-            cl_ord_id: self.required_id(tags::CL_ORD_ID, CL_ORD_ID_BYTES_MAX)?,
-            orig_cl_ord_id: self.required_id(tags::ORIG_CL_ORD_ID, CL_ORD_ID_BYTES_MAX)?,
-            order_id: self.id(tags::ORDER_ID, CL_ORD_ID_BYTES_MAX)?,
+            ids: self.amend_ids()?,
             account: self.id(tags::ACCOUNT, CL_ORD_ID_BYTES_MAX)?,
             symbol: self.required_id(tags::SYMBOL, SYMBOL_BYTES_MAX)?,
             side: self.char(tags::SIDE),
@@ -249,10 +265,7 @@ impl Fields<'_, '_> {
             qty: self.decimal(tags::ORDER_QTY),
             price: self.decimal(tags::PRICE),
             stop_px: self.decimal(tags::STOP_PX),
-            tif: match self.char(tags::TIME_IN_FORCE) {
-                0 => b'0',
-                tif => tif,
-            },
+            tif: self.tif(),
         })
     }
 

@@ -1,0 +1,407 @@
+//! Released batches: every command of a durable batch (or of the journal, replayed at start-up) is applied to
+//! the release view event by event, and its reports built; the answers held behind it go out in their turn.
+//! In replay the state is rebuilt exactly and nothing is sent.
+
+use engine::{
+    CancelReason, CancelRejectReason, Command, Event, OrderId, RejectReason, Seq, Sequenced, Side,
+};
+use fix::tags::{ExecType, OrdStatus};
+use journal::sequencer::Released;
+use session::app::AppMessage;
+use store::trades::TradeRecord;
+
+use super::handling::Amend;
+use super::reports::{
+    CancelReject, ExecReport, Extra, cancel_text, mass_cancel_done, too_late_text,
+};
+use super::state::{Gateway, Output};
+use super::trades::Trade;
+use crate::origin::Origin;
+
+/// One released (or replayed) command as its reports see it: ExecIDs are `<seq>.<n>`, counted across its
+/// events, so a replay gives every report the ExecID it had.
+struct Reports<'a> {
+    record: &'a Sequenced,
+    origin: Origin<'a>,
+    exec_n: u32,
+    /// False in replay.
+    send: bool,
+    /// Orders a client's mass cancel canceled, and their reports: sent after its OrderMassCancelReport.
+    mass_canceled: u64,
+    mass_reports: Vec<(usize, AppMessage)>,
+}
+
+impl Gateway {
+    /// One journaled command at start-up, with its origin and the events the engine produced for it: the state
+    /// is rebuilt exactly as it was; trades are returned (for the trade log check), no message is.
+    pub fn replay(
+        &mut self,
+        record: &Sequenced,
+        origin: &[u8],
+        events: &[Event],
+    ) -> Vec<TradeRecord> {
+        let mut out = Output::default();
+        self.admit(record.seq, &record.command, origin);
+        self.next_seq = record.seq + 1;
+        self.apply(record, origin, events, &mut out, false);
+        self.released_seq = record.seq;
+        out.trades
+    }
+
+    /// A durable batch: its reports, in order, with the held answers between them.
+    pub fn released(&mut self, batch: &Released, out: &mut Output) {
+        for (i, record) in batch.commands.iter().enumerate() {
+            self.flush_held(record.seq - 1, record.ts_ns, out);
+            self.apply(record, batch.origin_of(i), batch.events_of(i), out, true);
+            self.released_seq = record.seq;
+        }
+        let now = batch.commands.last().map_or(0, |r| r.ts_ns);
+        self.flush_held(self.released_seq, now, out);
+    }
+
+    /// Sends the answers held behind commands up to `upto`.
+    fn flush_held(&mut self, upto: Seq, now_ns: i64, out: &mut Output) {
+        while self.held.front().is_some_and(|h| h.after <= upto) {
+            let Some(held) = self.held.pop_front() else {
+                break;
+            };
+            self.held_answer(held.session, held.item, now_ns, out);
+        }
+    }
+
+    /// One command's events, in order, then what the command as a whole answers.
+    fn apply(
+        &mut self,
+        record: &Sequenced,
+        origin: &[u8],
+        events: &[Event],
+        out: &mut Output,
+        send: bool,
+    ) {
+        let mut reports = Reports {
+            record,
+            origin: Origin::decode(origin).unwrap_or(Origin::Venue),
+            exec_n: 0,
+            send,
+            mass_canceled: 0,
+            mass_reports: Vec::new(),
+        };
+        for event in events {
+            self.event(event, &mut reports, out);
+        }
+        self.mass_canceled(&mut reports, out);
+        if matches!(record.command, Command::Time { .. }) {
+            self.forget_expiries(record.ts_ns);
+        }
+    }
+
+    /// One event: the order it names changes in the release view, and its report is built.
+    fn event(&mut self, event: &Event, r: &mut Reports<'_>, out: &mut Output) {
+        match *event {
+            Event::Accepted { order_id, .. } => self.accepted(order_id, r, out),
+            Event::Rejected { order_id, reason } => self.rejected(order_id, reason, r, out),
+            Event::CancelRejected { order_id, reason } => {
+                self.cancel_rejected(order_id, reason, r, out)
+            }
+            Event::Trade {
+                match_id,
+                instrument,
+                price_ticks,
+                qty_lots,
+                aggressor,
+                buy,
+                sell,
+            } => {
+                let trade = Trade {
+                    match_id,
+                    instrument,
+                    price_ticks,
+                    qty_lots,
+                    aggressor,
+                    buy,
+                    sell,
+                };
+                self.traded(&trade, r, out);
+            }
+            Event::Replaced {
+                order_id,
+                price_ticks,
+                qty_lots,
+                leaves_lots,
+                ..
+            } => self.replaced(order_id, price_ticks, qty_lots, leaves_lots, r, out),
+            Event::Canceled {
+                order_id, reason, ..
+            } => self.canceled(order_id, reason, r, out),
+            Event::Expired { order_id, .. } => self.expired(order_id, r, out),
+            Event::Triggered { order_id } => self.triggered(order_id, r, out),
+            Event::Replenished { .. }
+            | Event::Level { .. }
+            | Event::Status { .. }
+            | Event::Balance { .. } => {}
+        }
+    }
+
+    fn accepted(&mut self, order_id: OrderId, reports: &mut Reports<'_>, out: &mut Output) {
+        if let Some(o) = self.orders.get_mut(&order_id) {
+            o.accept();
+        }
+        self.report(order_id, ExecType::New, None, reports, out);
+    }
+
+    fn rejected(
+        &mut self,
+        order_id: OrderId,
+        reason: RejectReason,
+        reports: &mut Reports<'_>,
+        out: &mut Output,
+    ) {
+        if let Some(o) = self.orders.get_mut(&order_id) {
+            o.close(OrdStatus::Rejected);
+        }
+        let text = reason.text();
+        let extra = Extra::Reject(reason.ord_rej_reason(), text);
+        self.report(order_id, ExecType::Rejected, Some(extra), reports, out);
+        self.finish(order_id);
+    }
+
+    /// Both sides' reports (an order fully filled is finished), then the trade's record.
+    fn traded(&mut self, trade: &Trade, reports: &mut Reports<'_>, out: &mut Output) {
+        for (fill, side) in [(trade.buy, Side::Buy), (trade.sell, Side::Sell)] {
+            if let Some(o) = self.orders.get_mut(&fill.order_id) {
+                o.fill(&fill, trade.price_ticks, trade.qty_lots);
+            }
+            let extra = Extra::Fill {
+                price_ticks: trade.price_ticks,
+                qty_lots: trade.qty_lots,
+                match_id: (trade.match_id.seq, trade.match_id.n),
+                added: side != trade.aggressor,
+            };
+            self.report(fill.order_id, ExecType::Trade, Some(extra), reports, out);
+            if fill.leaves_lots == 0 {
+                self.finish(fill.order_id);
+            }
+        }
+        out.trades.push(self.trade_record(reports.record, trade));
+    }
+
+    /// The order is replaced: its limit price, quantity and what is left of it are now these.
+    fn replaced(
+        &mut self,
+        order_id: OrderId,
+        price_ticks: i64,
+        qty_lots: i64,
+        leaves_lots: i64,
+        reports: &mut Reports<'_>,
+        out: &mut Output,
+    ) {
+        if let Some(o) = self.orders.get_mut(&order_id) {
+            o.replace(price_ticks, qty_lots, leaves_lots);
+        }
+        self.report(order_id, ExecType::Replaced, None, reports, out);
+    }
+
+    /// The order is canceled (or replaced down to what it executed). The reports of a client's mass cancel wait
+    /// for its OrderMassCancelReport.
+    fn canceled(
+        &mut self,
+        order_id: OrderId,
+        reason: CancelReason,
+        reports: &mut Reports<'_>,
+        out: &mut Output,
+    ) {
+        let (status, exec_type) = self.cancel_outcome(order_id, reason, &reports.record.command);
+        if let Some(o) = self.orders.get_mut(&order_id) {
+            o.close(status);
+        }
+        let text = cancel_text(reason, reports.origin);
+        let report = self.build_report(order_id, exec_type, Some(Extra::Text(text)), reports);
+        if let Some(report) = report {
+            if matches!(reason, CancelReason::MassCancel)
+                && matches!(reports.origin, Origin::MassCancel { .. })
+            {
+                reports.mass_canceled += 1;
+                reports.mass_reports.push(report);
+            } else if reports.send {
+                out.messages.push(report);
+            }
+        }
+        self.finish(order_id);
+    }
+
+    /// The order's status after a cancel for `reason`, and its report's ExecType. A cancel the client asked for
+    /// (or a replace below the executed quantity) takes its ClOrdID.
+    fn cancel_outcome(
+        &mut self,
+        order_id: OrderId,
+        reason: CancelReason,
+        command: &Command,
+    ) -> (OrdStatus, ExecType) {
+        match reason {
+            CancelReason::ReplacedBelowExecuted => {
+                if let (Command::Replace(r), Some(o)) = (command, self.orders.get_mut(&order_id)) {
+                    o.qty_lots = r.qty_lots;
+                    o.promote_pending();
+                }
+                let filled = self.orders.get(&order_id).is_some_and(|o| o.cum_lots > 0);
+                let status = if filled {
+                    OrdStatus::Filled
+                } else {
+                    OrdStatus::Canceled
+                };
+                (status, ExecType::Replaced)
+            }
+            CancelReason::Requested => {
+                if let Some(o) = self.orders.get_mut(&order_id) {
+                    o.promote_pending();
+                }
+                (OrdStatus::Canceled, ExecType::Canceled)
+            }
+            _ => (OrdStatus::Canceled, ExecType::Canceled),
+        }
+    }
+
+    fn expired(&mut self, order_id: OrderId, reports: &mut Reports<'_>, out: &mut Output) {
+        if let Some(o) = self.orders.get_mut(&order_id) {
+            o.close(OrdStatus::Expired);
+        }
+        self.report(order_id, ExecType::Expired, None, reports, out);
+        self.finish(order_id);
+    }
+
+    fn triggered(&mut self, order_id: OrderId, reports: &mut Reports<'_>, out: &mut Output) {
+        // The reports keep the order's OrdType and StopPx as the client sent them.
+        self.report(order_id, ExecType::TriggeredOrActivated, None, reports, out);
+    }
+
+    /// The engine refused a cancel or replace: the order is free to be amended again, and the client gets an
+    /// OrderCancelReject.
+    fn cancel_rejected(
+        &mut self,
+        order_id: OrderId,
+        reason: CancelRejectReason,
+        reports: &mut Reports<'_>,
+        out: &mut Output,
+    ) {
+        let Some((amend, cl_ord_id)) = Amend::of_origin(reports.origin) else {
+            return;
+        };
+        let Some(order) = self.orders.get_mut(&order_id) else {
+            return;
+        };
+        order.pending = None;
+        let session = order.session;
+        // The cancel's own ClOrdID is free again.
+        if let Some(s) = session
+            && order.cl_ord_id.as_ref() != cl_ord_id
+        {
+            self.sessions[s].by_cl_ord_id.remove(cl_ord_id);
+        }
+        let order = &self.orders[&order_id];
+        // The engine no longer knows an order the gateway knew: a fill or expiry got there first.
+        let (code, text) = match reason {
+            CancelRejectReason::UnknownOrder if order.terminal() => {
+                (0, too_late_text(order.status))
+            }
+            CancelRejectReason::Risk(r) => (99, r.text().to_string()),
+            other => (other.cxl_rej_reason(), other.to_string()),
+        };
+        let orig = order.cl_ord_id.to_string();
+        let found = Some((order.id, order.status));
+        let routing = order.routing.as_deref().cloned().unwrap_or_default();
+        let reject = CancelReject {
+            response_to: amend.response_to(),
+            cl_ord_id,
+            orig_cl_ord_id: &orig,
+            found,
+            code,
+            text: &text,
+        };
+        let msg = reject.build(&mut self.scratch, &routing, reports.record.ts_ns);
+        if let Some(s) = session
+            && reports.send
+        {
+            out.messages.push((s, msg));
+        }
+    }
+
+    /// A client's mass cancel, once all its events are applied: its OrderMassCancelReport, then the reports of
+    /// the orders it canceled.
+    fn mass_canceled(&mut self, reports: &mut Reports<'_>, out: &mut Output) {
+        let (
+            Command::MassCancel(_),
+            Origin::MassCancel {
+                session,
+                cl_ord_id,
+                req_type,
+            },
+        ) = (&reports.record.command, reports.origin)
+        else {
+            return;
+        };
+        if let Some(&s) = self.session_by_id.get(session)
+            && reports.send
+        {
+            let record = reports.record;
+            let msg = mass_cancel_done(
+                &mut self.scratch,
+                cl_ord_id,
+                record.seq,
+                req_type,
+                reports.mass_canceled,
+                record.ts_ns,
+            );
+            out.messages.push((s, msg));
+        }
+        if reports.send {
+            out.messages.append(&mut reports.mass_reports);
+        }
+    }
+
+    /// The GTD ExpireTimes the engine has been told have passed.
+    fn forget_expiries(&mut self, now_ns: i64) {
+        while self.expiries.first().is_some_and(|(at, _)| *at <= now_ns) {
+            self.expiries.pop_first();
+        }
+    }
+
+    fn report(
+        &mut self,
+        order_id: OrderId,
+        exec_type: ExecType,
+        extra: Option<Extra<'_>>,
+        reports: &mut Reports<'_>,
+        out: &mut Output,
+    ) {
+        if let Some(report) = self.build_report(order_id, exec_type, extra, reports)
+            && reports.send
+        {
+            out.messages.push(report);
+        }
+    }
+
+    /// An ExecutionReport of a journaled command: ExecID `<seq>.<n>`, deterministic on replay.
+    fn build_report(
+        &self,
+        order_id: OrderId,
+        exec_type: ExecType,
+        extra: Option<Extra<'_>>,
+        reports: &mut Reports<'_>,
+    ) -> Option<(usize, AppMessage)> {
+        reports.exec_n += 1;
+        let order = self.orders.get(&order_id)?;
+        let session = order.session?;
+        if !reports.send {
+            return None;
+        }
+        let exec_id = format!("{}.{}", reports.record.seq, reports.exec_n);
+        let report = ExecReport {
+            exec_type,
+            exec_id: &exec_id,
+            extra,
+            ts_ns: reports.record.ts_ns,
+            status_ids: None,
+        };
+        Some((session, self.execution_report(order, &report)))
+    }
+}

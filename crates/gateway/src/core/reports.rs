@@ -1,0 +1,481 @@
+//! The messages the gateway writes, pure: ExecutionReports, OrderCancelReject, OrderMassCancelReport and
+//! BusinessMessageReject, and the FIX codes of an order's fields. A builder is given everything it writes; it
+//! looks nothing up and decides nothing.
+
+use bytes::BytesMut;
+use rust_decimal::Decimal;
+
+use engine::{CancelReason, Expiry, InstrumentSpec, OrderId, OrderKind, Seq, Side, TimeInForce};
+use fix::encode::FieldWriter;
+use fix::tags::{self, BusinessRejectReason, ExecType, OrdStatus, msg_type};
+use fix::types::{TimePrecision, UTC_TIMESTAMP_BYTES_MAX, format_utc_timestamp};
+use session::Routing;
+use session::app::AppMessage;
+
+use super::order::Order;
+use crate::origin::Origin;
+use crate::request::{MassCancelRequest, MassStatusRequest, NewRequest, StatusRequest};
+
+/// OrderID of an order the venue refused before it got one.
+pub const NO_ORDER_ID: &str = "NONE";
+
+/// A BusinessMessageReject: the gateway's own, and the session application's (role, throttle, overload). The
+/// one builder of it in the gateway.
+pub fn business_reject(
+    ref_seq: u64,
+    ref_msg_type: &[u8],
+    reason: BusinessRejectReason,
+    text: &str,
+    routing: &Routing,
+) -> AppMessage {
+    let mut buf = BytesMut::with_capacity(128);
+    let mut w = Body::new(&mut buf);
+    if ref_seq > 0 {
+        w.put_u64(tags::REF_SEQ_NUM, ref_seq);
+    }
+    w.put_bytes(tags::REF_MSG_TYPE, ref_msg_type);
+    w.put_enum(tags::BUSINESS_REJECT_REASON, reason);
+    w.put_str(tags::TEXT, text);
+    w.finish(msg_type::BUSINESS_MESSAGE_REJECT, routing)
+}
+
+/// What an ExecutionReport of an order says besides the order itself.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct ExecReport<'a> {
+    pub(super) exec_type: ExecType,
+    pub(super) exec_id: &'a str,
+    pub(super) extra: Option<Extra<'a>>,
+    pub(super) ts_ns: i64,
+    /// The request a status report answers.
+    pub(super) status_ids: Option<StatusIds<'a>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Extra<'a> {
+    /// OrdRejReason and Text.
+    Reject(u32, &'a str),
+    Fill {
+        price_ticks: i64,
+        qty_lots: i64,
+        match_id: (Seq, u32),
+        /// The order was resting (LastLiquidityInd 1), not the aggressor (2).
+        added: bool,
+    },
+    Text(Option<&'a str>),
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(super) enum StatusIds<'a> {
+    /// OrdStatusReqID, if the request gave one.
+    Order(Option<&'a str>),
+    Mass {
+        id: &'a str,
+        total: usize,
+        last: bool,
+    },
+}
+
+impl StatusIds<'_> {
+    fn put(&self, w: &mut Body<'_>) {
+        match *self {
+            StatusIds::Order(Some(id)) => {
+                w.put_str(tags::ORD_STATUS_REQ_ID, id);
+            }
+            StatusIds::Order(None) => {}
+            StatusIds::Mass { id, total, last } => {
+                w.put_str(tags::MASS_STATUS_REQ_ID, id);
+                w.put_u64(tags::TOT_NUM_REPORTS, total as u64);
+                w.put_bool(tags::LAST_RPT_REQUESTED, last);
+            }
+        }
+    }
+}
+
+/// An ExecutionReport of `order` as the release view has it; `account` is its account's name.
+pub(super) fn execution_report(
+    spec: &InstrumentSpec,
+    account: Option<&str>,
+    order: &Order,
+    report: &ExecReport<'_>,
+) -> AppMessage {
+    // A buffer of its own: the caller lends the order out of the gateway's state while this runs.
+    let mut scratch = BytesMut::with_capacity(384);
+    let mut w = Body::new(&mut scratch);
+    w.put_str(tags::ORDER_ID, &order.id.0.to_string());
+    w.put_str(tags::CL_ORD_ID, &order.cl_ord_id);
+    if matches!(report.exec_type, ExecType::Canceled | ExecType::Replaced)
+        && let Some(orig) = &order.orig_cl_ord_id
+    {
+        w.put_str(tags::ORIG_CL_ORD_ID, orig);
+    }
+    if let Some(ids) = &report.status_ids {
+        ids.put(&mut w);
+    }
+    w.put_str(tags::EXEC_ID, report.exec_id);
+    w.put_enum(tags::EXEC_TYPE, report.exec_type);
+    w.put_enum(tags::ORD_STATUS, order.status);
+    if let Some(Extra::Reject(code, _)) = report.extra {
+        w.put_u64(tags::ORD_REJ_REASON, u64::from(code));
+    }
+    if let Some(name) = account {
+        w.put_str(tags::ACCOUNT, name);
+    }
+    put_order_terms(&mut w, spec, order);
+    if let Some(Extra::Fill {
+        price_ticks,
+        qty_lots,
+        ..
+    }) = report.extra
+    {
+        w.put_decimal(tags::LAST_QTY, spec.lots_to_qty(qty_lots));
+        w.put_decimal(tags::LAST_PX, spec.ticks_to_price(price_ticks));
+    }
+    w.put_decimal(tags::LEAVES_QTY, spec.lots_to_qty(order.leaves_lots));
+    w.put_decimal(tags::CUM_QTY, spec.lots_to_qty(order.cum_lots));
+    w.put_decimal(tags::AVG_PX, avg_px(spec, order));
+    w.put_time(tags::TRANSACT_TIME, report.ts_ns);
+    put_extra(&mut w, report.extra);
+    let routing = order.routing.as_deref().cloned().unwrap_or_default();
+    w.finish(msg_type::EXECUTION_REPORT, &routing)
+}
+
+/// Symbol, Side, OrderQty, OrdType, Price, StopPx, TimeInForce and the GTD expiry of an order.
+fn put_order_terms(w: &mut Body<'_>, spec: &InstrumentSpec, order: &Order) {
+    w.put_str(tags::SYMBOL, &spec.symbol);
+    w.put_char(tags::SIDE, side_code(order.side));
+    w.put_decimal(tags::ORDER_QTY, spec.lots_to_qty(order.qty_lots));
+    w.put_char(tags::ORD_TYPE, ord_type_code(order.kind));
+    if let Some(p) = order.kind.limit_ticks() {
+        w.put_decimal(tags::PRICE, spec.ticks_to_price(p));
+    }
+    if let Some(p) = order.kind.stop_ticks() {
+        w.put_decimal(tags::STOP_PX, spec.ticks_to_price(p));
+    }
+    w.put_char(tags::TIME_IN_FORCE, tif_code(order.tif));
+    match order.tif {
+        TimeInForce::Gtd(Expiry::AtNs(at)) => w.put_time(tags::EXPIRE_TIME, at),
+        TimeInForce::Gtd(Expiry::OnDate { days_since_epoch }) => {
+            let date = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).and_then(|d| {
+                d.checked_add_signed(chrono::TimeDelta::days(i64::from(days_since_epoch)))
+            });
+            if let Some(date) = date {
+                w.put_str(tags::EXPIRE_DATE, &date.format("%Y%m%d").to_string());
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The last fields of a report: its Text, or a fill's TrdMatchID and LastLiquidityInd.
+fn put_extra(w: &mut Body<'_>, extra: Option<Extra<'_>>) {
+    match extra {
+        Some(Extra::Reject(_, text)) | Some(Extra::Text(Some(text))) => {
+            w.put_str(tags::TEXT, text);
+        }
+        Some(Extra::Fill {
+            match_id, added, ..
+        }) => {
+            w.put_str(
+                tags::TRD_MATCH_ID,
+                &format!("{}-{}", match_id.0, match_id.1),
+            );
+            w.put_char(tags::LAST_LIQUIDITY_IND, if added { b'1' } else { b'2' });
+        }
+        _ => {}
+    }
+}
+
+/// The ExecutionReport of a new order refused at the edge (it never reached the engine).
+pub(super) fn refused_new(
+    buf: &mut BytesMut,
+    exec_id: &str,
+    req: &NewRequest,
+    code: u32,
+    text: &str,
+    routing: &Routing,
+    now_ns: i64,
+) -> AppMessage {
+    let mut w = Body::new(buf);
+    w.put_str(tags::ORDER_ID, NO_ORDER_ID);
+    w.put_str(tags::CL_ORD_ID, &req.cl_ord_id);
+    w.put_str(tags::EXEC_ID, exec_id);
+    w.put_enum(tags::EXEC_TYPE, ExecType::Rejected);
+    w.put_enum(tags::ORD_STATUS, OrdStatus::Rejected);
+    w.put_u64(tags::ORD_REJ_REASON, u64::from(code));
+    if let Some(account) = &req.account {
+        w.put_str(tags::ACCOUNT, account);
+    }
+    w.put_str(tags::SYMBOL, &req.symbol);
+    w.put_char(tags::SIDE, side_or_buy(req.side));
+    if let Some(qty) = req.qty {
+        w.put_decimal(tags::ORDER_QTY, qty);
+    }
+    if req.ord_type != 0 {
+        w.put_char(tags::ORD_TYPE, req.ord_type);
+    }
+    if let Some(p) = req.price {
+        w.put_decimal(tags::PRICE, p);
+    }
+    if let Some(p) = req.stop_px {
+        w.put_decimal(tags::STOP_PX, p);
+    }
+    w.put_char(tags::TIME_IN_FORCE, req.tif);
+    put_nothing_executed(&mut w, now_ns, text);
+    w.finish(msg_type::EXECUTION_REPORT, routing)
+}
+
+/// The status report of an order the session does not have (OrdRejReason 5: unknown order).
+pub(super) fn unknown_order(
+    buf: &mut BytesMut,
+    exec_id: &str,
+    req: &StatusRequest,
+    routing: &Routing,
+    now_ns: i64,
+) -> AppMessage {
+    let mut w = Body::new(buf);
+    w.put_str(
+        tags::ORDER_ID,
+        req.order_id.as_deref().unwrap_or(NO_ORDER_ID),
+    );
+    w.put_str(tags::CL_ORD_ID, &req.cl_ord_id);
+    StatusIds::Order(req.ord_status_req_id.as_deref()).put(&mut w);
+    w.put_str(tags::EXEC_ID, exec_id);
+    w.put_enum(tags::EXEC_TYPE, ExecType::OrderStatus);
+    w.put_enum(tags::ORD_STATUS, OrdStatus::Rejected);
+    w.put_u64(tags::ORD_REJ_REASON, 5);
+    w.put_str(tags::SYMBOL, &req.symbol);
+    w.put_char(tags::SIDE, side_or_buy(req.side));
+    put_nothing_executed(&mut w, now_ns, "unknown order");
+    w.finish(msg_type::EXECUTION_REPORT, routing)
+}
+
+/// The one report answering a mass status request that matches no live order.
+pub(super) fn no_live_orders(
+    buf: &mut BytesMut,
+    exec_id: &str,
+    req: &MassStatusRequest,
+    routing: &Routing,
+    now_ns: i64,
+) -> AppMessage {
+    let mut w = Body::new(buf);
+    w.put_str(tags::ORDER_ID, NO_ORDER_ID);
+    StatusIds::Mass {
+        id: &req.mass_status_req_id,
+        total: 0,
+        last: true,
+    }
+    .put(&mut w);
+    w.put_str(tags::EXEC_ID, exec_id);
+    w.put_enum(tags::EXEC_TYPE, ExecType::OrderStatus);
+    w.put_enum(tags::ORD_STATUS, OrdStatus::Rejected);
+    w.put_str(tags::SYMBOL, req.symbol.as_deref().unwrap_or("[N/A]"));
+    w.put_char(tags::SIDE, b'1');
+    put_nothing_executed(&mut w, now_ns, "no live orders match the request");
+    w.finish(msg_type::EXECUTION_REPORT, routing)
+}
+
+/// The last fields of a report about no order the venue holds: nothing left, nothing executed, and why.
+fn put_nothing_executed(w: &mut Body<'_>, now_ns: i64, text: &str) {
+    w.put_u64(tags::LEAVES_QTY, 0);
+    w.put_u64(tags::CUM_QTY, 0);
+    w.put_u64(tags::AVG_PX, 0);
+    w.put_time(tags::TRANSACT_TIME, now_ns);
+    w.put_str(tags::TEXT, text);
+}
+
+/// An OrderCancelReject (9).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct CancelReject<'a> {
+    /// CxlRejResponseTo (434): 1 cancel, 2 cancel/replace.
+    pub(super) response_to: u8,
+    pub(super) cl_ord_id: &'a str,
+    pub(super) orig_cl_ord_id: &'a str,
+    /// The order's id and status, if it was found.
+    pub(super) found: Option<(OrderId, OrdStatus)>,
+    /// CxlRejReason (102).
+    pub(super) code: u32,
+    pub(super) text: &'a str,
+}
+
+impl CancelReject<'_> {
+    pub(super) fn build(&self, buf: &mut BytesMut, routing: &Routing, now_ns: i64) -> AppMessage {
+        let mut w = Body::new(buf);
+        match self.found {
+            Some((id, _)) => w.put_str(tags::ORDER_ID, &id.0.to_string()),
+            None => w.put_str(tags::ORDER_ID, NO_ORDER_ID),
+        };
+        w.put_str(tags::CL_ORD_ID, self.cl_ord_id);
+        w.put_str(tags::ORIG_CL_ORD_ID, self.orig_cl_ord_id);
+        let status = match self.found {
+            Some((_, OrdStatus::PendingNew)) => OrdStatus::New,
+            Some((_, status)) => status,
+            None => OrdStatus::Rejected,
+        };
+        w.put_enum(tags::ORD_STATUS, status);
+        w.put_time(tags::TRANSACT_TIME, now_ns);
+        w.put_char(tags::CXL_REJ_RESPONSE_TO, self.response_to);
+        w.put_u64(tags::CXL_REJ_REASON, u64::from(self.code));
+        w.put_str(tags::TEXT, self.text);
+        w.finish(msg_type::ORDER_CANCEL_REJECT, routing)
+    }
+}
+
+/// The OrderMassCancelReport refusing a mass cancel request (MassCancelRejectReason `reason`).
+pub(super) fn mass_cancel_refused(
+    buf: &mut BytesMut,
+    req: &MassCancelRequest,
+    reason: u8,
+    text: &str,
+    routing: &Routing,
+    now_ns: i64,
+) -> AppMessage {
+    let mut w = Body::new(buf);
+    w.put_str(tags::CL_ORD_ID, &req.cl_ord_id);
+    w.put_str(tags::ORDER_ID, NO_ORDER_ID);
+    w.put_bytes(tags::MASS_CANCEL_REQUEST_TYPE, &[req.req_type]);
+    w.put_char(tags::MASS_CANCEL_RESPONSE, b'0');
+    w.put_char(tags::MASS_CANCEL_REJECT_REASON, reason);
+    if let Some(symbol) = &req.symbol {
+        w.put_str(tags::SYMBOL, symbol);
+    }
+    w.put_time(tags::TRANSACT_TIME, now_ns);
+    w.put_str(tags::TEXT, text);
+    w.finish(msg_type::ORDER_MASS_CANCEL_REPORT, routing)
+}
+
+/// The OrderMassCancelReport of a journaled mass cancel (its OrderID is the command's sequence number).
+pub(super) fn mass_cancel_done(
+    buf: &mut BytesMut,
+    cl_ord_id: &str,
+    seq: Seq,
+    req_type: u8,
+    affected: u64,
+    ts_ns: i64,
+) -> AppMessage {
+    let mut w = Body::new(buf);
+    w.put_str(tags::CL_ORD_ID, cl_ord_id);
+    w.put_str(tags::ORDER_ID, &seq.to_string());
+    w.put_bytes(tags::MASS_CANCEL_REQUEST_TYPE, &[req_type]);
+    w.put_bytes(tags::MASS_CANCEL_RESPONSE, &[req_type]);
+    w.put_u64(tags::TOTAL_AFFECTED_ORDERS, affected);
+    w.put_time(tags::TRANSACT_TIME, ts_ns);
+    w.finish(msg_type::ORDER_MASS_CANCEL_REPORT, &Routing::default())
+}
+
+/// An application message body under construction.
+struct Body<'b> {
+    fields: FieldWriter<'b>,
+}
+
+impl<'b> Body<'b> {
+    fn new(buf: &'b mut BytesMut) -> Body<'b> {
+        buf.clear();
+        Body {
+            fields: FieldWriter::new(buf),
+        }
+    }
+
+    fn put_time(&mut self, tag: u32, ts_ns: i64) {
+        let time = chrono::DateTime::from_timestamp_nanos(ts_ns);
+        let mut text = [0u8; UTC_TIMESTAMP_BYTES_MAX];
+        let n = format_utc_timestamp(&time, TimePrecision::Micros, &mut text);
+        self.fields.put_bytes(tag, &text[..n]);
+    }
+
+    fn finish(self, msg_type: &[u8], routing: &Routing) -> AppMessage {
+        AppMessage {
+            msg_type: msg_type.to_vec(),
+            routing: routing.clone(),
+            body: self.fields.bytes().to_vec(),
+        }
+    }
+}
+
+impl<'b> std::ops::Deref for Body<'b> {
+    type Target = FieldWriter<'b>;
+    fn deref(&self) -> &FieldWriter<'b> {
+        &self.fields
+    }
+}
+
+impl<'b> std::ops::DerefMut for Body<'b> {
+    fn deref_mut(&mut self) -> &mut FieldWriter<'b> {
+        &mut self.fields
+    }
+}
+
+// ----- the FIX spelling of an order's fields -----
+
+fn avg_px(spec: &InstrumentSpec, order: &Order) -> Decimal {
+    if order.cum_lots == 0 {
+        return Decimal::ZERO;
+    }
+    let Some(notional) =
+        Decimal::from_i128_with_scale(order.notional, 0).checked_mul(spec.tick_size)
+    else {
+        return Decimal::ZERO;
+    };
+    (notional / Decimal::from(order.cum_lots))
+        .round_dp(8)
+        .normalize()
+}
+
+/// Side (54) as a request sent it, buy when it sent none.
+fn side_or_buy(side: u8) -> u8 {
+    if side == 0 { b'1' } else { side }
+}
+
+pub(super) fn side_code(side: Side) -> u8 {
+    match side {
+        Side::Buy => b'1',
+        Side::Sell => b'2',
+    }
+}
+
+pub(super) fn ord_type_code(kind: OrderKind) -> u8 {
+    match kind {
+        OrderKind::Market => b'1',
+        OrderKind::Limit { .. } => b'2',
+        OrderKind::Stop { .. } => b'3',
+        OrderKind::StopLimit { .. } => b'4',
+    }
+}
+
+pub(super) fn tif_code(tif: TimeInForce) -> u8 {
+    match tif {
+        TimeInForce::Day => b'0',
+        TimeInForce::Gtc => b'1',
+        TimeInForce::Ioc => b'3',
+        TimeInForce::Fok => b'4',
+        TimeInForce::Gtd(_) => b'6',
+    }
+}
+
+/// The Text of a cancel or replace that came after its order finished.
+pub(super) fn too_late_text(status: OrdStatus) -> String {
+    let status = match status {
+        OrdStatus::Filled => "filled",
+        OrdStatus::Canceled => "canceled",
+        OrdStatus::Rejected => "rejected",
+        OrdStatus::Expired => "expired",
+        _ => "live",
+    };
+    format!("too late to cancel: the order is {status}")
+}
+
+/// The Text of a cancel the client did not ask for itself.
+pub(super) fn cancel_text(reason: CancelReason, origin: Origin<'_>) -> Option<&'static str> {
+    Some(match reason {
+        CancelReason::Requested => return None,
+        CancelReason::MassCancel if matches!(origin, Origin::CancelOnDisconnect { .. }) => {
+            "canceled on disconnect"
+        }
+        CancelReason::MassCancel => "mass cancel",
+        CancelReason::Unfilled => "unfilled quantity canceled (IOC or market order)",
+        CancelReason::FillOrKill => "fill or kill: the order could not be filled in full",
+        CancelReason::SelfTradeIncoming => "self-trade prevention: incoming order canceled",
+        CancelReason::SelfTradeResting => "self-trade prevention: resting order canceled",
+        CancelReason::ReplacedBelowExecuted => "replaced at or below the executed quantity",
+        CancelReason::TriggerRefused(r) => r.text(),
+    })
+}

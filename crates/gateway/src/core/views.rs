@@ -1,0 +1,120 @@
+//! The order views' bookkeeping (the two views are described in [`super`]): the submission view, changed the
+//! moment a command is handed to the sequencer (and again in replay, before the command's events); the lookup
+//! of a session's orders by ClOrdID; forgetting finished orders; an order's ExecutionReport as the release view
+//! has it. How each released event changes an order is [`Order`]'s.
+
+use engine::{Command, Expiry, MassCancelScope, NewOrder, OrderId, Replace, Seq, TimeInForce};
+use journal::sequencer::Submission;
+use session::app::AppMessage;
+
+use super::order::Order;
+use super::reports::{self, ExecReport};
+use super::state::{DONE_ORDERS_MAX, Gateway, Output};
+use crate::origin::Origin;
+
+impl Gateway {
+    /// Hands a command to the sequencer (through `out`) and admits it into the submission view at once.
+    pub(super) fn submit(&mut self, command: Command, origin: Origin<'_>, out: &mut Output) {
+        let origin = origin.encode();
+        self.admit(self.next_seq, &command, &origin);
+        self.next_seq += 1;
+        out.submissions.push(Submission { command, origin });
+    }
+
+    /// What a command changes at submission (and in replay, before its events).
+    pub(super) fn admit(&mut self, seq: Seq, command: &Command, origin: &[u8]) {
+        let Ok(origin) = Origin::decode(origin) else {
+            tracing::error!(seq, "journal origin undecodable: its reports are not sent");
+            return;
+        };
+        let session = origin
+            .session()
+            .and_then(|name| self.session_by_id.get(name).copied());
+        match (command, origin) {
+            (
+                Command::New(order),
+                Origin::New {
+                    session: session_name,
+                    account,
+                    cl_ord_id,
+                },
+            ) => {
+                self.learn_session(session_name, order.session);
+                if !self.account_by_name.contains_key(account) {
+                    self.learn_account(account, order.account);
+                }
+                self.admit_new(seq, order, session, cl_ord_id);
+            }
+            (Command::Cancel { order_id, .. }, Origin::Cancel { cl_ord_id, .. })
+            | (Command::Replace(Replace { order_id, .. }), Origin::Replace { cl_ord_id, .. }) => {
+                self.admit_amend(*order_id, session, cl_ord_id);
+            }
+            (Command::MassCancel(MassCancelScope::Session(id)), origin)
+            | (Command::MassCancel(MassCancelScope::SessionInstrument(id, _)), origin) => {
+                if let Some(name) = origin.session() {
+                    self.learn_session(name, *id);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A NewOrderSingle: the order (its id is the command's sequence number) and its ClOrdID.
+    fn admit_new(&mut self, seq: Seq, order: &NewOrder, session: Option<usize>, cl_ord_id: &str) {
+        let id = OrderId(seq);
+        if let Some(s) = session {
+            self.sessions[s].by_cl_ord_id.insert(cl_ord_id.into(), id);
+        }
+        if let TimeInForce::Gtd(Expiry::AtNs(at)) = order.tif {
+            self.expiries.insert((at, seq));
+        }
+        self.orders
+            .insert(id, Order::submitted(id, session, order, cl_ord_id));
+    }
+
+    /// A cancel or replace: in progress on its order, and its ClOrdID taken.
+    fn admit_amend(&mut self, order_id: OrderId, session: Option<usize>, cl_ord_id: &str) {
+        if let Some(order) = self.orders.get_mut(&order_id) {
+            order.pending = Some(cl_ord_id.into());
+            order.aliases.push(cl_ord_id.into());
+            if let Some(s) = session {
+                self.sessions[s]
+                    .by_cl_ord_id
+                    .insert(cl_ord_id.into(), order_id);
+            }
+        }
+    }
+
+    /// The order the session's ClOrdID names (live, remembered, or amended by that ClOrdID in flight).
+    pub(super) fn live_order_for(&self, session: usize, cl_ord_id: &str) -> Option<&Order> {
+        let id = self.sessions[session].by_cl_ord_id.get(cl_ord_id)?;
+        self.orders.get(id)
+    }
+
+    /// Forgets a finished order once [`DONE_ORDERS_MAX`] newer ones have finished.
+    pub(super) fn finish(&mut self, order_id: OrderId) {
+        self.done.push_back(order_id);
+        while self.done.len() > DONE_ORDERS_MAX {
+            let Some(old) = self.done.pop_front() else {
+                break;
+            };
+            if let Some(order) = self.orders.remove(&old)
+                && let Some(s) = order.session
+            {
+                let map = &mut self.sessions[s].by_cl_ord_id;
+                for alias in &order.aliases {
+                    if map.get(alias) == Some(&old) {
+                        map.remove(alias);
+                    }
+                }
+            }
+        }
+    }
+
+    /// An ExecutionReport of `order` as the release view has it.
+    pub(super) fn execution_report(&self, order: &Order, report: &ExecReport<'_>) -> AppMessage {
+        let spec = &self.market.instruments[order.instrument.0 as usize];
+        let account = self.account_names.get(&order.account).map(String::as_str);
+        reports::execution_report(spec, account, order, report)
+    }
+}
