@@ -31,7 +31,7 @@ use crossbeam_channel::{Receiver, Sender, select};
 
 use journal::sequencer::{Released, Sequencer, Submission, SubmitError};
 use session::app::AppMessage;
-use store::trades::{TradeLog, TradeLogError};
+use store::trades::{TradeAppendError, TradeLog};
 
 pub use self::core::{Gateway, Input, Market, Output, SessionInfo};
 
@@ -87,7 +87,7 @@ pub enum GatewayError {
     Panicked,
     /// Appending released trades to the trade log failed.
     #[error("trade log: {0}")]
-    TradeLog(#[source] TradeLogError),
+    TradeLog(#[source] TradeAppendError),
 }
 
 /// The running gateway thread.
