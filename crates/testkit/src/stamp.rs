@@ -101,12 +101,19 @@ impl Stamp {
     /// gives them (anywhere in it: they are moved to the header). The message takes the next MsgSeqNum unless the
     /// text gives 34; a numeric 34 moves the next MsgSeqNum past it.
     pub fn put_text(&mut self, buf: &mut BytesMut, text: &str, now: DateTime<Utc>) {
+        let mut body = BytesMut::with_capacity(text.len() + 64);
+        self.put_text_body(&mut body, text, now);
+        buf.extend_from_slice(&frame::wrap_body(&body));
+    }
+
+    /// The body of [`Stamp::put_text`]'s message (from 35 to the last field, without BeginString, BodyLength
+    /// and CheckSum), at the end of `body`: for a message framed otherwise (see [`wrap_body_as`]).
+    pub fn put_text_body(&mut self, body: &mut BytesMut, text: &str, now: DateTime<Utc>) {
         let items = || text.split('|').filter(|f| !f.is_empty());
         let given = |tag: &str| {
             items().find_map(|f| f.split_once('=').filter(|(t, _)| *t == tag).map(|(_, v)| v))
         };
-        let mut body = BytesMut::with_capacity(text.len() + 64);
-        let mut w = FieldWriter::new(&mut body);
+        let mut w = FieldWriter::new(body);
         w.put_str(tags::MSG_TYPE, given("35").unwrap_or_default());
         w.put_str(tags::SENDER_COMP_ID, given("49").unwrap_or(&self.sender));
         w.put_str(tags::TARGET_COMP_ID, given("56").unwrap_or(&self.target));
@@ -137,8 +144,17 @@ impl Stamp {
                 body.extend_from_slice(&[frame::SOH]);
             }
         }
-        buf.extend_from_slice(&frame::wrap_body(&body));
     }
+}
+
+/// A complete frame around `body` with another BeginString than FIX.4.4 (for a test of a wrong one): BodyLength
+/// and CheckSum computed as `fix::frame::wrap_body` does.
+pub fn wrap_body_as(begin_string: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = format!("8={begin_string}\x019={}\x01", body.len()).into_bytes();
+    out.extend_from_slice(body);
+    let sum = frame::checksum(&out);
+    out.extend_from_slice(format!("10={sum:03}\x01").as_bytes());
+    out
 }
 
 /// Completes a message the client built; only a body of a megabyte or more could fail, and none is built here.
@@ -203,5 +219,13 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("|123=Y|36=2|"), "{t}");
+    }
+
+    #[test]
+    fn another_begin_string_frames_like_fix_4_4() {
+        let body = b"35=0\x01";
+        let ours = wrap_body_as("FIX.4.4", body);
+        assert_eq!(ours, frame::wrap_body(body));
+        assert!(wrap_body_as("FIX.4.2", body).starts_with(b"8=FIX.4.2\x019=5\x01"));
     }
 }
