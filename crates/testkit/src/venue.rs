@@ -31,7 +31,7 @@ pub fn venue_binary() -> PathBuf {
 
 /// Starts `fixvenue serve` on a session file and data directory and returns the process and the plain port it
 /// reports listening on. The venue's output keeps being drained so that it never blocks on a full pipe.
-pub fn start_venue(cfg: &Path, data: &Path) -> (Child, u16) {
+fn start_venue(cfg: &Path, data: &Path) -> (Child, u16) {
     let mut child = Command::new(venue_binary())
         .args(["serve", "--sessions"])
         .arg(cfg)
@@ -73,7 +73,7 @@ pub struct VenueProcess {
 }
 
 impl VenueProcess {
-    /// `fixvenue serve` on this session file and data directory (see [`start_venue`]).
+    /// `fixvenue serve` on this session file and data directory, its plain port read from its output.
     pub fn start(cfg: &Path, data: &Path) -> VenueProcess {
         let (child, port) = start_venue(cfg, data);
         VenueProcess { child, port }
