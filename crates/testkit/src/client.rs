@@ -253,10 +253,9 @@ impl Client {
     pub async fn expect_nothing(&mut self, wait: Duration) -> Result<(), ClientError> {
         match self.recv(wait).await? {
             None => Ok(()),
-            Some(m) => Err(ClientError::Unexpected {
-                problem: "expected nothing, received it".into(),
-                msg: m,
-            }),
+            Some(m) => Err(ClientError::Session(format!(
+                "expected nothing, received {m}"
+            ))),
         }
     }
 
@@ -424,10 +423,9 @@ impl Client {
             Ok(None) => {}
             Err(e) if e.is_closed() => {}
             Ok(Some(m)) => {
-                return Err(ClientError::Unexpected {
-                    problem: "still connected after the Logout".into(),
-                    msg: m,
-                });
+                return Err(ClientError::Session(format!(
+                    "still connected after the Logout, received {m}"
+                )));
             }
             Err(e) => return Err(e),
         }
