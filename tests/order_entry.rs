@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use testkit::client::{Fix, Msg, check_report, id, in_seconds};
+use testkit::Msg;
+use testkit::blocking::{Fix, check_report, id, in_seconds};
 use testkit::venue::VenueProcess;
 
 pub const SESSIONS_CFG: &str = "\
@@ -90,12 +91,12 @@ fn same_trade(aggressor: &Msg, resting: &Msg) {
             aggressor.field(tag),
             resting.field(tag),
             "{tag} differs:\n{}\n{}",
-            aggressor.text,
-            resting.text
+            aggressor.text(),
+            resting.text()
         );
     }
-    assert_eq!(aggressor.field(851), "2", "{}", aggressor.text);
-    assert_eq!(resting.field(851), "1", "{}", resting.text);
+    assert_eq!(aggressor.field(851), "2", "{}", aggressor.text());
+    assert_eq!(resting.field(851), "1", "{}", resting.text());
     assert_ne!(aggressor.field(54), resting.field(54));
 }
 
@@ -109,7 +110,7 @@ fn lifecycle_new_partial_fill_with_consistent_reports_on_both_sides() {
         assert!(
             exec_ids.insert(m.field(17).to_string()),
             "ExecID reused: {}",
-            m.text
+            m.text()
         )
     };
 
@@ -288,7 +289,7 @@ fn the_fill_wins_the_race_against_a_cancel_or_the_cancel_wins() {
             assert!(
                 first.is(&format!("11={x}|41={b}|39=4|14=0")),
                 "{}",
-                first.text
+                first.text()
             );
             report(&mut c2, &format!("11={s}|150=0|39=0"));
             let y = c2.cancel(&s, '2');
@@ -298,7 +299,7 @@ fn the_fill_wins_the_race_against_a_cancel_or_the_cancel_wins() {
             assert!(
                 first.is(&format!("35=8|11={b}|150=F|39=2")),
                 "{}",
-                first.text
+                first.text()
             );
             c1.expect(&format!("35=9|11={x}|41={b}|434=1|102=0|39=2"));
             report(&mut c2, &format!("11={s}|150=0"));
@@ -340,7 +341,7 @@ fn ioc_fok_post_only_and_market_orders() {
         assert!(
             first.is(&format!("11={fok}|150=4|39=4|14=0")),
             "{}",
-            first.text
+            first.text()
         );
     }
     c1.expect_nothing(200);
@@ -442,7 +443,7 @@ fn every_gateway_reject_code() {
             &mut c1,
             &format!("37=*|11={id}|150=8|39=8|103={code}|14=0|151=0|6=0|58=*"),
         );
-        assert!(!m.field(58).is_empty(), "{}", m.text);
+        assert!(!m.field(58).is_empty(), "{}", m.text());
     }
     // Duplicate ClOrdID of a live order.
     let live = c1.limit('1', "10", "5.00");
@@ -505,7 +506,12 @@ fn status_and_mass_status() {
     c1.send(&format!("35=AF|584={ms}|585=7|"));
     let r1 = report(&mut c1, &format!("150=I|584={ms}|911=2"));
     let r2 = report(&mut c1, &format!("150=I|584={ms}|911=2|912=Y"));
-    assert_ne!(r1.get(912), Some("Y"), "912=Y before the last: {}", r1.text);
+    assert_ne!(
+        r1.get(912),
+        Some("Y"),
+        "912=Y before the last: {}",
+        r1.text()
+    );
     let mut ids = [r1.field(37).to_string(), r2.field(37).to_string()];
     ids.sort();
     let mut want = [oa.clone(), ob.clone()];
@@ -571,16 +577,16 @@ fn business_message_rejects() {
     let venue = Venue::start();
     let mut md = venue.client("MDCLIENT1");
     md.new_order("55=ZVZZT|54=1|38=1|40=2|44=5|59=1|");
-    let seq = md.next_out - 1;
+    let seq = md.next_out() - 1;
     md.expect(&format!("35=j|45={seq}|372=D|380=6"));
     md.expect_nothing(200);
 
     let mut c1 = venue.client("CLIENT1");
     c1.send("35=H|11=X|790=R1|55=NOSUCHSYM|54=1|");
-    let seq = c1.next_out - 1;
+    let seq = c1.next_out() - 1;
     c1.expect(&format!("35=j|45={seq}|372=H|380=2"));
     c1.send("35=AF|584=R2|585=1|55=NOSUCHSYM|");
-    let seq = c1.next_out - 1;
+    let seq = c1.next_out() - 1;
     c1.expect(&format!("35=j|45={seq}|372=AF|380=2"));
     c1.expect_nothing(200);
 }
@@ -590,11 +596,11 @@ fn business_message_rejects() {
 fn cancel_on_disconnect(name: &str, logon_extra: &str) {
     let venue = Venue::start();
     let mut c = Fix::new(name);
-    c.next_out = 1;
-    c.next_in = 1;
+    c.set_next_out(1);
+    c.set_next_in(1);
     let logon = c.logon_with(venue.port(), &format!("141=Y|{logon_extra}"));
     assert_eq!(logon.seq(), 1);
-    c.next_in = 2;
+    c.set_next_in(2);
     let a = c.limit('1', "10", "10.00");
     let oa = report(&mut c, &format!("11={a}|150=0"))
         .field(37)
@@ -618,7 +624,7 @@ fn cancel_on_disconnect(name: &str, logon_extra: &str) {
     want.sort();
     assert_eq!(got, want);
     for m in &cancels {
-        assert!(m.is("39=4|14=0|151=0"), "{}", m.text);
+        assert!(m.is("39=4|14=0|151=0"), "{}", m.text());
     }
     let req = c.status(&a, '1');
     report(&mut c, &format!("11={a}|150=I|39=4|790={req}"));
@@ -653,12 +659,12 @@ fn throttle_rejects_then_logs_out_and_refuses_logon_during_the_cool_down() {
     let mut t = venue.client("THROTTLED");
     // Burst of 5 allowed; 20 at once: BusinessMessageRejects naming the throttle, then a Logout. Each request
     // carries its MsgSeqNum in OrdStatusReqID, so every answer can be matched with its request.
-    let first = t.next_out;
+    let first = t.next_out();
     for _ in 0..20 {
-        let n = t.next_out;
+        let n = t.next_out();
         t.send(&format!("35=H|11=NOSUCHORDER|790=R{n}|55=ZVZZT|54=1|"));
     }
-    let last = t.next_out - 1;
+    let last = t.next_out() - 1;
     let mut seen = Vec::new();
     let mut logout = false;
     while let Some(m) = t.recv(Duration::from_secs(5)) {
@@ -678,12 +684,12 @@ fn throttle_rejects_then_logs_out_and_refuses_logon_during_the_cool_down() {
         assert!(
             m.field(58).to_lowercase().contains("throttl") && m.is("372=H|45=*|380=*"),
             "a reject not naming the throttle: {}",
-            m.text
+            m.text()
         );
     }
     // During the cool-down (3 s) a Logon is refused.
     t.connect(venue.port());
-    let seq = t.next_out;
+    let seq = t.next_out();
     t.send("35=A|98=0|108=30|");
     let (closed, refused) = t.closed_within(Duration::from_secs(5));
     assert!(closed, "still connected");
@@ -691,9 +697,9 @@ fn throttle_rejects_then_logs_out_and_refuses_logon_during_the_cool_down() {
         refused.iter().all(|m| m.msg_type() != "A"),
         "Logon accepted during the cool-down: {refused:?}"
     );
-    t.next_out = seq;
+    t.set_next_out(seq);
     for m in refused.iter() {
-        t.next_in = t.next_in.max(m.seq() + 1);
+        t.set_next_in(t.next_in().max(m.seq() + 1));
     }
     // After it, the session logs on again with its numbers; whatever was answered while it went is resent.
     std::thread::sleep(Duration::from_secs(4));

@@ -3,7 +3,7 @@
 //! numbers of both sides continue, and a fill that happened while its owner was logged out reaches it by resend
 //! at its next Logon.
 
-use testkit::client::{Fix, check_report};
+use testkit::blocking::{Fix, check_report};
 use testkit::venue::VenueProcess;
 
 const SESSIONS_CFG: &str = "\
@@ -52,8 +52,8 @@ fn restart_keeps_orders_numbers_and_delivers_missed_fills(signal: &str) {
             let (closed, seen) = c.closed_within(std::time::Duration::from_secs(5));
             assert!(closed);
             for m in &seen {
-                assert_eq!(m.seq(), c.next_in, "{}", m.text);
-                c.next_in += 1;
+                assert_eq!(m.seq(), c.next_in(), "{}", m.text());
+                c.set_next_in(c.next_in() + 1);
             }
             assert!(seen.iter().any(|m| m.msg_type() == "5"), "{seen:?}");
         }
@@ -93,7 +93,7 @@ fn restart_keeps_orders_numbers_and_delivers_missed_fills(signal: &str) {
             "37={order_id}|11={buy}|39=2|32=10|31=55|14=10|151=0|851=1"
         )),
         "{}",
-        fill.text
+        fill.text()
     );
     assert_eq!(
         fill.field(880),

@@ -4,14 +4,11 @@
 
 use std::time::Duration;
 
-use fix::frame::{self, from_text};
-use fix::{FrameConfig, Framed};
 use fixvenue::net::{SendError, VenueHandle};
 use session::Routing;
 use session::app::AppMessage;
 use session::config;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use testkit::{Client, Endpoint, Msg};
 use tokio::sync::watch;
 
 struct Venue {
@@ -54,30 +51,20 @@ fn report(id: &str, filler: usize) -> AppMessage {
     }
 }
 
-async fn logon(port: u16, seq: u64) -> (TcpStream, Vec<u8>) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    let now = chrono::Utc::now().format("%Y%m%d-%H:%M:%S%.3f");
-    let text = format!("35=A|49=CLIENT1|56=FIXVENUE|34={seq}|52={now}|98=0|108=30|");
-    s.write_all(&from_text(&text)).await.unwrap();
-    (s, Vec::new())
+/// How long the client waits for each message.
+const ANSWER_WAIT: Duration = Duration::from_secs(20);
+
+/// CLIENT1 connected, its Logon (numbered 1) sent.
+async fn logon(port: u16) -> Client {
+    let mut c = Client::new("CLIENT1", "FIXVENUE");
+    c.connect(&Endpoint::local(port)).await.unwrap();
+    c.send("35=A|98=0|108=30|").await.unwrap();
+    c
 }
 
-async fn recv(s: &mut TcpStream, buf: &mut Vec<u8>) -> Option<String> {
-    loop {
-        if let Framed::Complete { len } = frame::check(buf, &FrameConfig::default()) {
-            let msg: Vec<u8> = buf.drain(..len).collect();
-            return Some(String::from_utf8_lossy(&msg).replace('\x01', "|"));
-        }
-        let mut chunk = [0u8; 65536];
-        let n = tokio::time::timeout(Duration::from_secs(20), s.read(&mut chunk))
-            .await
-            .ok()?
-            .ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
+/// The next message, or `None` at EOF.
+async fn recv(c: &mut Client) -> Option<Msg> {
+    c.recv_or_eof(ANSWER_WAIT).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,47 +80,33 @@ async fn disconnected_messages_are_stored_and_connected_ones_delivered() {
         v.handle.send("FIXVENUE", "NOBODY", report("C", 0)),
         Err(SendError::UnknownSession(_))
     ));
-    let (mut s, mut buf) = logon(v.port, 1).await;
-    let logon = recv(&mut s, &mut buf).await.unwrap();
-    assert!(
-        logon.contains("|35=A|") && logon.contains("|34=3|"),
-        "{logon}"
-    );
+    let mut c = logon(v.port).await;
+    let logon = recv(&mut c).await.unwrap();
+    assert!(logon.is("35=A|34=3"), "{logon}");
     // The client sees the gap 1..=2 and asks for it.
-    let now = chrono::Utc::now().format("%Y%m%d-%H:%M:%S%.3f");
-    s.write_all(&from_text(&format!(
-        "35=2|49=CLIENT1|56=FIXVENUE|34=2|52={now}|7=1|16=2|"
-    )))
-    .await
-    .unwrap();
-    let a = recv(&mut s, &mut buf).await.unwrap();
-    let b = recv(&mut s, &mut buf).await.unwrap();
-    assert!(
-        a.contains("|34=1|") && a.contains("|43=Y|") && a.contains("|37=A|"),
-        "{a}"
-    );
-    assert!(b.contains("|34=2|") && b.contains("|37=B|"), "{b}");
+    c.send("35=2|7=1|16=2|").await.unwrap();
+    let a = recv(&mut c).await.unwrap();
+    let b = recv(&mut c).await.unwrap();
+    assert!(a.is("34=1|43=Y|37=A"), "{a}");
+    assert!(b.is("34=2|37=B"), "{b}");
     // Connected: straight through the queue.
     v.handle
         .send("FIXVENUE", "CLIENT1", report("C", 0))
         .unwrap();
-    let c = recv(&mut s, &mut buf).await.unwrap();
-    assert!(
-        c.contains("|34=4|") && c.contains("|37=C|") && !c.contains("|43="),
-        "{c}"
-    );
+    let m = recv(&mut c).await.unwrap();
+    assert!(m.is("34=4|37=C|!43"), "{m}");
     v.shutdown.send(true).unwrap();
-    let logout = recv(&mut s, &mut buf).await.unwrap();
-    assert!(logout.contains("|35=5|"), "{logout}");
-    drop(s);
+    let logout = recv(&mut c).await.unwrap();
+    assert!(logout.is("35=5"), "{logout}");
+    drop(c);
     v.task.await.unwrap().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_stops_reading_fills_the_queue_and_is_disconnected() {
     let v = start().await;
-    let (mut s, mut buf) = logon(v.port, 1).await;
-    recv(&mut s, &mut buf).await.unwrap();
+    let mut c = logon(v.port).await;
+    recv(&mut c).await.unwrap();
     // The client reads nothing more. Large messages fill the socket buffers, then the bounded queue.
     let handle = v.handle.clone();
     let refused = tokio::task::spawn_blocking(move || {
@@ -153,14 +126,9 @@ async fn a_client_that_stops_reading_fills_the_queue_and_is_disconnected() {
         "{refused:?}"
     );
     // The connection is closed: reading what was sent ends at EOF.
-    let mut sink = vec![0u8; 1 << 20];
     let closed = tokio::time::timeout(Duration::from_secs(30), async {
-        loop {
-            match s.read(&mut sink).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-        }
+        // Messages (and silence) until the end: only the end of the connection stops the loop.
+        while c.recv_raw(ANSWER_WAIT).await.is_ok() {}
     })
     .await;
     assert!(closed.is_ok(), "the slow consumer was not disconnected");
@@ -182,28 +150,17 @@ async fn a_resend_longer_than_one_page_is_served_in_order() {
     })
     .await
     .unwrap();
-    let (mut s, mut buf) = logon(v.port, 1).await;
-    let logon = recv(&mut s, &mut buf).await.unwrap();
-    assert!(logon.contains(&format!("|34={}|", count + 1)), "{logon}");
-    let now = chrono::Utc::now().format("%Y%m%d-%H:%M:%S%.3f");
-    s.write_all(&from_text(&format!(
-        "35=2|49=CLIENT1|56=FIXVENUE|34=2|52={now}|7=1|16=0|"
-    )))
-    .await
-    .unwrap();
+    let mut c = logon(v.port).await;
+    let logon = recv(&mut c).await.unwrap();
+    assert!(logon.is(&format!("34={}", count + 1)), "{logon}");
+    c.send("35=2|7=1|16=0|").await.unwrap();
     for i in 0..count {
-        let m = recv(&mut s, &mut buf).await.unwrap();
-        assert!(
-            m.contains(&format!("|34={}|", i + 1)) && m.contains(&format!("|37=P{i}|")),
-            "{i}: {m}"
-        );
+        let m = recv(&mut c).await.unwrap();
+        assert!(m.is(&format!("34={}|37=P{i}", i + 1)), "{i}: {m}");
     }
-    let fill = recv(&mut s, &mut buf).await.unwrap();
-    assert!(
-        fill.contains("|35=4|") && fill.contains(&format!("|36={}|", count + 2)),
-        "{fill}"
-    );
+    let fill = recv(&mut c).await.unwrap();
+    assert!(fill.is(&format!("35=4|36={}", count + 2)), "{fill}");
     v.shutdown.send(true).unwrap();
-    drop(s);
+    drop(c);
     v.task.await.unwrap().unwrap();
 }

@@ -6,13 +6,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use argon2::password_hash::{PasswordHasher, SaltString};
-use fix::frame::{self, from_text};
-use fix::{FrameConfig, Framed};
 use fixvenue::net::CONNECTIONS_PER_IP_MAX;
 use session::config;
 use store::db::Db;
 use store::sessions::{Direction, SessionStore};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use testkit::{Client, Endpoint, Msg};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -50,65 +49,29 @@ async fn start(data: &Path) -> Venue {
     }
 }
 
-struct Client {
-    stream: TcpStream,
-    buf: Vec<u8>,
-    seq: u64,
+/// How long the client waits for an answer.
+const ANSWER_WAIT: Duration = Duration::from_secs(5);
+
+/// CLIENT1 connected with its next MsgSeqNum at `seq`.
+async fn connect(port: u16, seq: u64) -> Client {
+    let mut c = Client::new("CLIENT1", "FIXVENUE");
+    c.stamp.next_out = seq;
+    c.connect(&Endpoint::local(port)).await.unwrap();
+    c
 }
 
-fn now() -> String {
-    chrono::Utc::now().format("%Y%m%d-%H:%M:%S%.3f").to_string()
+/// The next message, or `None` at EOF; silence fails the test.
+async fn recv(c: &mut Client) -> Option<Msg> {
+    c.recv_or_eof(ANSWER_WAIT).await.unwrap()
 }
 
-impl Client {
-    async fn connect(port: u16, seq: u64) -> Client {
-        let stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-        Client {
-            stream,
-            buf: Vec::new(),
-            seq,
-        }
-    }
-
-    async fn send(&mut self, body: &str) {
-        let (t, rest) = body.split_once('|').unwrap();
-        let text = format!(
-            "{t}|49=CLIENT1|56=FIXVENUE|34={}|52={}|{rest}",
-            self.seq,
-            now()
-        );
-        self.seq += 1;
-        self.stream.write_all(&from_text(&text)).await.unwrap();
-    }
-
-    /// The next message as text with `|`, or `None` at EOF.
-    async fn recv(&mut self) -> Option<String> {
-        loop {
-            if let Framed::Complete { len } = frame::check(&self.buf, &FrameConfig::default()) {
-                let msg: Vec<u8> = self.buf.drain(..len).collect();
-                return Some(String::from_utf8_lossy(&msg).replace('\x01', "|"));
-            }
-            let mut chunk = [0u8; 4096];
-            let n = tokio::time::timeout(Duration::from_secs(5), self.stream.read(&mut chunk))
-                .await
-                .expect("an answer within 5 s")
-                .unwrap_or(0);
-            if n == 0 {
-                return None;
-            }
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
-    }
-
-    async fn logon(&mut self) -> String {
-        self.send("35=A|98=0|108=30|553=alice|554=s3cret|").await;
-        self.recv().await.expect("Logon answer")
-    }
+async fn send(c: &mut Client, body: &str) {
+    c.send(body).await.unwrap();
 }
 
-fn field(msg: &str, tag: u32) -> Option<&str> {
-    msg.split('|')
-        .find_map(|f| f.strip_prefix(&format!("{tag}=")))
+async fn log_on(c: &mut Client) -> Msg {
+    send(c, "35=A|98=0|108=30|553=alice|554=s3cret|").await;
+    recv(c).await.expect("Logon answer")
 }
 
 const ORDER: &str = "35=D|11=A|21=1|55=XYZ|54=1|60=20270101-00:00:00|40=2|38=1|44=1|";
@@ -117,59 +80,52 @@ const ORDER: &str = "35=D|11=A|21=1|55=XYZ|54=1|60=20270101-00:00:00|40=2|38=1|4
 async fn shutdown_logs_out_and_numbers_and_messages_survive_a_restart() {
     let data = tempfile::tempdir().unwrap();
     let venue = start(data.path()).await;
-    let mut c = Client::connect(venue.port, 1).await;
-    let logon = c.logon().await;
-    assert_eq!(field(&logon, 35), Some("A"), "{logon}");
-    c.send(ORDER).await;
-    let bmr = c.recv().await.unwrap();
+    let mut c = connect(venue.port, 1).await;
+    let logon = log_on(&mut c).await;
+    assert_eq!(logon.get(35), Some("A"), "{logon}");
+    send(&mut c, ORDER).await;
+    let bmr = recv(&mut c).await.unwrap();
     assert_eq!(
-        (field(&bmr, 35), field(&bmr, 34), field(&bmr, 380)),
+        (bmr.get(35), bmr.get(34), bmr.get(380)),
         (Some("j"), Some("2"), Some("4"))
     );
     // Shutdown: the venue logs out, waits for the answer, closes, flushes.
     venue.shutdown.send(true).unwrap();
-    let logout = c.recv().await.unwrap();
-    assert_eq!(field(&logout, 58), Some("Venue shutting down"), "{logout}");
-    c.send("35=5|").await;
-    assert_eq!(c.recv().await, None);
+    let logout = recv(&mut c).await.unwrap();
+    assert_eq!(logout.get(58), Some("Venue shutting down"), "{logout}");
+    send(&mut c, "35=5|").await;
+    assert_eq!(recv(&mut c).await, None);
     venue.task.await.unwrap().unwrap();
 
     // Restart on the same data: numbers continue, and the stored BusinessMessageReject is resent.
     let venue = start(data.path()).await;
-    let mut c = Client::connect(venue.port, c.seq).await;
-    let logon = c.logon().await;
-    assert_eq!(field(&logon, 34), Some("4"), "{logon}");
-    c.send("35=2|7=1|16=0|").await;
-    let gap = c.recv().await.unwrap();
+    let mut c = connect(venue.port, c.stamp.next_out).await;
+    let logon = log_on(&mut c).await;
+    assert_eq!(logon.get(34), Some("4"), "{logon}");
+    send(&mut c, "35=2|7=1|16=0|").await;
+    let gap = recv(&mut c).await.unwrap();
     assert_eq!(
-        (field(&gap, 35), field(&gap, 34), field(&gap, 36)),
+        (gap.get(35), gap.get(34), gap.get(36)),
         (Some("4"), Some("1"), Some("2"))
     );
-    let resent = c.recv().await.unwrap();
-    assert_eq!(
-        (field(&resent, 34), field(&resent, 43)),
-        (Some("2"), Some("Y"))
-    );
-    let strip = |m: &str| -> Vec<String> {
-        m.split('|')
-            .filter(|f| {
-                !["9=", "10=", "43=", "52=", "122="]
-                    .iter()
-                    .any(|p| f.starts_with(p))
-            })
-            .map(String::from)
+    let resent = recv(&mut c).await.unwrap();
+    assert_eq!((resent.get(34), resent.get(43)), (Some("2"), Some("Y")));
+    let strip = |m: &Msg| -> Vec<(u32, Vec<u8>)> {
+        m.fields()
+            .filter(|(tag, _)| ![9, 10, 43, 52, 122].contains(tag))
+            .map(|(tag, value)| (tag, value.to_vec()))
             .collect()
     };
     assert_eq!(strip(&resent), strip(&bmr));
-    assert_eq!(field(&resent, 122), field(&bmr, 52));
-    let gap2 = c.recv().await.unwrap();
+    assert_eq!(resent.get(122), bmr.get(52));
+    let gap2 = recv(&mut c).await.unwrap();
     assert_eq!(
-        (field(&gap2, 34), field(&gap2, 36)),
+        (gap2.get(34), gap2.get(36)),
         (Some("3"), Some("5")),
         "{gap2}"
     );
-    c.send("35=5|").await;
-    c.recv().await.unwrap();
+    send(&mut c, "35=5|").await;
+    recv(&mut c).await.unwrap();
     venue.shutdown.send(true).unwrap();
     venue.task.await.unwrap().unwrap();
 
@@ -193,11 +149,11 @@ async fn shutdown_logs_out_and_numbers_and_messages_survive_a_restart() {
 async fn wrong_password_is_refused_and_the_per_address_limit_holds() {
     let data = tempfile::tempdir().unwrap();
     let venue = start(data.path()).await;
-    let mut c = Client::connect(venue.port, 1).await;
-    c.send("35=A|98=0|108=30|553=alice|554=wrong|").await;
-    let logout = c.recv().await.unwrap();
-    assert_eq!(field(&logout, 35), Some("5"));
-    assert_eq!(c.recv().await, None);
+    let mut c = connect(venue.port, 1).await;
+    send(&mut c, "35=A|98=0|108=30|553=alice|554=wrong|").await;
+    let logout = recv(&mut c).await.unwrap();
+    assert_eq!(logout.get(35), Some("5"));
+    assert_eq!(recv(&mut c).await, None);
 
     let mut open = Vec::new();
     for _ in 0..CONNECTIONS_PER_IP_MAX {

@@ -4,8 +4,6 @@
 //! commits, and the journal is then replayed into a fresh engine to time start-up recovery.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -20,8 +18,8 @@ use journal::journal::{Journal, JournalOptions};
 use journal::sequencer::{Sequencer, SequencerConfig, Submission, recover, system_clock};
 use venue_config::VenueConfig;
 
-/// The largest operations file accepted.
-pub const OPS_FILE_BYTES_MAX: u64 = 1 << 30;
+use crate::corpus::{self, Op, Row, Rows};
+
 /// The most operations in one file.
 pub const OPS_MAX: usize = 20_000_000;
 /// The instrument the corpus trades (from the bundled venue.toml).
@@ -147,35 +145,17 @@ pub fn read_expected(path: &Path) -> anyhow::Result<Expected> {
 /// Reads the operations file into sequenced commands (sequence numbers 1, 2, ... in file order; a cancel names
 /// the order id the engine gave the add it cancels).
 pub fn read_ops(path: &Path, instrument: InstrumentId) -> anyhow::Result<Vec<Sequenced>> {
-    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let size = file
-        .metadata()
-        .with_context(|| format!("reading {}", path.display()))?
-        .len();
-    if size > OPS_FILE_BYTES_MAX {
-        bail!(
-            "{}: {size} bytes, more than the {OPS_FILE_BYTES_MAX} accepted",
-            path.display()
-        );
-    }
-    let mut lines = BufReader::new(file.take(OPS_FILE_BYTES_MAX)).lines();
-    let header = lines.next().transpose()?.unwrap_or_default();
-    if header.trim_end() != "op,order_id,side,price,qty" {
-        bail!(
-            "{}:1: header must be op,order_id,side,price,qty, found {header:?}",
-            path.display()
-        );
-    }
+    let mut rows = Rows::open(path)?;
     let mut ops = Vec::new();
     let mut engine_ids: BTreeMap<u64, OrderId> = BTreeMap::new();
-    for (index, line) in lines.enumerate() {
-        let line = line.with_context(|| format!("{}:{}", path.display(), index + 2))?;
+    while let Some(row) = rows.next_row() {
+        let (line, row) = row?;
         if ops.len() >= OPS_MAX {
             bail!("{}: more than {OPS_MAX} operations", path.display());
         }
         let seq = ops.len() as u64 + 1;
-        let command = parse_op(&line, seq, instrument, &mut engine_ids)
-            .with_context(|| format!("{}:{}: {line:?}", path.display(), index + 2))?;
+        let command = command(&row, seq, instrument, &mut engine_ids)
+            .with_context(|| format!("{}:{line}: {row:?}", path.display()))?;
         ops.push(Sequenced {
             seq,
             ts_ns: 0,
@@ -185,51 +165,45 @@ pub fn read_ops(path: &Path, instrument: InstrumentId) -> anyhow::Result<Vec<Seq
     Ok(ops)
 }
 
-fn parse_op(
-    line: &str,
+fn command(
+    row: &Row,
     seq: u64,
     instrument: InstrumentId,
     engine_ids: &mut BTreeMap<u64, OrderId>,
 ) -> anyhow::Result<Command> {
-    let fields: Vec<&str> = line.trim_end().split(',').collect();
-    let [op, order_id, side, price, qty] = fields.as_slice() else {
-        bail!("expected 5 fields");
-    };
-    let order_id: u64 = order_id.parse().context("order_id")?;
-    let side = match *side {
-        "B" => Side::Buy,
-        "S" => Side::Sell,
-        other => bail!("side {other:?} is neither B nor S"),
-    };
-    let price_ticks: i64 = price.parse().context("price")?;
-    let qty_lots: i64 = qty.parse().context("qty")?;
+    let order_id = row.order_id;
     let new = |account, kind, tif| NewOrder {
         instrument,
         account,
         session: SessionId(1),
-        side,
+        side: match row.side {
+            corpus::Side::Buy => Side::Buy,
+            corpus::Side::Sell => Side::Sell,
+        },
         kind,
-        qty_lots,
+        qty_lots: row.qty,
         tif,
         post_only: false,
         display_lots: 0,
     };
-    match *op {
-        "A" | "M" => {
+    match row.op {
+        Op::Add | Op::Market => {
             if engine_ids.insert(order_id, OrderId(seq)).is_some() {
                 bail!("order_id {order_id} used twice");
             }
-            Ok(Command::New(if *op == "A" {
+            Ok(Command::New(if row.op == Op::Add {
                 new(
                     MAKER_ACCOUNT,
-                    OrderKind::Limit { price_ticks },
+                    OrderKind::Limit {
+                        price_ticks: row.price,
+                    },
                     TimeInForce::Gtc,
                 )
             } else {
                 new(TAKER_ACCOUNT, OrderKind::Market, TimeInForce::Ioc)
             }))
         }
-        "C" => {
+        Op::Cancel => {
             let target = engine_ids
                 .get(&order_id)
                 .ok_or_else(|| anyhow!("cancel of unknown order_id {order_id}"))?;
@@ -238,7 +212,6 @@ fn parse_op(
                 account: MAKER_ACCOUNT,
             })
         }
-        other => bail!("op {other:?} is not A, C or M"),
     }
 }
 

@@ -2,6 +2,7 @@
 //! beside a peer library's figures taken on the same corpus in the same run.
 
 pub mod codec;
+pub mod corpus;
 pub mod e2e;
 pub mod engine;
 pub mod session;

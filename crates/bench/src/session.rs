@@ -10,49 +10,39 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, ensure};
+use bytes::BytesMut;
+use chrono::Utc;
 use hdrhistogram::Histogram;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::watch;
+use tokio::time::timeout;
 
-use fix::frame::{self, from_text};
-use fix::{FrameConfig, Framed};
 use session::config;
+use testkit::client::Client;
+use testkit::frames::FrameReader;
+use testkit::msg::Msg;
+use testkit::stamp::Stamp;
+use testkit::stream::{Endpoint, Stream};
 
 /// Messages per socket write when pipelining.
 const PIPELINE_BATCH: u64 = 256;
 /// How long the run waits for any one answer.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
 
-struct Client {
-    reader: OwnedReadHalf,
-    writer: Option<OwnedWriteHalf>,
-    buf: Vec<u8>,
-    seq: u64,
+/// The client's side after its Logon: its stamp, the connection's read half framed, its write half.
+struct Pipe {
+    stamp: Stamp,
+    frames: FrameReader<ReadHalf<Stream>>,
+    writer: Option<WriteHalf<Stream>>,
 }
 
-fn now() -> String {
-    chrono::Utc::now().format("%Y%m%d-%H:%M:%S%.3f").to_string()
-}
-
-fn field(msg: &[u8], tag: &str) -> Option<String> {
-    let text = String::from_utf8_lossy(msg);
-    text.split('\x01')
-        .find_map(|f| f.strip_prefix(&format!("{tag}=")).map(str::to_string))
-}
-
-impl Client {
-    fn frame(&mut self, body: &str) -> Vec<u8> {
-        let (t, rest) = body.split_once('|').expect("body starts with 35=..|");
-        let text = format!(
-            "{t}|49=CLIENT1|56=FIXVENUE|34={}|52={}|{rest}",
-            self.seq,
-            now()
-        );
-        self.seq += 1;
-        from_text(&text)
+impl Pipe {
+    /// `35=X|...|` as a complete message with the header stamped.
+    fn frame(&mut self, body: &str) -> BytesMut {
+        let mut out = BytesMut::new();
+        self.stamp.put_text(&mut out, body, Utc::now());
+        out
     }
 
     async fn send(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
@@ -64,22 +54,11 @@ impl Client {
         Ok(())
     }
 
-    async fn recv(&mut self) -> anyhow::Result<Vec<u8>> {
-        loop {
-            match frame::check(&self.buf, &FrameConfig::default()) {
-                Framed::Complete { len } => return Ok(self.buf.drain(..len).collect()),
-                Framed::Garbled { reason, .. } => {
-                    bail!("the venue sent a garbled message: {reason}")
-                }
-                Framed::Incomplete { .. } => {}
-            }
-            let mut chunk = [0u8; 65536];
-            let n = tokio::time::timeout(ANSWER_TIMEOUT, self.reader.read(&mut chunk))
-                .await
-                .context("no answer within the timeout")??;
-            ensure!(n > 0, "the venue closed the connection");
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
+    async fn recv(&mut self) -> anyhow::Result<Msg> {
+        let frame = timeout(ANSWER_TIMEOUT, self.frames.next())
+            .await
+            .context("no answer within the timeout")??;
+        Ok(Msg::parse(frame))
     }
 
     /// Sends `n` messages made by `body(i)` from a writer task while reading and checking the answers with
@@ -88,12 +67,12 @@ impl Client {
         &mut self,
         n: u64,
         body: impl Fn(u64) -> String,
-        check: impl Fn(u64, &[u8]) -> bool,
+        check: impl Fn(u64, &Msg) -> bool,
     ) -> anyhow::Result<Duration> {
         let mut batches = Vec::new();
-        let mut batch = Vec::new();
+        let mut batch = BytesMut::new();
         for i in 0..n {
-            batch.extend_from_slice(&self.frame(&body(i)));
+            self.stamp.put_text(&mut batch, &body(i), Utc::now());
             if (i + 1) % PIPELINE_BATCH == 0 {
                 batches.push(std::mem::take(&mut batch));
             }
@@ -109,16 +88,17 @@ impl Client {
         });
         for i in 0..n {
             let msg = self.recv().await?;
-            ensure!(
-                check(i, &msg),
-                "wrong answer {i}: {}",
-                String::from_utf8_lossy(&msg).replace('\x01', "|")
-            );
+            ensure!(check(i, &msg), "wrong answer {i}: {msg}");
         }
         let elapsed = started.elapsed();
         self.writer = Some(task.await??);
         Ok(elapsed)
     }
+}
+
+/// TransactTime now, to the millisecond.
+fn now() -> String {
+    Utc::now().format("%Y%m%d-%H:%M:%S%.3f").to_string()
 }
 
 /// Runs the benchmark and prints the figures and the `RESULT` line.
@@ -163,40 +143,37 @@ async fn measure(dir: &Path, messages: u64, pings: u64) -> anyhow::Result<Figure
     let port = server.local_addrs()[0].addr.port();
     let (shutdown, rx) = watch::channel(false);
     let venue = tokio::spawn(server.run(rx));
-    let stream = TcpStream::connect(("127.0.0.1", port)).await?;
-    stream.set_nodelay(true)?;
-    let (reader, writer) = stream.into_split();
-    let mut c = Client {
-        reader,
-        writer: Some(writer),
-        buf: Vec::new(),
-        seq: 1,
-    };
-    let logon = c.frame("35=A|98=0|108=30|");
-    c.send(&logon).await?;
+    let mut client = Client::new("CLIENT1", "FIXVENUE");
+    client.connect(&Endpoint::local(port)).await?;
+    client.send("35=A|98=0|108=30|").await?;
+    let logon = client.recv_raw(ANSWER_TIMEOUT).await?;
     ensure!(
-        field(&c.recv().await?, "35").as_deref() == Some("A"),
+        logon.is_some_and(|m| m.msg_type() == "A"),
         "no Logon answer"
     );
+    let (frames, writer) = client
+        .take_connection()
+        .context("the venue closed the connection")?
+        .split();
+    let mut c = Pipe {
+        stamp: client.stamp,
+        frames,
+        writer: Some(writer),
+    };
 
     let admin = c
         .pipeline(
             messages,
             |i| format!("35=1|112=T{i}|"),
-            |i, m| {
-                field(m, "35").as_deref() == Some("0") && field(m, "112") == Some(format!("T{i}"))
-            },
+            |i, m| m.msg_type() == "0" && m.get(112) == Some(format!("T{i}").as_str()),
         )
         .await?;
-    let first = c.seq;
+    let first = c.stamp.next_out;
     let app = c
         .pipeline(
             messages,
             |i| format!("35=D|11=C{i}|21=1|55=XYZ|54=1|60={}|40=2|38=1|44=1|", now()),
-            |i, m| {
-                field(m, "35").as_deref() == Some("j")
-                    && field(m, "45") == Some((first + i).to_string())
-            },
+            |i, m| m.msg_type() == "j" && m.get(45) == Some((first + i).to_string().as_str()),
         )
         .await?;
     let mut rtt = Histogram::<u64>::new(3)?;
@@ -207,7 +184,7 @@ async fn measure(dir: &Path, messages: u64, pings: u64) -> anyhow::Result<Figure
         let answer = c.recv().await?;
         rtt.record(started.elapsed().as_micros() as u64)?;
         ensure!(
-            field(&answer, "112") == Some(format!("P{i}")),
+            answer.get(112) == Some(format!("P{i}").as_str()),
             "wrong Heartbeat to TestRequest {i}"
         );
     }

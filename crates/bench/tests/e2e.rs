@@ -2,42 +2,52 @@
 //! on stdout that parses and says every order was answered, against a venue in the same process and against a
 //! `fixvenue serve` child process.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
+use serde_json::{Map, Value};
+
 const ORDERS: u64 = 200;
 
-/// A flat JSON object of numbers, booleans and null, as the bench prints it.
-fn parse_flat_json(line: &str) -> BTreeMap<String, String> {
-    let inner = line
-        .trim()
-        .strip_prefix('{')
-        .and_then(|l| l.strip_suffix('}'))
-        .unwrap_or_else(|| panic!("not a JSON object: {line}"));
-    inner
-        .split(',')
-        .map(|pair| {
-            let (key, value) = pair
-                .split_once(':')
-                .unwrap_or_else(|| panic!("not key:value: {pair}"));
-            let key = key
-                .strip_prefix('"')
-                .and_then(|k| k.strip_suffix('"'))
-                .unwrap_or_else(|| panic!("unquoted key: {key}"));
-            let value = value.to_string();
-            let ok = value == "true"
-                || value == "false"
-                || value == "null"
-                || value.parse::<f64>().is_ok();
-            assert!(ok, "{key}: not a number, boolean or null: {value}");
-            (key.to_string(), value)
-        })
-        .collect()
+/// The keys of the JSON line and the type of each value.
+const KEYS: [(&str, Kind); 14] = [
+    ("orders", Kind::Integer),
+    ("duration_s", Kind::Number),
+    ("orders_per_s", Kind::Number),
+    ("p50_us", Kind::Number),
+    ("p99_us", Kind::Number),
+    ("p999_us", Kind::Number),
+    ("max_us", Kind::Number),
+    ("sessions", Kind::Integer),
+    ("tls", Kind::Bool),
+    ("rejects", Kind::Integer),
+    ("cancel_rejects", Kind::Integer),
+    ("unanswered", Kind::Integer),
+    ("warmup", Kind::Integer),
+    ("rate", Kind::NumberOrNull),
+];
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Integer,
+    Number,
+    Bool,
+    NumberOrNull,
+}
+
+impl Kind {
+    fn holds(self, v: &Value) -> bool {
+        match self {
+            Kind::Integer => v.is_u64(),
+            Kind::Number => v.is_number(),
+            Kind::Bool => v.is_boolean(),
+            Kind::NumberOrNull => v.is_number() || v.is_null(),
+        }
+    }
 }
 
 /// Runs the bench with `args` from the project root and checks its JSON line.
-fn bench(args: &[&str]) -> BTreeMap<String, String> {
+fn bench(args: &[&str]) -> Map<String, Value> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = Command::new(env!("CARGO_BIN_EXE_fixvenue-bench"))
         .current_dir(root)
@@ -61,27 +71,21 @@ fn bench(args: &[&str]) -> BTreeMap<String, String> {
         stderr.contains("bench e2e:"),
         "no summary on stderr: {stderr}"
     );
-    let json = parse_flat_json(last);
-    for key in [
-        "orders",
-        "duration_s",
-        "orders_per_s",
-        "p50_us",
-        "p99_us",
-        "p999_us",
-        "max_us",
-        "sessions",
-        "tls",
-        "rejects",
-    ] {
-        assert!(json.contains_key(key), "{key} missing from {last}");
+    let json: Map<String, Value> =
+        serde_json::from_str(last).unwrap_or_else(|e| panic!("not a JSON object ({e}): {last}"));
+    assert_eq!(json.len(), KEYS.len(), "{last}");
+    for (key, kind) in KEYS {
+        let value = json
+            .get(key)
+            .unwrap_or_else(|| panic!("{key} missing from {last}"));
+        assert!(kind.holds(value), "{key}: {value} is not {kind:?}");
     }
-    assert_eq!(json["orders"], ORDERS.to_string());
-    assert_eq!(json["sessions"], "2");
-    assert_eq!(json["unanswered"], "0", "{stderr}");
-    assert_eq!(json["rejects"], "0", "{stderr}");
-    let p50: f64 = json["p50_us"].parse().unwrap();
-    let max: f64 = json["max_us"].parse().unwrap();
+    assert_eq!(json["orders"], ORDERS);
+    assert_eq!(json["sessions"], 2);
+    assert_eq!(json["unanswered"], 0, "{stderr}");
+    assert_eq!(json["rejects"], 0, "{stderr}");
+    let p50 = json["p50_us"].as_f64().unwrap();
+    let max = json["max_us"].as_f64().unwrap();
     assert!(p50 > 0.0 && p50 <= max, "{last}");
     json
 }
@@ -90,7 +94,7 @@ fn bench(args: &[&str]) -> BTreeMap<String, String> {
 fn an_in_process_run_answers_every_order_and_ends_with_its_json_line() {
     bench(&["--in-process"]);
     let open_loop = bench(&["--in-process", "--rate", "2000", "--warmup", "20"]);
-    assert_eq!(open_loop["rate"], "2000");
+    assert_eq!(open_loop["rate"].as_f64(), Some(2000.0));
 }
 
 #[test]
@@ -105,12 +109,11 @@ fn a_run_against_fixvenue_serve_answers_every_order() {
          SocketAcceptPort=0\nNonStopSession=Y\n[SESSION]\nTargetCompID=BENCH1\n[SESSION]\nTargetCompID=BENCH2\n",
     )
     .unwrap();
-    let (mut venue, port) = testkit::venue::start_venue(&cfg, &dir.join("data"));
-    let port = port.to_string();
+    let venue = testkit::venue::VenueProcess::start(&cfg, &dir.join("data"));
+    let port = venue.port.to_string();
     let result = std::panic::catch_unwind(|| bench(&["--port", &port]));
-    let _ = venue.kill();
-    let _ = venue.wait();
+    drop(venue);
     let _ = std::fs::remove_dir_all(&dir);
     let json = result.expect("the bench against fixvenue serve");
-    assert_eq!(json["tls"], "false");
+    assert_eq!(json["tls"], false);
 }

@@ -1,512 +1,443 @@
-//! A small blocking FIX 4.4 client for the end-to-end tests: log on, send with the header filled in, expect the
-//! next message to have given fields (with a timeout), read fields, recover a gap by ResendRequest.
+//! The FIX client, async: one session from the client's side over one connection at a time. Its numbers outlive
+//! connections, as a FIX session's do.
 //!
-//! Field lists are written as in the conformance scripts: `35=8|150=0|` (`tag=*` any value, `!tag` absent; two
-//! numbers one of which has a decimal point compare as numbers).
-#![allow(dead_code)]
+//! Two levels, so that a scripted scenario and a plain test use the same code:
+//! - raw: [`Client::send`] (header filled in), [`Client::send_raw`] (bytes as given, for malformed input),
+//!   [`Client::recv_raw`] (the next message, whatever it is);
+//! - session: [`Client::recv`] checks the acceptor's MsgSeqNum, passes over plain Heartbeats and duplicates
+//!   already seen, answers a ResendRequest with a gap fill; [`Client::expect`] wants the next message to match a
+//!   spec; the logon and logout helpers.
+//!
+//! With `FIX_TRACE` set, every message in and out is printed on stderr (`cargo test -- --nocapture`).
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::io;
+use std::sync::OnceLock;
+use std::time::Duration;
 
-use fix::frame::{self, from_text};
-use fix::{FrameConfig, Framed};
+use bytes::BytesMut;
+use chrono::Utc;
+use tokio::io::AsyncWriteExt;
+use tokio::time::{Instant, timeout};
 
-/// How long `expect` waits for a message: generous, so a loaded machine does not fail a test.
+use crate::frames::{FrameReader, ReadError};
+use crate::msg::{Msg, readable};
+use crate::stamp::Stamp;
+use crate::stream::{ConnectError, Endpoint, Stream, connect};
+
+/// How long `expect` waits for a message: generous, so that a loaded machine does not fail a test.
 pub const EXPECT_WAIT: Duration = Duration::from_secs(10);
-/// Logons tried while the venue refuses the session because a connection that has just gone still holds it.
+/// How long a write may take before the acceptor is taken for stuck.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Logons tried while the acceptor refuses the session because a connection that has just gone still holds it.
 pub const LOGON_ATTEMPTS_MAX: usize = 10;
+/// The pause between those attempts.
+pub const LOGON_RETRY_WAIT: Duration = Duration::from_millis(300);
+/// How long, after the acceptor's Logout, the client waits for it to close the connection.
+pub const LOGOUT_CLOSE_WAIT: Duration = Duration::from_secs(5);
 
-/// One received message.
-#[derive(Clone, Debug)]
-pub struct Msg {
-    /// The message with `|` for SOH.
-    pub text: String,
-    pub fields: Vec<(u32, String)>,
+/// BeginSeqNo of a ResendRequest (`fix::tags` names only the tags the venue reads).
+const BEGIN_SEQ_NO: u32 = 7;
+
+/// What went wrong, from the client's side.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error("no connection")]
+    NotConnected,
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error("write failed: {0}")]
+    Write(#[source] io::Error),
+    #[error("write timed out")]
+    WriteTimeout,
+    #[error("nothing within {wait:?}, {expected} expected")]
+    Silence { wait: Duration, expected: String },
+    #[error("{problem} in {msg}")]
+    Unexpected { problem: String, msg: Msg },
+    /// The acceptor broke the session protocol as the client sees it (numbers, Logon answer).
+    #[error("{0}")]
+    Session(String),
 }
 
-impl Msg {
-    fn parse(raw: &[u8]) -> Msg {
-        let text = String::from_utf8_lossy(raw).replace('\x01', "|");
-        let fields = text
-            .split('|')
-            .filter_map(|f| {
-                let (t, v) = f.split_once('=')?;
-                Some((t.parse().ok()?, v.to_string()))
-            })
-            .collect();
-        Msg { text, fields }
-    }
-
-    pub fn get(&self, tag: u32) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|(t, _)| *t == tag)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The field, or a panic naming the message.
-    pub fn field(&self, tag: u32) -> &str {
-        self.get(tag)
-            .unwrap_or_else(|| panic!("{tag} missing in {}", self.text))
-    }
-
-    pub fn decimal(&self, tag: u32) -> rust_decimal::Decimal {
-        let v = self.field(tag);
-        v.parse()
-            .unwrap_or_else(|_| panic!("{tag}={v} is not a decimal in {}", self.text))
-    }
-
-    pub fn seq(&self) -> u64 {
-        self.field(34).parse().expect("MsgSeqNum")
-    }
-
-    pub fn msg_type(&self) -> &str {
-        self.field(35)
-    }
-
-    /// The first field of `spec` this message does not have, if any.
-    pub fn mismatch(&self, spec: &str) -> Option<String> {
-        for item in spec.split('|').filter(|s| !s.is_empty()) {
-            if let Some(tag) = item.strip_prefix('!') {
-                let tag: u32 = tag.parse().expect("tag");
-                if self.get(tag).is_some() {
-                    return Some(format!("{tag} present"));
-                }
-                continue;
-            }
-            let (tag, want) = item.split_once('=').expect("tag=value");
-            let tag: u32 = tag.parse().expect("tag");
-            match self.get(tag) {
-                None => return Some(format!("{tag} missing ({item} expected)")),
-                Some(_) if want == "*" => {}
-                Some(got) if same_value(got, want) => {}
-                Some(got) => return Some(format!("{tag}={got} where {item} was expected")),
-            }
-        }
-        None
-    }
-
-    pub fn is(&self, spec: &str) -> bool {
-        self.mismatch(spec).is_none()
+impl ClientError {
+    /// Whether the connection is gone (closed by the acceptor, failed, or never opened).
+    pub fn is_closed(&self) -> bool {
+        matches!(
+            self,
+            ClientError::NotConnected | ClientError::Read(ReadError::Closed | ReadError::Io(_))
+        )
     }
 }
 
-fn same_value(got: &str, want: &str) -> bool {
-    if got == want {
-        return true;
-    }
-    if !got.contains('.') && !want.contains('.') {
-        return false;
-    }
-    match (
-        got.parse::<rust_decimal::Decimal>(),
-        want.parse::<rust_decimal::Decimal>(),
-    ) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
-}
-
-/// UTCTimestamp with microseconds: `YYYYMMDD-HH:MM:SS.ffffff`.
-pub fn is_utc_micros(v: &str) -> bool {
-    let b = v.as_bytes();
-    b.len() == 24
-        && b.iter().enumerate().all(|(i, c)| match i {
-            8 => *c == b'-',
-            11 | 14 => *c == b':',
-            17 => *c == b'.',
-            _ => c.is_ascii_digit(),
-        })
-}
-
-/// With FIX_TRACE set, every message in and out on stderr (`cargo test -- --nocapture`).
-fn trace(session: &str, direction: &str, text: &str) {
-    if std::env::var_os("FIX_TRACE").is_some() {
-        eprintln!("{session} {direction} {text}");
-    }
-}
-
-fn now() -> String {
-    chrono::Utc::now().format("%Y%m%d-%H:%M:%S%.3f").to_string()
-}
-
-/// A UTCTimestamp `s` seconds from now, in milliseconds.
-pub fn in_seconds(s: i64) -> String {
-    (chrono::Utc::now() + chrono::TimeDelta::seconds(s))
-        .format("%Y%m%d-%H:%M:%S%.3f")
-        .to_string()
-}
-
-/// A ClOrdID unique within the test process and across runs.
-pub fn id(prefix: &str) -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let ms = chrono::Utc::now().timestamp_millis();
-    format!(
-        "{prefix}-{ms}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// One FIX session as the client sees it: its numbers outlive connections.
-pub struct Fix {
-    pub sender: String,
-    pub target: String,
-    /// Our next outgoing MsgSeqNum.
-    pub next_out: u64,
-    /// The venue's next MsgSeqNum we expect.
+/// One FIX session as the client sees it.
+pub struct Client {
+    /// CompIDs, our next MsgSeqNum, SendingTime's precision.
+    pub stamp: Stamp,
+    /// The acceptor's next MsgSeqNum, as [`Client::recv`] expects it.
     pub next_in: u64,
-    stream: Option<TcpStream>,
-    buf: Vec<u8>,
-    /// Messages read while looking for something else (`expect_with` keeps what it passed over).
-    pending: std::collections::VecDeque<Msg>,
+    conn: Option<FrameReader<Stream>>,
+    /// Outgoing bytes, reused.
+    out: BytesMut,
 }
 
-impl Fix {
-    pub fn new(sender: &str) -> Fix {
-        Fix {
-            sender: sender.to_string(),
-            target: "FIXVENUE".to_string(),
-            next_out: 1,
+impl Client {
+    /// A session from `sender` to `target`, both sides at MsgSeqNum 1, not connected.
+    pub fn new(sender: &str, target: &str) -> Client {
+        Client::with_stamp(Stamp::new(sender, target))
+    }
+
+    pub fn with_stamp(stamp: Stamp) -> Client {
+        Client {
+            stamp,
             next_in: 1,
-            stream: None,
-            buf: Vec::new(),
-            pending: Default::default(),
+            conn: None,
+            out: BytesMut::with_capacity(4096),
         }
     }
 
-    /// Opens a connection (the numbers carry on).
-    pub fn connect(&mut self, port: u16) {
-        let s = TcpStream::connect(("127.0.0.1", port)).expect("connect to the venue");
-        s.set_nodelay(true).ok();
-        self.stream = Some(s);
-        self.buf.clear();
-        self.pending.clear();
+    pub fn sender(&self) -> &str {
+        &self.stamp.sender
     }
 
-    /// Connects and logs on with `extra` Logon fields; returns the venue's Logon.
-    /// A connection closed without an answer (the venue still holds the session for a connection that has just
-    /// gone) is tried again, up to `LOGON_ATTEMPTS_MAX` times; the Logon keeps its MsgSeqNum.
-    pub fn logon_with(&mut self, port: u16, extra: &str) -> Msg {
-        let seq = self.next_out;
-        for _ in 0..LOGON_ATTEMPTS_MAX {
-            self.connect(port);
-            self.next_out = seq;
-            self.send(&format!("35=A|98=0|108=30|{extra}"));
-            if let Some(logon) = self.recv_raw(EXPECT_WAIT) {
-                assert_eq!(logon.msg_type(), "A", "Logon refused: {}", logon.text);
-                return logon;
-            }
-            std::thread::sleep(Duration::from_millis(300));
-        }
-        panic!("{}: no answer to {LOGON_ATTEMPTS_MAX} Logons", self.sender);
+    pub fn is_connected(&self) -> bool {
+        self.conn.is_some()
     }
 
-    /// Logs on with the numbers the client has, expecting no gap.
-    pub fn logon(&mut self, port: u16) -> Msg {
-        let (logon, resent) = self.logon_recover(port);
-        assert!(
-            resent.is_empty(),
-            "{}: unexpected gap: {resent:?}",
-            self.sender
-        );
-        logon
+    /// Opens a connection (replacing any); the numbers carry on.
+    pub async fn connect(&mut self, endpoint: &Endpoint) -> Result<(), ClientError> {
+        self.conn = None;
+        self.attach(connect(endpoint).await?);
+        Ok(())
     }
 
-    /// Logs on with ResetSeqNumFlag=Y: both sides start at 1.
-    pub fn logon_reset(&mut self, port: u16) -> Msg {
-        self.next_out = 1;
-        self.next_in = 1;
-        let logon = self.logon_with(port, "141=Y|");
-        assert_eq!(logon.seq(), 1, "{}", logon.text);
-        self.next_in = 2;
-        logon
+    /// Uses a connection opened elsewhere (by a [`Connector`](crate::stream::Connector) many sessions share).
+    pub fn attach(&mut self, stream: Stream) {
+        self.conn = Some(FrameReader::new(stream));
     }
 
-    /// Logs on with the numbers the client has; when the venue's Logon shows a gap, asks for it with a
-    /// ResendRequest and returns the application messages resent (PossDupFlag=Y), in order.
-    pub fn logon_recover(&mut self, port: u16) -> (Msg, Vec<Msg>) {
-        let logon = self.logon_with(port, "");
-        let logon_seq = logon.seq();
-        assert!(
-            logon_seq >= self.next_in,
-            "the venue's Logon went back from {} to {logon_seq}",
-            self.next_in
-        );
-        let mut resent = Vec::new();
-        if logon_seq > self.next_in {
-            let from = self.next_in;
-            self.send(&format!("35=2|7={from}|16=0|"));
-            let mut expected = from;
-            while expected < logon_seq {
-                let m = self.recv_raw(EXPECT_WAIT).unwrap_or_else(|| {
-                    panic!("resend stopped before {expected} (up to {logon_seq})")
-                });
-                match m.msg_type() {
-                    "4" => {
-                        let new: u64 = m.field(36).parse().unwrap();
-                        assert!(new > expected, "gap fill going back: {}", m.text);
-                        expected = new;
-                    }
-                    _ => {
-                        assert_eq!(m.seq(), expected, "resend out of order: {}", m.text);
-                        assert_eq!(
-                            m.get(43),
-                            Some("Y"),
-                            "resent without PossDupFlag: {}",
-                            m.text
-                        );
-                        resent.push(m);
-                        expected += 1;
-                    }
-                }
-            }
-        }
-        self.next_in = logon_seq + 1;
-        (logon, resent)
+    /// Takes the connection out (with what it has buffered), to split it or to keep it aside.
+    pub fn take_connection(&mut self) -> Option<FrameReader<Stream>> {
+        self.conn.take()
     }
 
-    /// Sends `35=X|...` with 49, 56, 34 and 52 filled in.
-    pub fn send(&mut self, body: &str) {
-        let (t, rest) = body.split_once('|').expect("35=X|...");
-        let text = format!(
-            "{t}|49={}|56={}|34={}|52={}|{rest}",
-            self.sender,
-            self.target,
-            self.next_out,
-            now()
-        );
-        self.next_out += 1;
-        trace(&self.sender, ">", &text);
-        self.write(&from_text(&text));
-    }
-
-    pub fn write(&mut self, bytes: &[u8]) {
-        let s = self.stream.as_mut().expect("connected");
-        s.write_all(bytes).expect("write to the venue");
-    }
-
-    /// The next message within `wait`, or `None` (silence or a closed connection). Numbers are not checked.
-    pub fn recv_raw(&mut self, wait: Duration) -> Option<Msg> {
-        if let Some(m) = self.pending.pop_front() {
-            return Some(m);
-        }
-        let deadline = Instant::now() + wait;
-        loop {
-            match frame::check(&self.buf, &FrameConfig::default()) {
-                Framed::Complete { len } => {
-                    let raw: Vec<u8> = self.buf.drain(..len).collect();
-                    let m = Msg::parse(&raw);
-                    trace(&self.sender, "<", &m.text);
-                    return Some(m);
-                }
-                Framed::Garbled { reason, .. } => panic!("the venue sent garbage: {reason}"),
-                Framed::Incomplete { .. } => {}
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return None;
-            }
-            let s = self.stream.as_mut()?;
-            s.set_read_timeout(Some(left)).ok();
-            let mut chunk = [0u8; 8192];
-            match s.read(&mut chunk) {
-                Ok(0) => {
-                    self.stream = None;
-                    return None;
-                }
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return None;
-                }
-                Err(_) => {
-                    self.stream = None;
-                    return None;
-                }
-            }
-        }
-    }
-
-    /// The next message other than a plain Heartbeat, checked to carry the next MsgSeqNum.
-    pub fn recv(&mut self, wait: Duration) -> Option<Msg> {
-        loop {
-            let m = self.recv_raw(wait)?;
-            if m.get(43) == Some("Y") && m.seq() < self.next_in {
-                // A possible duplicate already seen (a resend's gap fill over the Logon): ignored, as FIX says.
-                continue;
-            }
-            if m.msg_type() != "0" || m.get(112).is_some() {
-                assert_eq!(
-                    m.seq(),
-                    self.next_in,
-                    "{}: MsgSeqNum {} where {} was expected: {}",
-                    self.sender,
-                    m.seq(),
-                    self.next_in,
-                    m.text
-                );
-            }
-            self.next_in = m.seq() + 1;
-            if m.msg_type() == "0" && m.get(112).is_none() {
-                continue;
-            }
-            if m.msg_type() == "2" {
-                // The venue asks for what it missed: nothing of ours needs resending, so one gap fill.
-                let begin = m.field(7).to_string();
-                let text = format!(
-                    "35=4|49={}|56={}|34={begin}|43=Y|52={}|122={}|123=Y|36={}|",
-                    self.sender,
-                    self.target,
-                    now(),
-                    now(),
-                    self.next_out
-                );
-                trace(&self.sender, ">", &text);
-                self.write(&from_text(&text));
-                continue;
-            }
-            return Some(m);
-        }
-    }
-
-    /// The next message, which must match `spec`.
-    #[track_caller]
-    pub fn expect(&mut self, spec: &str) -> Msg {
-        let m = self.recv(EXPECT_WAIT).unwrap_or_else(|| {
-            panic!(
-                "{}: nothing within {EXPECT_WAIT:?}, {spec} expected",
-                self.sender
-            )
-        });
-        if let Some(problem) = m.mismatch(spec) {
-            panic!("{}: {problem} in {}", self.sender, m.text);
-        }
-        m
-    }
-
-    /// No message (but Heartbeats) for `ms`.
-    #[track_caller]
-    pub fn expect_nothing(&mut self, ms: u64) {
-        if let Some(m) = self.recv(Duration::from_millis(ms)) {
-            panic!("{}: expected nothing, received {}", self.sender, m.text);
-        }
-    }
-
-    /// Logout and its answer; the connection closes.
-    pub fn logout(&mut self) {
-        self.send("35=5|");
-        self.expect("35=5|");
-        assert!(
-            self.recv(Duration::from_secs(5)).is_none(),
-            "still connected"
-        );
-        self.stream = None;
+    /// Puts back a connection taken out (or none).
+    pub fn put_connection(&mut self, conn: Option<FrameReader<Stream>>) {
+        self.conn = conn;
     }
 
     /// Closes the connection without a Logout.
-    pub fn drop_connection(&mut self) {
-        if let Some(s) = self.stream.take() {
-            let _ = s.shutdown(std::net::Shutdown::Both);
+    pub async fn disconnect(&mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            // The connection is dropped either way; a failed shutdown only means the peer went first.
+            let _ = conn.get_mut().shutdown().await;
         }
     }
 
-    /// Whether the venue closed the connection within `wait` (after any messages, which are returned).
-    pub fn closed_within(&mut self, wait: Duration) -> (bool, Vec<Msg>) {
-        let deadline = Instant::now() + wait;
-        let mut seen = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.recv_raw(left) {
-                Some(m) => seen.push(m),
-                None => return (self.stream.is_none(), seen),
+    /// Sends `35=X|...|` with the header filled in (see [`Stamp::put_text`]).
+    pub async fn send(&mut self, text: &str) -> Result<(), ClientError> {
+        let mut out = std::mem::take(&mut self.out);
+        out.clear();
+        self.stamp.put_text(&mut out, text, Utc::now());
+        let result = self.send_raw(&out).await;
+        self.out = out;
+        result
+    }
+
+    /// Sends bytes as they are.
+    pub async fn send_raw(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
+        trace(&self.stamp.sender, ">", bytes);
+        let conn = self.conn.as_mut().ok_or(ClientError::NotConnected)?;
+        let io = conn.get_mut();
+        let write = async {
+            io.write_all(bytes).await?;
+            io.flush().await
+        };
+        match timeout(WRITE_TIMEOUT, write).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(ClientError::Write(e)),
+            Err(_) => Err(ClientError::WriteTimeout),
+        }
+    }
+
+    /// The next message within `wait`, whatever it is; `None` after `wait` of silence. When the connection ends
+    /// (or fails) it is dropped and the error says so ([`ClientError::is_closed`]).
+    pub async fn recv_raw(&mut self, wait: Duration) -> Result<Option<Msg>, ClientError> {
+        let conn = self.conn.as_mut().ok_or(ClientError::NotConnected)?;
+        match conn.next_before(Instant::now() + wait).await {
+            Ok(Some(frame)) => {
+                trace(&self.stamp.sender, "<", frame);
+                Ok(Some(Msg::parse(frame)))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => {
+                if !matches!(e, ReadError::Garbled(_)) {
+                    self.conn = None;
+                }
+                Err(e.into())
             }
         }
     }
 
-    // Order-entry shorthands.
-
-    /// A GTC limit order; returns its ClOrdID.
-    pub fn limit(&mut self, side: char, qty: &str, price: &str) -> String {
-        let id = id(&self.sender);
-        self.send(&format!(
-            "35=D|11={id}|55=ZVZZT|54={side}|60={}|38={qty}|40=2|44={price}|59=1|",
-            now()
-        ));
-        id
+    /// The next message, or `None` when the acceptor closes the connection; silence for `wait` is an error.
+    pub async fn recv_or_eof(&mut self, wait: Duration) -> Result<Option<Msg>, ClientError> {
+        match self.recv_raw(wait).await {
+            Ok(Some(m)) => Ok(Some(m)),
+            Ok(None) => Err(ClientError::Silence {
+                wait,
+                expected: "a message or the end of the connection".into(),
+            }),
+            Err(e) if e.is_closed() => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
-    /// A NewOrderSingle with these fields after 11 and 60; returns its ClOrdID.
-    pub fn new_order(&mut self, fields: &str) -> String {
-        let id = id(&self.sender);
-        self.send(&format!("35=D|11={id}|60={}|{fields}", now()));
-        id
+    /// The next message other than a plain Heartbeat, checked to carry the acceptor's next MsgSeqNum; `None` after
+    /// `wait` of silence. A duplicate already seen is passed over; a ResendRequest is answered with a gap fill
+    /// (nothing of ours needs resending).
+    pub async fn recv(&mut self, wait: Duration) -> Result<Option<Msg>, ClientError> {
+        loop {
+            let Some(m) = self.recv_raw(wait).await? else {
+                return Ok(None);
+            };
+            let seq = m
+                .seq_num()
+                .ok_or_else(|| ClientError::Session(format!("no MsgSeqNum in {m}")))?;
+            if m.is_poss_dup() && seq < self.next_in {
+                continue;
+            }
+            if !m.is_plain_heartbeat() && seq != self.next_in {
+                return Err(ClientError::Session(format!(
+                    "MsgSeqNum {seq} where {} was expected: {m}",
+                    self.next_in
+                )));
+            }
+            self.next_in = seq + 1;
+            if m.is_plain_heartbeat() {
+                continue;
+            }
+            if m.msg_type() == "2" {
+                let begin = m
+                    .get(BEGIN_SEQ_NO)
+                    .and_then(|v| v.parse().ok())
+                    .ok_or_else(|| ClientError::Session(format!("no BeginSeqNo in {m}")))?;
+                let mut out = std::mem::take(&mut self.out);
+                out.clear();
+                self.stamp.put_gap_fill(&mut out, begin, Utc::now());
+                let sent = self.send_raw(&out).await;
+                self.out = out;
+                sent?;
+                continue;
+            }
+            return Ok(Some(m));
+        }
     }
 
-    pub fn cancel(&mut self, orig: &str, side: char) -> String {
-        let id = id(&self.sender);
-        self.send(&format!(
-            "35=F|11={id}|41={orig}|55=ZVZZT|54={side}|60={}|",
-            now()
-        ));
-        id
+    /// The next message (as [`Client::recv`] has it), which must match `spec`, within [`EXPECT_WAIT`].
+    pub async fn expect(&mut self, spec: &str) -> Result<Msg, ClientError> {
+        self.expect_within(spec, EXPECT_WAIT).await
     }
 
-    pub fn replace(&mut self, orig: &str, side: char, qty: &str, price: &str) -> String {
-        let id = id(&self.sender);
-        self.send(&format!(
-            "35=G|11={id}|41={orig}|55=ZVZZT|54={side}|60={}|38={qty}|40=2|44={price}|59=1|",
-            now()
-        ));
-        id
+    pub async fn expect_within(&mut self, spec: &str, wait: Duration) -> Result<Msg, ClientError> {
+        let m = self.recv(wait).await?.ok_or_else(|| ClientError::Silence {
+            wait,
+            expected: spec.to_string(),
+        })?;
+        match m.mismatch(spec) {
+            None => Ok(m),
+            Some(problem) => Err(ClientError::Unexpected { problem, msg: m }),
+        }
     }
 
-    pub fn status(&mut self, cl_ord_id: &str, side: char) -> String {
-        let req = id("ST");
-        self.send(&format!(
-            "35=H|11={cl_ord_id}|790={req}|55=ZVZZT|54={side}|"
-        ));
-        req
+    /// No message but Heartbeats for `wait`.
+    pub async fn expect_nothing(&mut self, wait: Duration) -> Result<(), ClientError> {
+        match self.recv(wait).await? {
+            None => Ok(()),
+            Some(m) => Err(ClientError::Session(format!(
+                "expected nothing, received {m}"
+            ))),
+        }
     }
 
-    pub fn mass_cancel_all(&mut self) -> String {
-        let id = id(&self.sender);
-        self.send(&format!("35=q|11={id}|530=7|60={}|", now()));
-        id
+    /// The acceptor closes the connection within `wait`, sending nothing more (not a byte) before it does.
+    pub async fn expect_disconnect(&mut self, wait: Duration) -> Result<(), ClientError> {
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(());
+        };
+        let unread = conn.unread();
+        if !unread.is_empty() {
+            return Err(ClientError::Session(format!(
+                "expected a disconnect, received {}",
+                readable(unread)
+            )));
+        }
+        match timeout(wait, conn.fill()).await {
+            Ok(Err(ReadError::Closed | ReadError::Io(_))) => {
+                self.conn = None;
+                Ok(())
+            }
+            Ok(Err(e)) => Err(e.into()),
+            Ok(Ok(())) => Err(ClientError::Session(format!(
+                "expected a disconnect, received {}",
+                readable(conn.unread())
+            ))),
+            Err(_) => Err(ClientError::Session(format!(
+                "still connected after {wait:?}"
+            ))),
+        }
+    }
+
+    /// Whether the acceptor closed the connection within `wait`, and the messages it sent before.
+    pub async fn closed_within(&mut self, wait: Duration) -> Result<(bool, Vec<Msg>), ClientError> {
+        let deadline = Instant::now() + wait;
+        let mut seen = Vec::new();
+        loop {
+            match self
+                .recv_raw(deadline.saturating_duration_since(Instant::now()))
+                .await
+            {
+                Ok(Some(m)) => seen.push(m),
+                Ok(None) => return Ok((false, seen)),
+                Err(e) if e.is_closed() => return Ok((true, seen)),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Connects and logs on with `extra` Logon fields (after 98=0 and 108=30); returns the acceptor's Logon. A
+    /// connection closed or silent without an answer (the acceptor still holds the session for a connection that
+    /// has just gone) is tried again, up to [`LOGON_ATTEMPTS_MAX`] times; the Logon keeps its MsgSeqNum.
+    pub async fn logon_with(
+        &mut self,
+        endpoint: &Endpoint,
+        extra: &str,
+    ) -> Result<Msg, ClientError> {
+        let seq = self.stamp.next_out;
+        for _ in 0..LOGON_ATTEMPTS_MAX {
+            self.connect(endpoint).await?;
+            self.stamp.next_out = seq;
+            self.send(&format!("35=A|98=0|108=30|{extra}")).await?;
+            match self.recv_raw(EXPECT_WAIT).await {
+                Ok(Some(logon)) if logon.msg_type() == "A" => return Ok(logon),
+                Ok(Some(other)) => {
+                    return Err(ClientError::Session(format!("Logon refused: {other}")));
+                }
+                Ok(None) => {}
+                Err(e) if e.is_closed() => {}
+                Err(e) => return Err(e),
+            }
+            tokio::time::sleep(LOGON_RETRY_WAIT).await;
+        }
+        Err(ClientError::Session(format!(
+            "no answer to {LOGON_ATTEMPTS_MAX} Logons"
+        )))
+    }
+
+    /// Logs on with ResetSeqNumFlag=Y: both sides start at 1.
+    pub async fn logon_reset(&mut self, endpoint: &Endpoint) -> Result<Msg, ClientError> {
+        self.stamp.next_out = 1;
+        self.next_in = 1;
+        let logon = self.logon_with(endpoint, "141=Y|").await?;
+        if logon.seq_num() != Some(1) {
+            return Err(ClientError::Session(format!(
+                "a reset Logon answered with another number than 1: {logon}"
+            )));
+        }
+        self.next_in = 2;
+        Ok(logon)
+    }
+
+    /// Logs on with the numbers the client has, expecting no gap.
+    pub async fn logon(&mut self, endpoint: &Endpoint) -> Result<Msg, ClientError> {
+        let (logon, resent) = self.logon_recover(endpoint).await?;
+        if !resent.is_empty() {
+            return Err(ClientError::Session(format!("unexpected gap: {resent:?}")));
+        }
+        Ok(logon)
+    }
+
+    /// Logs on with the numbers the client has; when the acceptor's Logon shows a gap, asks for it with a
+    /// ResendRequest and returns the application messages resent (PossDupFlag=Y), in order.
+    pub async fn logon_recover(
+        &mut self,
+        endpoint: &Endpoint,
+    ) -> Result<(Msg, Vec<Msg>), ClientError> {
+        let logon = self.logon_with(endpoint, "").await?;
+        let logon_seq = logon
+            .seq_num()
+            .ok_or_else(|| ClientError::Session(format!("no MsgSeqNum in {logon}")))?;
+        if logon_seq < self.next_in {
+            return Err(ClientError::Session(format!(
+                "the acceptor's Logon went back from {} to {logon_seq}",
+                self.next_in
+            )));
+        }
+        let mut resent = Vec::new();
+        if logon_seq > self.next_in {
+            let from = self.next_in;
+            self.send(&format!("35=2|7={from}|16=0|")).await?;
+            resent = self.resent(from, logon_seq).await?;
+        }
+        self.next_in = logon_seq + 1;
+        Ok((logon, resent))
+    }
+
+    /// The resend of `from..until`: gap fills skip, other messages must come in order with PossDupFlag=Y.
+    async fn resent(&mut self, from: u64, until: u64) -> Result<Vec<Msg>, ClientError> {
+        let mut resent = Vec::new();
+        let mut expected = from;
+        while expected < until {
+            let m = self.recv_raw(EXPECT_WAIT).await?.ok_or_else(|| {
+                ClientError::Session(format!("resend stopped before {expected} (up to {until})"))
+            })?;
+            if m.msg_type() == "4" {
+                let new: u64 = m
+                    .get(fix::tags::NEW_SEQ_NO)
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                if new <= expected {
+                    return Err(ClientError::Session(format!("gap fill going back: {m}")));
+                }
+                expected = new;
+                continue;
+            }
+            if m.seq_num() != Some(expected) {
+                return Err(ClientError::Session(format!("resend out of order: {m}")));
+            }
+            if !m.is_poss_dup() {
+                return Err(ClientError::Session(format!(
+                    "resent without PossDupFlag: {m}"
+                )));
+            }
+            resent.push(m);
+            expected += 1;
+        }
+        Ok(resent)
+    }
+
+    /// Logout, its answer, and the end of the connection.
+    pub async fn logout(&mut self) -> Result<(), ClientError> {
+        self.send("35=5|").await?;
+        self.expect("35=5|").await?;
+        match self.recv(LOGOUT_CLOSE_WAIT).await {
+            Ok(None) => {}
+            Err(e) if e.is_closed() => {}
+            Ok(Some(m)) => {
+                return Err(ClientError::Session(format!(
+                    "still connected after the Logout, received {m}"
+                )));
+            }
+            Err(e) => return Err(e),
+        }
+        self.conn = None;
+        Ok(())
     }
 }
 
-/// Checks what every ExecutionReport must carry.
-#[track_caller]
-pub fn check_report(m: &Msg) {
-    for tag in [37, 11, 17, 150, 39, 55, 54, 14, 151, 6, 60, 59] {
-        assert!(m.get(tag).is_some(), "{tag} missing in {}", m.text);
-    }
-    assert!(
-        is_utc_micros(m.field(60)),
-        "60 without microseconds in {}",
-        m.text
-    );
-    let cum = m.decimal(14);
-    let leaves = m.decimal(151);
-    let status = m.field(39);
-    if status != "4" && status != "8" && status != "C" && m.get(38).is_some() {
-        assert_eq!(
-            cum + leaves,
-            m.decimal(38),
-            "CumQty + LeavesQty != OrderQty in {}",
-            m.text
-        );
-    }
-    if m.field(150) == "F" {
-        for tag in [32, 31, 880, 851] {
-            assert!(m.get(tag).is_some(), "{tag} missing on a fill: {}", m.text);
-        }
+/// With `FIX_TRACE` set, one message in or out on stderr.
+fn trace(session: &str, direction: &str, bytes: &[u8]) {
+    static ON: OnceLock<bool> = OnceLock::new();
+    if *ON.get_or_init(|| std::env::var_os("FIX_TRACE").is_some()) {
+        eprintln!("{session} {direction} {}", readable(bytes));
     }
 }

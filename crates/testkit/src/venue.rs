@@ -31,7 +31,7 @@ pub fn venue_binary() -> PathBuf {
 
 /// Starts `fixvenue serve` on a session file and data directory and returns the process and the plain port it
 /// reports listening on. The venue's output keeps being drained so that it never blocks on a full pipe.
-pub fn start_venue(cfg: &Path, data: &Path) -> (Child, u16) {
+fn start_venue(cfg: &Path, data: &Path) -> (Child, u16) {
     let mut child = Command::new(venue_binary())
         .args(["serve", "--sessions"])
         .arg(cfg)
@@ -73,19 +73,30 @@ pub struct VenueProcess {
 }
 
 impl VenueProcess {
+    /// `fixvenue serve` on this session file and data directory, its plain port read from its output.
     pub fn start(cfg: &Path, data: &Path) -> VenueProcess {
         let (child, port) = start_venue(cfg, data);
         VenueProcess { child, port }
     }
 
-    /// Sends `signal` (`TERM`, `KILL`) and waits for the process to end; returns its exit status.
-    pub fn stop(&mut self, signal: &str) -> std::process::ExitStatus {
+    /// Sends `signal` (`TERM`, `KILL`) without waiting for the process to end.
+    pub fn signal(&mut self, signal: &str) {
         let status = Command::new("kill")
             .args([&format!("-{signal}"), &self.child.id().to_string()])
             .status()
             .expect("run kill");
         assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Waits for the process to end; returns its exit status.
+    pub fn wait(&mut self) -> std::process::ExitStatus {
         self.child.wait().expect("wait for the venue")
+    }
+
+    /// Sends `signal` (`TERM`, `KILL`) and waits for the process to end; returns its exit status.
+    pub fn stop(&mut self, signal: &str) -> std::process::ExitStatus {
+        self.signal(signal);
+        self.wait()
     }
 }
 

@@ -1,9 +1,10 @@
 //! Given/when/then tests of the session state machine against a scripted counterparty, one file per protocol
-//! area. The clock is manual; messages are written as text with `|` for SOH.
+//! area. The clock is testkit's `ManualClock`; messages are written as text with `|` for SOH.
 
 use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, TimeDelta, Utc};
+use testkit::ManualClock;
 
 use super::app::NotAvailable;
 use super::config::{SessionConfig, parse};
@@ -29,8 +30,9 @@ pub fn dict() -> Arc<Dictionary> {
         .clone()
 }
 
+/// Where every test's clock starts: testkit's manual clock's start, 2027-01-15 08:00:00 UTC.
 pub fn start() -> DateTime<Utc> {
-    DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+    ManualClock::new().now()
 }
 
 pub fn config(extra: &str) -> SessionConfig {
@@ -52,6 +54,9 @@ pub fn ts(t: DateTime<Utc>) -> String {
 /// A session and a scripted client.
 pub struct Given {
     pub session: Session,
+    /// The test's clock, moved only by `advance`.
+    pub clock: ManualClock,
+    /// The clock's time as `advance` last left it: what the next input to the session carries.
     pub now: DateTime<Utc>,
     /// The client's next MsgSeqNum.
     pub client_seq: u64,
@@ -64,18 +69,21 @@ impl Given {
     }
 
     pub fn connected_with(extra: &str, seq: SeqNums) -> Given {
+        let clock = ManualClock::new();
+        let now = clock.now();
         let mut session = Session::new(
             Arc::new(config(extra)),
             dict(),
             Box::new(NotAvailable),
             seq,
-            start(),
+            now,
         );
-        let actions = session.handle(Event::Connected, start());
+        let actions = session.handle(Event::Connected, now);
         assert!(sends(&actions).is_empty());
         Given {
             session,
-            now: start(),
+            clock,
+            now,
             client_seq: seq.next_in,
         }
     }
@@ -89,8 +97,9 @@ impl Given {
         g
     }
 
+    /// Moves the clock on by `seconds`.
     pub fn advance(&mut self, seconds: i64) {
-        self.now += TimeDelta::seconds(seconds);
+        self.now = self.clock.advance_s(seconds);
     }
 
     /// Sends `body` with a standard header (the next client MsgSeqNum, SendingTime now).

@@ -1,0 +1,246 @@
+//! `fixvenue bench e2e`: order entry end to end. N client FIX 4.4 sessions log on to a venue (over TCP or TLS, or
+//! to one started in this process) and replay the order-book corpus as orders; the ack round trip is measured.
+//!
+//! - The workload is `book_ops_1m.csv` mapped to FIX: `A` is a GTC limit NewOrderSingle, `C` an
+//!   OrderCancelRequest naming the add's ClOrdID (41), `M` a market IOC order. An operation goes to session
+//!   `(order_id - 1) % N`, so every cancel is sent by the session that owns its order. Corpus prices are moved
+//!   onto the instrument (its reference price for the corpus's 100.00, its tick, its lot) and kept inside its
+//!   collar, so that a correct venue accepts them.
+//! - With `--rate R` the load is open loop: operation `j` (in corpus order) is due at `j / R` seconds, whatever
+//!   the answers do. Latency is counted from the due time, not from when the sender managed to write (coordinated
+//!   omission), except for up to `SEND_SLACK` of lateness, which is tokio's timer granularity and not the venue's
+//!   doing. Without `--rate`: closed loop, as fast as the venue answers, with `--window` orders outstanding per
+//!   session.
+//! - The round trip is from the order's write to the FIRST ExecutionReport (35=8) or OrderCancelReject (35=9)
+//!   naming its ClOrdID, or the BusinessMessageReject (35=j) or session Reject (35=3) naming its MsgSeqNum.
+//!   Every answer that is not an acceptance is counted by kind and reason code, and the run fails when an order
+//!   gets no answer within `ANSWER_TIMEOUT` of the last send or when more than `--max-reject-pct` were refused.
+//! - The session side is the minimum a counterparty owes: Heartbeat to a TestRequest, SequenceReset-GapFill to a
+//!   ResendRequest (the bench never resends orders), Logout at the end.
+//!
+//! Per order the sender encodes into one reused buffer and the reader frames and decodes in place; the workload
+//! is built before the clock starts. The sessions speak FIX through testkit's client: its connector (TCP or TLS),
+//! its header stamp and its frame reader.
+//!
+//! Code map: [`workload`] (corpus to orders), [`session`] (one session's life), [`sender`] and [`reader`] (its two
+//! halves), [`window`] (what they share), [`tally`] and [`report`] (the figures), [`venue`] (remote or in-process).
+
+mod reader;
+mod report;
+mod sender;
+mod session;
+mod tally;
+mod venue;
+mod window;
+mod workload;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail, ensure};
+use tokio::sync::{mpsc, watch};
+
+use fix::Dictionary;
+use testkit::stream::Connector;
+use testkit::tls::ClientTls;
+use venue_config::VenueConfig;
+
+pub use report::E2eResult;
+use report::Report;
+use session::{Ids, SessionCtx};
+use tally::Tally;
+use venue::RunningVenue;
+use workload::{Pricing, Workload};
+
+/// Sessions at most: the venue's limit of connections from one address.
+pub const SESSIONS_MAX: u32 = fixvenue::net::CONNECTIONS_PER_IP_MAX as u32;
+/// Orders (warm-up included) at most: the workload is built in memory before the clock starts.
+pub const ORDERS_MAX: u64 = 50_000_000;
+/// The share of refused orders (order rejects, business and session rejects) above which the run fails.
+pub const REJECT_PCT_MAX_DEFAULT: f64 = 1.0;
+/// Orders outstanding per session without `--rate`, by default.
+pub const WINDOW_CLOSED_DEFAULT: u32 = 256;
+/// Orders outstanding per session at most (the sender's slots and the map of MsgSeqNums are this long); with
+/// `--rate` the sender waits when its window is full, and its lateness is measured.
+pub const WINDOW_MAX: u32 = 16_384;
+/// Orders per socket write.
+const BATCH_MAX: usize = 64;
+/// How long a session waits for its last answers after its last send, and the longest silence it accepts.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+const LOGON_TIMEOUT: Duration = Duration::from_secs(10);
+const LOGOUT_TIMEOUT: Duration = Duration::from_secs(2);
+/// tokio's timers fire on millisecond boundaries: an open-loop send up to this late is the bench's own slack, not
+/// the venue's, and is not counted.
+const SEND_SLACK: Duration = Duration::from_millis(1);
+/// Between the last Logon and the first due time, so that no session starts behind.
+const START_DELAY: Duration = Duration::from_millis(20);
+/// The corpus price that lands on the instrument's reference price (100.00 at the corpus's tick of 0.01).
+const CORPUS_CENTER_TICKS: i64 = 10_000;
+const HEART_BT_INT_S: u64 = 30;
+/// Session messages (Heartbeat, GapFill) queued from the reader to the sender.
+const ADMIN_QUEUE_MAX: usize = 64;
+/// Latency histogram range: 1 ns to 10 minutes, three significant digits.
+const LATENCY_NS_MAX: u64 = 600_000_000_000;
+
+const BEGIN_SEQ_NO: u32 = 7;
+const BUSINESS_REJECT_REF_ID: u32 = 379;
+const CXL_REJ_REASON: u32 = 102;
+
+/// Where the venue is.
+#[derive(Debug, Clone)]
+pub enum Venue {
+    Remote {
+        host: String,
+        port: u16,
+    },
+    /// Started inside this process on 127.0.0.1 with a fresh data directory and a generated session config.
+    InProcess,
+}
+
+/// Options of `fixvenue bench e2e`.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub venue: Venue,
+    pub sessions: u32,
+    /// Measured orders (cancels count as orders).
+    pub orders: u64,
+    /// Orders per second over all sessions; `None`: closed loop, as fast as possible.
+    pub rate: Option<f64>,
+    /// Trust roots when connecting with TLS; `None`: plain TCP.
+    pub tls_ca_file: Option<PathBuf>,
+    pub symbol: String,
+    pub sender_prefix: String,
+    pub target_comp_id: String,
+    /// Orders sent before the measured ones, same mix and rate, not in the figures.
+    pub warmup: u64,
+    pub corpus: PathBuf,
+    /// venue.toml for the instrument's tick, lot and collar (and for an in-process venue); `None`: bundled.
+    pub venue_toml: Option<PathBuf>,
+    pub reject_pct_max: f64,
+    /// Orders outstanding per session in closed loop (open loop: `WINDOW_MAX`).
+    pub window: u32,
+}
+
+/// Runs the benchmark; prints a summary on stderr and the JSON line on stdout.
+pub fn run(options: &Options) -> anyhow::Result<()> {
+    ensure!(
+        (1..=SESSIONS_MAX).contains(&options.sessions),
+        "--sessions must be 1 to {SESSIONS_MAX}"
+    );
+    let total = options.orders.saturating_add(options.warmup);
+    ensure!(
+        options.orders > 0 && total <= ORDERS_MAX,
+        "--orders plus --warmup must be 1 to {ORDERS_MAX}"
+    );
+    ensure!(
+        (1..=WINDOW_MAX).contains(&options.window),
+        "--window must be 1 to {WINDOW_MAX}"
+    );
+    if let Some(rate) = options.rate {
+        ensure!(rate.is_finite() && rate > 0.0, "--rate must be positive");
+    }
+    let venue_config = match &options.venue_toml {
+        Some(p) => VenueConfig::load(p)?,
+        None => VenueConfig::bundled(),
+    };
+    let instrument = venue_config
+        .instruments
+        .iter()
+        .find(|i| i.symbol == options.symbol)
+        .with_context(|| format!("no instrument {} in venue.toml", options.symbol))?;
+    let pricing = Pricing::new(instrument)?;
+    let workload = Workload::load(&options.corpus, options, &pricing)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(drive(options, workload))?;
+    report.print(options);
+    report.verdict(options)
+}
+
+async fn drive(options: &Options, workload: Workload) -> anyhow::Result<Report> {
+    let venue = match &options.venue {
+        Venue::Remote { host, port } => RunningVenue::remote(host, *port),
+        Venue::InProcess => RunningVenue::start(options).await?,
+    };
+    let result = sessions(options, workload, &venue).await;
+    venue.stop().await?;
+    result
+}
+
+async fn sessions(
+    options: &Options,
+    workload: Workload,
+    venue: &RunningVenue,
+) -> anyhow::Result<Report> {
+    let dict = Arc::new(Dictionary::fix44().map_err(|e| anyhow::anyhow!("dictionary: {e}"))?);
+    let tls = options.tls_ca_file.clone().map(ClientTls::new);
+    let connector = Connector::new(tls.as_ref())?;
+    let run = format!(
+        "{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis()
+            % 0xffff_ffff
+    );
+    let window = if options.rate.is_some() {
+        WINDOW_MAX as usize
+    } else {
+        options.window as usize
+    };
+    // Every session logs on before the clock starts.
+    let (tick, lot) = (workload.tick, workload.lot);
+    let (start_tx, start_rx) = watch::channel(None::<Instant>);
+    let mut tasks = tokio::task::JoinSet::new();
+    let (ready_tx, mut ready_rx) = mpsc::channel::<()>(workload.sessions.len());
+    for (i, ops) in workload.sessions.into_iter().enumerate() {
+        let ids = Arc::new(Ids {
+            sender: format!("{}{}", options.sender_prefix, i + 1),
+            target: options.target_comp_id.clone(),
+            run: run.clone(),
+            symbol: options.symbol.clone(),
+            tick,
+            lot,
+        });
+        let ctx = SessionCtx {
+            ids,
+            dict: Arc::clone(&dict),
+            ops: Arc::from(ops),
+            window,
+            open_loop: options.rate.is_some(),
+        };
+        let (host, port, connector) = (venue.host.clone(), venue.port, connector.clone());
+        let (ready, start) = (ready_tx.clone(), start_rx.clone());
+        tasks.spawn(async move {
+            let name = ctx.ids.sender.clone();
+            let result = async {
+                let stream = connector.connect(&host, port).await?;
+                ctx.run(stream, ready, start).await
+            }
+            .await;
+            result.with_context(|| format!("session {name}"))
+        });
+    }
+    drop(ready_tx);
+    let mut ready = 0;
+    while ready < options.sessions {
+        tokio::select! {
+            Some(()) = ready_rx.recv() => ready += 1,
+            Some(joined) = tasks.join_next() => {
+                joined??;
+                bail!("a session ended before the start");
+            }
+        }
+    }
+    let started = Instant::now() + START_DELAY;
+    let _ = start_tx.send(Some(started));
+    let mut total = Tally::new(0)?;
+    while let Some(joined) = tasks.join_next().await {
+        total.merge(&joined??)?;
+    }
+    Ok(Report {
+        tally: total,
+        sessions: options.sessions,
+    })
+}
