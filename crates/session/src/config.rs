@@ -435,7 +435,7 @@ fn check_key(file: &str, line: usize, key: &str) -> Result<(), ConfigError> {
         .chain(IGNORED_KEYS)
         .map(|k| {
             (
-                edit_distance(&k.to_ascii_lowercase(), &key.to_ascii_lowercase()),
+                strsim::levenshtein(&k.to_ascii_lowercase(), &key.to_ascii_lowercase()),
                 *k,
             )
         })
@@ -445,24 +445,6 @@ fn check_key(file: &str, line: usize, key: &str) -> Result<(), ConfigError> {
         _ => String::new(),
     };
     Err(err(file, line, Some(key), format!("unknown key{hint}")))
-}
-
-/// Levenshtein distance, for "did you mean".
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (diagonal + usize::from(ca != *cb))
-                .min(row[j] + 1)
-                .min(above + 1);
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 /// Typed access to one merged section.
@@ -1049,12 +1031,5 @@ mod tests {
         let s = parse("sessions/default.cfg", BUNDLED_SESSIONS_CFG).unwrap();
         assert!(s.sessions.iter().any(|c| c.tls.is_none()));
         assert!(s.sessions.iter().any(|c| c.tls.is_some()));
-    }
-
-    #[test]
-    fn edit_distance_counts_edits() {
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("same", "same"), 0);
     }
 }
