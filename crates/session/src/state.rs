@@ -7,12 +7,12 @@
 //!
 //! This file holds the state, the dispatch of events and the messages the session sends (numbered
 //! administrative and application messages, Reject and BusinessMessageReject); each protocol area is a module:
-//! - [`logon`]: the first message of a connection, the Logon checks and answer, a Logon while logged on;
-//! - [`sequence`]: header checks, MsgSeqNum rules, the queue behind a gap, SequenceReset, dispatch in sequence;
-//! - [`resend`]: serving a ResendRequest ([`Session::replay`]);
-//! - [`heartbeat`]: timers, Heartbeat and TestRequest, LogonTimeout and LogoutTimeout, the session's hours;
-//! - [`logout`]: Logout both ways and disconnection;
-//! - [`routing`]: OnBehalfOf and DeliverTo ([`Routing`]); [`redact`](redact()): credentials out of logs.
+//! - `logon`: the first message of a connection, the Logon checks and answer, a Logon while logged on;
+//! - `sequence`: header checks, MsgSeqNum rules, the queue behind a gap, SequenceReset, dispatch in sequence;
+//! - `resend`: serving a ResendRequest ([`Session::replay`]);
+//! - `heartbeat`: timers, Heartbeat and TestRequest, LogonTimeout and LogoutTimeout, the session's hours;
+//! - `logout`: Logout both ways and disconnection;
+//! - `routing`: OnBehalfOf and DeliverTo ([`Routing`]); `redact`: credentials out of logs ([`redact()`]).
 
 mod heartbeat;
 mod logon;
@@ -55,7 +55,7 @@ pub struct SeqNums {
     pub next_in: u64,
     /// MsgSeqNum of the next outgoing message.
     pub next_out: u64,
-    /// The schedule period these numbers belong to ([`schedule::Period::start_s`]).
+    /// The schedule period these numbers belong to ([`schedule::Period::start_s`](crate::schedule::Period::start_s)).
     pub period_start_s: i64,
 }
 

@@ -8,7 +8,7 @@ use fix::tags::{self, msg_type};
 use super::{Session, Status};
 
 impl Session {
-    /// When the next [`Event::Tick`] is due, if any timer runs.
+    /// When the next [`Event::Tick`](super::Event::Tick) is due, if any timer runs.
     pub fn next_deadline(&self) -> Option<DateTime<Utc>> {
         match self.status {
             Status::Disconnected => None,
