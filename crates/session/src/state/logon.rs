@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use fix::tags::{self, SessionRejectReason as Reason, msg_type};
+use fix::tags::{self, msg_type};
 use fix::{Invalid, Message};
 
 use super::{Head, Level, Queued, Routing, Session, Status};
@@ -72,16 +72,7 @@ impl Session {
                 return;
             }
         }
-        if !self.sending_time_ok(&head, now) {
-            self.reject(
-                msg,
-                &head,
-                Reason::SendingTimeAccuracyProblem,
-                Some(tags::SENDING_TIME),
-                None,
-                now,
-            );
-            self.logout_and_disconnect("SendingTime accuracy problem", Some(&routing));
+        if self.refuse_late_sending_time(msg, &head, &routing, now) {
             return;
         }
         let heartbeat_s = msg
@@ -149,13 +140,6 @@ impl Session {
             self.request_resend(head.seq, now);
         } else {
             self.seq.next_in += 1;
-        }
-    }
-
-    pub(super) fn sending_time_ok(&self, head: &Head, now: DateTime<Utc>) -> bool {
-        match (self.config.max_latency_s, head.sending_time) {
-            (Some(max), Some(t)) => (now - t).abs() <= TimeDelta::seconds(i64::from(max)),
-            _ => true,
         }
     }
 

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use fix::tags::{self, SessionRejectReason as Reason, msg_type};
 use fix::{Invalid, Message};
@@ -64,6 +64,33 @@ impl Session {
         })
     }
 
+    /// SendingTime (52) further from `now` than MaxLatency allows: Reject 10 with RefTagID 52, then Logout and
+    /// disconnect. Returns whether the message was refused.
+    pub(super) fn refuse_late_sending_time(
+        &mut self,
+        msg: &Message,
+        head: &Head,
+        routing: &Routing,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let late = match (self.config.max_latency_s, head.sending_time) {
+            (Some(max), Some(t)) => (now - t).abs() > TimeDelta::seconds(i64::from(max)),
+            _ => false,
+        };
+        if late {
+            self.reject(
+                msg,
+                head,
+                Reason::SendingTimeAccuracyProblem,
+                Some(tags::SENDING_TIME),
+                None,
+                now,
+            );
+            self.logout_and_disconnect("SendingTime accuracy problem", Some(routing));
+        }
+        late
+    }
+
     fn on_session_frame(&mut self, frame: &[u8], now: DateTime<Utc>) {
         self.with_message(frame, |s, msg| s.on_session_message(msg, now));
     }
@@ -92,17 +119,8 @@ impl Session {
             self.logout_and_disconnect("CompID problem", Some(&routing));
             return;
         }
-        if !self.sending_time_ok(&head, now) {
-            self.reject(
-                msg,
-                &head,
-                Reason::SendingTimeAccuracyProblem,
-                Some(tags::SENDING_TIME),
-                None,
-                now,
-            );
+        if self.refuse_late_sending_time(msg, &head, &routing, now) {
             self.consume_if_expected(head.seq);
-            self.logout_and_disconnect("SendingTime accuracy problem", Some(&routing));
             return;
         }
         if reset_mode {
