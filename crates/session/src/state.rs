@@ -395,6 +395,21 @@ impl Session {
         });
     }
 
+    /// A Reject of `msg`, then a Logout saying `text` and disconnection: for the header rules whose breach ends
+    /// the session.
+    fn reject_and_logout(
+        &mut self,
+        msg: &Message,
+        head: &Head,
+        reason: Reason,
+        ref_tag: u32,
+        text: &str,
+        now: DateTime<Utc>,
+    ) {
+        self.reject(msg, head, reason, Some(ref_tag), None, now);
+        self.logout_and_disconnect(text, Some(&Routing::of(msg).reversed()));
+    }
+
     fn business_reject(
         &mut self,
         msg: &Message,

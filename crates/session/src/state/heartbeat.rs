@@ -12,12 +12,8 @@ impl Session {
     pub fn next_deadline(&self) -> Option<DateTime<Utc>> {
         match self.status {
             Status::Disconnected => None,
-            Status::AwaitingLogon => {
-                Some(self.connected_at + TimeDelta::seconds(i64::from(self.config.logon_timeout_s)))
-            }
-            Status::LogoutSent(at) => {
-                Some(at + TimeDelta::seconds(i64::from(self.config.logout_timeout_s)))
-            }
+            Status::AwaitingLogon => Some(self.logon_deadline()),
+            Status::LogoutSent(at) => Some(self.logout_deadline(at)),
             Status::LoggedOn => {
                 let silence = match self.test_request {
                     Some(_) => self.last_received + self.heartbeat * 12 / 5,
@@ -29,18 +25,26 @@ impl Session {
         }
     }
 
+    /// The end of LogonTimeout for the connection.
+    fn logon_deadline(&self) -> DateTime<Utc> {
+        self.connected_at + TimeDelta::seconds(i64::from(self.config.logon_timeout_s))
+    }
+
+    /// The end of LogoutTimeout for a Logout sent at `sent_at`.
+    fn logout_deadline(&self, sent_at: DateTime<Utc>) -> DateTime<Utc> {
+        sent_at + TimeDelta::seconds(i64::from(self.config.logout_timeout_s))
+    }
+
     pub(super) fn on_tick(&mut self, now: DateTime<Utc>) {
         match self.status {
             Status::Disconnected => {}
             Status::AwaitingLogon => {
-                let deadline =
-                    self.connected_at + TimeDelta::seconds(i64::from(self.config.logon_timeout_s));
-                if now >= deadline {
+                if now >= self.logon_deadline() {
                     self.disconnect("no Logon within LogonTimeout");
                 }
             }
             Status::LogoutSent(at) => {
-                if now >= at + TimeDelta::seconds(i64::from(self.config.logout_timeout_s)) {
+                if now >= self.logout_deadline(at) {
                     self.disconnect("no Logout answer within LogoutTimeout");
                 }
             }

@@ -72,7 +72,7 @@ impl Session {
                 return;
             }
         }
-        if self.refuse_late_sending_time(msg, &head, &routing, now) {
+        if self.refuse_late_sending_time(msg, &head, now) {
             return;
         }
         let heartbeat_s = msg
@@ -110,11 +110,7 @@ impl Session {
             self.reset_seqnums();
         }
         if head.seq < self.seq.next_in {
-            let text = format!(
-                "MsgSeqNum too low, expecting {} but received {}",
-                self.seq.next_in, head.seq
-            );
-            self.logout_and_disconnect(&text, Some(&routing));
+            self.logout_seq_too_low(head.seq, &routing);
             return;
         }
         if let Err(text) = self.app.on_logon(msg, now) {
@@ -127,13 +123,7 @@ impl Session {
         self.status = Status::LoggedOn;
         self.last_received = now;
         let reply_reset = reset_flag || self.config.reset_on_logon;
-        self.send_admin(msg_type::LOGON, Some(&routing), now, |w| {
-            w.put_u64(tags::ENCRYPT_METHOD, 0)
-                .put_u64(tags::HEART_BT_INT, heartbeat_s);
-            if reply_reset {
-                w.put_bool(tags::RESET_SEQ_NUM_FLAG, true);
-            }
-        });
+        self.send_logon(&routing, heartbeat_s, reply_reset, now);
         self.log(Level::Info, format!("logged on, HeartBtInt {heartbeat_s}"));
         if head.seq > self.seq.next_in {
             self.queue.insert(head.seq, Queued::Consumed);
@@ -141,6 +131,18 @@ impl Session {
         } else {
             self.seq.next_in += 1;
         }
+    }
+
+    /// The venue's Logon: EncryptMethod 0, the agreed HeartBtInt and, when sequence numbers were reset,
+    /// ResetSeqNumFlag=Y.
+    fn send_logon(&mut self, routing: &Routing, heartbeat_s: u64, reset: bool, now: DateTime<Utc>) {
+        self.send_admin(msg_type::LOGON, Some(routing), now, |w| {
+            w.put_u64(tags::ENCRYPT_METHOD, 0)
+                .put_u64(tags::HEART_BT_INT, heartbeat_s);
+            if reset {
+                w.put_bool(tags::RESET_SEQ_NUM_FLAG, true);
+            }
+        });
     }
 
     pub(super) fn on_logon_while_logged_on(
@@ -157,11 +159,7 @@ impl Session {
             let heartbeat_s = self.heartbeat.num_seconds().unsigned_abs();
             // A sequence reset in the middle of a session: both sides start again at 1.
             self.reset_seqnums();
-            self.send_admin(msg_type::LOGON, Some(routing), now, |w| {
-                w.put_u64(tags::ENCRYPT_METHOD, 0)
-                    .put_u64(tags::HEART_BT_INT, heartbeat_s)
-                    .put_bool(tags::RESET_SEQ_NUM_FLAG, true);
-            });
+            self.send_logon(routing, heartbeat_s, true, now);
             self.seq.next_in = 2;
             self.log(
                 Level::Info,

@@ -70,7 +70,6 @@ impl Session {
         &mut self,
         msg: &Message,
         head: &Head,
-        routing: &Routing,
         now: DateTime<Utc>,
     ) -> bool {
         let late = match (self.config.max_latency_s, head.sending_time) {
@@ -78,17 +77,25 @@ impl Session {
             _ => false,
         };
         if late {
-            self.reject(
+            self.reject_and_logout(
                 msg,
                 head,
                 Reason::SendingTimeAccuracyProblem,
-                Some(tags::SENDING_TIME),
-                None,
+                tags::SENDING_TIME,
+                "SendingTime accuracy problem",
                 now,
             );
-            self.logout_and_disconnect("SendingTime accuracy problem", Some(routing));
         }
         late
+    }
+
+    /// A MsgSeqNum below the expected one without PossDupFlag=Y: Logout and disconnect.
+    pub(super) fn logout_seq_too_low(&mut self, received: u64, routing: &Routing) {
+        let text = format!(
+            "MsgSeqNum too low, expecting {} but received {}",
+            self.seq.next_in, received
+        );
+        self.logout_and_disconnect(&text, Some(routing));
     }
 
     fn on_session_frame(&mut self, frame: &[u8], now: DateTime<Utc>) {
@@ -114,12 +121,18 @@ impl Session {
             } else {
                 tags::SENDER_COMP_ID
             };
-            self.reject(msg, &head, Reason::CompIdProblem, Some(tag), None, now);
+            self.reject_and_logout(
+                msg,
+                &head,
+                Reason::CompIdProblem,
+                tag,
+                "CompID problem",
+                now,
+            );
             self.consume_if_expected(head.seq);
-            self.logout_and_disconnect("CompID problem", Some(&routing));
             return;
         }
-        if self.refuse_late_sending_time(msg, &head, &routing, now) {
+        if self.refuse_late_sending_time(msg, &head, now) {
             self.consume_if_expected(head.seq);
             return;
         }
@@ -139,7 +152,7 @@ impl Session {
             self.on_too_low(msg, &head, &routing, now);
             return;
         }
-        if head.poss_dup && !self.poss_dup_ok(msg, &head, &routing, now) {
+        if head.poss_dup && !self.poss_dup_ok(msg, &head, now) {
             self.seq.next_in += 1;
             return;
         }
@@ -148,13 +161,7 @@ impl Session {
 
     /// PossDupFlag=Y rules: OrigSendingTime present (else Reject 1/122) and not after SendingTime (else Reject 10
     /// and Logout). Returns whether the message may be processed.
-    fn poss_dup_ok(
-        &mut self,
-        msg: &Message,
-        head: &Head,
-        routing: &Routing,
-        now: DateTime<Utc>,
-    ) -> bool {
+    fn poss_dup_ok(&mut self, msg: &Message, head: &Head, now: DateTime<Utc>) -> bool {
         if head.msg_type == msg_type::SEQUENCE_RESET {
             return true;
         }
@@ -172,15 +179,14 @@ impl Session {
         if let (Some(orig), Some(sent)) = (head.orig_sending_time, head.sending_time)
             && orig > sent
         {
-            self.reject(
+            self.reject_and_logout(
                 msg,
                 head,
                 Reason::SendingTimeAccuracyProblem,
-                Some(tags::ORIG_SENDING_TIME),
-                None,
+                tags::ORIG_SENDING_TIME,
+                "OrigSendingTime is later than SendingTime",
                 now,
             );
-            self.logout_and_disconnect("OrigSendingTime is later than SendingTime", Some(routing));
             return false;
         }
         true
@@ -213,15 +219,11 @@ impl Session {
 
     fn on_too_low(&mut self, msg: &Message, head: &Head, routing: &Routing, now: DateTime<Utc>) {
         if !head.poss_dup {
-            let text = format!(
-                "MsgSeqNum too low, expecting {} but received {}",
-                self.seq.next_in, head.seq
-            );
-            self.logout_and_disconnect(&text, Some(routing));
+            self.logout_seq_too_low(head.seq, routing);
             return;
         }
         // Already processed: check the PossDup rules, then ignore it.
-        if self.poss_dup_ok(msg, head, routing, now) {
+        if self.poss_dup_ok(msg, head, now) {
             self.log(
                 Level::Info,
                 format!("PossDup message {} already processed: ignored", head.seq),
