@@ -8,10 +8,15 @@
 //! LogonTimeout for the first message, [`FRAME_STARTED_TIMEOUT`] for a message once started, and
 //! [`WRITE_TIMEOUT`] for a peer that does not read (it is disconnected, never buffered for).
 //!
+//! Modules: [`connection`] runs one connection (first message, then the loop that carries out the session's
+//! actions) under [`codec`], the FIX framing as a `tokio_util` codec; [`tls`] builds the rustls acceptor and
+//! [`certs`] the development certificates.
+//!
 //! Invariant: nothing here decides protocol behaviour; the session state machine does, this module carries
 //! out its actions (store first, then the socket).
 
 pub mod certs;
+pub mod codec;
 pub mod connection;
 pub mod tls;
 
