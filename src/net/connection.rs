@@ -27,7 +27,7 @@ use super::{
 use fix::frame::SOH;
 use session::app::AppMessage;
 use session::{Action, Event, Level, Outbound, RESEND_BATCH_MAX, Session, redact};
-use store::sessions::{Direction, LogRecord, Writes};
+use store::sessions::{Direction, LogRecord, StoreError, Writes};
 
 /// Bytes of a first message searched for its CompIDs.
 const IDENTIFY_BYTES_MAX: usize = 1024;
@@ -430,7 +430,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
             self.venue.store.commit(&id, &writes)
         };
         if let Err(e) = stored {
-            self.fail_closed(&e.to_string(), now).await;
+            self.fail_closed(&e, now).await;
             return;
         }
         if self.open && !pending.out.is_empty() {
@@ -450,12 +450,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
     /// Pages through the stored messages of a ResendRequest.
     /// Each page of at most `RESEND_BATCH_MAX` stored messages is sent before the next is read, so a long
     /// resend holds one page in memory.
-    async fn resend(
-        &mut self,
-        begin: u64,
-        end: u64,
-        now: DateTime<Utc>,
-    ) -> Result<(), store::sessions::StoreError> {
+    async fn resend(&mut self, begin: u64, end: u64, now: DateTime<Utc>) -> Result<(), StoreError> {
         let id = self.claimed.slot.id.clone();
         let mut from = begin;
         loop {
@@ -481,7 +476,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
     }
 
     /// The store refused a write: nothing of this step is sent; a Logout says why and the session stays down.
-    async fn fail_closed(&mut self, error: &str, now: DateTime<Utc>) {
+    async fn fail_closed(&mut self, error: &StoreError, now: DateTime<Utc>) {
         tracing::error!(
             session = self.claimed.slot.id,
             "store write failed, the session stops sending: {error}"

@@ -426,9 +426,16 @@ fn msg_type_key(msg_type: &[u8]) -> Option<u16> {
 #[derive(Debug, thiserror::Error)]
 pub enum DictionaryError {
     #[error("dictionary is not well-formed XML: {0}")]
-    Xml(#[from] roxmltree::Error),
+    Xml(roxmltree::Error),
     #[error("dictionary: {0}")]
     Invalid(String),
+}
+
+// Not `#[from]`: the message already carries the XML error, and a source would print it twice.
+impl From<roxmltree::Error> for DictionaryError {
+    fn from(e: roxmltree::Error) -> Self {
+        DictionaryError::Xml(e)
+    }
 }
 
 impl Dictionary {
