@@ -300,13 +300,7 @@ impl Session {
 
     fn send_app(&mut self, msg: &AppMessage, now: DateTime<Utc>) {
         let seq = self.seq.next_out;
-        let mut header = Header::new(
-            &msg.msg_type,
-            &self.config.sender_comp_id,
-            &self.config.target_comp_id,
-            seq,
-            now,
-        );
+        let mut header = outgoing_header(&self.config, &msg.msg_type, seq, now);
         msg.routing.apply(&mut header);
         self.buf.clear();
         let mut w = self.encoder.begin(&mut self.buf, &header);
@@ -330,13 +324,7 @@ impl Session {
         body: impl FnOnce(&mut MessageWriter),
     ) {
         let seq = self.seq.next_out;
-        let mut header = Header::new(
-            msg_type,
-            &self.config.sender_comp_id,
-            &self.config.target_comp_id,
-            seq,
-            now,
-        );
+        let mut header = outgoing_header(&self.config, msg_type, seq, now);
         if let Some(r) = routing {
             r.apply(&mut header);
         }
@@ -410,6 +398,13 @@ impl Session {
         self.logout_and_disconnect(text, Some(&Routing::of(msg).reversed()));
     }
 
+    /// Forgets the gap being filled: the queue behind it and the ResendRequest outstanding.
+    fn clear_gap(&mut self) {
+        self.queue.clear();
+        self.queued_bytes = 0;
+        self.resend_requested = None;
+    }
+
     fn business_reject(
         &mut self,
         msg: &Message,
@@ -444,3 +439,19 @@ impl Session {
 }
 
 pub use redact::redact;
+
+/// The header of a message the venue sends on a session: the venue's CompID as sender, the client's as target.
+fn outgoing_header<'a>(
+    config: &'a SessionConfig,
+    msg_type: &'a [u8],
+    seq: u64,
+    now: DateTime<Utc>,
+) -> Header<'a> {
+    Header::new(
+        msg_type,
+        &config.sender_comp_id,
+        &config.target_comp_id,
+        seq,
+        now,
+    )
+}

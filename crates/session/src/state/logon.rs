@@ -17,9 +17,7 @@ impl Session {
         self.last_received = now;
         self.last_sent = now;
         self.test_request = None;
-        self.resend_requested = None;
-        self.queue.clear();
-        self.queued_bytes = 0;
+        self.clear_gap();
     }
 
     pub(super) fn on_first_frame(&mut self, frame: &[u8], now: DateTime<Utc>) {

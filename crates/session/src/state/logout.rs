@@ -41,9 +41,7 @@ impl Session {
             return;
         }
         self.status = Status::Disconnected;
-        self.queue.clear();
-        self.queued_bytes = 0;
-        self.resend_requested = None;
+        self.clear_gap();
         self.test_request = None;
         if self.config.reset_on_disconnect {
             self.reset_seqnums();
@@ -55,9 +53,7 @@ impl Session {
         self.actions.push(Action::Disconnect(reason.to_string()));
         self.end_app_session();
         self.status = Status::Disconnected;
-        self.queue.clear();
-        self.queued_bytes = 0;
-        self.resend_requested = None;
+        self.clear_gap();
     }
 
     /// Tells the application, once, that the logged-on session ended.

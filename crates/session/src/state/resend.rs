@@ -6,10 +6,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use fix::Message;
-use fix::encode::Header;
 use fix::tags::{self, SessionRejectReason as Reason, msg_type};
 
-use super::{Action, BEGIN_SEQ_NO, END_SEQ_NO, Head, Level, RESEND_BATCH_MAX, Routing, Session};
+use super::{
+    Action, BEGIN_SEQ_NO, END_SEQ_NO, Head, Level, RESEND_BATCH_MAX, Routing, Session,
+    outgoing_header,
+};
 
 impl Session {
     pub(super) fn on_resend_request(&mut self, msg: &Message, head: &Head, now: DateTime<Utc>) {
@@ -85,13 +87,7 @@ impl Session {
     }
 
     fn gap_fill(&mut self, seq: u64, new_seq: u64, now: DateTime<Utc>) {
-        let mut header = Header::new(
-            msg_type::SEQUENCE_RESET,
-            &self.config.sender_comp_id,
-            &self.config.target_comp_id,
-            seq,
-            now,
-        );
+        let mut header = outgoing_header(&self.config, msg_type::SEQUENCE_RESET, seq, now);
         header.poss_dup = true;
         header.orig_sending_time = Some(now);
         self.buf.clear();
@@ -136,13 +132,7 @@ impl Session {
             }
             _ => &[][..],
         };
-        let mut header = Header::new(
-            &msg_type,
-            &self.config.sender_comp_id,
-            &self.config.target_comp_id,
-            seq,
-            now,
-        );
+        let mut header = outgoing_header(&self.config, &msg_type, seq, now);
         header.poss_dup = true;
         header.orig_sending_time = Some(orig.unwrap_or(now));
         routing.apply(&mut header);
