@@ -4,6 +4,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -179,8 +180,8 @@ fn hash_password() -> anyhow::Result<()> {
     // The salt comes from the operating system's random source; the session crate draws no randomness.
     let salt =
         argon2::password_hash::SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-    let hash = session::auth::hash_password(password.as_bytes(), &salt)
-        .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?;
+    let hash =
+        session::auth::hash_password(password.as_bytes(), &salt).context("hashing failed")?;
     println!("{hash}");
     Ok(())
 }

@@ -15,31 +15,41 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
+use crate::net::tls::TlsError;
 use crate::net::{Bound, ServeError, Server};
-use engine::Engine;
+use engine::{Engine, EngineConfigError};
 use fix::Dictionary;
+use fix::dictionary::DictionaryError;
 use gateway::app::GatewayApp;
-use gateway::{Gateway, GatewayThread, Market, SessionInfo};
+use gateway::{Gateway, GatewayError, GatewayThread, Market, SessionInfo};
 use journal::journal::JournalOptions;
-use journal::sequencer::{Sequencer, SequencerConfig, recover, system_clock};
+use journal::sequencer::{
+    RecoverError, Sequencer, SequencerConfig, SequencerError, recover, system_clock,
+};
 use session::app::NotAvailable;
 use session::config::{self, BUNDLED_SESSIONS_CFG, ConfigError, SessionSettings};
 use store::db::{Db, OpenError, WriteError};
 use store::sessions::SessionStore;
-use store::trades::TradeLog;
+use store::trades::{TradeCheckError, TradeLog};
 use venue_config::VenueConfig;
 
 /// The data directory when none is given.
 pub const DATA_DIR_DEFAULT: &str = "data";
 
+/// Why the venue did not start, or stopped with an error. `main` prints it with its chain of sources.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     #[error(transparent)]
     SessionConfig(#[from] ConfigError),
+    #[error("{path}:0: cannot read")]
+    SessionsFile {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     VenueConfig(#[from] venue_config::ConfigError),
-    #[error("data dictionary: {0}")]
-    Dictionary(String),
+    #[error("data dictionary")]
+    Dictionary(#[source] DictionaryError),
     #[error(transparent)]
     Store(#[from] OpenError),
     #[error(transparent)]
@@ -53,18 +63,31 @@ pub enum RuntimeError {
     },
     #[error("tokio runtime: {0}")]
     Tokio(std::io::Error),
-    #[error("session {session}: {message}")]
-    Tls { session: String, message: String },
-    #[error("engine configuration: {0}")]
-    Engine(String),
+    #[error("session {session}")]
+    Tls { session: String, source: TlsError },
+    #[error("engine configuration")]
+    Engine(#[source] EngineConfigError),
+    #[error("trade log")]
+    TradeLog(#[source] TradeCheckError),
+    // Not sources: these errors' messages repeat their own sources, which a chain would print twice (see
+    // `TlsError::Rustls`); the message carries them instead.
     #[error("journal: {0}")]
-    Journal(String),
-    #[error("trade log: {0}")]
-    TradeLog(String),
+    Journal(RecoverError),
     #[error("sequencer: {0}")]
-    Sequencer(String),
-    #[error("gateway: {0}")]
-    Gateway(String),
+    Sequencer(SequencerError),
+    #[error("gateway")]
+    Gateway(#[source] GatewayError),
+    /// A task or thread of the venue panicked or was cancelled.
+    #[error("{task}")]
+    Task {
+        task: &'static str,
+        source: tokio::task::JoinError,
+    },
+}
+
+/// A [`RuntimeError::Task`] naming the part of the venue that ran in the task.
+fn task_failed(task: &'static str) -> impl FnOnce(tokio::task::JoinError) -> RuntimeError {
+    move |source| RuntimeError::Task { task, source }
 }
 
 /// Options of `fixvenue serve`.
@@ -78,9 +101,12 @@ pub struct ServeOptions {
 
 /// The session configuration: the files given (their sessions together; a CompID pair declared twice is an
 /// error), or the bundled one.
-pub fn load_sessions(paths: &[PathBuf]) -> Result<SessionSettings, ConfigError> {
+pub fn load_sessions(paths: &[PathBuf]) -> Result<SessionSettings, RuntimeError> {
     if paths.is_empty() {
-        return config::parse("sessions/default.cfg (bundled)", BUNDLED_SESSIONS_CFG);
+        return Ok(config::parse(
+            "sessions/default.cfg (bundled)",
+            BUNDLED_SESSIONS_CFG,
+        )?);
     }
     let mut all = SessionSettings {
         sessions: Vec::new(),
@@ -92,7 +118,7 @@ pub fn load_sessions(paths: &[PathBuf]) -> Result<SessionSettings, ConfigError> 
                     .origin
                     .rsplit_once(':')
                     .unwrap_or((&session.origin, "0"));
-                return Err(ConfigError {
+                return Err(RuntimeError::SessionConfig(ConfigError {
                     file: file.to_string(),
                     line: line.parse().unwrap_or(0),
                     key: None,
@@ -101,7 +127,7 @@ pub fn load_sessions(paths: &[PathBuf]) -> Result<SessionSettings, ConfigError> 
                         session.id(),
                         other.origin
                     ),
-                });
+                }));
             }
             all.sessions.push(session);
         }
@@ -110,25 +136,23 @@ pub fn load_sessions(paths: &[PathBuf]) -> Result<SessionSettings, ConfigError> 
 }
 
 /// Reads and parses one session configuration file (at most [`config::CONFIG_BYTES_MAX`]).
-fn read_sessions(path: &Path) -> Result<SessionSettings, ConfigError> {
+fn read_sessions(path: &Path) -> Result<SessionSettings, RuntimeError> {
     let file = path.display().to_string();
-    let error = |message: String| ConfigError {
-        file: file.clone(),
-        line: 0,
-        key: None,
-        message,
+    let unreadable = |source| RuntimeError::SessionsFile {
+        path: file.clone(),
+        source,
     };
-    let len = std::fs::metadata(path)
-        .map_err(|e| error(format!("cannot read: {e}")))?
-        .len();
+    let len = std::fs::metadata(path).map_err(unreadable)?.len();
     if len > config::CONFIG_BYTES_MAX {
-        return Err(error(format!(
-            "larger than {} bytes",
-            config::CONFIG_BYTES_MAX
-        )));
+        return Err(RuntimeError::SessionConfig(ConfigError {
+            file: file.clone(),
+            line: 0,
+            key: None,
+            message: format!("larger than {} bytes", config::CONFIG_BYTES_MAX),
+        }));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| error(format!("cannot read: {e}")))?;
-    config::parse(&file, &text)
+    let text = std::fs::read_to_string(path).map_err(unreadable)?;
+    Ok(config::parse(&file, &text)?)
 }
 
 fn load_venue(path: Option<&Path>) -> Result<VenueConfig, venue_config::ConfigError> {
@@ -147,8 +171,7 @@ pub fn check_config(
     let settings = load_sessions(sessions)?;
     load_venue(venue)?;
     let mut lines = Vec::new();
-    let shared =
-        Arc::new(Dictionary::fix44().map_err(|e| RuntimeError::Dictionary(e.to_string()))?);
+    let shared = Arc::new(Dictionary::fix44().map_err(RuntimeError::Dictionary)?);
     for (i, s) in settings.sessions.iter().enumerate() {
         crate::net::session_dictionary(s, &shared)?;
         if let Some(other) = settings.sessions[..i].iter().find(|o| {
@@ -163,9 +186,9 @@ pub fn check_config(
             }));
         }
         if let Some(tls) = &s.tls {
-            crate::net::tls::server_config(tls).map_err(|e| RuntimeError::Tls {
+            crate::net::tls::server_config(tls).map_err(|source| RuntimeError::Tls {
                 session: s.id(),
-                message: e.to_string(),
+                source,
             })?;
         }
         lines.push(format!(
@@ -189,7 +212,7 @@ pub fn check_config(
 /// with a BusinessMessageReject 380=4 (tests of the session layer; the venue itself runs [`start`]).
 pub async fn bind(settings: &SessionSettings, data_dir: &Path) -> Result<Server, RuntimeError> {
     create_data_dir(data_dir)?;
-    let dict = Arc::new(Dictionary::fix44().map_err(|e| RuntimeError::Dictionary(e.to_string()))?);
+    let dict = Arc::new(Dictionary::fix44().map_err(RuntimeError::Dictionary)?);
     let store = SessionStore::open(&Db::open(data_dir)?)?;
     let mut apps = |_: usize, _: &config::SessionConfig| {
         Box::new(NotAvailable) as Box<dyn session::app::Application>
@@ -223,12 +246,11 @@ pub async fn start(
     let settings = load_sessions(&options.sessions)?;
     let resolved = load_venue(options.venue.as_deref())?.resolve()?;
     create_data_dir(&options.data_dir)?;
-    let dict = Arc::new(Dictionary::fix44().map_err(|e| RuntimeError::Dictionary(e.to_string()))?);
+    let dict = Arc::new(Dictionary::fix44().map_err(RuntimeError::Dictionary)?);
     let db = Db::open(&options.data_dir)?;
     let store = SessionStore::open(&db)?;
     let trades = TradeLog::open(&db)?;
-    let engine =
-        Engine::new(resolved.engine.clone()).map_err(|e| RuntimeError::Engine(e.to_string()))?;
+    let engine = Engine::new(resolved.engine.clone()).map_err(RuntimeError::Engine)?;
     let market = Market {
         instruments: engine.instruments().to_vec(),
         currencies: resolved.currencies.clone(),
@@ -269,14 +291,11 @@ pub async fn start(
                 }
             },
         );
-        let (engine, journal, recovery) =
-            recovered.map_err(|e| RuntimeError::Journal(e.to_string()))?;
+        let (engine, journal, recovery) = recovered.map_err(RuntimeError::Journal)?;
         if let Some(e) = mismatch {
-            return Err(RuntimeError::TradeLog(e.to_string()));
+            return Err(RuntimeError::TradeLog(e));
         }
-        let report = check
-            .finish()
-            .map_err(|e| RuntimeError::TradeLog(e.to_string()))?;
+        let report = check.finish().map_err(RuntimeError::TradeLog)?;
         tracing::info!(
             commands = journal.last_seq(),
             torn_tail = ?recovery.torn_tail,
@@ -289,10 +308,10 @@ pub async fn start(
         Ok((engine, journal, core, trades))
     })
     .await
-    .map_err(|e| RuntimeError::Journal(e.to_string()))??;
+    .map_err(task_failed("journal"))??;
     let (sequencer, released) =
         Sequencer::start(engine, journal, SequencerConfig::default(), system_clock())
-            .map_err(|e| RuntimeError::Sequencer(e.to_string()))?;
+            .map_err(RuntimeError::Sequencer)?;
     let (input_tx, input_rx) = gateway::input_channel();
     let mut apps = |index: usize, config: &config::SessionConfig| {
         Box::new(GatewayApp::new(index, config, input_tx.clone()))
@@ -314,12 +333,12 @@ pub async fn start(
         server.run(shutdown).await?;
         let sequencer = tokio::task::spawn_blocking(move || gateway.stop())
             .await
-            .map_err(|e| RuntimeError::Gateway(e.to_string()))?
-            .map_err(|e| RuntimeError::Gateway(e.to_string()))?;
+            .map_err(task_failed("gateway"))?
+            .map_err(RuntimeError::Gateway)?;
         tokio::task::spawn_blocking(move || sequencer.finish())
             .await
-            .map_err(|e| RuntimeError::Sequencer(e.to_string()))?
-            .map_err(|e| RuntimeError::Sequencer(e.to_string()))?;
+            .map_err(task_failed("sequencer"))?
+            .map_err(RuntimeError::Sequencer)?;
         handle.flush_store()?;
         tracing::info!("venue stopped: journal committed, store flushed");
         Ok(())
@@ -344,10 +363,7 @@ pub fn serve(options: &ServeOptions) -> Result<(), RuntimeError> {
             tracing::info!("shutdown requested: logging every session out");
             let _ = tx.send(true);
         });
-        running
-            .done
-            .await
-            .map_err(|e| RuntimeError::Gateway(e.to_string()))?
+        running.done.await.map_err(task_failed("gateway"))?
     })
 }
 

@@ -1,27 +1,33 @@
 //! One connection: TLS handshake, the first message (which names the session), then the loop that feeds the
 //! session state machine with frames, ticks and shutdown, and carries out its actions: store, then socket.
+//!
+//! The socket runs under `tokio_util`'s `Framed` with the [`FixCodec`]: messages come out of it already framed,
+//! and go into it only after the store has made them durable.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
+use bytes::{Bytes, BytesMut};
 use chrono::{DateTime, Utc};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_rustls::TlsAcceptor;
+use tokio_util::codec::Framed;
 
+use super::codec::{FixCodec, Inbound};
 use super::{
     FRAME_STARTED_TIMEOUT, OUTBOUND_QUEUE_MAX, READ_CHUNK_BYTES, Slot, TLS_HANDSHAKE_TIMEOUT,
     Venue, WRITE_TIMEOUT,
 };
-use fix::frame::{self, SOH};
-use fix::{FrameConfig, Framed, Garble};
+use fix::frame::SOH;
 use session::app::AppMessage;
 use session::{Action, Event, Level, Outbound, RESEND_BATCH_MAX, Session, redact};
+use store::db::WriteError;
 use store::sessions::{Direction, LogRecord, Writes};
 
 /// Bytes of a first message searched for its CompIDs.
@@ -67,49 +73,38 @@ fn identify(bytes: &[u8]) -> Option<(String, String)> {
     Some((text(sender?)?, text(target?)?))
 }
 
-async fn read_more<S: AsyncRead + Unpin>(
-    stream: &mut S,
-    buf: &mut BytesMut,
-) -> std::io::Result<usize> {
-    buf.reserve(READ_CHUNK_BYTES);
-    stream.read_buf(buf).await
-}
-
 /// Reads until the first complete message (or a message with another BeginString), within LogonTimeout.
-async fn first_message<S: AsyncRead + Unpin>(
-    stream: &mut S,
-    buf: &mut BytesMut,
+async fn first_message<S: AsyncRead + AsyncWrite + Unpin>(
+    framed: &mut Framed<S, FixCodec>,
     venue: &Venue,
     peer: SocketAddr,
 ) -> Option<(First, (String, String))> {
     let deadline = Instant::now() + venue.logon_timeout;
-    let config = FrameConfig::default();
     loop {
-        match frame::check(buf, &config) {
-            Framed::Complete { len } => {
-                let frame = buf.split_to(len);
+        let item = match timeout_at(deadline, framed.next()).await {
+            Some(Some(Ok(item))) => item,
+            Some(Some(Err(_)) | None) => return None,
+            None => {
+                tracing::warn!(%peer, "no Logon within LogonTimeout: disconnected");
+                return None;
+            }
+        };
+        match item {
+            Inbound::Frame(frame) => {
                 let Some(ids) = identify(&frame) else {
                     tracing::warn!(%peer, "first message has no SenderCompID/TargetCompID: disconnected");
                     return None;
                 };
                 return Some((First::Frame(frame), ids));
             }
-            Framed::Garbled { skip, reason } => {
-                if reason == Garble::BadBeginString && buf.starts_with(b"8=FIX") {
-                    let ids = identify(&buf[..skip])?;
-                    return Some((First::WrongBeginString, ids));
-                }
-                tracing::warn!(%peer, "garbled message before Logon ignored: {reason}");
-                buf.advance(skip);
+            Inbound::WrongBeginString(bytes) => {
+                let ids = identify(&bytes)?;
+                return Some((First::WrongBeginString, ids));
             }
-            Framed::Incomplete { .. } => match timeout_at(deadline, read_more(stream, buf)).await {
-                Some(Ok(0)) | Some(Err(_)) => return None,
-                Some(Ok(_)) => {}
-                None => {
-                    tracing::warn!(%peer, "no Logon within LogonTimeout: disconnected");
-                    return None;
-                }
-            },
+            Inbound::Garbled(reason) => {
+                tracing::warn!(%peer, "garbled message before Logon ignored: {reason}");
+            }
+            Inbound::Drained => {}
         }
     }
 }
@@ -159,15 +154,14 @@ impl Drop for Claimed {
 }
 
 async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
-    mut stream: S,
+    stream: S,
     peer: SocketAddr,
     listener: usize,
     venue: Arc<Venue>,
     shutdown: watch::Receiver<bool>,
 ) {
-    let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
-    let Some((first, (client, ours))) = first_message(&mut stream, &mut buf, &venue, peer).await
-    else {
+    let mut framed = Framed::with_capacity(stream, FixCodec::default(), READ_CHUNK_BYTES);
+    let Some((first, (client, ours))) = first_message(&mut framed, &venue, peer).await else {
         return;
     };
     let Some(slot) = venue
@@ -196,14 +190,13 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
     slot.slow_consumer.store(false, Ordering::SeqCst);
     tracing::info!(%peer, session = slot.id, "connection");
     let mut conn = Conn {
-        stream,
+        framed,
         pending: Pending::default(),
         claimed: Claimed {
             slot: Arc::clone(&slot),
             session: Some(session),
         },
         venue,
-        buf,
         open: true,
         shutdown,
         shutdown_seen: false,
@@ -238,11 +231,10 @@ struct Pending {
 }
 
 struct Conn<S> {
-    stream: S,
+    framed: Framed<S, FixCodec>,
     pending: Pending,
     claimed: Claimed,
     venue: Arc<Venue>,
-    buf: BytesMut,
     open: bool,
     shutdown: watch::Receiver<bool>,
     shutdown_seen: bool,
@@ -291,16 +283,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
                         self.step(Event::Shutdown, None).await;
                     }
                 }
-                read = read_more(&mut self.stream, &mut self.buf) => match read {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => {
-                        self.frames().await;
-                        partial_since = match (self.buf.is_empty(), partial_since) {
+                read = self.framed.next() => match read {
+                    Some(Ok(item)) => {
+                        self.frames(item).await;
+                        partial_since = match (self.framed.read_buffer().is_empty(), partial_since) {
                             (true, _) => None,
                             (false, None) => Some(Instant::now()),
                             (false, since) => since,
                         };
                     }
+                    Some(Err(_)) | None => return,
                 },
                 Some(msg) = self.outbound.recv() => {
                     // Everything queued goes out under one store commit.
@@ -325,15 +317,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
         }
     }
 
-    /// Feeds every complete frame in the buffer to the session, committing their effects in batches of at
-    /// most [`BATCH_MESSAGES_MAX`] (one store flush per batch), before anything is written.
-    async fn frames(&mut self) {
-        let config = FrameConfig::default();
+    /// Feeds every message of one read, starting with `item`, to the session, committing their effects in
+    /// batches of at most [`BATCH_MESSAGES_MAX`] (one store flush per batch), before anything is written.
+    async fn frames(&mut self, mut item: Inbound) {
         let mut batched = 0;
-        while self.open && self.pending.disconnect.is_none() {
-            match frame::check(&self.buf, &config) {
-                Framed::Complete { len } => {
-                    let frame = self.buf.split_to(len);
+        loop {
+            match item {
+                Inbound::Frame(frame) => {
                     let now = Utc::now();
                     let actions = self.session().handle(Event::Frame(&frame), now);
                     self.absorb(actions, Some(&frame), now).await;
@@ -343,18 +333,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
                         batched = 0;
                     }
                 }
-                Framed::Garbled { skip, reason } => {
-                    let wrong_version =
-                        reason == Garble::BadBeginString && self.buf.starts_with(b"8=FIX");
-                    self.buf.advance(skip);
-                    let event = if wrong_version {
-                        Event::WrongBeginString
-                    } else {
-                        Event::Garbled(reason)
-                    };
-                    self.step(event, None).await;
-                }
-                Framed::Incomplete { .. } => break,
+                Inbound::Garbled(reason) => self.step(Event::Garbled(reason), None).await,
+                Inbound::WrongBeginString(_) => self.step(Event::WrongBeginString, None).await,
+                Inbound::Drained => break,
+            }
+            if !self.open || self.pending.disconnect.is_some() {
+                break;
+            }
+            // The codec hands out the rest of the read, then `Drained`, before it reads the socket again: this
+            // never waits for the peer.
+            match self.framed.next().await {
+                Some(Ok(next)) => item = next,
+                Some(Err(_)) | None => break,
             }
         }
         self.commit_and_send(Utc::now()).await;
@@ -441,12 +431,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
             self.venue.store.commit(&id, &writes)
         };
         if let Err(e) = stored {
-            self.fail_closed(&e.to_string(), now).await;
+            self.fail_closed(&e, now).await;
             return;
         }
         if self.open && !pending.out.is_empty() {
-            for o in &pending.out {
-                if !self.write(&o.bytes).await {
+            for o in pending.out {
+                if !self.write(o.bytes).await {
                     break;
                 }
             }
@@ -492,7 +482,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
     }
 
     /// The store refused a write: nothing of this step is sent; a Logout says why and the session stays down.
-    async fn fail_closed(&mut self, error: &str, now: DateTime<Utc>) {
+    async fn fail_closed(&mut self, error: &WriteError, now: DateTime<Utc>) {
         tracing::error!(
             session = self.claimed.slot.id,
             "store write failed, the session stops sending: {error}"
@@ -503,15 +493,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
             if let Action::Send(o) = action
                 && self.open
             {
-                self.write(&o.bytes).await;
+                self.write(o.bytes).await;
             }
         }
         self.flush().await;
         self.close().await;
     }
 
-    async fn write(&mut self, bytes: &[u8]) -> bool {
-        match timeout(WRITE_TIMEOUT, self.stream.write_all(bytes)).await {
+    /// Hands one stored message to the codec; the write buffer goes out when it fills and at [`Self::flush`].
+    async fn write(&mut self, bytes: Bytes) -> bool {
+        match timeout(WRITE_TIMEOUT, self.framed.feed(bytes)).await {
             Ok(Ok(())) => true,
             Ok(Err(e)) => {
                 tracing::warn!(session = self.claimed.slot.id, "write failed: {e}");
@@ -532,7 +523,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
     async fn flush(&mut self) {
         if self.open
             && !matches!(
-                timeout(WRITE_TIMEOUT, self.stream.flush()).await,
+                timeout(WRITE_TIMEOUT, SinkExt::<Bytes>::flush(&mut self.framed)).await,
                 Ok(Ok(()))
             )
         {
@@ -544,7 +535,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
     async fn close(&mut self) {
         if self.open {
             self.open = false;
-            let _ = timeout(WRITE_TIMEOUT, self.stream.shutdown()).await;
+            let _ = timeout(WRITE_TIMEOUT, SinkExt::<Bytes>::close(&mut self.framed)).await;
         }
     }
 }

@@ -8,10 +8,15 @@
 //! LogonTimeout for the first message, [`FRAME_STARTED_TIMEOUT`] for a message once started, and
 //! [`WRITE_TIMEOUT`] for a peer that does not read (it is disconnected, never buffered for).
 //!
+//! Modules: [`connection`] runs one connection (first message, then the loop that carries out the session's
+//! actions) under [`codec`], the FIX framing as a `tokio_util` codec; [`tls`] builds the rustls acceptor and
+//! [`certs`] the development certificates.
+//!
 //! Invariant: nothing here decides protocol behaviour; the session state machine does, this module carries
 //! out its actions (store first, then the socket).
 
 pub mod certs;
+pub mod codec;
 pub mod connection;
 pub mod tls;
 
@@ -28,6 +33,7 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use fix::Dictionary;
+use fix::dictionary::DictionaryError;
 use session::app::{AppMessage, Application};
 use session::config::{SessionConfig, SessionSettings, TlsSettings};
 use session::{Action, Event, SeqNums, Session, redact};
@@ -71,11 +77,17 @@ pub enum ServeError {
         a: String,
         b: String,
     },
-    #[error("session {session}: DataDictionary {path}: {message}")]
+    #[error("session {session}: DataDictionary {path}")]
+    DictionaryRead {
+        session: String,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("session {session}: DataDictionary {path}")]
     Dictionary {
         session: String,
         path: String,
-        message: String,
+        source: DictionaryError,
     },
 }
 
@@ -303,15 +315,19 @@ pub fn session_dictionary(
     let Some(path) = &config.data_dictionary else {
         return Ok(Arc::clone(shared));
     };
-    let err = |message: String| ServeError::Dictionary {
-        session: config.id(),
-        path: path.display().to_string(),
-        message,
-    };
-    let xml = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    let (session, path_text) = (config.id(), path.display().to_string());
+    let xml = std::fs::read_to_string(path).map_err(|source| ServeError::DictionaryRead {
+        session: session.clone(),
+        path: path_text.clone(),
+        source,
+    })?;
     Dictionary::from_xml(&xml)
         .map(Arc::new)
-        .map_err(|e| err(e.to_string()))
+        .map_err(|source| ServeError::Dictionary {
+            session,
+            path: path_text,
+            source,
+        })
 }
 
 async fn accept_loop(l: Listener, venue: Arc<Venue>, mut shutdown: watch::Receiver<bool>) {

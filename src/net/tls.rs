@@ -4,9 +4,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use rustls::server::WebPkiClientVerifier;
+use rustls::server::{VerifierBuilderError, WebPkiClientVerifier};
 use rustls::{RootCertStore, ServerConfig};
-use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::pem::{self, PemObject};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
 
@@ -15,14 +15,23 @@ use session::config::TlsSettings;
 /// Most certificates read from one PEM file.
 pub const PEM_CERTIFICATES_MAX: usize = 16;
 
+// The messages carry the errors the variants hold, so none is a `source`: a chain would print it twice.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    #[error("{path}: {message}")]
-    File { path: String, message: String },
+    #[error("{path}: {error}")]
+    Pem { path: String, error: pem::Error },
+    #[error("{path}: more than {PEM_CERTIFICATES_MAX} certificates")]
+    TooManyCertificates { path: String },
+    #[error("{path}: no certificate in the file")]
+    NoCertificate { path: String },
+    #[error("{path}: {error}")]
+    CaCertificate { path: String, error: rustls::Error },
     #[error("TLS configuration: {0}")]
     Rustls(rustls::Error),
+    #[error("client certificate verifier: NeedClientAuth=Y needs SocketCAFile")]
+    NoCaFile,
     #[error("client certificate verifier: {0}")]
-    Verifier(String),
+    Verifier(VerifierBuilderError),
 }
 
 // Not `#[from]`: the message already carries the rustls error, and a source would print it twice.
@@ -32,27 +41,32 @@ impl From<rustls::Error> for TlsError {
     }
 }
 
-fn file_err(path: &Path, message: impl ToString) -> TlsError {
-    TlsError::File {
-        path: path.display().to_string(),
-        message: message.to_string(),
+fn path_text(path: &Path) -> String {
+    path.display().to_string()
+}
+
+fn pem_err(path: &Path) -> impl FnOnce(pem::Error) -> TlsError {
+    move |error| TlsError::Pem {
+        path: path_text(path),
+        error,
     }
 }
 
 /// Reads every certificate of a PEM file (at least one).
 pub fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let mut out = Vec::new();
-    for cert in CertificateDer::pem_file_iter(path).map_err(|e| file_err(path, e))? {
+    for cert in CertificateDer::pem_file_iter(path).map_err(pem_err(path))? {
         if out.len() == PEM_CERTIFICATES_MAX {
-            return Err(file_err(
-                path,
-                format!("more than {PEM_CERTIFICATES_MAX} certificates"),
-            ));
+            return Err(TlsError::TooManyCertificates {
+                path: path_text(path),
+            });
         }
-        out.push(cert.map_err(|e| file_err(path, e))?);
+        out.push(cert.map_err(pem_err(path))?);
     }
     if out.is_empty() {
-        return Err(file_err(path, "no certificate in the file"));
+        return Err(TlsError::NoCertificate {
+            path: path_text(path),
+        });
     }
     Ok(out)
 }
@@ -67,21 +81,21 @@ pub fn server_config(settings: &TlsSettings) -> Result<ServerConfig, TlsError> {
     };
     let certs = load_certificates(&settings.certificate_file)?;
     let key = PrivateKeyDer::from_pem_file(&settings.private_key_file)
-        .map_err(|e| file_err(&settings.private_key_file, e))?;
+        .map_err(pem_err(&settings.private_key_file))?;
     let builder =
         ServerConfig::builder_with_provider(provider.clone()).with_protocol_versions(versions)?;
     let builder = if settings.need_client_auth {
-        let ca_file = settings
-            .ca_file
-            .as_deref()
-            .ok_or_else(|| TlsError::Verifier("NeedClientAuth=Y needs SocketCAFile".into()))?;
+        let ca_file = settings.ca_file.as_deref().ok_or(TlsError::NoCaFile)?;
         let mut roots = RootCertStore::empty();
         for cert in load_certificates(ca_file)? {
-            roots.add(cert).map_err(|e| file_err(ca_file, e))?;
+            roots.add(cert).map_err(|error| TlsError::CaCertificate {
+                path: path_text(ca_file),
+                error,
+            })?;
         }
         let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
             .build()
-            .map_err(|e| TlsError::Verifier(e.to_string()))?;
+            .map_err(TlsError::Verifier)?;
         builder.with_client_cert_verifier(verifier)
     } else {
         builder.with_no_client_auth()

@@ -165,19 +165,23 @@ pub struct VenueConfig {
     pub default_account: AccountSettings,
 }
 
+// The messages carry the I/O and TOML errors they hold, so neither is a `source`: a chain would print it twice.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("{path}: {error}")]
+    Read { path: String, error: std::io::Error },
     #[error("{path}: larger than {VENUE_TOML_BYTES_MAX} bytes")]
     TooLarge { path: String },
     #[error("venue.toml: {0}")]
-    Parse(#[from] toml::de::Error),
+    Parse(toml::de::Error),
     #[error("venue.toml: {what}: {message}")]
     Invalid { what: String, message: String },
+}
+
+impl From<toml::de::Error> for ConfigError {
+    fn from(e: toml::de::Error) -> Self {
+        ConfigError::Parse(e)
+    }
 }
 
 fn invalid(what: impl Into<String>, message: impl Into<String>) -> ConfigError {
@@ -211,9 +215,9 @@ impl VenueConfig {
 
     pub fn load(path: &Path) -> Result<VenueConfig, ConfigError> {
         let display = path.display().to_string();
-        let read = |source| ConfigError::Read {
+        let read = |error| ConfigError::Read {
             path: display.clone(),
-            source,
+            error,
         };
         if std::fs::metadata(path).map_err(read)?.len() > VENUE_TOML_BYTES_MAX {
             return Err(ConfigError::TooLarge { path: display });

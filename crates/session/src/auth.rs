@@ -5,6 +5,7 @@
 
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use chrono::{DateTime, TimeDelta, Utc};
+use subtle::ConstantTimeEq;
 
 use super::config::SessionConfig;
 
@@ -82,7 +83,7 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() || a.len() > CREDENTIAL_BYTES_MAX {
         return false;
     }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.ct_eq(b).into()
 }
 
 /// Hashes a password into an argon2id PHC string (`fixvenue hash-password`) with the caller's salt: the caller

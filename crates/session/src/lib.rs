@@ -4,11 +4,14 @@
 //!   and key.
 //! - [`state`]: the [`Session`] state machine: Logon rules and authentication, sequence numbers, gap detection and
 //!   the queue behind a gap, ResendRequest and SequenceReset, heartbeats and TestRequest, validation rejects,
-//!   Logout, reverse routing. Timers are data ([`Session::next_deadline`]).
+//!   Logout, reverse routing. Timers are data ([`Session::next_deadline`]). `state.rs` holds the state, the
+//!   dispatch and the messages sent; `state/` one module per protocol area (logon, sequence, resend, heartbeat,
+//!   logout, routing, redact).
 //! - [`app`]: the one interface to the application layer ([`app::Application`]).
 //! - [`auth`]: Username/Password against an argon2 hash, constant-time, with a lock-out.
 //! - [`schedule`]: StartTime/EndTime/StartDay/EndDay periods.
-//! - [`fuzz`]: arbitrary event sequences with invariant checks (the fuzz target and a property test).
+//! - `fuzz` (tests and the `fuzzing` feature only): arbitrary event sequences with invariant checks (the fuzz
+//!   target and a property test).
 //!
 //! Invariants: nothing here does I/O, reads a clock or spawns; every send is returned as an [`Action`] carrying
 //! its MsgSeqNum, and an application message is marked to be stored before the runtime writes it. Nothing here
