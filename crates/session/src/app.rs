@@ -60,26 +60,41 @@ impl Application for NotAvailable {
         routing: &Routing,
         _now: DateTime<Utc>,
     ) -> Vec<AppMessage> {
-        let mut body = Vec::with_capacity(96);
-        if let Some(seq) = msg.get(tags::MSG_SEQ_NUM) {
-            push_field(&mut body, tags::REF_SEQ_NUM, seq.bytes);
-        }
-        push_field(&mut body, tags::REF_MSG_TYPE, msg.msg_type());
-        push_field(
-            &mut body,
-            tags::BUSINESS_REJECT_REASON,
-            BusinessRejectReason::ApplicationNotAvailable.to_fix(),
-        );
-        push_field(
-            &mut body,
-            tags::TEXT,
-            b"Application not available: order entry is not enabled",
-        );
-        vec![AppMessage {
-            msg_type: tags::msg_type::BUSINESS_MESSAGE_REJECT.to_vec(),
-            routing: routing.clone(),
-            body,
-        }]
+        let ref_seq = msg
+            .get(tags::MSG_SEQ_NUM)
+            .and_then(|v| v.as_uint().ok())
+            .unwrap_or(0);
+        vec![business_reject(
+            ref_seq,
+            msg.msg_type(),
+            BusinessRejectReason::ApplicationNotAvailable,
+            "Application not available: order entry is not enabled",
+            routing,
+        )]
+    }
+}
+
+/// A BusinessMessageReject (j) answering one message: RefSeqNum (left out when `ref_seq` is 0: no message has
+/// MsgSeqNum 0), RefMsgType, BusinessRejectReason and Text. Every BusinessMessageReject the venue sends, from the
+/// session layer or an application, is built here.
+pub fn business_reject(
+    ref_seq: u64,
+    ref_msg_type: &[u8],
+    reason: BusinessRejectReason,
+    text: &str,
+    routing: &Routing,
+) -> AppMessage {
+    let mut body = Vec::with_capacity(64 + text.len());
+    if ref_seq > 0 {
+        push_field(&mut body, tags::REF_SEQ_NUM, ref_seq.to_string().as_bytes());
+    }
+    push_field(&mut body, tags::REF_MSG_TYPE, ref_msg_type);
+    push_field(&mut body, tags::BUSINESS_REJECT_REASON, reason.to_fix());
+    push_field(&mut body, tags::TEXT, text.as_bytes());
+    AppMessage {
+        msg_type: tags::msg_type::BUSINESS_MESSAGE_REJECT.to_vec(),
+        routing: routing.clone(),
+        body,
     }
 }
 

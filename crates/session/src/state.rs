@@ -29,7 +29,7 @@ use bytes::{Bytes, BytesMut};
 use chrono::{DateTime, TimeDelta, Utc};
 
 use fix::encode::{Header, MessageWriter};
-use fix::tags::{self, FixEnum, SessionRejectReason as Reason, msg_type};
+use fix::tags::{self, SessionRejectReason as Reason, msg_type};
 use fix::{Decoder, Dictionary, Encoder, Garble, Message, Validator};
 
 use super::app::{AppMessage, Application};
@@ -405,6 +405,7 @@ impl Session {
         self.resend_requested = None;
     }
 
+    /// BusinessMessageReject 380=3: a valid message of a type the venue does not handle.
     fn business_reject(
         &mut self,
         msg: &Message,
@@ -412,24 +413,13 @@ impl Session {
         routing: &Routing,
         now: DateTime<Utc>,
     ) {
-        let mut body = Vec::with_capacity(96);
-        super::app::push_field(
-            &mut body,
-            tags::REF_SEQ_NUM,
-            head.seq.to_string().as_bytes(),
+        let answer = super::app::business_reject(
+            head.seq,
+            msg.msg_type(),
+            tags::BusinessRejectReason::UnsupportedMessageType,
+            "Unsupported message type",
+            routing,
         );
-        super::app::push_field(&mut body, tags::REF_MSG_TYPE, msg.msg_type());
-        super::app::push_field(
-            &mut body,
-            tags::BUSINESS_REJECT_REASON,
-            tags::BusinessRejectReason::UnsupportedMessageType.to_fix(),
-        );
-        super::app::push_field(&mut body, tags::TEXT, b"Unsupported message type");
-        let answer = AppMessage {
-            msg_type: msg_type::BUSINESS_MESSAGE_REJECT.to_vec(),
-            routing: routing.clone(),
-            body,
-        };
         self.send_app(&answer, now);
     }
 

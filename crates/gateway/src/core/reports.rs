@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 
 use engine::{CancelReason, Expiry, InstrumentSpec, OrderId, OrderKind, Seq, Side, TimeInForce};
 use fix::encode::FieldWriter;
-use fix::tags::{self, BusinessRejectReason, ExecType, OrdStatus, msg_type};
+use fix::tags::{self, ExecType, OrdStatus, msg_type};
 use fix::types::{TimePrecision, UTC_TIMESTAMP_BYTES_MAX, format_utc_timestamp};
 use session::Routing;
 use session::app::AppMessage;
@@ -19,25 +19,8 @@ use crate::request::{MassCancelRequest, MassStatusRequest, NewRequest, StatusReq
 /// OrderID of an order the venue refused before it got one.
 pub const NO_ORDER_ID: &str = "NONE";
 
-/// A BusinessMessageReject: the gateway's own, and the session application's (role, throttle, overload). The
-/// one builder of it in the gateway.
-pub fn business_reject(
-    ref_seq: u64,
-    ref_msg_type: &[u8],
-    reason: BusinessRejectReason,
-    text: &str,
-    routing: &Routing,
-) -> AppMessage {
-    let mut buf = BytesMut::with_capacity(128);
-    let mut w = Body::new(&mut buf);
-    if ref_seq > 0 {
-        w.put_u64(tags::REF_SEQ_NUM, ref_seq);
-    }
-    w.put_bytes(tags::REF_MSG_TYPE, ref_msg_type);
-    w.put_enum(tags::BUSINESS_REJECT_REASON, reason);
-    w.put_str(tags::TEXT, text);
-    w.finish(msg_type::BUSINESS_MESSAGE_REJECT, routing)
-}
+/// The one BusinessMessageReject builder, shared with the session layer.
+pub use session::app::business_reject;
 
 /// What an ExecutionReport of an order says besides the order itself.
 #[derive(Clone, Copy, Debug)]
