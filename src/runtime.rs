@@ -63,6 +63,8 @@ pub enum RuntimeError {
     },
     #[error("tokio runtime: {0}")]
     Tokio(std::io::Error),
+    #[error("registering for SIGINT and SIGTERM: {0}")]
+    Signals(std::io::Error),
     #[error("session {session}")]
     Tls { session: String, source: TlsError },
     #[error("engine configuration")]
@@ -353,13 +355,16 @@ pub fn serve(options: &ServeOptions) -> Result<(), RuntimeError> {
         .build()
         .map_err(RuntimeError::Tokio)?;
     runtime.block_on(async {
+        // Registered before the listeners open: a client that sees "listening on" and sends SIGTERM at once
+        // must get its Logout, not the default action of the signal.
+        let signals = Signals::register().map_err(RuntimeError::Signals)?;
         let (tx, rx) = watch::channel(false);
         let running = start(options, rx).await?;
         for Bound { addr, tls } in &running.addrs {
             tracing::info!("listening on {addr}{}", if *tls { " (TLS)" } else { "" });
         }
         tokio::spawn(async move {
-            wait_for_signal().await;
+            signals.wait().await;
             tracing::info!("shutdown requested: logging every session out");
             let _ = tx.send(true);
         });
@@ -367,24 +372,35 @@ pub fn serve(options: &ServeOptions) -> Result<(), RuntimeError> {
     })
 }
 
-async fn wait_for_signal() {
+/// SIGINT and SIGTERM, registered with the operating system when made.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn register() -> std::io::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
         }
+        #[cfg(not(unix))]
+        Ok(Signals {})
     }
-    #[cfg(not(unix))]
-    {
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
     }
 }

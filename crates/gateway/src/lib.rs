@@ -65,12 +65,13 @@ pub trait Delivery: Send + 'static {
 /// Why a report was not handed over.
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
-    /// The session is changing hands or its outbound queue is full: worth trying again shortly.
-    #[error("{0}")]
-    Busy(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The session is changing hands or its outbound queue is full: worth trying again shortly. Transparent: the
+    /// network layer's error says which, and is printed once.
+    #[error(transparent)]
+    Busy(Box<dyn std::error::Error + Send + Sync>),
     /// The session cannot take it (unknown, failed, its store refused it).
-    #[error("{0}")]
-    Failed(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error(transparent)]
+    Failed(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Why the gateway thread stopped before it was asked to. Each keeps its cause as its source.
