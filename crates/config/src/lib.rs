@@ -333,7 +333,7 @@ fn resolve_instrument(
 ) -> Result<InstrumentSpec, ConfigError> {
     let what = format!("instrument {}", config.symbol);
     let valid_symbol = !config.symbol.is_empty()
-        && config.symbol.len() <= 32
+        && config.symbol.len() <= fix::limits::SYMBOL_BYTES_MAX
         && config
             .symbol
             .bytes()
@@ -341,7 +341,10 @@ fn resolve_instrument(
     if !valid_symbol {
         return Err(invalid(
             &what,
-            "symbol must be 1 to 32 printable characters without '='",
+            format!(
+                "symbol must be 1 to {} printable characters without '='",
+                fix::limits::SYMBOL_BYTES_MAX
+            ),
         ));
     }
     let (tick_size, lot_size) = (config.tick_size.0, config.lot_size.0);

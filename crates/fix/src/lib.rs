@@ -6,6 +6,7 @@
 //! - [`dictionary`]: `fix-spec/FIX44.xml` (QuickFIX format) loaded into lookup tables.
 //! - [`validate`]: the dictionary's rules, yielding the exact SessionRejectReason and RefTagID.
 //! - [`types`]: value formats (INT, decimals, UTCTimestamp, ...); [`tags`]: tag numbers and enumerations.
+//! - [`limits`]: the longest identifiers (ClOrdID, Account, Symbol) the venue accepts, for every crate.
 //!
 //! Invariants: nothing here panics on bytes from outside; nothing here allocates per message once its reusable
 //! buffers have grown; nothing here knows of tokio, time sources or sessions.
@@ -14,6 +15,7 @@ pub mod decode;
 pub mod dictionary;
 pub mod encode;
 pub mod frame;
+pub mod limits;
 pub mod tags;
 pub mod types;
 pub mod validate;

@@ -10,10 +10,7 @@ use fix::Message;
 use fix::tags::{self, msg_type};
 use session::Routing;
 
-/// Longest ClOrdID (and the other client ids: OrdStatusReqID, MassStatusReqID) the venue keeps.
-pub const CL_ORD_ID_BYTES_MAX: usize = 64;
-/// Longest Symbol the venue looks up.
-pub const SYMBOL_BYTES_MAX: usize = 64;
+pub use fix::limits::{ACCOUNT_BYTES_MAX, CL_ORD_ID_BYTES_MAX, SYMBOL_BYTES_MAX};
 
 /// One application message of a trading session, with what its answers need.
 #[derive(Clone, Debug)]
@@ -220,7 +217,7 @@ impl Fields<'_, '_> {
     fn new_order(&self) -> Result<NewRequest, String> {
         Ok(NewRequest {
             cl_ord_id: self.required_id(tags::CL_ORD_ID, CL_ORD_ID_BYTES_MAX)?,
-            account: self.id(tags::ACCOUNT, CL_ORD_ID_BYTES_MAX)?,
+            account: self.id(tags::ACCOUNT, ACCOUNT_BYTES_MAX)?,
             symbol: self.required_id(tags::SYMBOL, SYMBOL_BYTES_MAX)?,
             side: self.char(tags::SIDE),
             ord_type: self.char(tags::ORD_TYPE),
@@ -258,7 +255,7 @@ impl Fields<'_, '_> {
     fn replace(&self) -> Result<ReplaceRequest, String> {
         Ok(ReplaceRequest {
             ids: self.amend_ids()?,
-            account: self.id(tags::ACCOUNT, CL_ORD_ID_BYTES_MAX)?,
+            account: self.id(tags::ACCOUNT, ACCOUNT_BYTES_MAX)?,
             symbol: self.required_id(tags::SYMBOL, SYMBOL_BYTES_MAX)?,
             side: self.char(tags::SIDE),
             ord_type: self.char(tags::ORD_TYPE),

@@ -47,7 +47,7 @@ pub const PORT_TLS_DEFAULT: u16 = 9879;
 pub const BUNDLED_SESSIONS_CFG: &str = include_str!("../../../sessions/default.cfg");
 
 /// Longest account name.
-pub const ACCOUNT_BYTES_MAX: usize = 64;
+pub use fix::limits::ACCOUNT_BYTES_MAX;
 /// Most accounts one session may trade.
 pub const ACCOUNTS_PER_SESSION_MAX: usize = 64;
 /// Throttled messages within one second that log a session out, by default.
@@ -624,6 +624,14 @@ fn session_config(
 
 fn accounts(r: &Reader, target_comp_id: &str) -> Result<Vec<String>, ConfigError> {
     let Some(list) = r.str("Accounts").filter(|v| !v.trim().is_empty()) else {
+        if target_comp_id.len() > ACCOUNT_BYTES_MAX {
+            return Err(r.error(
+                "TargetCompID",
+                format!(
+                    "names the session's default account, so at most {ACCOUNT_BYTES_MAX} bytes: shorten it or set Accounts"
+                ),
+            ));
+        }
         return Ok(vec![target_comp_id.to_string()]);
     };
     let mut accounts: Vec<String> = Vec::new();

@@ -23,11 +23,9 @@ pub const TRADE_RECORD_VERSION: u8 = 1;
 /// Bytes of a key: match sequence number (u64) and rank (u32), big-endian.
 pub const TRADE_KEY_BYTES: usize = 12;
 /// Longest strings a trade record holds; a longer one is refused, never cut.
-pub const SYMBOL_BYTES_MAX: usize = 64;
 pub const CURRENCY_BYTES_MAX: usize = 16;
-pub const ACCOUNT_BYTES_MAX: usize = 256;
+pub use fix::limits::{ACCOUNT_BYTES_MAX, CL_ORD_ID_BYTES_MAX, SYMBOL_BYTES_MAX};
 pub const SESSION_BYTES_MAX: usize = SESSION_ID_BYTES_MAX;
-pub const CL_ORD_ID_BYTES_MAX: usize = 256;
 /// Most trades the start-up check holds before it writes them as one batch.
 pub const CHECK_APPEND_BATCH_MAX: usize = 1024;
 

@@ -92,6 +92,24 @@ fn bad_values_are_refused_with_the_key() {
 }
 
 #[test]
+fn a_comp_id_that_names_the_default_account_fits_an_account() {
+    let fits = "C".repeat(ACCOUNT_BYTES_MAX);
+    let s = &parse("t.cfg", &BASE.replace("CLIENT1", &fits))
+        .unwrap()
+        .sessions[0];
+    assert_eq!(s.accounts, vec![fits.clone()]);
+    let long = "C".repeat(ACCOUNT_BYTES_MAX + 1);
+    let e = parse_err(&BASE.replace("CLIENT1", &long));
+    assert_eq!(e.key.as_deref(), Some("TargetCompID"), "{e}");
+    assert!(e.to_string().contains("set Accounts"), "{e}");
+    let with_accounts = format!("{}Accounts=ACC1\n", BASE.replace("CLIENT1", &long));
+    assert_eq!(
+        parse("t.cfg", &with_accounts).unwrap().sessions[0].accounts,
+        vec!["ACC1".to_string()]
+    );
+}
+
+#[test]
 fn plain_passwords_and_non_argon2_hashes_are_refused() {
     let e = parse_err(&format!("{BASE}Username=u\nPassword=secret\n"));
     assert!(
