@@ -25,6 +25,7 @@
 //! Code map: [`workload`] (corpus to orders), [`session`] (one session's life), [`sender`] and [`reader`] (its two
 //! halves), [`window`] (what they share), [`tally`] and [`report`] (the figures), [`venue`] (remote or in-process).
 
+mod ids;
 mod reader;
 mod report;
 mod sender;
@@ -46,9 +47,10 @@ use testkit::stream::Connector;
 use testkit::tls::ClientTls;
 use venue_config::VenueConfig;
 
+use ids::Ids;
 pub use report::E2eResult;
 use report::Report;
-use session::{Ids, SessionCtx};
+use session::SessionCtx;
 use tally::Tally;
 use venue::RunningVenue;
 use workload::{Pricing, Workload};

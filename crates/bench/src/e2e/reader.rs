@@ -14,7 +14,7 @@ use fix::{Decoder, Dictionary, Message, tags};
 use testkit::frames::FrameReader;
 use testkit::stream::Stream;
 
-use super::session::Ids;
+use super::ids::Ids;
 use super::tally::Tally;
 use super::window::{Admin, Shared};
 use super::{ANSWER_TIMEOUT, BEGIN_SEQ_NO, BUSINESS_REJECT_REF_ID, CXL_REJ_REASON, LOGOUT_TIMEOUT};

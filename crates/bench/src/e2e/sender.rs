@@ -18,7 +18,7 @@ use fix::types::TimePrecision;
 use testkit::stamp::Stamp;
 use testkit::stream::Stream;
 
-use super::session::Ids;
+use super::ids::Ids;
 use super::window::{Admin, Shared, Slot};
 use super::workload::{Op, OpKind};
 use super::{BATCH_MAX, SEND_SLACK};

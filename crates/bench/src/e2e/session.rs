@@ -1,13 +1,11 @@
 //! One client session of the run: its identity and ClOrdIDs, and its life (log on, wait for the start, send its
 //! orders while reading the answers, log out) over testkit's FIX client.
 
-use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, ensure};
 use bytes::BytesMut;
-use rust_decimal::Decimal;
 use tokio::sync::{mpsc, watch};
 
 use fix::Dictionary;
@@ -16,38 +14,13 @@ use testkit::client::Client;
 use testkit::stamp::Stamp;
 use testkit::stream::Stream;
 
+use super::ids::Ids;
 use super::reader::Reader;
 use super::sender::Sender;
 use super::tally::Tally;
 use super::window::{Admin, Shared};
 use super::workload::Op;
 use super::{ADMIN_QUEUE_MAX, BATCH_MAX, HEART_BT_INT_S, LOGON_TIMEOUT};
-
-/// What a session knows of its own identity, shared by its sender and reader.
-pub(super) struct Ids {
-    pub(super) sender: String,
-    pub(super) target: String,
-    /// Prefix of every ClOrdID of this run (`<run>-<index>`), so that answers to an earlier run are not taken
-    /// for answers to this one.
-    pub(super) run: String,
-    pub(super) symbol: String,
-    pub(super) tick: Decimal,
-    pub(super) lot: Decimal,
-}
-
-impl Ids {
-    pub(super) fn cl_ord_id(&self, index: u64, out: &mut [u8; 40]) -> usize {
-        let mut w = &mut out[..];
-        let _ = write!(w, "{}-{index}", self.run);
-        40 - w.len()
-    }
-
-    pub(super) fn index_of(&self, cl_ord_id: &[u8]) -> Option<u64> {
-        let rest = cl_ord_id.strip_prefix(self.run.as_bytes())?;
-        let digits = rest.strip_prefix(b"-")?;
-        std::str::from_utf8(digits).ok()?.parse().ok()
-    }
-}
 
 /// One session's fixed inputs.
 pub(super) struct SessionCtx {
