@@ -1,41 +1,34 @@
-//! The journal: the source of truth. Sequenced commands are appended as CRC-framed records to preallocated segment
-//! files, and each group commit ends with one fdatasync. Start-up reads every segment, hands each record to the
-//! caller (which replays it into the engine), cuts a torn tail, and refuses to start on corruption anywhere else,
-//! naming the file and the byte offset.
+//! The journal: the source of truth. Sequenced commands, each with its origin, are the records of a write-ahead log
+//! ([`crate::wal`]: CRC-framed records in preallocated segments, one fdatasync per group commit, torn tail cut,
+//! corruption refused with the file and offset). Start-up hands each record to the caller, which replays it into
+//! the engine.
 //!
-//! Frame: `len: u32 LE` (bytes after the header), `crc32c: u32 LE` (of those bytes), then `version: u8` and the
-//! record payload ([`super::record`]): version 2 is the command and its origin (the submitter's opaque context),
-//! version 1 the command alone (still read, with an empty origin; never written). A zero length marks the end of the written part of a segment: segments are
-//! filled with zeros when created, so that a later fdatasync only flushes data, never block allocation.
+//! Record: `version: u8` and the payload ([`crate::record`]): version 2 is the command and its origin (the
+//! submitter's opaque context), version 1 the command alone (still read, with an empty origin; never written).
+//! A record's index in the log is its sequence number: the journal refuses a record whose number is not the next
+//! one, and on open a record whose number is not its place is damage.
 //!
-//! Segments are named `journal-<first seq, 20 digits>.seg`. A commit that crosses into a new segment syncs the old
-//! one before it writes the new one, so only the last segment can ever hold a torn write. A torn write is at most
-//! one commit long ([`COMMIT_BYTES_MAX`]): damage closer than that to the end of the written data of the last
-//! segment is a torn tail and is cut; damage further back is corruption.
+//! Segments are named `journal-<first seq, 20 digits>.seg`.
 
-use std::fs::{self, File, OpenOptions};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::record::{self, ORIGIN_BYTES_MAX, RECORD_PAYLOAD_BYTES_MAX};
+use super::wal::{self, Wal, WalOptions};
 use engine::{Seq, Sequenced};
 
-pub const FRAME_HEADER_BYTES: usize = 8;
+pub use super::wal::{
+    COMMIT_BYTES_MAX, CommitError, FRAME_HEADER_BYTES, OpenError, SEGMENT_BYTES_DEFAULT,
+    SEGMENT_BYTES_MIN, SEGMENTS_MAX,
+};
+
+/// The log's name: segment files are `journal-<20 digits>.seg`.
+pub const JOURNAL_NAME: &str = "journal";
 /// The version appended: the command and its origin.
 pub const RECORD_VERSION: u8 = 2;
 /// The first version, the command alone: still read (with an empty origin), never written.
 pub const RECORD_VERSION_COMMAND_ONLY: u8 = 1;
 /// The largest frame: header, version byte, payload.
 pub const FRAME_BYTES_MAX: usize = FRAME_HEADER_BYTES + 1 + RECORD_PAYLOAD_BYTES_MAX;
-/// The most bytes one group commit writes; the sequencer commits before a batch grows past it.
-pub const COMMIT_BYTES_MAX: usize = 1 << 20;
-/// The default segment size.
-pub const SEGMENT_BYTES_DEFAULT: u64 = 64 << 20;
-/// The smallest segment size accepted (tests use small segments to cross segment boundaries).
-pub const SEGMENT_BYTES_MIN: u64 = 4 * COMMIT_BYTES_MAX as u64;
-/// The most segment files one journal may have.
-pub const SEGMENTS_MAX: usize = 1 << 16;
-const ZERO_CHUNK_BYTES: usize = 1 << 20;
 
 #[derive(Clone, Copy, Debug)]
 pub struct JournalOptions {
@@ -50,28 +43,14 @@ impl Default for JournalOptions {
     }
 }
 
-/// Why the journal could not be opened.
-#[derive(Debug, thiserror::Error)]
-pub enum OpenError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error(
-        "journal segment {path} is corrupt at byte offset {offset}: {reason}; refusing to start"
-    )]
-    Corrupt {
-        path: PathBuf,
-        offset: u64,
-        reason: String,
-    },
-    #[error("{path}: not a journal segment name (journal-<20 digits>.seg)")]
-    BadName { path: PathBuf },
-    #[error("{dir}: more than {SEGMENTS_MAX} journal segments")]
-    TooManySegments { dir: PathBuf },
-    #[error("segment size {segment_bytes} is below the minimum {SEGMENT_BYTES_MIN}")]
-    SegmentTooSmall { segment_bytes: u64 },
+impl JournalOptions {
+    fn wal(self) -> WalOptions {
+        WalOptions {
+            name: JOURNAL_NAME,
+            segment_bytes: self.segment_bytes,
+            body_bytes_max: 1 + RECORD_PAYLOAD_BYTES_MAX,
+        }
+    }
 }
 
 /// Why a record could not be appended.
@@ -81,18 +60,6 @@ pub enum AppendError {
     OutOfSequence { last: Seq, found: Seq },
     #[error("origin of {bytes} bytes; the most is {ORIGIN_BYTES_MAX}")]
     OriginTooLarge { bytes: usize },
-    #[error("the journal failed earlier and accepts nothing more: {0}")]
-    Failed(String),
-}
-
-/// Why a commit failed. After one, the journal refuses every append and commit (fail closed).
-#[derive(Debug, thiserror::Error)]
-pub enum CommitError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
     #[error("the journal failed earlier and accepts nothing more: {0}")]
     Failed(String),
 }
@@ -107,169 +74,20 @@ pub struct Recovery {
 }
 
 pub struct Journal {
-    dir: PathBuf,
-    segment_bytes: u64,
-    file: File,
-    path: PathBuf,
-    /// Where the next frame goes in the current segment.
-    write_offset: u64,
-    /// Frames appended but not yet written, and where each ends in `pending`.
-    pending: Vec<u8>,
-    pending_ends: Vec<usize>,
-    last_seq: Seq,
+    wal: Wal,
     last_ts_ns: i64,
-    durable_seq: Seq,
-    failed: Option<String>,
 }
 
-fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> OpenError + '_ {
-    move |source| OpenError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
-fn segment_path(dir: &Path, first_seq: Seq) -> PathBuf {
-    dir.join(format!("journal-{first_seq:020}.seg"))
-}
-
-/// The segment files of `dir` with the first sequence number their names promise, in order.
-fn list_segments(dir: &Path) -> Result<Vec<(Seq, PathBuf)>, OpenError> {
-    let mut segments = Vec::new();
-    for entry in fs::read_dir(dir).map_err(io_error(dir))? {
-        let path = entry.map_err(io_error(dir))?.path();
-        let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
-            continue;
-        };
-        if !name.ends_with(".seg") {
-            continue;
-        }
-        let digits = name
-            .strip_prefix("journal-")
-            .and_then(|rest| rest.strip_suffix(".seg"));
-        let first_seq = digits
-            .filter(|d| d.len() == 20)
-            .and_then(|d| d.parse::<Seq>().ok());
-        let Some(first_seq) = first_seq else {
-            return Err(OpenError::BadName { path });
-        };
-        if segments.len() >= SEGMENTS_MAX {
-            return Err(OpenError::TooManySegments {
-                dir: dir.to_path_buf(),
-            });
-        }
-        segments.push((first_seq, path));
-    }
-    segments.sort();
-    Ok(segments)
-}
-
-/// Where and why the valid records of a segment end.
-struct ScanEnd {
-    offset: u64,
-    /// None: a zero length (the clean end of written data); Some: the frame at `offset` is bad, and why.
-    bad: Option<String>,
-}
-
-/// A frame read back: the record, its origin and the frame's length.
-type Frame<'a> = (Sequenced, &'a [u8], usize);
-
-/// Checks one frame at `at`.
-fn read_frame(bytes: &[u8], at: usize) -> Result<Option<Frame<'_>>, String> {
-    if at + FRAME_HEADER_BYTES > bytes.len() {
-        return Ok(None);
-    }
-    let len = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize;
-    if len == 0 {
-        return Ok(None);
-    }
-    if len > 1 + RECORD_PAYLOAD_BYTES_MAX || at + FRAME_HEADER_BYTES + len > bytes.len() {
-        return Err(format!("frame length {len} is impossible"));
-    }
-    let crc = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().expect("4 bytes"));
-    let body = &bytes[at + FRAME_HEADER_BYTES..at + FRAME_HEADER_BYTES + len];
-    if crc32c::crc32c(body) != crc {
-        return Err("CRC mismatch".into());
-    }
-    let (record, origin) = match body[0] {
+/// One record's body read back: the command and its origin.
+fn decode_body(body: &[u8]) -> Result<(Sequenced, &[u8]), String> {
+    match body[0] {
         RECORD_VERSION => record::decode(&body[1..]),
         RECORD_VERSION_COMMAND_ONLY => {
             record::decode_v1(&body[1..]).map(|record| (record, &[][..]))
         }
         version => return Err(format!("unknown record version {version}")),
     }
-    .map_err(|error| error.to_string())?;
-    Ok(Some((record, origin, FRAME_HEADER_BYTES + len)))
-}
-
-/// Hands every valid record of a segment to `apply`, checking that sequence numbers follow `last_seq`.
-fn scan_segment(
-    bytes: &[u8],
-    last_seq: &mut Seq,
-    records: &mut u64,
-    apply: &mut dyn FnMut(&Sequenced, &[u8]),
-) -> ScanEnd {
-    let mut at = 0;
-    loop {
-        match read_frame(bytes, at) {
-            Ok(None) => {
-                return ScanEnd {
-                    offset: at as u64,
-                    bad: None,
-                };
-            }
-            Err(reason) => {
-                return ScanEnd {
-                    offset: at as u64,
-                    bad: Some(reason),
-                };
-            }
-            Ok(Some((record, origin, frame_bytes))) => {
-                if record.seq != *last_seq + 1 {
-                    let reason = format!("record {} follows {}", record.seq, last_seq);
-                    return ScanEnd {
-                        offset: at as u64,
-                        bad: Some(reason),
-                    };
-                }
-                apply(&record, origin);
-                *last_seq = record.seq;
-                *records += 1;
-                at += frame_bytes;
-            }
-        }
-    }
-}
-
-/// Writes zeros over `[from, to)` of `file`.
-fn write_zeros(file: &File, from: u64, to: u64) -> std::io::Result<()> {
-    let zeros = vec![0u8; ZERO_CHUNK_BYTES];
-    let mut at = from;
-    while at < to {
-        let chunk = (to - at).min(ZERO_CHUNK_BYTES as u64) as usize;
-        file.write_all_at(&zeros[..chunk], at)?;
-        at += chunk as u64;
-    }
-    Ok(())
-}
-
-/// Creates a segment filled with zeros, durably (file data and directory entry).
-fn create_segment(
-    dir: &Path,
-    first_seq: Seq,
-    segment_bytes: u64,
-) -> std::io::Result<(File, PathBuf)> {
-    let path = segment_path(dir, first_seq);
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&path)?;
-    write_zeros(&file, 0, segment_bytes)?;
-    // sync_all, not sync_data: the file's size is metadata and must survive a crash too.
-    file.sync_all()?;
-    File::open(dir)?.sync_all()?;
-    Ok((file, path))
+    .map_err(|error| error.to_string())
 }
 
 impl Journal {
@@ -281,111 +99,22 @@ impl Journal {
         options: JournalOptions,
         mut apply: impl FnMut(&Sequenced, &[u8]),
     ) -> Result<(Journal, Recovery), OpenError> {
-        if options.segment_bytes < SEGMENT_BYTES_MIN {
-            return Err(OpenError::SegmentTooSmall {
-                segment_bytes: options.segment_bytes,
-            });
-        }
-        fs::create_dir_all(dir).map_err(io_error(dir))?;
-        let segments = list_segments(dir)?;
-        let mut recovery = Recovery::default();
-        if segments.is_empty() {
-            let (file, path) =
-                create_segment(dir, 1, options.segment_bytes).map_err(io_error(dir))?;
-            return Ok((Journal::at(dir, options, file, path, 0, 0), recovery));
-        }
-        let mut last_seq = 0;
         let mut last_ts_ns = i64::MIN;
-        let mut apply = |record: &Sequenced, origin: &[u8]| {
+        let (wal, recovery) = Wal::open(dir, options.wal(), |index, body| {
+            let (record, origin) = decode_body(body)?;
+            if record.seq != index {
+                return Err(format!("record {} follows {}", record.seq, index - 1));
+            }
             last_ts_ns = record.ts_ns;
-            apply(record, origin);
+            apply(&record, origin);
+            Ok(())
+        })?;
+        let recovery = Recovery {
+            records: recovery.records,
+            last_seq: recovery.last_index,
+            torn_tail: recovery.torn_tail,
         };
-        let count = segments.len();
-        for (index, (first_seq, path)) in segments.into_iter().enumerate() {
-            let is_last = index + 1 == count;
-            if first_seq != last_seq + 1 {
-                let reason =
-                    format!("named for record {first_seq} but the journal is at {last_seq}");
-                return Err(OpenError::Corrupt {
-                    path,
-                    offset: 0,
-                    reason,
-                });
-            }
-            let bytes = fs::read(&path).map_err(io_error(&path))?;
-            let end = scan_segment(&bytes, &mut last_seq, &mut recovery.records, &mut apply);
-            let written_end = bytes
-                .iter()
-                .rposition(|&byte| byte != 0)
-                .map_or(0, |at| at as u64 + 1);
-            let damaged = end.bad.is_some() || written_end > end.offset;
-            if !is_last {
-                if damaged || last_seq < first_seq {
-                    let reason = end
-                        .bad
-                        .unwrap_or_else(|| "data after the end of the records".into());
-                    return Err(OpenError::Corrupt {
-                        path,
-                        offset: end.offset,
-                        reason,
-                    });
-                }
-                continue;
-            }
-            if damaged && written_end > end.offset + COMMIT_BYTES_MAX as u64 {
-                let reason = end
-                    .bad
-                    .unwrap_or_else(|| "data after the end of the records".into());
-                return Err(OpenError::Corrupt {
-                    path,
-                    offset: end.offset,
-                    reason,
-                });
-            }
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(&path)
-                .map_err(io_error(&path))?;
-            if damaged {
-                write_zeros(&file, end.offset, written_end).map_err(io_error(&path))?;
-                file.sync_data().map_err(io_error(&path))?;
-                recovery.torn_tail = Some((path.clone(), end.offset, written_end - end.offset));
-            }
-            if (bytes.len() as u64) < options.segment_bytes {
-                write_zeros(&file, bytes.len() as u64, options.segment_bytes)
-                    .map_err(io_error(&path))?;
-                file.sync_all().map_err(io_error(&path))?;
-            }
-            recovery.last_seq = last_seq;
-            let mut journal = Journal::at(dir, options, file, path, end.offset, last_seq);
-            journal.last_ts_ns = last_ts_ns;
-            return Ok((journal, recovery));
-        }
-        unreachable!("the loop returns at the last segment")
-    }
-
-    fn at(
-        dir: &Path,
-        options: JournalOptions,
-        file: File,
-        path: PathBuf,
-        offset: u64,
-        last_seq: Seq,
-    ) -> Journal {
-        Journal {
-            dir: dir.to_path_buf(),
-            segment_bytes: options.segment_bytes,
-            file,
-            path,
-            write_offset: offset,
-            pending: Vec::with_capacity(COMMIT_BYTES_MAX + FRAME_BYTES_MAX),
-            pending_ends: Vec::new(),
-            last_seq,
-            last_ts_ns: i64::MIN,
-            durable_seq: last_seq,
-            failed: None,
-        }
+        Ok((Journal { wal, last_ts_ns }, recovery))
     }
 
     /// The timestamp of the last record appended or recovered (`i64::MIN` for an empty journal), so that a
@@ -396,28 +125,25 @@ impl Journal {
 
     /// The last sequence number appended (durable or not).
     pub fn last_seq(&self) -> Seq {
-        self.last_seq
+        self.wal.last_index()
     }
 
     /// The last sequence number made durable by a commit.
     pub fn durable_seq(&self) -> Seq {
-        self.durable_seq
+        self.wal.durable_index()
     }
 
     /// Bytes appended and not yet committed.
     pub fn pending_bytes(&self) -> usize {
-        self.pending.len()
+        self.wal.pending_bytes()
     }
 
     /// Frames `record` and its `origin` (at most [`ORIGIN_BYTES_MAX`] bytes, opaque to the journal) into the commit
     /// buffer. The encoding is decoded again and compared, origin included, before it is accepted.
     pub fn append(&mut self, record: &Sequenced, origin: &[u8]) -> Result<(), AppendError> {
-        if let Some(reason) = &self.failed {
-            return Err(AppendError::Failed(reason.clone()));
-        }
-        if record.seq != self.last_seq + 1 {
+        if record.seq != self.wal.last_index() + 1 {
             return Err(AppendError::OutOfSequence {
-                last: self.last_seq,
+                last: self.wal.last_index(),
                 found: record.seq,
             });
         }
@@ -426,89 +152,41 @@ impl Journal {
                 bytes: origin.len(),
             });
         }
-        let start = self.pending.len();
-        self.pending.extend_from_slice(&[0; FRAME_HEADER_BYTES]);
-        self.pending.push(RECORD_VERSION);
-        record::encode(record, origin, &mut self.pending);
-        let body = &self.pending[start + FRAME_HEADER_BYTES..];
+        let body = self
+            .wal
+            .append(|buf| {
+                buf.push(RECORD_VERSION);
+                record::encode(record, origin, buf);
+            })
+            .map_err(|error| match error {
+                wal::AppendError::Failed(reason) => AppendError::Failed(reason),
+                // Impossible: a record with an origin within bounds fits the body limit.
+                too_large @ wal::AppendError::TooLarge { .. } => {
+                    panic!("record {} does not fit a frame: {too_large}", record.seq)
+                }
+            })?;
         assert_eq!(
             record::decode(&body[1..]),
             Ok((*record, origin)),
             "record {} does not round-trip",
             record.seq
         );
-        let (len, crc) = (body.len() as u32, crc32c::crc32c(body));
-        self.pending[start..start + 4].copy_from_slice(&len.to_le_bytes());
-        self.pending[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
-        self.pending_ends.push(self.pending.len());
-        self.last_seq = record.seq;
         self.last_ts_ns = record.ts_ns;
         Ok(())
     }
 
-    /// Writes every pending frame and makes it durable (one fdatasync per segment touched).
+    /// Writes every pending record and makes it durable (one fdatasync per segment touched).
     pub fn commit(&mut self) -> Result<(), CommitError> {
-        if let Some(reason) = &self.failed {
-            return Err(CommitError::Failed(reason.clone()));
-        }
-        if let Err(error) = self.write_pending() {
-            self.failed = Some(error.to_string());
-            return Err(error);
-        }
-        self.pending.clear();
-        self.pending_ends.clear();
-        self.durable_seq = self.last_seq;
-        Ok(())
-    }
-
-    fn write_pending(&mut self) -> Result<(), CommitError> {
-        let first_pending_seq = self.last_seq + 1 - self.pending_ends.len() as u64;
-        let (mut written, mut frames) = (0usize, 0usize);
-        while frames < self.pending_ends.len() {
-            let room = (self.segment_bytes - self.write_offset) as usize;
-            let fit = self.pending_ends[frames..].partition_point(|&end| end - written <= room);
-            if fit == 0 {
-                self.roll(first_pending_seq + frames as u64)?;
-                continue;
-            }
-            let end = self.pending_ends[frames + fit - 1];
-            let io = |source| CommitError::Io {
-                path: self.path.clone(),
-                source,
-            };
-            self.file
-                .write_all_at(&self.pending[written..end], self.write_offset)
-                .map_err(io)?;
-            self.file.sync_data().map_err(|source| CommitError::Io {
-                path: self.path.clone(),
-                source,
-            })?;
-            self.write_offset += (end - written) as u64;
-            written = end;
-            frames += fit;
-        }
-        Ok(())
-    }
-
-    /// Starts the next segment; the current one was synced by the commit that filled it.
-    fn roll(&mut self, first_seq: Seq) -> Result<(), CommitError> {
-        let (file, path) =
-            create_segment(&self.dir, first_seq, self.segment_bytes).map_err(|source| {
-                CommitError::Io {
-                    path: segment_path(&self.dir, first_seq),
-                    source,
-                }
-            })?;
-        self.file = file;
-        self.path = path;
-        self.write_offset = 0;
-        Ok(())
+        self.wal.commit()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::{self, OpenOptions};
+    use std::os::unix::fs::FileExt;
+
     use engine::{Command, Sequenced};
 
     const SMALL: JournalOptions = JournalOptions {
@@ -540,10 +218,20 @@ mod tests {
         journal.commit().expect("commits");
     }
 
+    fn segments(dir: &Path) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+            .expect("lists")
+            .map(|entry| entry.expect("entry").path())
+            .filter(|path| path.extension().is_some_and(|e| e == "seg"))
+            .collect();
+        out.sort();
+        out
+    }
+
     fn only_segment(dir: &Path) -> PathBuf {
-        let segments = list_segments(dir).expect("lists");
+        let segments = segments(dir);
         assert_eq!(segments.len(), 1);
-        segments[0].1.clone()
+        segments[0].clone()
     }
 
     #[test]
@@ -563,7 +251,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         // About 20 bytes a frame: 300k records fill more than one 4 MiB segment.
         write(dir.path(), 300_000, 10_000);
-        assert!(list_segments(dir.path()).expect("lists").len() >= 2);
+        assert!(segments(dir.path()).len() >= 2);
         let (_, seen, _) = open(dir.path()).expect("reopens");
         assert_eq!(seen.len(), 300_000);
         assert!(
