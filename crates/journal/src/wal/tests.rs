@@ -22,8 +22,11 @@ fn body(index: u64, len: usize) -> Vec<u8> {
         .collect()
 }
 
-/// Opens the log and returns it with every record it handed over, as (index, body).
-fn open(dir: &Path) -> Result<(Wal, Vec<(u64, Vec<u8>)>, WalRecovery), OpenError> {
+/// Records as the log hands them over: (index, body).
+type Seen = Vec<(u64, Vec<u8>)>;
+
+/// Opens the log and returns it with every record it handed over.
+fn open(dir: &Path) -> Result<(Wal, Seen, WalRecovery), OpenError> {
     let mut seen = Vec::new();
     let (wal, recovery) = Wal::open(dir, options(), |index, body| {
         seen.push((index, body.to_vec()));
