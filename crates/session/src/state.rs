@@ -261,7 +261,9 @@ impl Session {
                 self.log(Level::Warn, format!("garbled message ignored: {reason}"));
             }
             Event::WrongBeginString => {
-                if self.status != Status::Disconnected {
+                if self.status == Status::AwaitingLogon && self.config.password_hash.is_some() {
+                    self.refuse_unauthenticated("Incorrect BeginString");
+                } else if self.status != Status::Disconnected {
                     self.logout_and_disconnect(
                         "Incorrect BeginString: this venue speaks FIX.4.4",
                         None,

