@@ -6,9 +6,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use argon2::password_hash::{PasswordHasher, SaltString};
+use session::auth::LOGON_FAILURES_MAX;
 use session::config;
 use store::db::Db;
 use store::sessions::{Direction, SessionStore};
+use testkit::blocking::Fix;
+use testkit::venue::VenueProcess;
 use testkit::{Client, Endpoint, Msg};
 use tokio::sync::watch;
 
@@ -137,4 +140,39 @@ async fn refused_logons_leave_the_sequence_numbers_untouched() {
         })
         .collect();
     assert_eq!(out_numbers, ["1", "2", "3", "4", "5"]);
+}
+
+/// A Logon with `password` on a fresh connection; returns whether the venue closed it without a word.
+fn refused_silently(c: &mut Fix, port: u16, password: &str) -> bool {
+    c.connect(port);
+    c.send(&format!("35=A|98=0|108=30|553=alice|554={password}|"));
+    let (closed, answers) = c.closed_within(ANSWER_WAIT);
+    closed && answers.is_empty()
+}
+
+#[test]
+fn a_restart_inside_the_lockout_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("sessions.cfg");
+    std::fs::write(&cfg, sessions_cfg()).unwrap();
+    let data = dir.path().join("data");
+    let mut venue = VenueProcess::start(&cfg, &data);
+    let mut c = Fix::new("CLIENT1");
+    let logon = c.logon_with(venue.port, "553=alice|554=s3cret|");
+    assert_eq!(logon.get(34), Some("1"), "{logon}");
+    c.set_next_in(2);
+    c.logout();
+    for attempt in 0..LOGON_FAILURES_MAX {
+        assert!(
+            refused_silently(&mut c, venue.port, "guess"),
+            "attempt {attempt}"
+        );
+    }
+    // Locked out: the right password is refused too.
+    assert!(refused_silently(&mut c, venue.port, "s3cret"));
+    assert!(venue.stop("TERM").success());
+
+    // A restart well inside the 300 s lock-out keeps it.
+    let venue = VenueProcess::start(&cfg, &data);
+    assert!(refused_silently(&mut c, venue.port, "s3cret"));
 }

@@ -189,6 +189,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
     };
     slot.slow_consumer.store(false, Ordering::SeqCst);
     tracing::info!(%peer, session = slot.id, "connection");
+    let auth_stored = session.auth_state();
     let mut conn = Conn {
         framed,
         pending: Pending::default(),
@@ -201,6 +202,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
         shutdown,
         shutdown_seen: false,
         outbound: rx,
+        auth_stored,
     };
     conn.step(Event::Connected, None).await;
     match first {
@@ -239,6 +241,8 @@ struct Conn<S> {
     shutdown: watch::Receiver<bool>,
     shutdown_seen: bool,
     outbound: mpsc::Receiver<AppMessage>,
+    /// The failed Logons and lock-out as last stored: written again only when they change.
+    auth_stored: session::auth::AuthState,
 }
 
 fn to_instant(deadline: DateTime<Utc>) -> Instant {
@@ -412,8 +416,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
                 frame: redact(&o.bytes),
             });
         }
+        let auth = self.session().auth_state();
+        let auth_changed = auth != self.auth_stored;
         let writes = Writes {
             seqnums: Some(self.session().seqnums()),
+            auth: auth_changed.then_some(auth),
             reset: pending.reset,
             messages: pending
                 .out
@@ -434,6 +441,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
             self.fail_closed(&e, now).await;
             return;
         }
+        self.auth_stored = auth;
         if self.open && !pending.out.is_empty() {
             for o in pending.out {
                 if !self.write(o.bytes).await {

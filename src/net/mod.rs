@@ -225,7 +225,11 @@ impl Server {
             let seq = store.seqnums(&id)?.unwrap_or(SeqNums::default());
             let app = apps(session_index, config);
             let config = Arc::new(config.clone());
-            let session = Session::new(Arc::clone(&config), session_dict, app, seq, Utc::now());
+            let mut session = Session::new(Arc::clone(&config), session_dict, app, seq, Utc::now());
+            // A lock-out (and the failures counting towards one) survives a restart.
+            if let Some(auth) = store.auth(&id)? {
+                session.restore_auth(auth);
+            }
             let key = (config.sender_comp_id.clone(), config.target_comp_id.clone());
             slots.insert(
                 key,
@@ -476,6 +480,7 @@ impl VenueHandle {
             .collect();
         let writes = Writes {
             seqnums: Some(session.seqnums()),
+            auth: None,
             reset: false,
             messages: out
                 .iter()
