@@ -176,3 +176,70 @@ fn a_restart_inside_the_lockout_keeps_it() {
     let venue = VenueProcess::start(&cfg, &data);
     assert!(refused_silently(&mut c, venue.port, "s3cret"));
 }
+
+/// Every directory and file under `dir` with its permission bits.
+#[cfg(unix)]
+fn modes(dir: &Path, out: &mut Vec<(std::path::PathBuf, bool, u32)>) {
+    use std::os::unix::fs::PermissionsExt;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let meta = entry.metadata().unwrap();
+        out.push((
+            entry.path(),
+            meta.is_dir(),
+            meta.permissions().mode() & 0o7777,
+        ));
+        if meta.is_dir() {
+            modes(&entry.path(), out);
+        }
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn data_files_and_exports_are_private_after_a_run() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("sessions.cfg");
+    std::fs::write(&cfg, sessions_cfg()).unwrap();
+    let data = dir.path().join("data");
+    let mut venue = VenueProcess::start(&cfg, &data);
+    let mut c = Fix::new("CLIENT1");
+    c.logon_with(venue.port, "553=alice|554=s3cret|");
+    c.set_next_in(2);
+    c.send("35=D|11=A|1=CLIENT1|55=ZVZZT|54=1|60=20270101-00:00:00|40=2|38=1|44=1|");
+    c.expect("35=8|11=A|");
+    c.logout();
+    assert!(venue.stop("TERM").success());
+
+    let mut found = Vec::new();
+    let data_meta = std::fs::metadata(&data).unwrap();
+    found.push((data.clone(), true, data_meta.permissions().mode() & 0o7777));
+    modes(&data, &mut found);
+    assert!(
+        found.iter().filter(|(_, is_dir, _)| !is_dir).count() >= 3,
+        "journal and sled files: {found:?}"
+    );
+    for (path, is_dir, mode) in &found {
+        let expected = if *is_dir { 0o700 } else { 0o600 };
+        assert_eq!(*mode, expected, "{}", path.display());
+    }
+
+    for (command, file) in [("log", "log.txt"), ("trades", "trades.json")] {
+        let path = dir.path().join(file);
+        let status = std::process::Command::new(testkit::venue::venue_binary())
+            .arg(command)
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--output")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(status.success(), "{command}");
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o7777, 0o600, "{file}");
+        if command == "log" {
+            assert!(meta.len() > 0, "{file} holds the export");
+        }
+    }
+}
