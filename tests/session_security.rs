@@ -243,3 +243,117 @@ fn data_files_and_exports_are_private_after_a_run() {
         }
     }
 }
+
+/// A CA, a server certificate for localhost, and client certificates with the given common names, all from the
+/// same CA, written into a temporary directory as `ca.pem`, `server.pem`/`.key` and `<CN>.pem`/`.key`.
+fn certificates(client_names: &[&str]) -> tempfile::TempDir {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: String| std::fs::write(dir.path().join(name), text).unwrap();
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "security test CA");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    write("ca.pem", ca.pem());
+    let leaf = |sans: Vec<String>, cn: &str, usage: ExtendedKeyUsagePurpose| {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(sans).unwrap();
+        params.distinguished_name.push(DnType::CommonName, cn);
+        params.extended_key_usages = vec![usage];
+        let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+        (cert.pem(), key.serialize_pem())
+    };
+    let (pem, key) = leaf(
+        vec!["localhost".into()],
+        "localhost",
+        ExtendedKeyUsagePurpose::ServerAuth,
+    );
+    write("server.pem", pem);
+    write("server.key", key);
+    for name in client_names {
+        let (pem, key) = leaf(Vec::new(), name, ExtendedKeyUsagePurpose::ClientAuth);
+        write(&format!("{name}.pem"), pem);
+        write(&format!("{name}.key"), key);
+    }
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_certificate_logs_on_only_to_the_session_it_is_bound_to() {
+    let certs = certificates(&["TLSC1", "SOMEONEELSE", "DESK7"]);
+    let text = format!(
+        "[DEFAULT]\nBeginString=FIX.4.4\nSenderCompID=FIXVENUE\nNonStopSession=Y\nSocketAcceptPort=0\n\
+         LogoutTimeout=1\nSocketUseSSL=Y\nSocketCertificateFile={0}/server.pem\n\
+         SocketPrivateKeyFile={0}/server.key\nSocketCAFile={0}/ca.pem\nNeedClientAuth=Y\n\
+         [SESSION]\nTargetCompID=TLSC1\n[SESSION]\nTargetCompID=TLSC2\nClientCertificateNames=DESK7\n",
+        certs.path().display()
+    );
+    let data = tempfile::tempdir().unwrap();
+    let settings = config::parse("tls.cfg", &text).unwrap();
+    let server = fixvenue::runtime::bind(&settings, data.path())
+        .await
+        .unwrap();
+    let port = server.local_addrs()[0].addr.port();
+    let (shutdown, rx) = watch::channel(false);
+    let task = tokio::spawn(server.run(rx));
+    let endpoint = |cn: &str| Endpoint {
+        host: "localhost".into(),
+        port,
+        tls: Some(testkit::tls::ClientTls {
+            ca_file: certs.path().join("ca.pem"),
+            cert_file: Some(certs.path().join(format!("{cn}.pem"))),
+            key_file: Some(certs.path().join(format!("{cn}.key"))),
+        }),
+    };
+    // (client CompID, certificate CN, logs on?)
+    let cases = [
+        ("TLSC1", "SOMEONEELSE", false),
+        ("TLSC1", "DESK7", false),
+        ("TLSC1", "TLSC1", true),
+        ("TLSC2", "TLSC1", false),
+        ("TLSC2", "DESK7", true),
+    ];
+    for (comp_id, cn, logs_on) in cases {
+        let mut c = Client::new(comp_id, "FIXVENUE");
+        c.connect(&endpoint(cn)).await.unwrap();
+        c.send("35=A|98=0|108=30|").await.unwrap();
+        let answer = recv(&mut c).await;
+        if logs_on {
+            let logon = answer.expect("a Logon answer");
+            assert_eq!(logon.get(35), Some("A"), "{comp_id} with {cn}: {logon}");
+            c.send("35=5|").await.unwrap();
+            assert_eq!(recv(&mut c).await.unwrap().get(35), Some("5"));
+        } else {
+            assert_eq!(
+                answer, None,
+                "{comp_id} with CN={cn} is refused without a reply"
+            );
+        }
+    }
+    shutdown.send(true).unwrap();
+    task.await.unwrap().unwrap();
+
+    // The refused Logons are in the compliance log; the sessions' numbers moved only for the accepted ones.
+    let store = SessionStore::open(&Db::open(data.path()).unwrap()).unwrap();
+    let logons_in = store
+        .log(1000)
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r.direction == Direction::In && String::from_utf8_lossy(&r.frame).contains("35=A")
+        })
+        .count();
+    assert_eq!(logons_in, cases.len());
+    for comp_id in ["TLSC1", "TLSC2"] {
+        let seq = store
+            .seqnums(&format!("FIX.4.4:FIXVENUE->{comp_id}"))
+            .unwrap()
+            .unwrap();
+        assert_eq!((seq.next_in, seq.next_out), (3, 3), "{comp_id}");
+    }
+}
