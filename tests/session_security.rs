@@ -1,6 +1,6 @@
 //! The security promises over loopback: a refused Logon leaves the session's sequence numbers untouched (and is
 //! kept in the compliance log), a lockout survives a restart of the real binary, client certificates are bound
-//! to their sessions, and the data files are private.
+//! to their sessions, AllowedRemoteAddresses holds, and the data files and exports are private.
 
 use std::path::Path;
 use std::time::Duration;
@@ -356,4 +356,29 @@ async fn a_client_certificate_logs_on_only_to_the_session_it_is_bound_to() {
             .unwrap();
         assert_eq!((seq.next_in, seq.next_out), (3, 3), "{comp_id}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logon_from_an_address_not_allowed_is_disconnected_without_a_reply() {
+    let data = tempfile::tempdir().unwrap();
+    let text = sessions_cfg().replace(
+        "TargetCompID=CLIENT1\n",
+        "TargetCompID=CLIENT1\nAllowedRemoteAddresses=10.0.0.1\n",
+    );
+    let settings = config::parse("security.cfg", &text).unwrap();
+    let server = fixvenue::runtime::bind(&settings, data.path())
+        .await
+        .unwrap();
+    let port = server.local_addrs()[0].addr.port();
+    let (shutdown, rx) = watch::channel(false);
+    let task = tokio::spawn(server.run(rx));
+    let mut c = connect(port, 1).await;
+    c.send("35=A|98=0|108=30|553=alice|554=s3cret|")
+        .await
+        .unwrap();
+    assert_eq!(recv(&mut c).await, None);
+    shutdown.send(true).unwrap();
+    task.await.unwrap().unwrap();
+    let store = SessionStore::open(&Db::open(data.path()).unwrap()).unwrap();
+    assert_eq!(store.seqnums("FIX.4.4:FIXVENUE->CLIENT1").unwrap(), None);
 }
