@@ -127,10 +127,10 @@ impl Session {
 
     /// Refuses a connection that has not authenticated: a plain disconnect, no Logout. A Logout needs a MsgSeqNum:
     /// the session's next one would be used up and revealed to whoever knows the CompIDs, and any other number
-    /// would put the real client out of step (QuickFIX and QuickFIX/J count every Logout they receive as the
-    /// next incoming number, whatever number it carries). A disconnect changes neither side's numbers, and looks
-    /// like the answer to an unknown CompID pair. The reason goes to the log; the runtime keeps the refused Logon
-    /// in the compliance log.
+    /// would put the real client out of step (QuickFIX, and QuickFIX/J before QFJ-750, count every Logout they
+    /// receive as the next incoming number, whatever number it carries). A disconnect changes neither side's
+    /// numbers, and looks like the answer to an unknown CompID pair. The reason goes to the log; the runtime
+    /// keeps the refused Logon in the compliance log.
     pub(super) fn refuse_unauthenticated(&mut self, reason: &str) {
         self.log(Level::Warn, format!("Logon refused: {reason}"));
         self.disconnect(&format!("Logon refused: {reason}"));
