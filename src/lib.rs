@@ -14,9 +14,11 @@
 //!   shutdown; carries out the session's actions, store first, then socket; delivers the gateway's reports.
 //! - [`runtime`]: wiring for `serve` and `check-config`: configuration files, store, journal, gateway,
 //!   acceptor, signals.
+//! - [`private`]: the modes of the data files (0600 / 0700 unless venue.toml says otherwise).
 //!
 //! `main.rs` alone knows the command line. Nothing here is linked into the benchmarks' or the conformance
 //! runner's code paths, and the venue binary links neither.
 
 pub mod net;
+pub mod private;
 pub mod runtime;

@@ -78,6 +78,9 @@ enum Command {
         /// Only trades in this symbol.
         #[arg(long)]
         symbol: Option<String>,
+        /// Write to this file, created mode 0600, instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
     },
     /// Print the compliance log of every message in and out, oldest first (works while the venue is stopped).
     Log {
@@ -92,6 +95,9 @@ enum Command {
         /// Keep SOH between fields instead of writing `|`.
         #[arg(long)]
         soh: bool,
+        /// Write to this file, created mode 0600, instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
     },
 }
 
@@ -129,13 +135,21 @@ fn main() -> ExitCode {
             format,
             from_seq,
             symbol,
-        } => trades(&data_dir, format, from_seq, symbol),
+            output,
+        } => trades(&data_dir, format, from_seq, symbol, output.as_deref()),
         Command::Log {
             data_dir,
             session,
             format,
             soh,
-        } => log(&data_dir, session.as_deref(), format, soh),
+            output,
+        } => log(
+            &data_dir,
+            session.as_deref(),
+            format,
+            soh,
+            output.as_deref(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -219,6 +233,20 @@ fn tool(name: &str, args: &[OsString]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where an export goes: standard output, or a file created private (mode 0600, as the venue's data files).
+fn export_output(
+    output: Option<&std::path::Path>,
+) -> anyhow::Result<std::io::BufWriter<Box<dyn std::io::Write>>> {
+    let sink: Box<dyn std::io::Write> = match output {
+        None => Box::new(std::io::stdout().lock()),
+        Some(path) => Box::new(
+            fixvenue::private::create_private(path, venue_config::DATA_FILE_MODE_DEFAULT)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        ),
+    };
+    Ok(std::io::BufWriter::new(sink))
+}
+
 /// A reader that went away (`fixvenue trades | head`) ends the export without an error.
 fn export_result(result: Result<u64, store::export::ExportError>) -> anyhow::Result<()> {
     match result {
@@ -232,6 +260,7 @@ fn trades(
     format: TradesFormatArg,
     from_seq: u64,
     symbol: Option<String>,
+    output: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     use store::export::{self, TradeFilter, TradeFormat};
     let store = export::open_store(data_dir)?;
@@ -240,7 +269,7 @@ fn trades(
         TradesFormatArg::Csv => TradeFormat::Csv,
     };
     let filter = TradeFilter { from_seq, symbol };
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = export_output(output)?;
     export_result(export::write_trades(&store, &filter, format, &mut out))
 }
 
@@ -249,6 +278,7 @@ fn log(
     session: Option<&str>,
     format: LogFormatArg,
     soh: bool,
+    output: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     use store::export::{self, LogFormat};
     let store = export::open_store(data_dir)?;
@@ -256,6 +286,6 @@ fn log(
         LogFormatArg::Fix => LogFormat::Fix,
         LogFormatArg::Json => LogFormat::Json,
     };
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = export_output(output)?;
     export_result(export::write_log(&store, session, format, soh, &mut out))
 }

@@ -56,7 +56,7 @@ pub enum RuntimeError {
     StoreFlush(#[from] WriteError),
     #[error(transparent)]
     Serve(#[from] ServeError),
-    #[error("cannot create the data directory {path}")]
+    #[error("cannot create or make private the data directory {path}")]
     DataDir {
         path: String,
         source: std::io::Error,
@@ -213,7 +213,7 @@ pub fn check_config(
 /// Opens the store and binds the listeners of the session layer alone: every application message is answered
 /// with a BusinessMessageReject 380=4 (tests of the session layer; the venue itself runs [`start`]).
 pub async fn bind(settings: &SessionSettings, data_dir: &Path) -> Result<Server, RuntimeError> {
-    create_data_dir(data_dir)?;
+    create_data_dir(data_dir, venue_config::DATA_FILE_MODE_DEFAULT)?;
     let dict = Arc::new(Dictionary::fix44().map_err(RuntimeError::Dictionary)?);
     let store = SessionStore::open(&Db::open(data_dir)?)?;
     let mut apps = |_: usize, _: &config::SessionConfig| {
@@ -222,8 +222,9 @@ pub async fn bind(settings: &SessionSettings, data_dir: &Path) -> Result<Server,
     Ok(Server::bind(settings, store, dict, &mut apps).await?)
 }
 
-fn create_data_dir(data_dir: &Path) -> Result<(), RuntimeError> {
-    std::fs::create_dir_all(data_dir).map_err(|source| RuntimeError::DataDir {
+/// Creates the data directory private (see [`crate::private`]) and brings what is already in it to `file_mode`.
+fn create_data_dir(data_dir: &Path, file_mode: u32) -> Result<(), RuntimeError> {
+    crate::private::secure_data_dir(data_dir, file_mode).map_err(|source| RuntimeError::DataDir {
         path: data_dir.display().to_string(),
         source,
     })
@@ -247,7 +248,7 @@ pub async fn start(
 ) -> Result<Running, RuntimeError> {
     let settings = load_sessions(&options.sessions)?;
     let resolved = load_venue(options.venue.as_deref())?.resolve()?;
-    create_data_dir(&options.data_dir)?;
+    create_data_dir(&options.data_dir, resolved.data_file_mode)?;
     let dict = Arc::new(Dictionary::fix44().map_err(RuntimeError::Dictionary)?);
     let db = Db::open(&options.data_dir)?;
     let store = SessionStore::open(&db)?;
@@ -350,6 +351,9 @@ pub async fn start(
 
 /// `fixvenue serve`: runs until SIGINT or SIGTERM.
 pub fn serve(options: &ServeOptions) -> Result<(), RuntimeError> {
+    // Before any thread or file: sled creates its files itself, so the umask is what keeps them private.
+    let file_mode = load_venue(options.venue.as_deref())?.data_file_mode()?;
+    crate::private::restrict_umask(file_mode);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -20,6 +20,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::codec::Framed;
 
 use super::codec::{FixCodec, Inbound};
+use super::peer::CertificateNames;
 use super::{
     FRAME_STARTED_TIMEOUT, OUTBOUND_QUEUE_MAX, READ_CHUNK_BYTES, Slot, TLS_HANDSHAKE_TIMEOUT,
     Venue, WRITE_TIMEOUT,
@@ -43,9 +44,18 @@ pub async fn accept(
     shutdown: watch::Receiver<bool>,
 ) {
     match tls {
-        None => serve(stream, peer, listener, venue, shutdown).await,
+        None => serve(stream, peer, listener, venue, shutdown, None).await,
         Some(acceptor) => match timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-            Ok(Ok(stream)) => serve(stream, peer, listener, venue, shutdown).await,
+            Ok(Ok(stream)) => {
+                // rustls verified the chain (NeedClientAuth=Y); the end-entity certificate comes first.
+                let names = stream
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|chain| chain.first())
+                    .map(CertificateNames::of);
+                serve(stream, peer, listener, venue, shutdown, names).await
+            }
             Ok(Err(e)) => tracing::warn!(%peer, "TLS handshake failed: {e}"),
             Err(_) => tracing::warn!(%peer, "TLS handshake timed out"),
         },
@@ -159,6 +169,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
     listener: usize,
     venue: Arc<Venue>,
     shutdown: watch::Receiver<bool>,
+    client_certificate: Option<CertificateNames>,
 ) {
     let mut framed = Framed::with_capacity(stream, FixCodec::default(), READ_CHUNK_BYTES);
     let Some((first, (client, ours))) = first_message(&mut framed, &venue, peer).await else {
@@ -177,6 +188,13 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
         tracing::warn!(%peer, session = slot.id, "address not in AllowedRemoteAddresses: disconnected");
         return;
     }
+    if let Some(refusal) = certificate_refusal(&slot, client_certificate.as_ref()) {
+        tracing::warn!(%peer, session = slot.id, "Logon refused: {refusal}: disconnected without a reply");
+        if let First::Frame(frame) = &first {
+            log_refused_logon(&venue, &slot, frame);
+        }
+        return;
+    }
     if slot.failed.load(Ordering::SeqCst) {
         tracing::warn!(%peer, session = slot.id, "session stopped after a store failure: disconnected");
         return;
@@ -189,6 +207,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
     };
     slot.slow_consumer.store(false, Ordering::SeqCst);
     tracing::info!(%peer, session = slot.id, "connection");
+    let auth_stored = session.auth_state();
     let mut conn = Conn {
         framed,
         pending: Pending::default(),
@@ -201,6 +220,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
         shutdown,
         shutdown_seen: false,
         outbound: rx,
+        auth_stored,
     };
     conn.step(Event::Connected, None).await;
     match first {
@@ -216,6 +236,42 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
         conn.step(Event::Send(&msg), None).await;
     }
     tracing::info!(%peer, session = slot.id, "disconnected");
+}
+
+/// Why a connection's client certificate may not log on to `slot`'s session, if it may not: with NeedClientAuth=Y
+/// one of its names must be in the session's ClientCertificateNames.
+fn certificate_refusal(slot: &Slot, certificate: Option<&CertificateNames>) -> Option<String> {
+    if !slot.config.tls.as_ref().is_some_and(|t| t.need_client_auth) {
+        return None;
+    }
+    let allowed = &slot.config.client_certificate_names;
+    match certificate {
+        Some(names) if names.bound_to(allowed) => None,
+        Some(names) => Some(format!(
+            "client certificate ({names}) is not bound to this session (ClientCertificateNames={})",
+            allowed.join(",")
+        )),
+        None => Some("no client certificate".into()),
+    }
+}
+
+/// Keeps a Logon refused before it reached the session in the compliance log (the session is not touched).
+fn log_refused_logon(venue: &Venue, slot: &Slot, frame: &[u8]) {
+    let writes = Writes {
+        log: vec![LogRecord {
+            direction: Direction::In,
+            time_us: Utc::now().timestamp_micros(),
+            session: slot.id.clone(),
+            frame: redact(frame),
+        }],
+        ..Writes::default()
+    };
+    if let Err(e) = venue.store.commit(&slot.id, &writes) {
+        tracing::error!(
+            session = slot.id,
+            "compliance log of a refused Logon failed: {e}"
+        );
+    }
 }
 
 /// Incoming frames whose effects are committed together, at most.
@@ -239,6 +295,8 @@ struct Conn<S> {
     shutdown: watch::Receiver<bool>,
     shutdown_seen: bool,
     outbound: mpsc::Receiver<AppMessage>,
+    /// The failed Logons and lock-out as last stored: written again only when they change.
+    auth_stored: session::auth::AuthState,
 }
 
 fn to_instant(deadline: DateTime<Utc>) -> Instant {
@@ -412,8 +470,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
                 frame: redact(&o.bytes),
             });
         }
+        let auth = self.session().auth_state();
+        let auth_changed = auth != self.auth_stored;
         let writes = Writes {
             seqnums: Some(self.session().seqnums()),
+            auth: auth_changed.then_some(auth),
             reset: pending.reset,
             messages: pending
                 .out
@@ -434,6 +495,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
             self.fail_closed(&e, now).await;
             return;
         }
+        self.auth_stored = auth;
         if self.open && !pending.out.is_empty() {
             for o in pending.out {
                 if !self.write(o.bytes).await {

@@ -9,8 +9,9 @@
 //! [`WRITE_TIMEOUT`] for a peer that does not read (it is disconnected, never buffered for).
 //!
 //! Modules: [`connection`] runs one connection (first message, then the loop that carries out the session's
-//! actions) under [`codec`], the FIX framing as a `tokio_util` codec; [`tls`] builds the rustls acceptor and
-//! [`certs`] the development certificates.
+//! actions) under [`codec`], the FIX framing as a `tokio_util` codec; [`tls`] builds the rustls acceptor,
+//! [`peer`] reads a client certificate's names (which bind it to sessions) and [`certs`] makes the development
+//! certificates.
 //!
 //! Invariant: nothing here decides protocol behaviour; the session state machine does, this module carries
 //! out its actions (store first, then the socket).
@@ -18,6 +19,7 @@
 pub mod certs;
 pub mod codec;
 pub mod connection;
+pub mod peer;
 pub mod tls;
 
 use std::collections::HashMap;
@@ -225,7 +227,11 @@ impl Server {
             let seq = store.seqnums(&id)?.unwrap_or(SeqNums::default());
             let app = apps(session_index, config);
             let config = Arc::new(config.clone());
-            let session = Session::new(Arc::clone(&config), session_dict, app, seq, Utc::now());
+            let mut session = Session::new(Arc::clone(&config), session_dict, app, seq, Utc::now());
+            // A lock-out (and the failures counting towards one) survives a restart.
+            if let Some(auth) = store.auth(&id)? {
+                session.restore_auth(auth);
+            }
             let key = (config.sender_comp_id.clone(), config.target_comp_id.clone());
             slots.insert(
                 key,
@@ -476,6 +482,7 @@ impl VenueHandle {
             .collect();
         let writes = Writes {
             seqnums: Some(session.seqnums()),
+            auth: None,
             reset: false,
             messages: out
                 .iter()

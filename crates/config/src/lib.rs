@@ -159,6 +159,10 @@ impl AccountConfig {
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct VenueConfig {
+    /// The mode of the data files the venue creates (journal, session store, exports), in octal:
+    /// "0600" (the default) or "0640"; directories get the matching execute bits.
+    #[serde(default)]
+    pub data_file_mode: Option<String>,
     pub instruments: Vec<InstrumentConfig>,
     #[serde(default)]
     pub accounts: Vec<AccountConfig>,
@@ -199,7 +203,16 @@ pub struct Resolved {
     pub currencies: Vec<String>,
     /// Configured account names and the ids the engine knows them by (1, 2, ... in file order).
     pub accounts: BTreeMap<String, AccountId>,
+    /// [`VenueConfig::data_file_mode`], checked.
+    pub data_file_mode: u32,
 }
+
+/// The mode of data files when venue.toml names none: the venue's user alone reads and writes them.
+pub const DATA_FILE_MODE_DEFAULT: u32 = 0o600;
+/// Bits `data_file_mode` may hold: read and write, never execute, set-id or sticky bits.
+const DATA_FILE_MODE_ALLOWED: u32 = 0o666;
+/// Bits `data_file_mode` must hold: the venue's own read and write.
+const DATA_FILE_MODE_REQUIRED: u32 = 0o600;
 
 impl VenueConfig {
     pub fn bundled() -> VenueConfig {
@@ -226,7 +239,33 @@ impl VenueConfig {
     }
 
     /// Validates everything and converts to the engine's integer terms.
+    /// The checked `data_file_mode`: octal, the owner's read and write at least, no execute bit.
+    pub fn data_file_mode(&self) -> Result<u32, ConfigError> {
+        let Some(text) = &self.data_file_mode else {
+            return Ok(DATA_FILE_MODE_DEFAULT);
+        };
+        let what = "data_file_mode";
+        let mode = u32::from_str_radix(text, 8).map_err(|_| {
+            invalid(
+                what,
+                format!("{text:?} is not an octal mode such as \"0600\""),
+            )
+        })?;
+        if mode & !DATA_FILE_MODE_ALLOWED != 0
+            || mode & DATA_FILE_MODE_REQUIRED != DATA_FILE_MODE_REQUIRED
+        {
+            return Err(invalid(
+                what,
+                format!(
+                    "{text} must give the owner read and write and nobody execute (0600, 0640, 0660)"
+                ),
+            ));
+        }
+        Ok(mode)
+    }
+
     pub fn resolve(&self) -> Result<Resolved, ConfigError> {
+        let data_file_mode = self.data_file_mode()?;
         let currencies: Vec<String> = self
             .instruments
             .iter()
@@ -277,6 +316,7 @@ impl VenueConfig {
             engine,
             currencies,
             accounts,
+            data_file_mode,
         })
     }
 }
@@ -502,6 +542,24 @@ mod tests {
             "collar {low_ticks}..{high_ticks} covers 1..10000"
         );
         assert!(resolved.engine.instruments.len() >= 3);
+    }
+
+    #[test]
+    fn data_file_mode_defaults_to_0600_and_refuses_execute_and_unreadable_modes() {
+        assert_eq!(
+            VenueConfig::bundled().resolve().unwrap().data_file_mode,
+            0o600
+        );
+        let mode = |text: &str| {
+            let toml = format!("data_file_mode = \"{text}\"\n{BUNDLED_VENUE_TOML}");
+            VenueConfig::parse(&toml).and_then(|c| c.data_file_mode())
+        };
+        assert_eq!(mode("0640").unwrap(), 0o640);
+        assert_eq!(mode("600").unwrap(), 0o600);
+        for bad in ["0700", "0400", "0644x", "1600", ""] {
+            let e = mode(bad).unwrap_err().to_string();
+            assert!(e.contains("data_file_mode"), "{bad}: {e}");
+        }
     }
 
     fn with(replace: &str, by: &str) -> Result<VenueConfig, ConfigError> {

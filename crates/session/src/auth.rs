@@ -16,8 +16,8 @@ pub const LOCKOUT_S: i64 = 300;
 /// Longest Username or Password considered (anything longer fails without hashing).
 pub const CREDENTIAL_BYTES_MAX: usize = 256;
 
-/// Failures so far; lives as long as the session, across connections.
-#[derive(Debug, Clone, Default)]
+/// Failures so far; lives as long as the session, across connections, and (through the store) across restarts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AuthState {
     failures: u32,
     locked_until: Option<DateTime<Utc>>,
@@ -32,6 +32,24 @@ pub enum AuthOutcome {
 }
 
 impl AuthState {
+    /// The state as the store kept it; a count above [`LOGON_FAILURES_MAX`] is read as that.
+    pub fn restored(failures: u32, locked_until: Option<DateTime<Utc>>) -> AuthState {
+        AuthState {
+            failures: failures.min(LOGON_FAILURES_MAX),
+            locked_until,
+        }
+    }
+
+    /// Failed Logons in a row so far.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    /// When the current lock-out ends, if the session is (or was last) locked out.
+    pub fn locked_until(&self) -> Option<DateTime<Utc>> {
+        self.locked_until
+    }
+
     /// Checks the credentials of a Logon. A session without a PasswordHash accepts any Logon (its CompIDs and,
     /// where configured, its network address and client certificate identify it).
     pub fn check(
@@ -59,7 +77,7 @@ impl AuthState {
             self.failures = 0;
             return AuthOutcome::Accepted;
         }
-        self.failures += 1;
+        self.failures = (self.failures + 1).min(LOGON_FAILURES_MAX);
         if self.failures >= LOGON_FAILURES_MAX {
             self.locked_until = Some(now + TimeDelta::seconds(LOCKOUT_S));
         }
@@ -158,6 +176,23 @@ mod tests {
             auth.check(&config, Some(b"alice"), Some(b"s3cret"), later),
             AuthOutcome::Accepted
         );
+    }
+
+    #[test]
+    fn a_restored_lock_out_holds_until_it_ends() {
+        let config = config(&cheap_hash(b"s3cret"));
+        let until = now() + TimeDelta::seconds(100);
+        let mut auth = AuthState::restored(LOGON_FAILURES_MAX + 7, Some(until));
+        assert_eq!(auth.failures(), LOGON_FAILURES_MAX);
+        assert_eq!(
+            auth.check(&config, Some(b"alice"), Some(b"s3cret"), now()),
+            AuthOutcome::LockedOut
+        );
+        assert_eq!(
+            auth.check(&config, Some(b"alice"), Some(b"s3cret"), until),
+            AuthOutcome::Accepted
+        );
+        assert_eq!(auth, AuthState::default());
     }
 
     #[test]

@@ -167,6 +167,10 @@ pub struct SessionConfig {
     pub tls: Option<TlsSettings>,
     /// AllowedRemoteAddresses; empty means any.
     pub allowed_remote_addresses: Vec<IpAddr>,
+    /// ClientCertificateNames: with NeedClientAuth=Y, the names a client certificate must carry (as its subject
+    /// CN or a DNS subjectAltName, compared exactly) to log on to this session. Without the key, the client's
+    /// CompID (TargetCompID).
+    pub client_certificate_names: Vec<String>,
     pub heartbeat_min_s: u32,
     pub heartbeat_max_s: u32,
     pub username: Option<String>,
@@ -248,6 +252,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "NeedClientAuth",
     "SocketMinimumTLSVersion",
     "AllowedRemoteAddresses",
+    "ClientCertificateNames",
     "SessionRole",
     "HeartBtIntMin",
     "HeartBtIntMax",
@@ -577,6 +582,7 @@ fn session_config(
     }
     let accounts = accounts(&r, &target_comp_id)?;
     let tls = tls(&r)?;
+    let client_certificate_names = certificate_names(&r, &tls, &target_comp_id)?;
     let default_port = if tls.is_some() {
         PORT_TLS_DEFAULT
     } else {
@@ -612,6 +618,7 @@ fn session_config(
         persist_messages: r.bool("PersistMessages", true)?,
         tls,
         allowed_remote_addresses: allowed_addresses(&r)?,
+        client_certificate_names,
         heartbeat_min_s,
         heartbeat_max_s,
         username,
@@ -822,6 +829,31 @@ fn tls(r: &Reader) -> Result<Option<TlsSettings>, ConfigError> {
         need_client_auth,
         minimum_version_13,
     }))
+}
+
+/// ClientCertificateNames (comma-separated), only with NeedClientAuth=Y; the client's CompID without it.
+fn certificate_names(
+    r: &Reader,
+    tls: &Option<TlsSettings>,
+    target_comp_id: &str,
+) -> Result<Vec<String>, ConfigError> {
+    let key = "ClientCertificateNames";
+    let Some(text) = r.str(key) else {
+        return Ok(vec![target_comp_id.to_string()]);
+    };
+    if !tls.as_ref().is_some_and(|t| t.need_client_auth) {
+        return Err(r.error(key, "only with SocketUseSSL=Y and NeedClientAuth=Y"));
+    }
+    let names: Vec<String> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    if names.is_empty() {
+        return Err(r.error(key, "names no certificate name"));
+    }
+    Ok(names)
 }
 
 fn allowed_addresses(r: &Reader) -> Result<Vec<IpAddr>, ConfigError> {

@@ -245,6 +245,14 @@ impl Session {
     pub fn counters(&self) -> Counters {
         self.counters
     }
+    /// Failed Logons and lock-out: durable, like the sequence numbers (the runtime stores it when it changes).
+    pub fn auth_state(&self) -> AuthState {
+        self.auth
+    }
+    /// Puts back the failed Logons and lock-out the store kept, before the first connection.
+    pub fn restore_auth(&mut self, auth: AuthState) {
+        self.auth = auth;
+    }
     /// The HeartBtInt agreed at Logon.
     pub fn heartbeat_interval_s(&self) -> i64 {
         self.heartbeat.num_seconds()
@@ -261,7 +269,9 @@ impl Session {
                 self.log(Level::Warn, format!("garbled message ignored: {reason}"));
             }
             Event::WrongBeginString => {
-                if self.status != Status::Disconnected {
+                if self.status == Status::AwaitingLogon && self.config.password_hash.is_some() {
+                    self.refuse_unauthenticated("Incorrect BeginString");
+                } else if self.status != Status::Disconnected {
                     self.logout_and_disconnect(
                         "Incorrect BeginString: this venue speaks FIX.4.4",
                         None,

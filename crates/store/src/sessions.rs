@@ -2,8 +2,9 @@
 //! outgoing application message by MsgSeqNum (for ResendRequests, across restarts), and the compliance log of
 //! every incoming and outgoing message with a microsecond timestamp and its direction.
 //!
-//! Trees, taken from the [`Db`]: `seqnums` (session id -> [`SeqNums`] record), `msgs/<session id>` (MsgSeqNum,
-//! big-endian -> frame) and `fixlog` (a monotonic id -> [`LogRecord`]). Every record starts with a version byte.
+//! Trees, taken from the [`Db`]: `seqnums` (session id -> [`SeqNums`] record), `auth` (session id -> failed
+//! Logons and lock-out expiry, [`AuthState`]), `msgs/<session id>` (MsgSeqNum, big-endian -> frame) and `fixlog`
+//! (a monotonic id -> [`LogRecord`]). Every record starts with a version byte.
 //! This module never opens or locks the database itself ([`crate::db`] does) and knows nothing of trades.
 //!
 //! Durability: [`SessionStore::commit`] writes the outgoing messages of one step (one sled batch), then their
@@ -12,7 +13,9 @@
 //! kernel's page cache when `commit` returns, so it survives the process being killed at any moment (SIGKILL),
 //! but not a power loss or kernel crash (no fdatasync barrier). The engine's journal is where fdatasync is paid.
 
+use chrono::DateTime;
 use session::SeqNums;
+use session::auth::AuthState;
 
 use crate::db::{Db, OpenError, SESSION_ID_BYTES_MAX, WriteError};
 
@@ -41,6 +44,8 @@ pub struct LogRecord {
 #[derive(Debug, Default)]
 pub struct Writes<'a> {
     pub seqnums: Option<SeqNums>,
+    /// Failed Logons and lock-out, when they changed (so a lock-out survives a restart).
+    pub auth: Option<AuthState>,
     /// Drop the stored outgoing messages first (sequence numbers were reset).
     pub reset: bool,
     pub messages: Vec<(u64, &'a [u8])>,
@@ -80,7 +85,35 @@ pub struct CheckReport {
 pub struct SessionStore {
     db: Db,
     seqnums: sled::Tree,
+    auth: sled::Tree,
     fixlog: sled::Tree,
+}
+
+/// No lock-out, in an `auth` record.
+const NOT_LOCKED_US: i64 = i64::MIN;
+
+fn encode_auth(a: &AuthState) -> [u8; 13] {
+    let mut out = [0u8; 13];
+    out[0] = RECORD_VERSION;
+    out[1..5].copy_from_slice(&a.failures().to_be_bytes());
+    let until = a
+        .locked_until()
+        .map_or(NOT_LOCKED_US, |t| t.timestamp_micros());
+    out[5..13].copy_from_slice(&until.to_be_bytes());
+    out
+}
+
+fn decode_auth(bytes: &[u8]) -> Option<AuthState> {
+    if bytes.len() != 13 || bytes[0] != RECORD_VERSION {
+        return None;
+    }
+    let failures = u32::from_be_bytes(bytes[1..5].try_into().ok()?);
+    let until = i64::from_be_bytes(bytes[5..13].try_into().ok()?);
+    let locked_until = match until {
+        NOT_LOCKED_US => None,
+        us => Some(DateTime::from_timestamp_micros(us)?),
+    };
+    Some(AuthState::restored(failures, locked_until))
 }
 
 fn encode_seqnums(s: &SeqNums) -> [u8; 25] {
@@ -155,6 +188,7 @@ impl SessionStore {
         Ok(SessionStore {
             db: db.clone(),
             seqnums: db.open_tree("seqnums")?,
+            auth: db.open_tree("auth")?,
             fixlog: db.open_tree("fixlog")?,
         })
     }
@@ -170,6 +204,16 @@ impl SessionStore {
             Some(bytes) => decode_seqnums(&bytes)
                 .map(Some)
                 .ok_or_else(|| ReadError::Corrupt(format!("seqnums record of {session}"))),
+        }
+    }
+
+    /// The stored failed Logons and lock-out of a session, `None` for a session never refused.
+    pub fn auth(&self, session: &str) -> Result<Option<AuthState>, ReadError> {
+        match self.auth.get(session.as_bytes())? {
+            None => Ok(None),
+            Some(bytes) => decode_auth(&bytes)
+                .map(Some)
+                .ok_or_else(|| ReadError::Corrupt(format!("auth record of {session}"))),
         }
     }
 
@@ -199,6 +243,9 @@ impl SessionStore {
         if let Some(seq) = &writes.seqnums {
             self.seqnums
                 .insert(session.as_bytes(), &encode_seqnums(seq))?;
+        }
+        if let Some(auth) = &writes.auth {
+            self.auth.insert(session.as_bytes(), &encode_auth(auth))?;
         }
         if !writes.log.is_empty() {
             let mut batch = sled::Batch::default();
@@ -281,6 +328,12 @@ impl SessionStore {
                 }
             }
         }
+        for item in self.auth.iter() {
+            let (key, value) = item?;
+            decode_auth(&value).ok_or_else(|| {
+                ReadError::Corrupt(format!("auth record of {}", String::from_utf8_lossy(&key)))
+            })?;
+        }
         for item in self.fixlog.iter() {
             let (_, value) = item?;
             decode_log(&value).ok_or_else(|| ReadError::Corrupt("fixlog record".into()))?;
@@ -333,6 +386,7 @@ mod tests {
             };
             let writes = Writes {
                 seqnums: Some(seq(3, 5)),
+                auth: None,
                 reset: false,
                 messages: vec![(3, b"three"), (4, b"four")],
                 log: vec![log.clone()],
@@ -354,6 +408,34 @@ mod tests {
             (1, 2, 1)
         );
         assert!(report.repaired.is_empty());
+    }
+
+    #[test]
+    fn auth_state_round_trips_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let until = DateTime::from_timestamp_micros(1_800_000_300_123_456).unwrap();
+        let locked = AuthState::restored(5, Some(until));
+        {
+            let store = open(dir.path());
+            assert_eq!(store.auth("S").unwrap(), None);
+            let writes = Writes {
+                auth: Some(locked),
+                ..Writes::default()
+            };
+            store.commit("S", &writes).unwrap();
+            let other = Writes {
+                auth: Some(AuthState::restored(2, None)),
+                ..Writes::default()
+            };
+            store.commit("T", &other).unwrap();
+        }
+        let store = open(dir.path());
+        assert_eq!(store.auth("S").unwrap(), Some(locked));
+        assert_eq!(store.auth("T").unwrap(), Some(AuthState::restored(2, None)));
+        store.check().unwrap();
+        store.auth.insert("U", &b"\x01short"[..]).unwrap();
+        assert!(matches!(store.auth("U"), Err(ReadError::Corrupt(_))));
+        assert!(matches!(store.check(), Err(ReadError::Corrupt(_))));
     }
 
     #[test]

@@ -208,6 +208,30 @@ fn tls_settings_require_their_files() {
 }
 
 #[test]
+fn client_certificate_names_default_to_the_comp_id_and_need_client_auth() {
+    let tls = format!(
+        "{BASE}SocketUseSSL=Y\nSocketCertificateFile=c.pem\nSocketPrivateKeyFile=k.pem\nSocketCAFile=ca.pem\n"
+    );
+    let e = parse_err(&format!("{tls}ClientCertificateNames=desk1\n"));
+    assert_eq!(e.key.as_deref(), Some("ClientCertificateNames"));
+    let with_auth = format!("{tls}NeedClientAuth=Y\n");
+    let default = parse("t.cfg", &with_auth).unwrap();
+    let target = default.sessions[0].target_comp_id.clone();
+    assert_eq!(default.sessions[0].client_certificate_names, [target]);
+    let named = parse(
+        "t.cfg",
+        &format!("{with_auth}ClientCertificateNames=desk1, desk2.example.com\n"),
+    )
+    .unwrap();
+    assert_eq!(
+        named.sessions[0].client_certificate_names,
+        ["desk1", "desk2.example.com"]
+    );
+    let e = parse_err(&format!("{with_auth}ClientCertificateNames= , \n"));
+    assert_eq!(e.key.as_deref(), Some("ClientCertificateNames"));
+}
+
+#[test]
 fn the_bundled_configuration_is_valid() {
     let s = parse("sessions/default.cfg", BUNDLED_SESSIONS_CFG).unwrap();
     assert!(s.sessions.iter().any(|c| c.tls.is_none()));

@@ -1,5 +1,6 @@
-//! Logon: the first message of a connection, its checks (validation, schedule, authentication, SendingTime,
+//! Logon: the first message of a connection, its checks (authentication, validation, schedule, SendingTime,
 //! HeartBtInt, ResetSeqNumFlag, MsgSeqNum) and the answer; a Logon while logged on (sequence reset).
+//! A Logon that does not authenticate is refused by a plain disconnect ([`Session::refuse_unauthenticated`]).
 
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -31,6 +32,20 @@ impl Session {
     }
 
     fn on_logon(&mut self, msg: &Message, now: DateTime<Utc>) {
+        // Authentication comes first: until it succeeds nothing may use, store or reveal the session's numbers.
+        let username = msg.get(tags::USERNAME).map(|v| v.bytes);
+        let password = msg.get(tags::PASSWORD).map(|v| v.bytes);
+        match self.auth.check(&self.config, username, password, now) {
+            AuthOutcome::Accepted => {}
+            AuthOutcome::Refused => {
+                self.refuse_unauthenticated("authentication failed");
+                return;
+            }
+            AuthOutcome::LockedOut => {
+                self.refuse_unauthenticated("locked out after repeated failures");
+                return;
+            }
+        }
         let Some(head) = self.head(msg) else { return };
         let routing = Routing::of(msg).reversed();
         if let Err(Invalid::Reject(r)) = self.validator.validate(&self.dict, msg) {
@@ -49,27 +64,6 @@ impl Session {
             );
             return;
         };
-        let username = msg.get(tags::USERNAME).map(|v| v.bytes);
-        let password = msg.get(tags::PASSWORD).map(|v| v.bytes);
-        match self.auth.check(&self.config, username, password, now) {
-            AuthOutcome::Accepted => {}
-            AuthOutcome::Refused => {
-                self.log(Level::Warn, "Logon refused: authentication failed".into());
-                self.logout_and_disconnect("Logon refused: authentication failed", Some(&routing));
-                return;
-            }
-            AuthOutcome::LockedOut => {
-                self.log(
-                    Level::Warn,
-                    "Logon refused: locked out after repeated failures".into(),
-                );
-                self.logout_and_disconnect(
-                    "Logon refused: too many failed attempts, try later",
-                    Some(&routing),
-                );
-                return;
-            }
-        }
         if self.refuse_late_sending_time(msg, &head, now) {
             return;
         }
@@ -129,6 +123,17 @@ impl Session {
         } else {
             self.seq.next_in += 1;
         }
+    }
+
+    /// Refuses a connection that has not authenticated: a plain disconnect, no Logout. A Logout needs a MsgSeqNum:
+    /// the session's next one would be used up and revealed to whoever knows the CompIDs, and any other number
+    /// would put the real client out of step (QuickFIX, and QuickFIX/J before QFJ-750, count every Logout they
+    /// receive as the next incoming number, whatever number it carries). A disconnect changes neither side's
+    /// numbers, and looks like the answer to an unknown CompID pair. The reason goes to the log; the runtime
+    /// keeps the refused Logon in the compliance log.
+    pub(super) fn refuse_unauthenticated(&mut self, reason: &str) {
+        self.log(Level::Warn, format!("Logon refused: {reason}"));
+        self.disconnect(&format!("Logon refused: {reason}"));
     }
 
     /// The venue's Logon: EncryptMethod 0, the agreed HeartBtInt and, when sequence numbers were reset,

@@ -40,10 +40,12 @@ impl Session {
         if self.status == Status::Disconnected {
             return;
         }
+        // A connection that never logged on changes nothing of the session (ResetOnDisconnect included).
+        let logged_on = self.status != Status::AwaitingLogon;
         self.status = Status::Disconnected;
         self.clear_gap();
         self.test_request = None;
-        if self.config.reset_on_disconnect {
+        if self.config.reset_on_disconnect && logged_on {
             self.reset_seqnums();
         }
     }

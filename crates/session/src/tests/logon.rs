@@ -105,12 +105,58 @@ fn reset_seq_num_flag_is_not_honoured_before_authentication() {
     let mut g = Given::connected_with(&format!("Username=alice\nPasswordHash={hash}\n"), seq);
     let out = g.send_seq(1, "35=A|98=0|108=30|141=Y|553=alice|554=wrong|");
     assert!(!out.contains(&Action::ResetStore));
-    assert_fields(
-        &sends(&out)[0],
-        "35=5|34=50|58=Logon refused: authentication failed|",
-    );
+    assert!(sends(&out).is_empty(), "{out:?}");
     assert!(disconnected(&out));
-    assert_eq!(g.session.seqnums().next_in, 40);
+    assert_eq!(g.session.seqnums(), seq);
+}
+
+#[test]
+fn refused_logons_leave_the_sequence_numbers_untouched() {
+    let hash = cheap_hash(b"right");
+    let seq = SeqNums {
+        next_in: 3,
+        next_out: 3,
+        period_start_s: 0,
+    };
+    let mut g = Given::connected_with(&format!("Username=alice\nPasswordHash={hash}\n"), seq);
+    // Wrong password, then an invalid Logon with a wrong password: a plain disconnect each, no Logout.
+    for body in [
+        "35=A|98=0|108=30|553=alice|554=wrong|",
+        "35=A|98=0|553=alice|554=wrong|",
+    ] {
+        let out = g.send_seq(3, body);
+        assert!(sends(&out).is_empty(), "{out:?}");
+        assert!(disconnected(&out));
+        g.session.handle(Event::Disconnected, g.now);
+        assert_eq!(g.session.seqnums(), seq);
+        g.session.handle(Event::Connected, g.now);
+    }
+    // The real client's Logon continues where it left off.
+    let out = g.send_seq(3, "35=A|98=0|108=30|553=alice|554=right|");
+    assert_fields(&sends(&out)[0], "35=A|34=3|");
+    assert_eq!(g.session.seqnums().next_in, 4);
+}
+
+#[test]
+fn a_connection_that_never_logs_on_does_not_reset_on_disconnect() {
+    let seq = SeqNums {
+        next_in: 7,
+        next_out: 9,
+        period_start_s: 0,
+    };
+    let mut g = Given::connected_with("ResetOnDisconnect=Y\n", seq);
+    g.session.handle(Event::Disconnected, g.now);
+    assert_eq!(g.session.seqnums(), seq);
+}
+
+#[test]
+fn a_wrong_begin_string_before_authentication_is_a_plain_disconnect() {
+    let hash = cheap_hash(b"right");
+    let mut g = Given::connected(&format!("Username=alice\nPasswordHash={hash}\n"));
+    let out = g.session.handle(Event::WrongBeginString, g.now);
+    assert!(sends(&out).is_empty(), "{out:?}");
+    assert!(disconnected(&out));
+    assert_eq!(g.session.seqnums(), SeqNums::default());
 }
 
 #[test]
@@ -123,10 +169,8 @@ fn right_credentials_log_on_and_repeated_failures_lock_out() {
         g.session.handle(Event::Connected, g.now);
     }
     let out = g.send("35=A|98=0|108=30|553=alice|554=right|");
-    assert_fields(
-        &sends(&out)[0],
-        "35=5|58=Logon refused: too many failed attempts, try later|",
-    );
+    assert!(sends(&out).is_empty(), "{out:?}");
+    assert!(disconnected(&out));
     g.advance(crate::auth::LOCKOUT_S);
     g.session.handle(Event::Connected, g.now);
     let out = g.send("35=A|98=0|108=30|553=alice|554=right|");
