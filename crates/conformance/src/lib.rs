@@ -27,6 +27,8 @@ pub const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 pub const RESET_ATTEMPTS_MAX: u32 = 10;
 /// The pause between those attempts.
 pub const RESET_RETRY_WAIT: Duration = Duration::from_millis(300);
+/// Messages [`run_keeping`] keeps of one scenario, at most.
+pub const RECEIVED_KEPT_MAX: usize = 10_000;
 /// Scenario files read from one directory, at most.
 pub const SCENARIOS_MAX: usize = 10_000;
 /// Largest scenario file.
@@ -133,6 +135,22 @@ pub fn load_file(path: &Path) -> Result<Scenario, ScriptError> {
 /// Runs one scenario.
 pub async fn run(scenario: &Scenario, target: &Target) -> Result<(), Failure> {
     let mut runner = Runner::new(target);
+    play(&mut runner, scenario).await
+}
+
+/// Runs one scenario and also returns every message the acceptor sent in it, in order (the first
+/// [`RECEIVED_KEPT_MAX`]), for checks across scenarios such as validating them against a stock dictionary.
+pub async fn run_keeping(
+    scenario: &Scenario,
+    target: &Target,
+) -> (Result<(), Failure>, Vec<Vec<u8>>) {
+    let mut runner = Runner::new(target);
+    runner.received = Some(Vec::new());
+    let result = play(&mut runner, scenario).await;
+    (result, runner.received.take().unwrap_or_default())
+}
+
+async fn play(runner: &mut Runner<'_>, scenario: &Scenario) -> Result<(), Failure> {
     for (line, step) in &scenario.steps {
         runner.line = *line;
         runner.step(step).await?;

@@ -205,6 +205,10 @@ impl Session {
         seq: SeqNums,
         now: DateTime<Utc>,
     ) -> Session {
+        // SendingTime and OrigSendingTime at the session's TimeStampPrecision.
+        let encoder = Encoder {
+            header_time_precision: config.time_precision,
+        };
         Session {
             validator: Validator::new(config.validation),
             config,
@@ -212,7 +216,7 @@ impl Session {
             app,
             app_logged_on: false,
             decoder: Decoder::new(),
-            encoder: Encoder::default(),
+            encoder,
             seq,
             status: Status::Disconnected,
             heartbeat: TimeDelta::seconds(30),

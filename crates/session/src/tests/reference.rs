@@ -99,3 +99,32 @@ fn empty_routing_tag_is_rejected_without_an_empty_tag_in_the_answer() {
     assert_fields(&sent[0], "35=3|373=4|371=115|");
     assert!(!sent[0].contains("=|"), "{}", sent[0]);
 }
+
+/// The SendingTime of `msg`.
+fn sending_time(msg: &str) -> &str {
+    msg.split('|')
+        .find_map(|f| f.strip_prefix("52="))
+        .expect("SendingTime")
+}
+
+#[test]
+fn timestamps_follow_time_stamp_precision_default_milliseconds() {
+    for (extra, len) in [
+        ("", 21),
+        ("TimeStampPrecision=0\n", 17),
+        ("TimeStampPrecision=6\n", 24),
+        ("TimeStampPrecision=9\n", 27),
+    ] {
+        let mut g = Given::connected(extra);
+        let out = g.send("35=A|98=0|108=30|");
+        assert_eq!(sending_time(&sends(&out)[0]).len(), len, "{extra}");
+        // OrigSendingTime of a resend too.
+        let out = g.send("35=2|7=1|16=0|");
+        for sent in sends(&out) {
+            assert_eq!(sending_time(&sent).len(), len, "{extra}: {sent}");
+            if let Some(orig) = sent.split('|').find_map(|f| f.strip_prefix("122=")) {
+                assert_eq!(orig.len(), len, "{extra}: {sent}");
+            }
+        }
+    }
+}
