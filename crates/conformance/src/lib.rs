@@ -49,6 +49,9 @@ pub struct Target {
     pub client2_comp_id: String,
     /// The instrument order-entry scenarios trade (`{symbol}`).
     pub symbol: String,
+    /// The acceptor has ResetOnLogon=Y: every `connect` starts the CompID's numbers from 1 again, as a client
+    /// with ResetOnLogon=Y does.
+    pub reset_on_logon: bool,
 }
 
 /// `--sender-comp-id2` by default.
@@ -82,6 +85,7 @@ impl Target {
             venue_comp_id: venue_comp_id.to_string(),
             client2_comp_id: CLIENT2_COMP_ID_DEFAULT.to_string(),
             symbol: SYMBOL_DEFAULT.to_string(),
+            reset_on_logon: false,
         }
     }
 }

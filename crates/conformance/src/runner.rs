@@ -209,6 +209,9 @@ impl<'t> Runner<'t> {
         self.conns.push((None, identity.clone()));
         self.current = self.conns.len() - 1;
         self.become_identity(identity);
+        if self.target.reset_on_logon {
+            *self.seq() = 1;
+        }
         if self.connector.is_none() {
             match Connector::new(self.target.tls.as_ref()) {
                 Ok(c) => self.connector = Some(c),
