@@ -67,6 +67,22 @@ fn undefined_tags_in_heartbeat_and_test_request_are_rejected_0() {
 }
 
 #[test]
+fn tags_zero_and_negative_are_invalid_tag_numbers_not_garbled() {
+    let mut g = Given::logged_on();
+    for body in [
+        "35=0|0=HI|",
+        "35=0|-1=HI|",
+        "35=1|112=x|0=HI|",
+        "35=1|112=x|-1=HI|",
+    ] {
+        let seq = g.client_seq;
+        let out = g.send(body);
+        assert_fields(&sends(&out)[0], &format!("35=3|45={seq}|373=0|371=0|"));
+        assert_eq!(g.session.seqnums().next_in, seq + 1, "{body}");
+    }
+}
+
+#[test]
 fn missing_or_empty_target_comp_id_is_a_malformed_header_not_a_comp_id_problem() {
     let mut g = Given::logged_on();
     let out = g.send_raw(&format!("35=0|49=CLIENT|34=2|52={}|", ts(g.now)));
