@@ -271,6 +271,10 @@ pub async fn start(
             venue_comp_id: s.sender_comp_id.clone(),
             client_comp_id: s.target_comp_id.clone(),
             accounts: s.accounts.clone(),
+            dialect: gateway::Dialect {
+                time_precision: s.time_precision,
+                venue_extensions: s.venue_extensions,
+            },
         })
         .collect();
     let boot_us = chrono::Utc::now().timestamp_micros();

@@ -96,9 +96,9 @@ fn restart_keeps_orders_numbers_and_delivers_missed_fills(signal: &str) {
         fill.text()
     );
     assert_eq!(
-        fill.field(880),
-        agg.field(880),
-        "TrdMatchID differs across the sides"
+        fill.field(527),
+        agg.field(527),
+        "the match id (527) differs across the sides"
     );
     check_report(fill);
     let req = c1.status(&buy, '1');

@@ -27,6 +27,8 @@ pub const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 pub const RESET_ATTEMPTS_MAX: u32 = 10;
 /// The pause between those attempts.
 pub const RESET_RETRY_WAIT: Duration = Duration::from_millis(300);
+/// Messages [`run_keeping`] keeps of one scenario, at most.
+pub const RECEIVED_KEPT_MAX: usize = 10_000;
 /// Scenario files read from one directory, at most.
 pub const SCENARIOS_MAX: usize = 10_000;
 /// Largest scenario file.
@@ -47,6 +49,9 @@ pub struct Target {
     pub client2_comp_id: String,
     /// The instrument order-entry scenarios trade (`{symbol}`).
     pub symbol: String,
+    /// The acceptor has ResetOnLogon=Y: every `connect` starts the CompID's numbers from 1 again, as a client
+    /// with ResetOnLogon=Y does.
+    pub reset_on_logon: bool,
 }
 
 /// `--sender-comp-id2` by default.
@@ -80,6 +85,7 @@ impl Target {
             venue_comp_id: venue_comp_id.to_string(),
             client2_comp_id: CLIENT2_COMP_ID_DEFAULT.to_string(),
             symbol: SYMBOL_DEFAULT.to_string(),
+            reset_on_logon: false,
         }
     }
 }
@@ -133,6 +139,22 @@ pub fn load_file(path: &Path) -> Result<Scenario, ScriptError> {
 /// Runs one scenario.
 pub async fn run(scenario: &Scenario, target: &Target) -> Result<(), Failure> {
     let mut runner = Runner::new(target);
+    play(&mut runner, scenario).await
+}
+
+/// Runs one scenario and also returns every message the acceptor sent in it, in order (the first
+/// [`RECEIVED_KEPT_MAX`]), for checks across scenarios such as validating them against a stock dictionary.
+pub async fn run_keeping(
+    scenario: &Scenario,
+    target: &Target,
+) -> (Result<(), Failure>, Vec<Vec<u8>>) {
+    let mut runner = Runner::new(target);
+    runner.received = Some(Vec::new());
+    let result = play(&mut runner, scenario).await;
+    (result, runner.received.take().unwrap_or_default())
+}
+
+async fn play(runner: &mut Runner<'_>, scenario: &Scenario) -> Result<(), Failure> {
     for (line, step) in &scenario.steps {
         runner.line = *line;
         runner.step(step).await?;

@@ -37,6 +37,10 @@ struct Cli {
     /// The instrument the order-entry scenarios trade (`{symbol}`).
     #[arg(long, default_value = conformance::SYMBOL_DEFAULT)]
     symbol: String,
+    /// The acceptor has ResetOnLogon=Y: start every connection from MsgSeqNum 1, as a client with
+    /// ResetOnLogon=Y does.
+    #[arg(long)]
+    reset_on_logon: bool,
     /// Scenario files; default: every conformance/*.scn.
     scenarios: Vec<PathBuf>,
 }
@@ -63,6 +67,7 @@ fn run() -> anyhow::Result<()> {
         target_comp_id,
         sender_comp_id2,
         symbol,
+        reset_on_logon,
         scenarios,
     } = Cli::parse();
     let target = conformance::Target {
@@ -77,6 +82,7 @@ fn run() -> anyhow::Result<()> {
         venue_comp_id: target_comp_id,
         client2_comp_id: sender_comp_id2,
         symbol,
+        reset_on_logon,
     };
     conformance(target, &scenarios)
 }

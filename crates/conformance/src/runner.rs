@@ -20,8 +20,9 @@ use testkit::stamp::wrap_body_as;
 use testkit::stream::{Connector, Stream};
 
 use crate::{
-    DISCONNECT_TIMEOUT, EXPECT_TIMEOUT, Failure, IDS_MAX, Matcher, RESET_ATTEMPTS_MAX,
-    RESET_RETRY_WAIT, SendMode, Step, Target, VARIABLE_BYTES_MAX, VARIABLES_MAX, glob, unique_id,
+    DISCONNECT_TIMEOUT, EXPECT_TIMEOUT, Failure, IDS_MAX, Matcher, RECEIVED_KEPT_MAX,
+    RESET_ATTEMPTS_MAX, RESET_RETRY_WAIT, SendMode, Step, Target, VARIABLE_BYTES_MAX,
+    VARIABLES_MAX, glob, unique_id,
 };
 
 /// A connection of the scenario (gone once closed) and the CompID it sends as.
@@ -44,6 +45,8 @@ pub(crate) struct Runner<'t> {
     vars: BTreeMap<String, String>,
     pub(crate) line: usize,
     skip_heartbeats: bool,
+    /// Every message received, in order, while fewer than [`RECEIVED_KEPT_MAX`]; `None` when not asked for.
+    pub(crate) received: Option<Vec<Vec<u8>>>,
 }
 
 impl<'t> Runner<'t> {
@@ -59,6 +62,7 @@ impl<'t> Runner<'t> {
             vars: BTreeMap::new(),
             line: 0,
             skip_heartbeats: false,
+            received: None,
         }
     }
 
@@ -205,6 +209,9 @@ impl<'t> Runner<'t> {
         self.conns.push((None, identity.clone()));
         self.current = self.conns.len() - 1;
         self.become_identity(identity);
+        if self.target.reset_on_logon {
+            *self.seq() = 1;
+        }
         if self.connector.is_none() {
             match Connector::new(self.target.tls.as_ref()) {
                 Ok(c) => self.connector = Some(c),
@@ -325,7 +332,14 @@ impl<'t> Runner<'t> {
     /// The next message, or `None` after `wait` of silence.
     async fn read_or_silence(&mut self, wait: Duration) -> Result<Option<Msg>, Failure> {
         match self.client.recv_raw(wait).await {
-            Ok(msg) => Ok(msg),
+            Ok(msg) => {
+                if let (Some(kept), Some(m)) = (&mut self.received, &msg)
+                    && kept.len() < RECEIVED_KEPT_MAX
+                {
+                    kept.push(m.raw().to_vec());
+                }
+                Ok(msg)
+            }
             Err(e) => self.fail(e.to_string()),
         }
     }

@@ -121,7 +121,8 @@ impl Decoder {
     }
 }
 
-/// `<tag>=`: the tag is a positive integer of at most [`TAG_DIGITS_MAX`] digits.
+/// `<tag>=`: the tag is an integer of at most [`TAG_DIGITS_MAX`] digits (see [`tag_number`] for 0 and negative
+/// ones).
 #[inline(always)]
 fn tag_equals(input: &[u8]) -> IResult<&[u8], u32> {
     if let Some(parsed) = input
@@ -159,28 +160,37 @@ fn swar_tag(eight: [u8; 8]) -> Option<(u32, usize)> {
     v = (v.wrapping_mul(10) + (v >> 8)) & 0x00ff_00ff_00ff_00ff;
     v = (v.wrapping_mul(100) + (v >> 16)) & 0x0000_ffff_0000_ffff;
     v = (v.wrapping_mul(10_000) + (v >> 32)) & 0xffff_ffff;
-    (v != 0).then_some((v as u32, eq))
+    // 0 (all zeros) is INVALID_TAG, as in the loop.
+    Some((v as u32, eq))
 }
 
+/// A tag of 0 or a negative number (`-` then digits) is read as [`INVALID_TAG`]: the message is well framed, so
+/// the validator refuses it with 373=0 (Invalid tag number), as QuickFIX does, instead of it being dropped as
+/// garbled.
 #[inline(always)]
 fn tag_number(input: &[u8]) -> IResult<&[u8], u32> {
+    let sign = usize::from(input.first() == Some(&b'-'));
     let mut value: u32 = 0;
     let mut digits = 0;
-    while let Some(&b) = input.get(digits) {
+    while let Some(&b) = input.get(sign + digits) {
         if !b.is_ascii_digit() || digits == TAG_DIGITS_MAX {
             break;
         }
         value = value * 10 + u32::from(b - b'0');
         digits += 1;
     }
-    if digits == 0 || value == 0 || input.get(digits).is_some_and(u8::is_ascii_digit) {
+    if digits == 0 || input.get(sign + digits).is_some_and(u8::is_ascii_digit) {
         return Err(nom::Err::Error(nom::error::Error::new(
             input,
             nom::error::ErrorKind::Digit,
         )));
     }
-    Ok((&input[digits..], value))
+    let tag = if sign == 1 { INVALID_TAG } else { value };
+    Ok((&input[sign + digits..], tag))
 }
+
+/// What a tag that is not a positive number (`0=`, `-1=`) is read as; no dictionary defines it.
+pub const INVALID_TAG: u32 = 0;
 
 /// Tags have at most this many digits (FIX tags are below 10^9).
 const TAG_DIGITS_MAX: usize = 9;
@@ -505,7 +515,7 @@ mod tests {
         let mut dec = Decoder::new();
         for (body, expect) in [
             ("35=0|49=A|x=1|", DecodeError::MalformedField { offset: 0 }),
-            ("35=0|49=A|0=1|", DecodeError::MalformedField { offset: 0 }),
+            ("35=0|49=A|-=1|", DecodeError::MalformedField { offset: 0 }),
             ("35=0|49A|", DecodeError::MalformedField { offset: 0 }),
             ("35=0|10=000|49=A|", DecodeError::CheckSumNotLast),
         ] {
@@ -660,8 +670,16 @@ mod tests {
         assert_eq!(tag_equals(b"35=D"), Ok((&b"D"[..], 35)));
         assert_eq!(tag_equals(b"035=D"), Ok((&b"D"[..], 35)));
         assert_eq!(tag_equals(b"999999999=x"), Ok((&b"x"[..], 999_999_999)));
-        for bad in [&b"0=x"[..], b"=x", b"1234567890=x", b"35x", b"35", b"-1=x"] {
+        for bad in [&b"=x"[..], b"1234567890=x", b"35x", b"35", b"-=x", b"--1=x"] {
             assert!(tag_equals(bad).is_err(), "{bad:?}");
+        }
+        // Not tags, but well-formed fields: the validator refuses them (373=0).
+        for invalid in [&b"0=x"[..], b"00=x", b"-1=x", b"-999=x"] {
+            assert_eq!(
+                tag_equals(invalid),
+                Ok((&b"x"[..], INVALID_TAG)),
+                "{invalid:?}"
+            );
         }
     }
 

@@ -248,6 +248,7 @@ pub const REF_MSG_TYPE: u32 = 372;
 pub const SESSION_REJECT_REASON: u32 = 373;
 pub const BUSINESS_REJECT_REASON: u32 = 380;
 pub const TRD_MATCH_ID: u32 = 880;
+pub const SECONDARY_EXEC_ID: u32 = 527;
 pub const LAST_LIQUIDITY_IND: u32 = 851;
 pub const USERNAME: u32 = 553;
 pub const CXL_REJ_REASON: u32 = 102;

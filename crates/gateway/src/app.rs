@@ -82,6 +82,16 @@ const ORDER_ENTRY: [&[u8]; 6] = [
     msg_type::ORDER_MASS_CANCEL_REQUEST,
 ];
 
+/// Requests a client may send that the venue does not take yet (market data, reference data, trade capture):
+/// BusinessMessageReject 380=4. Every other type it does not take is unsupported (380=3).
+const NOT_AVAILABLE_YET: [&[u8]; 5] = [
+    msg_type::MARKET_DATA_REQUEST,
+    b"x",  // SecurityListRequest
+    b"e",  // SecurityStatusRequest
+    b"g",  // TradingSessionStatusRequest
+    b"AD", // TradeCaptureReportRequest
+];
+
 impl Application for GatewayApp {
     fn on_logon(&mut self, logon: &Message, now: DateTime<Utc>) -> Result<(), String> {
         if let Some(until) = self.cooldown_until {
@@ -141,10 +151,22 @@ impl Application for GatewayApp {
             return self.reject(msg, BusinessRejectReason::Other, &text, routing);
         }
         let Some(inbound) = request::parse(msg, routing) else {
+            if msg.msg_type() == msg_type::BUSINESS_MESSAGE_REJECT {
+                // Never reject a reject: that is how two parties loop.
+                return Vec::new();
+            }
+            if NOT_AVAILABLE_YET.contains(&msg.msg_type()) {
+                return self.reject(
+                    msg,
+                    BusinessRejectReason::ApplicationNotAvailable,
+                    "this message type is not available on the venue yet",
+                    routing,
+                );
+            }
             return self.reject(
                 msg,
-                BusinessRejectReason::ApplicationNotAvailable,
-                "this message type is not available on the venue yet",
+                BusinessRejectReason::UnsupportedMessageType,
+                "Unsupported message type: the venue does not take it from a client",
                 routing,
             );
         };

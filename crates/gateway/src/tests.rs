@@ -2,12 +2,13 @@
 //! and applied by hand (as the sequencer does), reports out as FIX text.
 
 use engine::{Engine, Event, Sequenced};
+use fix::types::TimePrecision;
 use fix::{Decoder, Dictionary};
 use journal::sequencer::Released;
 use session::Routing;
 use venue_config::VenueConfig;
 
-use super::core::{Gateway, Input, Market, Output, SessionInfo};
+use super::core::{Dialect, Gateway, Input, Market, Output, SessionInfo};
 use super::request;
 
 const T0: i64 = 1_800_000_000_000_000_000;
@@ -25,14 +26,23 @@ struct Harness {
     poss_dup: bool,
 }
 
+/// CLIENT1 in standard FIX 4.4; CLIENT2 with the venue's extensions and microsecond timestamps.
 fn sessions() -> Vec<SessionInfo> {
     ["CLIENT1", "CLIENT2"]
         .iter()
-        .map(|c| SessionInfo {
+        .map(|&c| SessionInfo {
             id: format!("FIX.4.4:FIXVENUE->{c}"),
             venue_comp_id: "FIXVENUE".into(),
             client_comp_id: c.to_string(),
             accounts: vec![format!("ACC-{c}"), "SHARED".into()],
+            dialect: Dialect {
+                time_precision: if c == "CLIENT2" {
+                    TimePrecision::Micros
+                } else {
+                    TimePrecision::Millis
+                },
+                venue_extensions: c == "CLIENT2",
+            },
         })
         .collect()
 }
@@ -174,7 +184,16 @@ fn a_resting_limit_order_is_acknowledged_with_every_field() {
         0,
         "35=8|37=1|11=B1|17=1.1|150=0|39=0|1=ACC-CLIENT1|55=ZVZZT|54=1|38=10|40=2|44=100.00|59=1|14=0|151=10|6=0|60=*|41=!|32=!|880=!",
     );
-    assert_eq!(field(&answers[0].1, 60).unwrap().len(), 24, "microseconds");
+    assert_eq!(field(&answers[0].1, 60).unwrap().len(), 21, "milliseconds");
+    let answers = h.send(
+        1,
+        "D|11=S9|55=ZVZZT|54=2|60=20261122-10:00:00|40=2|38=1|44=200|59=1|",
+    );
+    assert_eq!(
+        field(&answers[0].1, 60).unwrap().len(),
+        24,
+        "CLIENT2: microseconds"
+    );
 }
 
 #[test]
@@ -191,12 +210,12 @@ fn a_cross_between_two_sessions_reports_both_sides_at_the_resting_price() {
     has(
         buy,
         0,
-        "150=F|39=1|11=B1|32=4|31=100.00|14=4|151=6|6=100|851=1|880=2-1",
+        "150=F|39=1|11=B1|32=4|31=100.00|14=4|151=6|6=100|851=1|527=2-1|880=!",
     );
     has(
         sell,
         1,
-        "150=F|39=2|11=S1|32=4|31=100.00|14=4|151=0|6=100|851=2|880=2-1",
+        "150=F|39=2|11=S1|32=4|31=100.00|14=4|151=0|6=100|851=2|527=2-1|880=2-1",
     );
     assert_ne!(field(&buy.1, 17), field(&sell.1, 17), "ExecIDs differ");
 }

@@ -21,6 +21,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, FixedOffset, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc, Weekday};
 
 use fix::ValidationOptions;
+use fix::types::TimePrecision;
 
 /// Largest configuration file read.
 pub const CONFIG_BYTES_MAX: u64 = 1024 * 1024;
@@ -184,6 +185,12 @@ pub struct SessionConfig {
     pub throttle: Option<Throttle>,
     /// An argon2 PHC string.
     pub password_hash: Option<String>,
+    /// TimeStampPrecision: the digits of a second in every timestamp the venue writes on the session (0, 3, 6
+    /// or 9; 3 by default, as FIX 4.4's UTCTimestamp has at most milliseconds).
+    pub time_precision: TimePrecision,
+    /// VenueExtensions: send the venue's declared extensions to FIX 4.4 (TrdMatchID 880 on fills, ExecType L for
+    /// a triggered stop); without it the session gets only what standard FIX 4.4 defines for each message.
+    pub venue_extensions: bool,
 }
 
 impl SessionConfig {
@@ -264,6 +271,8 @@ pub const KNOWN_KEYS: &[&str] = &[
     "ThrottleBurst",
     "ThrottleMaxRejects",
     "ThrottleCooldown",
+    "TimeStampPrecision",
+    "VenueExtensions",
 ];
 
 /// QuickFIX keys accepted without effect: they concern QuickFIX's own stores and logs, initiators, or what the
@@ -282,7 +291,6 @@ pub const IGNORED_KEYS: &[&str] = &[
     "SendRedundantResendRequests",
     "RefreshOnLogon",
     "MillisecondsInTimeStamp",
-    "TimeStampPrecision",
 ];
 
 /// Where a value came from, for error messages.
@@ -626,7 +634,22 @@ fn session_config(
         accounts,
         cancel_on_disconnect: r.bool("CancelOnDisconnect", false)?,
         throttle: throttle(&r)?,
+        time_precision: time_precision(&r)?,
+        venue_extensions: r.bool("VenueExtensions", false)?,
     })
+}
+
+fn time_precision(r: &Reader) -> Result<TimePrecision, ConfigError> {
+    match r.str("TimeStampPrecision").map(str::trim) {
+        None | Some("3") => Ok(TimePrecision::Millis),
+        Some("0") => Ok(TimePrecision::Seconds),
+        Some("6") => Ok(TimePrecision::Micros),
+        Some("9") => Ok(TimePrecision::Nanos),
+        Some(_) => Err(r.error(
+            "TimeStampPrecision",
+            "must be 0, 3, 6 or 9 (digits of a second)".to_string(),
+        )),
+    }
 }
 
 fn accounts(r: &Reader, target_comp_id: &str) -> Result<Vec<String>, ConfigError> {

@@ -205,6 +205,10 @@ impl Session {
         seq: SeqNums,
         now: DateTime<Utc>,
     ) -> Session {
+        // SendingTime and OrigSendingTime at the session's TimeStampPrecision.
+        let encoder = Encoder {
+            header_time_precision: config.time_precision,
+        };
         Session {
             validator: Validator::new(config.validation),
             config,
@@ -212,7 +216,7 @@ impl Session {
             app,
             app_logged_on: false,
             decoder: Decoder::new(),
-            encoder: Encoder::default(),
+            encoder,
             seq,
             status: Status::Disconnected,
             heartbeat: TimeDelta::seconds(30),
@@ -385,7 +389,8 @@ impl Session {
             if let Some(tag) = ref_tag {
                 w.put_u64(tags::REF_TAG_ID, u64::from(tag));
             }
-            if ref_type.iter().all(|b| b.is_ascii_alphanumeric()) && !ref_type.is_empty() {
+            // As received, even a value no FIX version defines (373=11): the client needs it to match the Reject.
+            if !ref_type.is_empty() {
                 w.put_bytes(tags::REF_MSG_TYPE, &ref_type);
             }
             w.put_enum(tags::SESSION_REJECT_REASON, reason)

@@ -228,10 +228,10 @@ fn none_when_closed<T>(result: Result<Option<T>, ClientError>) -> Result<Option<
     }
 }
 
-/// UTCTimestamp with microseconds: `YYYYMMDD-HH:MM:SS.ffffff`.
-pub fn is_utc_micros(v: &str) -> bool {
+/// UTCTimestamp with milliseconds (TimeStampPrecision 3, the default): `YYYYMMDD-HH:MM:SS.fff`.
+pub fn is_utc_millis(v: &str) -> bool {
     let b = v.as_bytes();
-    b.len() == 24
+    b.len() == 21
         && b.iter().enumerate().all(|(i, c)| match i {
             8 => *c == b'-',
             11 | 14 => *c == b':',
@@ -265,7 +265,7 @@ pub fn check_report(m: &Msg) {
     for tag in [37, 11, 17, 150, 39, 55, 54, 14, 151, 6, 60, 59] {
         assert!(m.get(tag).is_some(), "{tag} missing in {m}");
     }
-    assert!(is_utc_micros(m.field(60)), "60 without microseconds in {m}");
+    assert!(is_utc_millis(m.field(60)), "60 not in milliseconds in {m}");
     let cum = m.decimal(14);
     let leaves = m.decimal(151);
     let status = m.field(39);
@@ -277,7 +277,7 @@ pub fn check_report(m: &Msg) {
         );
     }
     if m.field(150) == "F" {
-        for tag in [32, 31, 880, 851] {
+        for tag in [32, 31, 527, 851] {
             assert!(m.get(tag).is_some(), "{tag} missing on a fill: {m}");
         }
     }

@@ -103,12 +103,13 @@ impl Gateway {
             }
             Err((reason, text)) => {
                 let exec_id = self.next_status_exec_id();
+                let dialect = self.dialect(session);
                 let msg = reports::refused_new(
                     &mut self.scratch,
+                    dialect,
                     &exec_id,
                     req,
-                    reason,
-                    &text,
+                    (reason, &text),
                     &routing,
                     now_ns,
                 );
@@ -151,7 +152,8 @@ impl Gateway {
                     code,
                     text: &text,
                 };
-                let msg = reject.build(&mut self.scratch, routing, now_ns);
+                let dialect = self.dialect(session);
+                let msg = reject.build(&mut self.scratch, dialect, routing, now_ns);
                 self.answer(session, msg, out);
             }
         }
@@ -179,8 +181,10 @@ impl Gateway {
                 );
             }
             Err((reason, text)) => {
+                let dialect = self.dialect(session);
                 let msg = reports::mass_cancel_refused(
                     &mut self.scratch,
+                    dialect,
                     req,
                     reason,
                     &text,
@@ -279,7 +283,10 @@ impl Gateway {
                     status_ids: Some(StatusIds::Order(req.ord_status_req_id.as_deref())),
                 },
             ),
-            None => reports::unknown_order(&mut self.scratch, &exec_id, req, routing, now_ns),
+            None => {
+                let dialect = self.dialect(session);
+                reports::unknown_order(&mut self.scratch, dialect, &exec_id, req, routing, now_ns)
+            }
         };
         out.messages.push((session, msg));
     }
@@ -313,7 +320,9 @@ impl Gateway {
         let total = ids.len();
         if total == 0 {
             let exec_id = self.next_status_exec_id();
-            let msg = reports::no_live_orders(&mut self.scratch, &exec_id, req, routing, now_ns);
+            let dialect = self.dialect(session);
+            let msg =
+                reports::no_live_orders(&mut self.scratch, dialect, &exec_id, req, routing, now_ns);
             out.messages.push((session, msg));
             return;
         }

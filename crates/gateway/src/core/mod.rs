@@ -37,5 +37,5 @@ mod state;
 mod trades;
 mod views;
 
-pub use self::reports::{NO_ORDER_ID, business_reject};
+pub use self::reports::{Dialect, NO_ORDER_ID, business_reject};
 pub use self::state::{DONE_ORDERS_MAX, Gateway, Input, Market, OUTBOX_MAX, Output, SessionInfo};

@@ -270,6 +270,17 @@ impl Gateway {
     }
 
     fn triggered(&mut self, order_id: OrderId, reports: &mut Reports<'_>, out: &mut Output) {
+        // FIX 4.4 has no ExecType for a triggered stop (L came with FIX 5.0): only a session with VenueExtensions=Y
+        // is told. The ExecID is used up either way, so the ids of later reports do not depend on the setting.
+        let extensions = self
+            .orders
+            .get(&order_id)
+            .and_then(|o| o.session)
+            .is_some_and(|s| self.dialect(s).venue_extensions);
+        if !extensions {
+            reports.exec_n += 1;
+            return;
+        }
         // The reports keep the order's OrdType and StopPx as the client sent them.
         self.report(order_id, ExecType::TriggeredOrActivated, None, reports, out);
     }
@@ -317,7 +328,8 @@ impl Gateway {
             code,
             text: &text,
         };
-        let msg = reject.build(&mut self.scratch, &routing, reports.record.ts_ns);
+        let dialect = session.map(|s| self.dialect(s)).unwrap_or_default();
+        let msg = reject.build(&mut self.scratch, dialect, &routing, reports.record.ts_ns);
         if let Some(s) = session
             && reports.send
         {
@@ -343,8 +355,10 @@ impl Gateway {
             && reports.send
         {
             let record = reports.record;
+            let dialect = self.dialect(s);
             let msg = mass_cancel_done(
                 &mut self.scratch,
+                dialect,
                 cl_ord_id,
                 record.seq,
                 req_type,

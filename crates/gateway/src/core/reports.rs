@@ -22,6 +22,16 @@ pub const NO_ORDER_ID: &str = "NONE";
 /// The one BusinessMessageReject builder, shared with the session layer.
 pub use session::app::business_reject;
 
+/// How a session wants its messages written (its configuration's TimeStampPrecision and VenueExtensions).
+/// The default is standard FIX 4.4: millisecond timestamps and no extension, so that an unmodified QuickFIX,
+/// QuickFIX/J or jspurefix validates everything the venue sends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Dialect {
+    pub time_precision: TimePrecision,
+    /// TrdMatchID (880) on fills and ExecType L for a triggered stop.
+    pub venue_extensions: bool,
+}
+
 /// What an ExecutionReport of an order says besides the order itself.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct ExecReport<'a> {
@@ -80,10 +90,11 @@ pub(super) fn execution_report(
     account: Option<&str>,
     order: &Order,
     report: &ExecReport<'_>,
+    dialect: Dialect,
 ) -> AppMessage {
     // A buffer of its own: the caller lends the order out of the gateway's state while this runs.
     let mut scratch = BytesMut::with_capacity(384);
-    let mut w = Body::new(&mut scratch);
+    let mut w = Body::new(&mut scratch, dialect);
     w.put_str(tags::ORDER_ID, &order.id.0.to_string());
     w.put_str(tags::CL_ORD_ID, &order.cl_ord_id);
     if matches!(report.exec_type, ExecType::Canceled | ExecType::Replaced)
@@ -149,7 +160,9 @@ fn put_order_terms(w: &mut Body<'_>, spec: &InstrumentSpec, order: &Order) {
     }
 }
 
-/// The last fields of a report: its Text, or a fill's TrdMatchID and LastLiquidityInd.
+/// The last fields of a report: its Text, or a fill's match id and LastLiquidityInd. The match id travels in
+/// SecondaryExecID (527), standard FIX 4.4 and the same on both sides' fills; sessions with VenueExtensions=Y get
+/// it in TrdMatchID (880) as well, which FIX 4.4 defines for trade capture reports only.
 fn put_extra(w: &mut Body<'_>, extra: Option<Extra<'_>>) {
     match extra {
         Some(Extra::Reject(_, text)) | Some(Extra::Text(Some(text))) => {
@@ -158,10 +171,11 @@ fn put_extra(w: &mut Body<'_>, extra: Option<Extra<'_>>) {
         Some(Extra::Fill {
             match_id, added, ..
         }) => {
-            w.put_str(
-                tags::TRD_MATCH_ID,
-                &format!("{}-{}", match_id.0, match_id.1),
-            );
+            let match_id = format!("{}-{}", match_id.0, match_id.1);
+            w.put_str(tags::SECONDARY_EXEC_ID, &match_id);
+            if w.dialect.venue_extensions {
+                w.put_str(tags::TRD_MATCH_ID, &match_id);
+            }
             w.put_char(tags::LAST_LIQUIDITY_IND, if added { b'1' } else { b'2' });
         }
         _ => {}
@@ -171,14 +185,14 @@ fn put_extra(w: &mut Body<'_>, extra: Option<Extra<'_>>) {
 /// The ExecutionReport of a new order refused at the edge (it never reached the engine).
 pub(super) fn refused_new(
     buf: &mut BytesMut,
+    dialect: Dialect,
     exec_id: &str,
     req: &NewRequest,
-    code: u32,
-    text: &str,
+    (code, text): (u32, &str),
     routing: &Routing,
     now_ns: i64,
 ) -> AppMessage {
-    let mut w = Body::new(buf);
+    let mut w = Body::new(buf, dialect);
     w.put_str(tags::ORDER_ID, NO_ORDER_ID);
     w.put_str(tags::CL_ORD_ID, &req.cl_ord_id);
     w.put_str(tags::EXEC_ID, exec_id);
@@ -210,12 +224,13 @@ pub(super) fn refused_new(
 /// The status report of an order the session does not have (OrdRejReason 5: unknown order).
 pub(super) fn unknown_order(
     buf: &mut BytesMut,
+    dialect: Dialect,
     exec_id: &str,
     req: &StatusRequest,
     routing: &Routing,
     now_ns: i64,
 ) -> AppMessage {
-    let mut w = Body::new(buf);
+    let mut w = Body::new(buf, dialect);
     w.put_str(
         tags::ORDER_ID,
         req.order_id.as_deref().unwrap_or(NO_ORDER_ID),
@@ -235,12 +250,13 @@ pub(super) fn unknown_order(
 /// The one report answering a mass status request that matches no live order.
 pub(super) fn no_live_orders(
     buf: &mut BytesMut,
+    dialect: Dialect,
     exec_id: &str,
     req: &MassStatusRequest,
     routing: &Routing,
     now_ns: i64,
 ) -> AppMessage {
-    let mut w = Body::new(buf);
+    let mut w = Body::new(buf, dialect);
     w.put_str(tags::ORDER_ID, NO_ORDER_ID);
     StatusIds::Mass {
         id: &req.mass_status_req_id,
@@ -281,8 +297,14 @@ pub(super) struct CancelReject<'a> {
 }
 
 impl CancelReject<'_> {
-    pub(super) fn build(&self, buf: &mut BytesMut, routing: &Routing, now_ns: i64) -> AppMessage {
-        let mut w = Body::new(buf);
+    pub(super) fn build(
+        &self,
+        buf: &mut BytesMut,
+        dialect: Dialect,
+        routing: &Routing,
+        now_ns: i64,
+    ) -> AppMessage {
+        let mut w = Body::new(buf, dialect);
         match self.found {
             Some((id, _)) => w.put_str(tags::ORDER_ID, &id.0.to_string()),
             None => w.put_str(tags::ORDER_ID, NO_ORDER_ID),
@@ -306,13 +328,14 @@ impl CancelReject<'_> {
 /// The OrderMassCancelReport refusing a mass cancel request (MassCancelRejectReason `reason`).
 pub(super) fn mass_cancel_refused(
     buf: &mut BytesMut,
+    dialect: Dialect,
     req: &MassCancelRequest,
     reason: u8,
     text: &str,
     routing: &Routing,
     now_ns: i64,
 ) -> AppMessage {
-    let mut w = Body::new(buf);
+    let mut w = Body::new(buf, dialect);
     w.put_str(tags::CL_ORD_ID, &req.cl_ord_id);
     w.put_str(tags::ORDER_ID, NO_ORDER_ID);
     w.put_bytes(tags::MASS_CANCEL_REQUEST_TYPE, &[req.req_type]);
@@ -329,13 +352,14 @@ pub(super) fn mass_cancel_refused(
 /// The OrderMassCancelReport of a journaled mass cancel (its OrderID is the command's sequence number).
 pub(super) fn mass_cancel_done(
     buf: &mut BytesMut,
+    dialect: Dialect,
     cl_ord_id: &str,
     seq: Seq,
     req_type: u8,
     affected: u64,
     ts_ns: i64,
 ) -> AppMessage {
-    let mut w = Body::new(buf);
+    let mut w = Body::new(buf, dialect);
     w.put_str(tags::CL_ORD_ID, cl_ord_id);
     w.put_str(tags::ORDER_ID, &seq.to_string());
     w.put_bytes(tags::MASS_CANCEL_REQUEST_TYPE, &[req_type]);
@@ -348,20 +372,22 @@ pub(super) fn mass_cancel_done(
 /// An application message body under construction.
 struct Body<'b> {
     fields: FieldWriter<'b>,
+    dialect: Dialect,
 }
 
 impl<'b> Body<'b> {
-    fn new(buf: &'b mut BytesMut) -> Body<'b> {
+    fn new(buf: &'b mut BytesMut, dialect: Dialect) -> Body<'b> {
         buf.clear();
         Body {
             fields: FieldWriter::new(buf),
+            dialect,
         }
     }
 
     fn put_time(&mut self, tag: u32, ts_ns: i64) {
         let time = chrono::DateTime::from_timestamp_nanos(ts_ns);
         let mut text = [0u8; UTC_TIMESTAMP_BYTES_MAX];
-        let n = format_utc_timestamp(&time, TimePrecision::Micros, &mut text);
+        let n = format_utc_timestamp(&time, self.dialect.time_precision, &mut text);
         self.fields.put_bytes(tag, &text[..n]);
     }
 

@@ -13,6 +13,7 @@ use session::app::AppMessage;
 use store::trades::TradeRecord;
 
 use super::order::Order;
+use super::reports::Dialect;
 use crate::request::{Inbound, MassStatusRequest, StatusRequest};
 
 /// Finished orders remembered (for "too late to cancel" and status requests), venue-wide; the oldest are
@@ -31,6 +32,8 @@ pub struct SessionInfo {
     pub client_comp_id: String,
     /// Accounts the session may trade; the first is the default.
     pub accounts: Vec<String>,
+    /// How its messages are written (TimeStampPrecision, VenueExtensions).
+    pub dialect: Dialect,
 }
 
 /// What the gateway is told.
@@ -239,6 +242,11 @@ impl Gateway {
             session,
             item,
         });
+    }
+
+    /// How the messages of `session` are written.
+    pub(super) fn dialect(&self, session: usize) -> Dialect {
+        self.sessions[session].info.dialect
     }
 
     /// The ExecID of a report of no journaled command (a status report, a refusal at the edge).

@@ -115,6 +115,7 @@ impl Gateway {
     pub(super) fn execution_report(&self, order: &Order, report: &ExecReport<'_>) -> AppMessage {
         let spec = &self.market.instruments[order.instrument.0 as usize];
         let account = self.account_names.get(&order.account).map(String::as_str);
-        reports::execution_report(spec, account, order, report)
+        let dialect = order.session.map(|s| self.dialect(s)).unwrap_or_default();
+        reports::execution_report(spec, account, order, report, dialect)
     }
 }

@@ -237,3 +237,29 @@ fn the_bundled_configuration_is_valid() {
     assert!(s.sessions.iter().any(|c| c.tls.is_none()));
     assert!(s.sessions.iter().any(|c| c.tls.is_some()));
 }
+
+#[test]
+fn dialect_keys_default_to_standard_fix44_and_are_checked() {
+    let s = &parse("t.cfg", BASE).unwrap().sessions[0];
+    assert_eq!(s.time_precision, TimePrecision::Millis);
+    assert!(!s.venue_extensions);
+    for (value, precision) in [
+        ("0", TimePrecision::Seconds),
+        ("3", TimePrecision::Millis),
+        ("6", TimePrecision::Micros),
+        ("9", TimePrecision::Nanos),
+    ] {
+        let text = format!("{BASE}TimeStampPrecision={value}\nVenueExtensions=Y\n");
+        let s = &parse("t.cfg", &text).unwrap().sessions[0];
+        assert_eq!(s.time_precision, precision);
+        assert!(s.venue_extensions);
+    }
+    for bad in [
+        "TimeStampPrecision=2",
+        "TimeStampPrecision=ms",
+        "VenueExtensions=maybe",
+    ] {
+        let e = parse_err(&format!("{BASE}{bad}\n"));
+        assert_eq!(e.key.as_deref(), bad.split('=').next(), "{bad}: {e}");
+    }
+}

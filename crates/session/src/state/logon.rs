@@ -114,8 +114,9 @@ impl Session {
         self.period_end = period.end;
         self.status = Status::LoggedOn;
         self.last_received = now;
-        let reply_reset = reset_flag || self.config.reset_on_logon;
-        self.send_logon(&routing, heartbeat_s, reply_reset, now);
+        // ResetSeqNumFlag is echoed only when the client's Logon carried it; a reset by ResetOnLogon or a new
+        // period is silent, as in QuickFIX and QuickFIX/J.
+        self.send_logon(&routing, heartbeat_s, reset_flag, now);
         self.log(Level::Info, format!("logged on, HeartBtInt {heartbeat_s}"));
         if head.seq > self.seq.next_in {
             self.queue.insert(head.seq, Queued::Consumed);
@@ -136,7 +137,7 @@ impl Session {
         self.disconnect(&format!("Logon refused: {reason}"));
     }
 
-    /// The venue's Logon: EncryptMethod 0, the agreed HeartBtInt and, when sequence numbers were reset,
+    /// The venue's Logon: EncryptMethod 0, the agreed HeartBtInt and, when the client's Logon asked for a reset,
     /// ResetSeqNumFlag=Y.
     fn send_logon(&mut self, routing: &Routing, heartbeat_s: u64, reset: bool, now: DateTime<Utc>) {
         self.send_admin(msg_type::LOGON, Some(routing), now, |w| {

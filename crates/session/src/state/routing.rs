@@ -25,11 +25,13 @@ const DELIVER_TO_TAGS: [u32; 3] = [
 ];
 
 impl Routing {
-    /// The routing fields of a received message.
+    /// The routing fields of a received message; a tag without a value is no routing (the validator rejects it,
+    /// and an answer never carries an empty tag).
     pub fn of(msg: &Message) -> Routing {
         let get = |tag| {
             msg.get(tag)
                 .and_then(|v| v.as_str().ok())
+                .filter(|v| !v.is_empty())
                 .map(str::to_string)
         };
         Routing {

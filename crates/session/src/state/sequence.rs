@@ -41,27 +41,11 @@ impl Session {
     }
 
     pub(super) fn head<'m>(&mut self, msg: &Message<'m>) -> Option<Head<'m>> {
-        let Some(seq) = msg
-            .get(tags::MSG_SEQ_NUM)
-            .and_then(|v| v.as_uint().ok())
-            .filter(|&s| s > 0)
-        else {
+        let Some(seq) = msg_seq_num(msg) else {
             self.logout_and_disconnect("MsgSeqNum (34) missing or not a positive number", None);
             return None;
         };
-        let orig = msg.get(tags::ORIG_SENDING_TIME);
-        Some(Head {
-            seq,
-            msg_type: msg.msg_type(),
-            poss_dup: msg
-                .get(tags::POSS_DUP_FLAG)
-                .is_some_and(|v| v.bytes == b"Y"),
-            sending_time: msg
-                .get(tags::SENDING_TIME)
-                .and_then(|v| v.as_timestamp().ok()),
-            orig_sending_time: orig.and_then(|v| v.as_timestamp().ok()),
-            has_orig_sending_time: orig.is_some(),
-        })
+        Some(head_of(msg, seq))
     }
 
     /// SendingTime (52) further from `now` than MaxLatency allows: Reject 10 with RefTagID 52, then Logout and
@@ -103,12 +87,23 @@ impl Session {
     }
 
     fn on_session_message(&mut self, msg: &Message, now: DateTime<Utc>) {
-        let Some(head) = self.head(msg) else { return };
+        let reset_mode = msg.msg_type() == msg_type::SEQUENCE_RESET
+            && msg.get(tags::GAP_FILL_FLAG).is_none_or(|v| v.bytes != b"Y");
+        // SequenceReset-Reset ignores MsgSeqNum (FIX 4.4 Volume 2), so a missing or zero one is no reason to end
+        // the session; a Reject of it refers to 45=0.
+        let head = if reset_mode {
+            head_of(msg, msg_seq_num(msg).unwrap_or(0))
+        } else {
+            let Some(head) = self.head(msg) else { return };
+            head
+        };
         self.last_received = now;
         self.test_request = None;
         let routing = Routing::of(msg).reversed();
-        let reset_mode = head.msg_type == msg_type::SEQUENCE_RESET
-            && msg.get(tags::GAP_FILL_FLAG).is_none_or(|v| v.bytes != b"Y");
+        if self.refuse_absent_comp_id(msg, &head, now) {
+            self.consume_if_expected(head.seq);
+            return;
+        }
         let comp_ids_ok = msg.get(tags::SENDER_COMP_ID).map(|v| v.bytes)
             == Some(self.config.target_comp_id.as_bytes())
             && msg.get(tags::TARGET_COMP_ID).map(|v| v.bytes)
@@ -157,6 +152,22 @@ impl Session {
             return;
         }
         self.on_in_sequence(msg, &head, &routing, now);
+    }
+
+    /// A SenderCompID or TargetCompID missing (Reject 1) or without a value (Reject 4): a malformed header, not a
+    /// wrong CompID (9, which ends the session), as QuickFIX answers. Returns whether the message was refused.
+    fn refuse_absent_comp_id(&mut self, msg: &Message, head: &Head, now: DateTime<Utc>) -> bool {
+        for tag in [tags::SENDER_COMP_ID, tags::TARGET_COMP_ID] {
+            let reason = match msg.get(tag) {
+                None => Reason::RequiredTagMissing,
+                Some(v) if v.bytes.is_empty() => Reason::TagSpecifiedWithoutValue,
+                Some(_) => continue,
+            };
+            self.counters.rejected += 1;
+            self.reject(msg, head, reason, Some(tag), None, now);
+            return true;
+        }
+        false
     }
 
     /// PossDupFlag=Y rules: OrigSendingTime present (else Reject 1/122) and not after SendingTime (else Reject 10
@@ -404,5 +415,28 @@ impl Session {
         self.seq.next_in = 1;
         self.seq.next_out = 1;
         self.actions.push(Action::ResetStore);
+    }
+}
+
+/// MsgSeqNum (34), when present and positive.
+fn msg_seq_num(msg: &Message) -> Option<u64> {
+    msg.get(tags::MSG_SEQ_NUM)
+        .and_then(|v| v.as_uint().ok())
+        .filter(|&s| s > 0)
+}
+
+fn head_of<'m>(msg: &Message<'m>, seq: u64) -> Head<'m> {
+    let orig = msg.get(tags::ORIG_SENDING_TIME);
+    Head {
+        seq,
+        msg_type: msg.msg_type(),
+        poss_dup: msg
+            .get(tags::POSS_DUP_FLAG)
+            .is_some_and(|v| v.bytes == b"Y"),
+        sending_time: msg
+            .get(tags::SENDING_TIME)
+            .and_then(|v| v.as_timestamp().ok()),
+        orig_sending_time: orig.and_then(|v| v.as_timestamp().ok()),
+        has_orig_sending_time: orig.is_some(),
     }
 }

@@ -279,7 +279,7 @@ fn second_logon_without_reset_is_logged_out() {
 }
 
 #[test]
-fn reset_on_logon_config_resets_and_answers_141() {
+fn reset_on_logon_config_resets_and_answers_without_141() {
     let mut g = Given::connected_with(
         "ResetOnLogon=Y\n",
         SeqNums {
@@ -289,7 +289,8 @@ fn reset_on_logon_config_resets_and_answers_141() {
         },
     );
     let out = g.send_seq(1, "35=A|98=0|108=30|");
-    assert_fields(&sends(&out)[0], "35=A|34=1|141=Y|");
+    assert_fields(&sends(&out)[0], "35=A|34=1|");
+    assert_no_field(&sends(&out)[0], 141);
 }
 
 #[test]

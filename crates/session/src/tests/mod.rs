@@ -18,6 +18,7 @@ mod heartbeat;
 mod logon;
 mod logout;
 mod model;
+mod reference;
 mod resend;
 mod routing;
 mod seqnum;
