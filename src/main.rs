@@ -84,7 +84,8 @@ enum Command {
         /// The venue's data dir.
         #[arg(long, default_value = fixvenue::runtime::DATA_DIR_DEFAULT)]
         data_dir: PathBuf,
-        /// Only this session's messages (its id as the venue names it).
+        /// Only this session's messages: its id as the venue names it (FIX.4.4:FIXVENUE->CLIENT1) or the client's
+        /// CompID (CLIENT1); a filter that matches no session is an error.
         #[arg(long)]
         session: Option<String>,
         #[arg(long, value_enum, default_value = "fix")]
