@@ -150,7 +150,14 @@ fn main() -> ExitCode {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    // Colour only for a person at a terminal: a file or pipe gets plain text, and NO_COLOR (any value) turns it
+    // off everywhere (https://no-color.org).
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .init();
 }
 
 fn serve(sessions: Vec<PathBuf>, venue: Option<PathBuf>, data_dir: PathBuf) -> anyhow::Result<()> {

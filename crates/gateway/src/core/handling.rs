@@ -102,6 +102,11 @@ impl Gateway {
                 }
             }
             Err((reason, text)) => {
+                tracing::info!(
+                    session = %self.sessions[session].info.id,
+                    cl_ord_id = %req.cl_ord_id,
+                    "order rejected: {text}"
+                );
                 let exec_id = self.next_status_exec_id();
                 let msg = reports::refused_new(
                     &mut self.scratch,
@@ -143,6 +148,11 @@ impl Gateway {
                 self.submit(command, kind.origin(&origin_session, &ids.cl_ord_id), out);
             }
             Err((code, text, found)) => {
+                tracing::info!(
+                    session = %self.sessions[session].info.id,
+                    cl_ord_id = %ids.cl_ord_id,
+                    "cancel/replace rejected: {text}"
+                );
                 let reject = CancelReject {
                     response_to: kind.response_to(),
                     cl_ord_id: &ids.cl_ord_id,
