@@ -172,11 +172,19 @@ fn serve(sessions: Vec<PathBuf>, venue: Option<PathBuf>, data_dir: PathBuf) -> a
 }
 
 fn check_config(sessions: Vec<PathBuf>, venue: Option<PathBuf>) -> anyhow::Result<()> {
-    let lines = fixvenue::runtime::check_config(&sessions, venue.as_deref())?;
-    for line in &lines {
+    let check = fixvenue::runtime::check_config(&sessions, venue.as_deref());
+    for line in &check.lines {
         println!("{line}");
     }
-    println!("configuration OK: {} sessions", lines.len());
+    for error in &check.errors {
+        eprintln!("error: {error}");
+    }
+    anyhow::ensure!(
+        check.errors.is_empty(),
+        "{} configuration error(s)",
+        check.errors.len()
+    );
+    println!("configuration OK: {} sessions", check.lines.len());
     Ok(())
 }
 

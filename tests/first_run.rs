@@ -1,0 +1,111 @@
+//! A first run from a fresh clone: the bundled defaults and configuration files work from any directory, and
+//! `check-config` reports every error once, naming the file given.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+/// `fixvenue ARGS` run in `cwd`.
+fn fixvenue_in(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fixvenue"))
+        .current_dir(cwd)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run fixvenue")
+}
+
+fn text(output: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_bundled_defaults_load_from_another_directory() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let output = fixvenue_in(elsewhere.path(), &["check-config"]);
+    let (stdout, stderr) = text(&output);
+    assert!(
+        output.status.success(),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(
+        stdout.contains("TLSCLIENT1") && stdout.contains("configuration OK: 4 sessions"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn relative_names_in_a_configuration_file_are_found_beside_it() {
+    let config_dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(config_dir.path().join("tls")).unwrap();
+    for file in ["server.pem", "server.key", "ca.pem"] {
+        std::fs::copy(
+            Path::new(REPO).join("certs").join(file),
+            config_dir.path().join("tls").join(file),
+        )
+        .unwrap();
+    }
+    let cfg = config_dir.path().join("venue.cfg");
+    std::fs::write(
+        &cfg,
+        "[DEFAULT]\nBeginString=FIX.4.4\nSenderCompID=V\nNonStopSession=Y\n[SESSION]\nTargetCompID=T\n\
+         SocketAcceptPort=0\nSocketUseSSL=Y\nSocketCertificateFile=tls/server.pem\n\
+         SocketPrivateKeyFile=tls/server.key\nSocketCAFile=tls/ca.pem\nNeedClientAuth=Y\n",
+    )
+    .unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let output = fixvenue_in(
+        elsewhere.path(),
+        &["check-config", "--sessions", cfg.to_str().unwrap()],
+    );
+    let (stdout, stderr) = text(&output);
+    assert!(
+        output.status.success(),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+}
+
+#[test]
+fn check_config_reports_every_error_once_with_the_path_given() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.cfg"),
+        "[SESSION]\nTargetCompID=T\nHeartBtIntt=30\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("bad.toml"), "instruments = 3\n").unwrap();
+    let output = fixvenue_in(
+        dir.path(),
+        &[
+            "check-config",
+            "--sessions",
+            "missing.cfg",
+            "--sessions",
+            "bad.cfg",
+            "--venue",
+            "other.toml",
+        ],
+    );
+    let (_, stderr) = text(&output);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("missing.cfg"), "{stderr}");
+    assert!(stderr.contains("bad.cfg"), "{stderr}");
+    assert!(stderr.contains("other.toml"), "{stderr}");
+    assert!(!stderr.contains("venue.toml"), "{stderr}");
+    assert_eq!(
+        stderr.matches("No such file or directory").count(),
+        2,
+        "{stderr}"
+    );
+    assert!(stderr.contains("3 configuration error(s)"), "{stderr}");
+
+    let output = fixvenue_in(dir.path(), &["check-config", "--venue", "bad.toml"]);
+    let (_, stderr) = text(&output);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("bad.toml: "), "{stderr}");
+    assert!(!stderr.contains("venue.toml"), "{stderr}");
+}
