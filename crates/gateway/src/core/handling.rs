@@ -3,6 +3,8 @@
 //! cancel, cancel on disconnect, and the status reports (answered from the release view, after every command
 //! submitted before them).
 
+use rust_decimal::Decimal;
+
 use engine::{Command, MassCancelScope, OrderId};
 use fix::tags::{ExecType, OrdStatus};
 use session::Routing;
@@ -135,6 +137,11 @@ impl Gateway {
         let checked =
             self.check_amend(session, ids, symbol, side)
                 .and_then(|order| match amendment {
+                    Amendment::Cancel(req) if req.qty.is_some_and(|q| q <= Decimal::ZERO) => Err((
+                        99,
+                        "OrderQty (38) must be positive".to_string(),
+                        Some((order.id, order.status)),
+                    )),
                     Amendment::Cancel(_) => Ok(Command::Cancel {
                         order_id: order.id,
                         account: order.account,
