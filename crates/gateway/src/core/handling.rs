@@ -110,12 +110,24 @@ impl Gateway {
                     "order rejected: {text}"
                 );
                 let exec_id = self.next_status_exec_id();
+                // The order's account: the one it named, else the session's default (as the engine's reports).
+                let account = req
+                    .account
+                    .as_deref()
+                    .or_else(|| {
+                        self.sessions[session]
+                            .info
+                            .accounts
+                            .first()
+                            .map(String::as_str)
+                    })
+                    .map(str::to_string);
                 let msg = reports::refused_new(
                     &mut self.scratch,
                     &exec_id,
                     req,
-                    reason,
-                    &text,
+                    account.as_deref(),
+                    (reason, &text),
                     &routing,
                     now_ns,
                 );
@@ -293,7 +305,10 @@ impl Gateway {
                     exec_id: &exec_id,
                     extra: None,
                     ts_ns: now_ns,
-                    status_ids: Some(StatusIds::Order(req.ord_status_req_id.as_deref())),
+                    status_ids: Some(StatusIds::Order {
+                        req_id: req.ord_status_req_id.as_deref(),
+                        cl_ord_id: &req.cl_ord_id,
+                    }),
                 },
             ),
             None => reports::unknown_order(&mut self.scratch, &exec_id, req, routing, now_ns),
