@@ -275,6 +275,12 @@ impl Session {
             Event::Tick => self.on_tick(now),
             Event::Send(msg) => {
                 self.send_app(msg, now);
+                self.app.on_sent(msg);
+                if let Some(text) = self.app.take_logout()
+                    && self.status == Status::LoggedOn
+                {
+                    self.start_logout(&text, now);
+                }
             }
             Event::Shutdown => match self.status {
                 Status::LoggedOn => self.start_logout("Venue shutting down", now),
