@@ -63,3 +63,60 @@ async fn every_scenario_passes_against_the_venue() {
         failures.join("\n")
     );
 }
+
+/// Against a target that has only the runner's own session (a TLS listener carrying TLSCLIENT1 alone, say), the
+/// scenarios that log on as another CompID are skipped, with the reason, and the others pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenarios_needing_sessions_the_target_lacks_are_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("one.cfg");
+    std::fs::write(
+        &cfg,
+        "[DEFAULT]\nBeginString=FIX.4.4\nSenderCompID=FIXVENUE\nSocketAcceptAddress=127.0.0.1\n\
+         SocketAcceptPort=0\nNonStopSession=Y\nLogonTimeout=2\nLogoutTimeout=1\n[SESSION]\nTargetCompID=CLIENT1\n",
+    )
+    .unwrap();
+    let options = fixvenue::runtime::ServeOptions {
+        sessions: vec![cfg],
+        venue: None,
+        data_dir: dir.path().join("data"),
+    };
+    let (tx, rx) = watch::channel(false);
+    let running = fixvenue::runtime::start(&options, rx).await.unwrap();
+    let target = Target::new(
+        "127.0.0.1",
+        running.addrs[0].addr.port(),
+        "CLIENT1",
+        "FIXVENUE",
+    );
+    let scenarios: Vec<conformance::Scenario> = [
+        "101_new_limit_rests",
+        "103_cross_between_two_sessions",
+        "135_bmr_marketdata_session",
+    ]
+    .iter()
+    .map(|name| {
+        conformance::load_file(&Path::new("conformance").join(format!("{name}.scn"))).unwrap()
+    })
+    .collect();
+    let outcomes = conformance::run_all(&scenarios, &target, false).await;
+    let _ = tx.send(true);
+    running.done.await.unwrap().unwrap();
+    let summary: Vec<(&str, bool, Option<&str>)> = outcomes
+        .iter()
+        .map(|o| (o.name.as_str(), o.result.is_ok(), o.skipped.as_deref()))
+        .collect();
+    assert_eq!(
+        summary[0],
+        ("101_new_limit_rests", true, None),
+        "{summary:?}"
+    );
+    assert!(
+        summary[1].1 && summary[1].2.is_some_and(|why| why.contains("CLIENT2")),
+        "{summary:?}"
+    );
+    assert!(
+        summary[2].1 && summary[2].2.is_some_and(|why| why.contains("MDCLIENT1")),
+        "{summary:?}"
+    );
+}
