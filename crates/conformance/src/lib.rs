@@ -27,6 +27,9 @@ pub const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 pub const RESET_ATTEMPTS_MAX: u32 = 10;
 /// The pause between those attempts.
 pub const RESET_RETRY_WAIT: Duration = Duration::from_millis(300);
+/// Messages one `drain` step discards, at most.
+pub const DRAIN_MESSAGES_MAX: usize = 10_000;
+
 /// Scenario files read from one directory, at most.
 pub const SCENARIOS_MAX: usize = 10_000;
 /// Largest scenario file.

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// Run the conformance scenarios against a FIX 4.4 acceptor; one line per scenario, then `N passed, N failed`.
+/// Run the conformance scenarios against a FIX 4.4 acceptor; one line per scenario, then `N passed, N failed, N
+/// skipped`.
 #[derive(Parser)]
 #[command(name = "fixvenue-conformance", version)]
 struct Cli {
