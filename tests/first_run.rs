@@ -109,3 +109,69 @@ fn check_config_reports_every_error_once_with_the_path_given() {
     assert!(stderr.contains("bad.toml: "), "{stderr}");
     assert!(!stderr.contains("venue.toml"), "{stderr}");
 }
+
+/// Written to a pipe, the log has no colour codes, and at info level it names each order the venue refuses.
+#[test]
+fn the_log_is_plain_text_in_a_pipe_and_names_refused_orders() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("s.cfg");
+    std::fs::write(
+        &cfg,
+        "[DEFAULT]\nBeginString=FIX.4.4\nSenderCompID=FIXVENUE\nSocketAcceptAddress=127.0.0.1\n\
+         SocketAcceptPort=0\nNonStopSession=Y\n[SESSION]\nTargetCompID=CLIENT1\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fixvenue"))
+        .args(["serve", "--sessions"])
+        .arg(&cfg)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .env_remove("NO_COLOR")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start fixvenue");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let timeout = std::time::Duration::from_secs(20);
+    let mut lines = Vec::new();
+    let port = loop {
+        let line = rx.recv_timeout(timeout).expect("a listening line");
+        lines.push(line.clone());
+        if let Some((_, addr)) = line.split_once("listening on 127.0.0.1:") {
+            let digits: String = addr.chars().take_while(char::is_ascii_digit).collect();
+            break digits.parse::<u16>().unwrap();
+        }
+    };
+    let mut client = testkit::blocking::Fix::new("CLIENT1");
+    client.logon_reset(port);
+    client.send("35=D|11=OFFTICK-1|55=ZVZZT|54=1|60=20261122-10:00:00|38=10|40=2|44=5.015|59=1|");
+    let found = loop {
+        match rx.recv_timeout(timeout) {
+            Ok(line) => {
+                let done = line.contains("order rejected") && line.contains("OFFTICK-1");
+                lines.push(line);
+                if done {
+                    break true;
+                }
+            }
+            Err(_) => break false,
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(found, "no log line for the refused order: {lines:#?}");
+    assert!(
+        lines.iter().all(|l| !l.contains('\x1b')),
+        "colour codes in a pipe: {lines:#?}"
+    );
+}
