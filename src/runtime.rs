@@ -148,22 +148,34 @@ fn duplicate(session: &config::SessionConfig, other: &config::SessionConfig) -> 
 
 /// Reads and parses one session configuration file (at most [`config::CONFIG_BYTES_MAX`]).
 fn read_sessions(path: &Path) -> Result<SessionSettings, RuntimeError> {
+    read_sessions_all(path).map_err(|mut errors| errors.swap_remove(0))
+}
+
+/// [`read_sessions`] going on past a session in error: every session's first error.
+fn read_sessions_all(path: &Path) -> Result<SessionSettings, Vec<RuntimeError>> {
     let file = path.display().to_string();
-    let unreadable = |source| RuntimeError::SessionsFile {
-        path: file.clone(),
-        source,
+    let unreadable = |source| {
+        vec![RuntimeError::SessionsFile {
+            path: file.clone(),
+            source,
+        }]
     };
     let len = std::fs::metadata(path).map_err(unreadable)?.len();
     if len > config::CONFIG_BYTES_MAX {
-        return Err(RuntimeError::SessionConfig(ConfigError {
+        return Err(vec![RuntimeError::SessionConfig(ConfigError {
             file: file.clone(),
             line: 0,
             key: None,
             message: format!("larger than {} bytes", config::CONFIG_BYTES_MAX),
-        }));
+        })]);
     }
     let text = std::fs::read_to_string(path).map_err(unreadable)?;
-    let mut settings = config::parse(&file, &text)?;
+    let mut settings = config::parse_all(&file, &text).map_err(|errors| {
+        errors
+            .into_iter()
+            .map(RuntimeError::SessionConfig)
+            .collect::<Vec<_>>()
+    })?;
     resolve_relative(&mut settings, path.parent().unwrap_or(Path::new("")));
     Ok(settings)
 }
@@ -213,13 +225,17 @@ pub struct ConfigCheck {
 pub fn check_config(sessions: &[PathBuf], venue: Option<&Path>) -> ConfigCheck {
     let mut check = ConfigCheck::default();
     let mut all: Vec<config::SessionConfig> = Vec::new();
-    let files: Vec<&[PathBuf]> = if sessions.is_empty() {
-        vec![&[]]
+    let files: Vec<Option<&PathBuf>> = if sessions.is_empty() {
+        vec![None]
     } else {
-        sessions.iter().map(std::slice::from_ref).collect()
+        sessions.iter().map(Some).collect()
     };
     for file in files {
-        match load_sessions(file) {
+        let loaded = match file {
+            None => load_sessions(&[]).map_err(|e| vec![e]),
+            Some(path) => read_sessions_all(path),
+        };
+        match loaded {
             Ok(settings) => {
                 for session in settings.sessions {
                     match all.iter().find(|o| o.id() == session.id()) {
@@ -228,7 +244,7 @@ pub fn check_config(sessions: &[PathBuf], venue: Option<&Path>) -> ConfigCheck {
                     }
                 }
             }
-            Err(e) => check.errors.push(error_chain(&e)),
+            Err(errors) => check.errors.extend(errors.iter().map(|e| error_chain(e))),
         }
     }
     if let Err(e) = load_venue(venue) {

@@ -103,6 +103,21 @@ fn check_config_reports_every_error_once_with_the_path_given() {
     );
     assert!(stderr.contains("3 configuration error(s)"), "{stderr}");
 
+    // Two sessions in error in one file: both reported, each at its line.
+    std::fs::write(
+        dir.path().join("two.cfg"),
+        "[DEFAULT]\nBeginString=FIX.4.4\nSenderCompID=V\nNonStopSession=Y\n\
+         [SESSION]\nTargetCompID=A\nHeartBtIntMin=abc\n[SESSION]\nTargetCompID=B\nSessionRole=nobody\n\
+         [SESSION]\nTargetCompID=C\n",
+    )
+    .unwrap();
+    let output = fixvenue_in(dir.path(), &["check-config", "--sessions", "two.cfg"]);
+    let (_, stderr) = text(&output);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("two.cfg:7: HeartBtIntMin"), "{stderr}");
+    assert!(stderr.contains("two.cfg:10: SessionRole"), "{stderr}");
+    assert!(stderr.contains("2 configuration error(s)"), "{stderr}");
+
     let output = fixvenue_in(dir.path(), &["check-config", "--venue", "bad.toml"]);
     let (_, stderr) = text(&output);
     assert!(!output.status.success(), "{stderr}");
