@@ -87,7 +87,8 @@ enum Command {
         /// The venue's data dir.
         #[arg(long, default_value = fixvenue::runtime::DATA_DIR_DEFAULT)]
         data_dir: PathBuf,
-        /// Only this session's messages (its id as the venue names it).
+        /// Only this session's messages: its id as the venue names it (FIX.4.4:FIXVENUE->CLIENT1) or the client's
+        /// CompID (CLIENT1); a filter that matches no session is an error.
         #[arg(long)]
         session: Option<String>,
         #[arg(long, value_enum, default_value = "fix")]
@@ -163,7 +164,14 @@ fn main() -> ExitCode {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    // Colour only for a person at a terminal: a file or pipe gets plain text, and NO_COLOR (any value) turns it
+    // off everywhere (https://no-color.org).
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .init();
 }
 
 fn serve(sessions: Vec<PathBuf>, venue: Option<PathBuf>, data_dir: PathBuf) -> anyhow::Result<()> {
@@ -178,11 +186,19 @@ fn serve(sessions: Vec<PathBuf>, venue: Option<PathBuf>, data_dir: PathBuf) -> a
 }
 
 fn check_config(sessions: Vec<PathBuf>, venue: Option<PathBuf>) -> anyhow::Result<()> {
-    let lines = fixvenue::runtime::check_config(&sessions, venue.as_deref())?;
-    for line in &lines {
+    let check = fixvenue::runtime::check_config(&sessions, venue.as_deref());
+    for line in &check.lines {
         println!("{line}");
     }
-    println!("configuration OK: {} sessions", lines.len());
+    for error in &check.errors {
+        eprintln!("error: {error}");
+    }
+    anyhow::ensure!(
+        check.errors.is_empty(),
+        "{} configuration error(s)",
+        check.errors.len()
+    );
+    println!("configuration OK: {} sessions", check.lines.len());
     Ok(())
 }
 

@@ -103,12 +103,16 @@ pub struct ServeOptions {
 
 /// The session configuration: the files given (their sessions together; a CompID pair declared twice is an
 /// error), or the bundled one.
+///
+/// A relative file name in a session (SocketCertificateFile, SocketPrivateKeyFile, SocketCAFile, DataDictionary)
+/// is found beside the file that names it, so `serve` works from any directory; a name found only relative to the
+/// working directory (QuickFIX's rule) is still taken from there. The bundled configuration's names are relative
+/// to the repository it was built from, where its development certificates are.
 pub fn load_sessions(paths: &[PathBuf]) -> Result<SessionSettings, RuntimeError> {
     if paths.is_empty() {
-        return Ok(config::parse(
-            "sessions/default.cfg (bundled)",
-            BUNDLED_SESSIONS_CFG,
-        )?);
+        let mut settings = config::parse("sessions/default.cfg (bundled)", BUNDLED_SESSIONS_CFG)?;
+        resolve_relative(&mut settings, Path::new(BUNDLED_BASE_DIR));
+        return Ok(settings);
     }
     let mut all = SessionSettings {
         sessions: Vec::new(),
@@ -116,20 +120,7 @@ pub fn load_sessions(paths: &[PathBuf]) -> Result<SessionSettings, RuntimeError>
     for path in paths {
         for session in read_sessions(path)?.sessions {
             if let Some(other) = all.sessions.iter().find(|o| o.id() == session.id()) {
-                let (file, line) = session
-                    .origin
-                    .rsplit_once(':')
-                    .unwrap_or((&session.origin, "0"));
-                return Err(RuntimeError::SessionConfig(ConfigError {
-                    file: file.to_string(),
-                    line: line.parse().unwrap_or(0),
-                    key: None,
-                    message: format!(
-                        "session {} is already declared at {}",
-                        session.id(),
-                        other.origin
-                    ),
-                }));
+                return Err(duplicate(&session, other));
             }
             all.sessions.push(session);
         }
@@ -137,24 +128,82 @@ pub fn load_sessions(paths: &[PathBuf]) -> Result<SessionSettings, RuntimeError>
     Ok(all)
 }
 
+/// A session declared a second time, at the place of its second declaration.
+fn duplicate(session: &config::SessionConfig, other: &config::SessionConfig) -> RuntimeError {
+    let (file, line) = session
+        .origin
+        .rsplit_once(':')
+        .unwrap_or((&session.origin, "0"));
+    RuntimeError::SessionConfig(ConfigError {
+        file: file.to_string(),
+        line: line.parse().unwrap_or(0),
+        key: None,
+        message: format!(
+            "session {} is already declared at {}",
+            session.id(),
+            other.origin
+        ),
+    })
+}
+
 /// Reads and parses one session configuration file (at most [`config::CONFIG_BYTES_MAX`]).
 fn read_sessions(path: &Path) -> Result<SessionSettings, RuntimeError> {
+    read_sessions_all(path).map_err(|mut errors| errors.swap_remove(0))
+}
+
+/// [`read_sessions`] going on past a session in error: every session's first error.
+fn read_sessions_all(path: &Path) -> Result<SessionSettings, Vec<RuntimeError>> {
     let file = path.display().to_string();
-    let unreadable = |source| RuntimeError::SessionsFile {
-        path: file.clone(),
-        source,
+    let unreadable = |source| {
+        vec![RuntimeError::SessionsFile {
+            path: file.clone(),
+            source,
+        }]
     };
     let len = std::fs::metadata(path).map_err(unreadable)?.len();
     if len > config::CONFIG_BYTES_MAX {
-        return Err(RuntimeError::SessionConfig(ConfigError {
+        return Err(vec![RuntimeError::SessionConfig(ConfigError {
             file: file.clone(),
             line: 0,
             key: None,
             message: format!("larger than {} bytes", config::CONFIG_BYTES_MAX),
-        }));
+        })]);
     }
     let text = std::fs::read_to_string(path).map_err(unreadable)?;
-    Ok(config::parse(&file, &text)?)
+    let mut settings = config::parse_all(&file, &text).map_err(|errors| {
+        errors
+            .into_iter()
+            .map(RuntimeError::SessionConfig)
+            .collect::<Vec<_>>()
+    })?;
+    resolve_relative(&mut settings, path.parent().unwrap_or(Path::new("")));
+    Ok(settings)
+}
+
+/// The directory the bundled session configuration's relative names are resolved from: the repository root at
+/// build time (`certs/server.pem` is there).
+const BUNDLED_BASE_DIR: &str = env!("CARGO_MANIFEST_DIR");
+
+/// Makes each relative file name of the sessions relative to `base` (the configuration file's directory) unless
+/// only the working directory has it.
+fn resolve_relative(settings: &mut SessionSettings, base: &Path) {
+    let resolve = |path: &mut PathBuf| {
+        if path.is_relative() && (!path.exists() || base.join(&*path).exists()) {
+            *path = base.join(&*path);
+        }
+    };
+    for session in &mut settings.sessions {
+        if let Some(dictionary) = &mut session.data_dictionary {
+            resolve(dictionary);
+        }
+        if let Some(tls) = &mut session.tls {
+            resolve(&mut tls.certificate_file);
+            resolve(&mut tls.private_key_file);
+            if let Some(ca) = &mut tls.ca_file {
+                resolve(ca);
+            }
+        }
+    }
 }
 
 fn load_venue(path: Option<&Path>) -> Result<VenueConfig, venue_config::ConfigError> {
@@ -164,36 +213,57 @@ fn load_venue(path: Option<&Path>) -> Result<VenueConfig, venue_config::ConfigEr
     }
 }
 
-/// `fixvenue check-config`: validates the session configuration (including that TLS files load) and
-/// venue.toml. Returns a summary line per session.
-pub fn check_config(
-    sessions: &[PathBuf],
-    venue: Option<&Path>,
-) -> Result<Vec<String>, RuntimeError> {
-    let settings = load_sessions(sessions)?;
-    load_venue(venue)?;
-    let mut lines = Vec::new();
-    let shared = Arc::new(Dictionary::fix44().map_err(RuntimeError::Dictionary)?);
-    for (i, s) in settings.sessions.iter().enumerate() {
-        crate::net::session_dictionary(s, &shared)?;
-        if let Some(other) = settings.sessions[..i].iter().find(|o| {
-            o.accept_port != 0
-                && (o.accept_address, o.accept_port) == (s.accept_address, s.accept_port)
-                && o.tls != s.tls
-        }) {
-            return Err(RuntimeError::Serve(ServeError::MixedTls {
-                addr: std::net::SocketAddr::new(s.accept_address, s.accept_port),
-                a: other.id(),
-                b: s.id(),
-            }));
+/// What `fixvenue check-config` found: a summary line per session, and every error, each once.
+#[derive(Debug, Default)]
+pub struct ConfigCheck {
+    pub lines: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+/// `fixvenue check-config`: validates the session configuration (including that TLS files and data dictionaries
+/// load) and venue.toml, going on past an error so that one run reports them all.
+pub fn check_config(sessions: &[PathBuf], venue: Option<&Path>) -> ConfigCheck {
+    let mut check = ConfigCheck::default();
+    let mut all: Vec<config::SessionConfig> = Vec::new();
+    let files: Vec<Option<&PathBuf>> = if sessions.is_empty() {
+        vec![None]
+    } else {
+        sessions.iter().map(Some).collect()
+    };
+    for file in files {
+        let loaded = match file {
+            None => load_sessions(&[]).map_err(|e| vec![e]),
+            Some(path) => read_sessions_all(path),
+        };
+        match loaded {
+            Ok(settings) => {
+                for session in settings.sessions {
+                    match all.iter().find(|o| o.id() == session.id()) {
+                        Some(other) => check.errors.push(error_chain(&duplicate(&session, other))),
+                        None => all.push(session),
+                    }
+                }
+            }
+            Err(errors) => check.errors.extend(errors.iter().map(|e| error_chain(e))),
         }
-        if let Some(tls) = &s.tls {
-            crate::net::tls::server_config(tls).map_err(|source| RuntimeError::Tls {
-                session: s.id(),
-                source,
-            })?;
+    }
+    if let Err(e) = load_venue(venue) {
+        check
+            .errors
+            .push(error_chain(&RuntimeError::VenueConfig(e)));
+    }
+    let shared = match Dictionary::fix44() {
+        Ok(dict) => Arc::new(dict),
+        Err(e) => {
+            check.errors.push(error_chain(&RuntimeError::Dictionary(e)));
+            return check;
         }
-        lines.push(format!(
+    };
+    for (i, s) in all.iter().enumerate() {
+        if let Err(e) = check_session(s, &all[..i], &shared) {
+            check.errors.push(error_chain(&e));
+        }
+        check.lines.push(format!(
             "{} role={:?} listen={}:{}{} auth={}",
             s.id(),
             s.role,
@@ -207,7 +277,47 @@ pub fn check_config(
             },
         ));
     }
-    Ok(lines)
+    check
+}
+
+/// One session's checks beyond parsing: its dictionary and TLS files load, and no earlier session shares its
+/// address with the other kind of transport.
+fn check_session(
+    s: &config::SessionConfig,
+    earlier: &[config::SessionConfig],
+    shared: &Arc<Dictionary>,
+) -> Result<(), RuntimeError> {
+    crate::net::session_dictionary(s, shared)?;
+    if let Some(other) = earlier.iter().find(|o| {
+        o.accept_port != 0
+            && (o.accept_address, o.accept_port) == (s.accept_address, s.accept_port)
+            && o.tls != s.tls
+    }) {
+        return Err(RuntimeError::Serve(ServeError::MixedTls {
+            addr: std::net::SocketAddr::new(s.accept_address, s.accept_port),
+            a: other.id(),
+            b: s.id(),
+        }));
+    }
+    if let Some(tls) = &s.tls {
+        crate::net::tls::server_config(tls).map_err(|source| RuntimeError::Tls {
+            session: s.id(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// An error with its chain of sources, as `main` prints one: `a: b: c`.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
 }
 
 /// Opens the store and binds the listeners of the session layer alone: every application message is answered
@@ -425,7 +535,12 @@ mod tests {
 
     #[test]
     fn check_config_accepts_the_bundled_defaults_and_refuses_mixed_tls_and_bad_dictionaries() {
-        assert_eq!(check_config(&[], None).unwrap().len(), 4);
+        let bundled = check_config(&[], None);
+        assert_eq!(
+            (bundled.lines.len(), bundled.errors.len()),
+            (4, 0),
+            "{bundled:?}"
+        );
         let dir =
             std::env::temp_dir().join(format!("fixvenue-check-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -434,19 +549,21 @@ mod tests {
             "{base}[SESSION]\nTargetCompID=A\n[SESSION]\nTargetCompID=B\nSocketUseSSL=Y\n\
              SocketCertificateFile=certs/server.pem\nSocketPrivateKeyFile=certs/server.key\n"
         );
-        let e = check_config(&[write(&dir, &mixed)], None).unwrap_err();
-        assert!(e.to_string().contains("not the same TLS settings"), "{e}");
+        let e = check_config(&[write(&dir, &mixed)], None).errors.join("\n");
+        assert!(e.contains("not the same TLS settings"), "{e}");
         let bad_dict = format!(
             "{base}[SESSION]\nTargetCompID=A\nDataDictionary={}/missing.xml\n",
             dir.display()
         );
-        let e = check_config(&[write(&dir, &bad_dict)], None).unwrap_err();
-        assert!(e.to_string().contains("missing.xml"), "{e}");
+        let e = check_config(&[write(&dir, &bad_dict)], None)
+            .errors
+            .join("\n");
+        assert!(e.contains("missing.xml"), "{e}");
         // Two files declaring the same session.
         let one = dir.join("one.cfg");
         std::fs::write(&one, format!("{base}[SESSION]\nTargetCompID=A\n")).unwrap();
-        let e = check_config(&[one.clone(), one], None).unwrap_err();
-        assert!(e.to_string().contains("already declared"), "{e}");
+        let e = check_config(&[one.clone(), one], None).errors.join("\n");
+        assert!(e.contains("already declared"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

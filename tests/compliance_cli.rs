@@ -153,6 +153,48 @@ fn log_as_fix_text_json_and_with_soh() {
 }
 
 #[test]
+fn log_session_filter_takes_the_client_comp_id_and_fails_when_nothing_matches() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Db::open(dir.path()).unwrap();
+        let store = SessionStore::open(&db).unwrap();
+        let writes = Writes {
+            log: vec![
+                log_record(
+                    Direction::In,
+                    "FIX.4.4:FIXVENUE->QA1",
+                    b"8=FIX.4.4\x0135=A\x01",
+                ),
+                log_record(
+                    Direction::In,
+                    "FIX.4.4:FIXVENUE->QA10",
+                    b"8=FIX.4.4\x0135=0\x01",
+                ),
+            ],
+            ..Writes::default()
+        };
+        store.commit("FIX.4.4:FIXVENUE->QA1", &writes).unwrap();
+    }
+    let out = stdout(&fixvenue(&["log", "--session", "QA1"], dir.path()));
+    assert_eq!(
+        out,
+        "IN 2023-11-14T22:13:20.000042Z FIX.4.4:FIXVENUE->QA1 8=FIX.4.4|35=A|\n"
+    );
+    let full = stdout(&fixvenue(
+        &["log", "--session", "FIX.4.4:FIXVENUE->QA1"],
+        dir.path(),
+    ));
+    assert_eq!(full, out);
+    let none = fixvenue(&["log", "--session", "QA2"], dir.path());
+    assert!(!none.status.success());
+    let stderr = String::from_utf8_lossy(&none.stderr);
+    assert!(
+        stderr.contains("no session in the log matches \"QA2\""),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_missing_data_dir_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("no-such-dir");

@@ -728,3 +728,35 @@ fn throttle_rejects_then_logs_out_and_refuses_logon_during_the_cool_down() {
     t.send("35=H|11=NOSUCHORDER|790=AFTER|55=ZVZZT|54=1|");
     t.expect("35=8|150=I|39=8|790=AFTER");
 }
+
+#[test]
+fn the_throttle_logout_comes_right_after_the_reject_that_passes_the_limit() {
+    let venue = Venue::start();
+    let mut t = venue.client("THROTTLED");
+    // ThrottleMaxRejects=5 counts rejects within one second of the venue's clock: start early in a second.
+    let subsec_ms = u64::from(chrono::Utc::now().timestamp_subsec_millis());
+    if subsec_ms > 100 {
+        std::thread::sleep(Duration::from_millis(1_000 - subsec_ms));
+    }
+    for _ in 0..20 {
+        let n = t.next_out();
+        t.send(&format!("35=H|11=NOSUCHORDER|790=R{n}|55=ZVZZT|54=1|"));
+    }
+    let mut before_logout = Vec::new();
+    while let Some(m) = t.recv(Duration::from_secs(5)) {
+        if m.msg_type() == "5" {
+            break;
+        }
+        before_logout.push(m);
+    }
+    let rejects = before_logout.iter().filter(|m| m.msg_type() == "j").count();
+    assert_eq!(
+        rejects, 6,
+        "ThrottleMaxRejects=5: the sixth reject brings the Logout: {before_logout:#?}"
+    );
+    assert_eq!(
+        before_logout.last().map(Msg::msg_type),
+        Some("j"),
+        "{before_logout:#?}"
+    );
+}

@@ -176,10 +176,25 @@ pub enum ConfigError {
     Read { path: String, error: std::io::Error },
     #[error("{path}: larger than {VENUE_TOML_BYTES_MAX} bytes")]
     TooLarge { path: String },
-    #[error("venue.toml: {0}")]
+    #[error("{0}")]
     Parse(toml::de::Error),
-    #[error("venue.toml: {what}: {message}")]
+    #[error("{what}: {message}")]
     Invalid { what: String, message: String },
+    /// A parse or validation error of the named file (the path given, or `venue.toml` for text).
+    #[error("{path}: {error}")]
+    InFile {
+        path: String,
+        error: Box<ConfigError>,
+    },
+}
+
+impl ConfigError {
+    fn in_file(self, path: &str) -> ConfigError {
+        ConfigError::InFile {
+            path: path.to_string(),
+            error: Box::new(self),
+        }
+    }
 }
 
 impl From<toml::de::Error> for ConfigError {
@@ -221,6 +236,10 @@ impl VenueConfig {
     }
 
     pub fn parse(text: &str) -> Result<VenueConfig, ConfigError> {
+        VenueConfig::parse_text(text).map_err(|e| e.in_file("venue.toml"))
+    }
+
+    fn parse_text(text: &str) -> Result<VenueConfig, ConfigError> {
         let config: VenueConfig = toml::from_str(text)?;
         config.resolve()?;
         Ok(config)
@@ -235,7 +254,8 @@ impl VenueConfig {
         if std::fs::metadata(path).map_err(read)?.len() > VENUE_TOML_BYTES_MAX {
             return Err(ConfigError::TooLarge { path: display });
         }
-        VenueConfig::parse(&std::fs::read_to_string(path).map_err(read)?)
+        VenueConfig::parse_text(&std::fs::read_to_string(path).map_err(read)?)
+            .map_err(|e| e.in_file(&display))
     }
 
     /// Validates everything and converts to the engine's integer terms.

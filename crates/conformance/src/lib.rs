@@ -29,6 +29,9 @@ pub const RESET_ATTEMPTS_MAX: u32 = 10;
 pub const RESET_RETRY_WAIT: Duration = Duration::from_millis(300);
 /// Messages [`run_keeping`] keeps of one scenario, at most.
 pub const RECEIVED_KEPT_MAX: usize = 10_000;
+/// Messages one `drain` step discards, at most.
+pub const DRAIN_MESSAGES_MAX: usize = 10_000;
+
 /// Scenario files read from one directory, at most.
 pub const SCENARIOS_MAX: usize = 10_000;
 /// Largest scenario file.
@@ -216,31 +219,93 @@ fn base36(mut n: u64) -> String {
 pub struct Outcome {
     pub name: String,
     pub title: String,
+    /// `Ok` for a scenario passed or skipped.
     pub result: Result<(), Failure>,
+    /// Why the scenario was not run: the target has no session for a CompID it logs on as.
+    pub skipped: Option<String>,
 }
 
-/// Runs `scenarios` one after the other against `target`, printing a line for each when `print` is set.
+/// Runs `scenarios` one after the other against `target`, printing a line for each when `print` is set. A
+/// scenario that logs on as another CompID than the target's own (`{client2}`, `MDCLIENT1`) is skipped, with a
+/// line saying so, when the target refuses a Logon as that CompID (a TLS listener that carries only TLSCLIENT1,
+/// say); each such CompID is tried once.
 pub async fn run_all(scenarios: &[Scenario], target: &Target, print: bool) -> Vec<Outcome> {
     let mut out = Vec::new();
+    let mut sessions: Vec<(String, bool)> = Vec::new();
     for s in scenarios {
-        let result = run(s, target).await;
+        let mut skipped = None;
+        for identity in other_identities(s) {
+            let known = match sessions.iter().find(|(i, _)| *i == identity) {
+                Some(&(_, known)) => known,
+                None => {
+                    let known = has_session(&identity, target).await;
+                    sessions.push((identity.clone(), known));
+                    known
+                }
+            };
+            if !known {
+                let comp_id = match identity.as_str() {
+                    "{client2}" => &target.client2_comp_id,
+                    other => other,
+                };
+                skipped = Some(format!(
+                    "the target has no session for {comp_id} (a Logon as it is refused)"
+                ));
+                break;
+            }
+        }
+        let result = match skipped {
+            Some(_) => Ok(()),
+            None => run(s, target).await,
+        };
         if print {
-            match &result {
-                Ok(()) => println!("PASS {} - {}", s.name, s.title),
-                Err(f) => println!("FAIL {} - {}: {f}", s.name, s.title),
+            match (&result, &skipped) {
+                (_, Some(why)) => println!("SKIP {} - {}: {why}", s.name, s.title),
+                (Ok(()), None) => println!("PASS {} - {}", s.name, s.title),
+                (Err(f), None) => println!("FAIL {} - {}: {f}", s.name, s.title),
             }
         }
         out.push(Outcome {
             name: s.name.clone(),
             title: s.title.clone(),
             result,
+            skipped,
         });
     }
-    let passed = out.iter().filter(|o| o.result.is_ok()).count();
+    let skipped = out.iter().filter(|o| o.skipped.is_some()).count();
+    let failed = out.iter().filter(|o| o.result.is_err()).count();
     if print {
-        println!("{passed} passed, {} failed", out.len() - passed);
+        println!(
+            "{} passed, {failed} failed, {skipped} skipped",
+            out.len() - failed - skipped
+        );
     }
     out
+}
+
+/// The `connect`/`reset-session` arguments of a scenario that name another CompID than the target's own, once
+/// each.
+fn other_identities(s: &Scenario) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (_, step) in &s.steps {
+        if let Step::ResetSession(Some(identity)) | Step::Connect(Some(identity)) = step
+            && identity != "{client}"
+            && !out.contains(identity)
+        {
+            out.push(identity.clone());
+        }
+    }
+    out
+}
+
+/// Whether the target has a session for `identity`: a `reset-session` as it (Logon with 141=Y, then Logout).
+async fn has_session(identity: &str, target: &Target) -> bool {
+    let probe = Scenario {
+        name: "probe".into(),
+        title: format!("a session for {identity}"),
+        steps: vec![(0, Step::ResetSession(Some(identity.to_string())))],
+    };
+    run(&probe, target).await.is_ok()
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// Run the conformance scenarios against a FIX 4.4 acceptor; one line per scenario, then `N passed, N failed`.
+/// Run the conformance scenarios against a FIX 4.4 acceptor; one line per scenario, then `N passed, N failed, N
+/// skipped`.
 #[derive(Parser)]
 #[command(name = "fixvenue-conformance", version)]
 struct Cli {
@@ -17,9 +18,9 @@ struct Cli {
     /// Connect with TLS.
     #[arg(long)]
     tls: bool,
-    /// Trust roots for --tls (PEM).
-    #[arg(long, default_value = "certs/ca.pem")]
-    ca_file: PathBuf,
+    /// Trust roots for --tls (PEM); default: the repository's development CA, certs/ca.pem.
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
     /// Client certificate and key for --tls when the acceptor asks for one (PEM).
     #[arg(long, requires = "key_file")]
     cert_file: Option<PathBuf>,
@@ -41,7 +42,7 @@ struct Cli {
     /// ResetOnLogon=Y does.
     #[arg(long)]
     reset_on_logon: bool,
-    /// Scenario files; default: every conformance/*.scn.
+    /// Scenario files; default: every conformance/*.scn of the repository this runner was built from.
     scenarios: Vec<PathBuf>,
 }
 
@@ -73,8 +74,8 @@ fn run() -> anyhow::Result<()> {
     let target = conformance::Target {
         host,
         port,
-        tls: tls.then_some(conformance::ClientTls {
-            ca_file,
+        tls: tls.then(|| conformance::ClientTls {
+            ca_file: ca_file.unwrap_or_else(|| bundled("certs/ca.pem")),
             cert_file,
             key_file,
         }),
@@ -87,9 +88,21 @@ fn run() -> anyhow::Result<()> {
     conformance(target, &scenarios)
 }
 
+/// A file of the repository this runner was built from, so that its defaults work from any directory; where the
+/// repository is gone, the name relative to the working directory.
+fn bundled(name: &str) -> PathBuf {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let path = repo.join(name);
+    if path.exists() {
+        path
+    } else {
+        PathBuf::from(name)
+    }
+}
+
 fn conformance(target: conformance::Target, files: &[PathBuf]) -> anyhow::Result<()> {
     let scenarios = if files.is_empty() {
-        conformance::load_dir(std::path::Path::new("conformance"))?
+        conformance::load_dir(&bundled("conformance"))?
     } else {
         files
             .iter()

@@ -144,6 +144,21 @@ impl<'t> Runner<'t> {
                 tokio::time::sleep(Duration::from_millis(*ms)).await;
                 Ok(())
             }
+            Step::Drain { ms } => {
+                for _ in 0..crate::DRAIN_MESSAGES_MAX {
+                    if self
+                        .read_or_silence(Duration::from_millis(*ms))
+                        .await?
+                        .is_none()
+                    {
+                        return Ok(());
+                    }
+                }
+                self.fail(format!(
+                    "still receiving after {} messages drained",
+                    crate::DRAIN_MESSAGES_MAX
+                ))
+            }
         }
     }
 

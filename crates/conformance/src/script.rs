@@ -91,6 +91,10 @@ pub enum Step {
     Wait {
         ms: u64,
     },
+    /// Discard whatever comes until `ms` pass in silence (at most [`crate::DRAIN_MESSAGES_MAX`] messages).
+    Drain {
+        ms: u64,
+    },
     SkipHeartbeats(bool),
 }
 
@@ -239,6 +243,7 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, ScriptError> {
             "expect-nothing" => Step::ExpectNothing { ms: ms(rest)? },
             "expect-disconnect" => Step::ExpectDisconnect,
             "wait" => Step::Wait { ms: ms(rest)? },
+            "drain" => Step::Drain { ms: ms(rest)? },
             "skip-heartbeats" => Step::SkipHeartbeats(match rest {
                 "on" => true,
                 "off" => false,

@@ -244,7 +244,7 @@ impl RejectReason {
             TooManyOpenOrders => "too many open orders for the account",
             PostOnlyWouldTake => "post-only order would take liquidity",
             PostOnlyNotLimit => "post-only requires a limit order",
-            DisplayInvalid => "MaxFloor must be positive and below the order quantity",
+            DisplayInvalid => "MaxFloor must be positive and at most the order quantity",
             IcebergNotLimit => "iceberg requires a resting limit order",
             ExpiredOnArrival => "expire time already passed",
             StopNotAllowed => "stop orders cannot be IOC, FOK or post-only",

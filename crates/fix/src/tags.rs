@@ -252,6 +252,7 @@ pub const SECONDARY_EXEC_ID: u32 = 527;
 pub const LAST_LIQUIDITY_IND: u32 = 851;
 pub const USERNAME: u32 = 553;
 pub const CXL_REJ_REASON: u32 = 102;
+pub const MIN_QTY: u32 = 110;
 pub const MAX_FLOOR: u32 = 111;
 pub const EXPIRE_TIME: u32 = 126;
 pub const EXPIRE_DATE: u32 = 432;

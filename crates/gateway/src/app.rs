@@ -25,6 +25,9 @@ pub struct GatewayApp {
     /// A session logged out by the throttle may not log on before this.
     cooldown_until: Option<DateTime<Utc>>,
     logout: Option<String>,
+    /// The throttle reject that passed ThrottleMaxRejects, on its way through the gateway, and the Logout text
+    /// that follows it as soon as it is sent (so that no reject of an earlier message comes after the Logout).
+    logout_after: Option<(AppMessage, String)>,
 }
 
 impl GatewayApp {
@@ -38,6 +41,7 @@ impl GatewayApp {
             throttle: config.throttle.map(Bucket::new),
             cooldown_until: None,
             logout: None,
+            logout_after: None,
         }
     }
 
@@ -110,6 +114,8 @@ impl Application for GatewayApp {
         if let Some(bucket) = &mut self.throttle {
             bucket.reset(now);
         }
+        self.logout = None;
+        self.logout_after = None;
         // Rare and must not be lost: wait for room.
         let _ = self.input.send(Input::Logon {
             session: self.session,
@@ -136,19 +142,35 @@ impl Application for GatewayApp {
         if let Some(bucket) = &mut self.throttle
             && !bucket.take(now)
         {
-            if bucket.rejects_this_second > bucket.limits.max_rejects {
-                self.logout = Some(format!(
-                    "throttle: more than {} messages over the limit in one second; logging out for {} s",
-                    bucket.limits.max_rejects, bucket.limits.cooldown_s
-                ));
-                self.cooldown_until =
-                    Some(now + TimeDelta::seconds(i64::from(bucket.limits.cooldown_s)));
-            }
+            let limits = bucket.limits;
             let text = format!(
                 "throttle: over {} messages per second (burst {}); message not processed",
-                bucket.limits.rate_per_s, bucket.limits.burst
+                limits.rate_per_s, limits.burst
             );
-            return self.reject(msg, BusinessRejectReason::Other, &text, routing);
+            if bucket.rejects_this_second != limits.max_rejects.saturating_add(1) {
+                return self.reject(msg, BusinessRejectReason::Other, &text, routing);
+            }
+            // The reject that passes ThrottleMaxRejects: the Logout comes right after it.
+            tracing::info!(
+                session = self.session,
+                "throttle: more than {} rejects in one second: logging out",
+                limits.max_rejects
+            );
+            let logout = format!(
+                "throttle: more than {} messages over the limit in one second; logging out for {} s",
+                limits.max_rejects, limits.cooldown_s
+            );
+            self.cooldown_until = Some(now + TimeDelta::seconds(i64::from(limits.cooldown_s)));
+            let answers = self.reject(msg, BusinessRejectReason::Other, &text, routing);
+            if answers.is_empty() {
+                self.logout_after = Some((
+                    reject_of(msg, BusinessRejectReason::Other, &text, routing),
+                    logout,
+                ));
+            } else {
+                self.logout = Some(logout);
+            }
+            return answers;
         }
         let Some(inbound) = request::parse(msg, routing) else {
             if msg.msg_type() == msg_type::BUSINESS_MESSAGE_REJECT {
@@ -193,6 +215,16 @@ impl Application for GatewayApp {
 
     fn take_logout(&mut self) -> Option<String> {
         self.logout.take()
+    }
+
+    fn on_sent(&mut self, msg: &AppMessage) {
+        if self
+            .logout_after
+            .as_ref()
+            .is_some_and(|(reject, _)| reject == msg)
+        {
+            self.logout = self.logout_after.take().map(|(_, text)| text);
+        }
     }
 
     fn on_disconnect(&mut self) {

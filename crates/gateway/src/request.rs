@@ -61,6 +61,8 @@ pub struct NewRequest {
     /// ExecInst (18) values, space-separated on the wire.
     pub exec_inst: Vec<u8>,
     pub max_floor: Option<Decimal>,
+    /// MinQty (110) was sent: the venue does not support it and refuses the order.
+    pub min_qty_sent: bool,
 }
 
 /// What a cancel (F) and a cancel/replace (G) both name first: their own ClOrdID and the order's ids.
@@ -77,6 +79,8 @@ pub struct CancelRequest {
     pub ids: AmendIds,
     pub symbol: String,
     pub side: u8,
+    /// OrderQty (38), optional on a cancel; a value that is not positive is refused.
+    pub qty: Option<Decimal>,
 }
 
 /// OrderCancelReplaceRequest (G).
@@ -91,6 +95,8 @@ pub struct ReplaceRequest {
     pub price: Option<Decimal>,
     pub stop_px: Option<Decimal>,
     pub tif: u8,
+    /// Fields a replace may not set, as sent: MinQty (110), MaxFloor (111), ExecInst (18).
+    pub unchangeable: Vec<u32>,
 }
 
 /// OrderStatusRequest (H).
@@ -241,6 +247,7 @@ impl Fields<'_, '_> {
                 .map(|v| v.bytes.iter().copied().filter(|b| *b != b' ').collect())
                 .unwrap_or_default(),
             max_floor: self.decimal(tags::MAX_FLOOR),
+            min_qty_sent: self.msg.get(tags::MIN_QTY).is_some(),
         })
     }
 
@@ -249,6 +256,7 @@ impl Fields<'_, '_> {
             ids: self.amend_ids()?,
             symbol: self.required_id(tags::SYMBOL, SYMBOL_BYTES_MAX)?,
             side: self.char(tags::SIDE),
+            qty: self.decimal(tags::ORDER_QTY),
         })
     }
 
@@ -263,6 +271,10 @@ impl Fields<'_, '_> {
             price: self.decimal(tags::PRICE),
             stop_px: self.decimal(tags::STOP_PX),
             tif: self.tif(),
+            unchangeable: [tags::MIN_QTY, tags::MAX_FLOOR, tags::EXEC_INST]
+                .into_iter()
+                .filter(|&tag| self.msg.get(tag).is_some())
+                .collect(),
         })
     }
 

@@ -38,11 +38,15 @@ pub trait Application: Send {
         now: DateTime<Utc>,
     ) -> Vec<AppMessage>;
 
-    /// Asked after each [`Application::on_message`]: a reason to log the session out now (a client abusing the
-    /// throttle, for instance).
+    /// Asked after each [`Application::on_message`] and [`Application::on_sent`]: a reason to log the session out
+    /// now (a client abusing the throttle, for instance).
     fn take_logout(&mut self) -> Option<String> {
         None
     }
+
+    /// An application message handed to the session later ([`Event::Send`](crate::Event::Send)) was sent: the
+    /// answer a logout waits for, say, so that the Logout follows it.
+    fn on_sent(&mut self, _msg: &AppMessage) {}
 
     /// The logged-on session ended: Logout, lost connection or a venue-initiated disconnect.
     fn on_disconnect(&mut self) {}

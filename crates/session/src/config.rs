@@ -304,32 +304,52 @@ type Section = BTreeMap<String, Entry>;
 
 /// Parses a configuration; `file` names it in errors.
 pub fn parse(file: &str, text: &str) -> Result<SessionSettings, ConfigError> {
-    let (default, sessions) = sections(file, text)?;
+    parse_all(file, text).map_err(|mut errors| errors.swap_remove(0))
+}
+
+/// Parses a configuration going on past a session in error, for `check-config`: the first error of each
+/// session, in file order, each once (an error in `[DEFAULT]` is reported once, not for every session).
+pub fn parse_all(file: &str, text: &str) -> Result<SessionSettings, Vec<ConfigError>> {
+    let (default, sessions) = sections(file, text).map_err(|e| vec![e])?;
     if sessions.is_empty() {
-        return Err(err(file, 1, None, "no [SESSION] section"));
+        return Err(vec![err(file, 1, None, "no [SESSION] section")]);
     }
     let mut out: Vec<SessionConfig> = Vec::new();
+    let mut errors: Vec<ConfigError> = Vec::new();
     for (line, session) in sessions {
         let mut merged = default.clone();
         merged.extend(session);
-        let config = session_config(file, line, &merged)?;
-        if let Some(other) = out.iter().find(|o| {
-            o.sender_comp_id == config.sender_comp_id && o.target_comp_id == config.target_comp_id
-        }) {
-            return Err(err(
-                file,
-                line,
-                None,
-                format!(
-                    "session {} is already declared at {}",
-                    config.id(),
-                    other.origin
+        let error = match session_config(file, line, &merged) {
+            Err(e) => e,
+            Ok(config) => match out.iter().find(|o| {
+                o.sender_comp_id == config.sender_comp_id
+                    && o.target_comp_id == config.target_comp_id
+            }) {
+                Some(other) => err(
+                    file,
+                    line,
+                    None,
+                    format!(
+                        "session {} is already declared at {}",
+                        config.id(),
+                        other.origin
+                    ),
                 ),
-            ));
+                None => {
+                    out.push(config);
+                    continue;
+                }
+            },
+        };
+        if !errors.contains(&error) {
+            errors.push(error);
         }
-        out.push(config);
     }
-    Ok(SessionSettings { sessions: out })
+    if errors.is_empty() {
+        Ok(SessionSettings { sessions: out })
+    } else {
+        Err(errors)
+    }
 }
 
 fn err(file: &str, line: usize, key: Option<&str>, message: impl Into<String>) -> ConfigError {

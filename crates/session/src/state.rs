@@ -173,6 +173,9 @@ pub struct Session {
     last_sent: DateTime<Utc>,
     last_received: DateTime<Utc>,
     test_request: Option<DateTime<Utc>>,
+    /// No TestRequest before this: a Heartbeat sent on a late tick gives the peer the same transmission allowance
+    /// (a fifth of HeartBtInt) that it would have had, had the tick been on time.
+    test_request_not_before: DateTime<Utc>,
     test_request_counter: u64,
     /// The gap asked for: `(begin, end)`, inclusive.
     resend_requested: Option<(u64, u64)>,
@@ -224,6 +227,7 @@ impl Session {
             last_sent: now,
             last_received: now,
             test_request: None,
+            test_request_not_before: now,
             test_request_counter: 0,
             resend_requested: None,
             queue: BTreeMap::new(),
@@ -285,6 +289,12 @@ impl Session {
             Event::Tick => self.on_tick(now),
             Event::Send(msg) => {
                 self.send_app(msg, now);
+                self.app.on_sent(msg);
+                if let Some(text) = self.app.take_logout()
+                    && self.status == Status::LoggedOn
+                {
+                    self.start_logout(&text, now);
+                }
             }
             Event::Shutdown => match self.status {
                 Status::LoggedOn => self.start_logout("Venue shutting down", now),

@@ -72,6 +72,11 @@ pub enum ExportError {
     Json(#[from] serde_json::Error),
     #[error("writing the export")]
     Io(#[from] std::io::Error),
+    /// `--session` named neither a session id nor a client CompID found in the log.
+    #[error(
+        "no session in the log matches {0:?} (give a session id such as FIX.4.4:FIXVENUE->CLIENT1 or a client CompID such as CLIENT1)"
+    )]
+    NoSuchSession(String),
 }
 
 impl ExportError {
@@ -169,7 +174,7 @@ pub fn write_log(
     let mut line = Vec::new();
     for record in SessionStore::open(db)?.log_iter() {
         let record = record?;
-        if session.is_some_and(|s| s != record.session) {
+        if session.is_some_and(|s| !session_matches(s, &record.session)) {
             continue;
         }
         line.clear();
@@ -181,7 +186,19 @@ pub fn write_log(
         count += 1;
     }
     out.flush()?;
-    Ok(count)
+    match session {
+        Some(filter) if count == 0 => Err(ExportError::NoSuchSession(filter.to_string())),
+        _ => Ok(count),
+    }
+}
+
+/// Whether a `--session` filter names this session: its full id (`FIX.4.4:FIXVENUE->CLIENT1`) or the client's
+/// CompID (`CLIENT1`, the part after `->`).
+fn session_matches(filter: &str, session: &str) -> bool {
+    filter == session
+        || session
+            .rsplit_once("->")
+            .is_some_and(|(_, client)| client == filter)
 }
 
 fn side_name(side: Side) -> &'static str {

@@ -8,7 +8,7 @@ use engine::{
     Expiry, InstrumentSpec, MassCancelScope, NewOrder, OrderId, OrderKind, RejectReason, Replace,
     Side, TimeInForce,
 };
-use fix::tags::{BusinessRejectReason, OrdStatus};
+use fix::tags::{self, BusinessRejectReason, OrdStatus};
 
 use super::order::Order;
 use super::reports::{ord_type_code, side_code, tif_code, too_late_text};
@@ -34,6 +34,12 @@ impl Gateway {
         {
             return Err((6, format!("duplicate ClOrdID {}", req.cl_ord_id)));
         }
+        if req.min_qty_sent {
+            return Err((
+                99,
+                "MinQty (110) is not supported: send the order without it".into(),
+            ));
+        }
         let state = &self.sessions[session];
         let account_name = match &req.account {
             None => state.info.accounts[0].clone(),
@@ -56,7 +62,7 @@ impl Gateway {
         let post_only = post_only_of(&req.exec_inst)?;
         let display_lots = match req.max_floor {
             None => 0,
-            Some(floor) => lots(spec, floor)?,
+            Some(floor) => max_floor_lots(spec, floor, qty_lots)?,
         };
         let account = self.account_id(&account_name);
         let engine_session = self.engine_session(session);
@@ -136,6 +142,17 @@ impl Gateway {
         let spec = &self.market.instruments[order.instrument.0 as usize];
         let found = Some((order.id, order.status));
         let refuse = |code, text: String| (code, text, found);
+        if let Some(&tag) = req.unchangeable.first() {
+            let name = match tag {
+                tags::MIN_QTY => "MinQty",
+                tags::MAX_FLOOR => "MaxFloor",
+                _ => "ExecInst",
+            };
+            return Err(refuse(
+                99,
+                format!("{name} ({tag}) cannot be set on a replace: cancel and enter a new order"),
+            ));
+        }
         if req.ord_type != ord_type_code(order.kind) {
             return Err(refuse(99, "OrdType cannot be changed".into()));
         }
@@ -346,4 +363,21 @@ fn reject(reason: RejectReason) -> Refusal {
 
 fn lots(spec: &InstrumentSpec, qty: Decimal) -> Result<i64, Refusal> {
     spec.qty_to_lots(qty).map_err(reject)
+}
+
+/// MaxFloor (111) in lots: positive, a whole number of lots, and at most the order quantity (FIX: MaxFloor <=
+/// OrderQty; equal shows the whole order).
+fn max_floor_lots(spec: &InstrumentSpec, floor: Decimal, qty_lots: i64) -> Result<i64, Refusal> {
+    let code = RejectReason::DisplayInvalid.ord_rej_reason();
+    match spec.qty_to_lots(floor) {
+        Ok(floor_lots) if floor_lots <= qty_lots => Ok(floor_lots),
+        Err(RejectReason::QtyOffLot) => Err((
+            code,
+            format!("MaxFloor (111) {floor} is not a whole number of lots"),
+        )),
+        _ => Err((
+            code,
+            format!("MaxFloor (111) {floor} must be positive and at most the order quantity"),
+        )),
+    }
 }

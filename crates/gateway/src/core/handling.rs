@@ -3,6 +3,8 @@
 //! cancel, cancel on disconnect, and the status reports (answered from the release view, after every command
 //! submitted before them).
 
+use rust_decimal::Decimal;
+
 use engine::{Command, MassCancelScope, OrderId};
 use fix::tags::{ExecType, OrdStatus};
 use session::Routing;
@@ -102,14 +104,36 @@ impl Gateway {
                 }
             }
             Err((reason, text)) => {
+                tracing::info!(
+                    session = %self.sessions[session].info.id,
+                    cl_ord_id = %req.cl_ord_id,
+                    "order rejected: {text}"
+                );
                 let exec_id = self.next_status_exec_id();
                 let dialect = self.dialect(session);
+                // The order's account: the one it named, else the session's default (as the engine's reports).
+                let account = req
+                    .account
+                    .as_deref()
+                    .or_else(|| {
+                        self.sessions[session]
+                            .info
+                            .accounts
+                            .first()
+                            .map(String::as_str)
+                    })
+                    .map(str::to_string);
+                let refusal = reports::Refusal {
+                    exec_id: &exec_id,
+                    account: account.as_deref(),
+                    code: reason,
+                    text: &text,
+                };
                 let msg = reports::refused_new(
                     &mut self.scratch,
                     dialect,
-                    &exec_id,
                     req,
-                    (reason, &text),
+                    refusal,
                     &routing,
                     now_ns,
                 );
@@ -131,6 +155,11 @@ impl Gateway {
         let checked =
             self.check_amend(session, ids, symbol, side)
                 .and_then(|order| match amendment {
+                    Amendment::Cancel(req) if req.qty.is_some_and(|q| q <= Decimal::ZERO) => Err((
+                        99,
+                        "OrderQty (38) must be positive".to_string(),
+                        Some((order.id, order.status)),
+                    )),
                     Amendment::Cancel(_) => Ok(Command::Cancel {
                         order_id: order.id,
                         account: order.account,
@@ -144,6 +173,11 @@ impl Gateway {
                 self.submit(command, kind.origin(&origin_session, &ids.cl_ord_id), out);
             }
             Err((code, text, found)) => {
+                tracing::info!(
+                    session = %self.sessions[session].info.id,
+                    cl_ord_id = %ids.cl_ord_id,
+                    "cancel/replace rejected: {text}"
+                );
                 let reject = CancelReject {
                     response_to: kind.response_to(),
                     cl_ord_id: &ids.cl_ord_id,
@@ -280,7 +314,10 @@ impl Gateway {
                     exec_id: &exec_id,
                     extra: None,
                     ts_ns: now_ns,
-                    status_ids: Some(StatusIds::Order(req.ord_status_req_id.as_deref())),
+                    status_ids: Some(StatusIds::Order {
+                        req_id: req.ord_status_req_id.as_deref(),
+                        cl_ord_id: &req.cl_ord_id,
+                    }),
                 },
             ),
             None => {

@@ -160,6 +160,11 @@ impl Gateway {
             o.close(OrdStatus::Rejected);
         }
         let text = reason.text();
+        if reports.send
+            && let Some(o) = self.orders.get(&order_id)
+        {
+            tracing::info!(cl_ord_id = %o.cl_ord_id, "order rejected by the engine: {text}");
+        }
         let extra = Extra::Reject(reason.ord_rej_reason(), text);
         self.report(order_id, ExecType::Rejected, Some(extra), reports, out);
         self.finish(order_id);
@@ -333,6 +338,7 @@ impl Gateway {
         if let Some(s) = session
             && reports.send
         {
+            tracing::info!(cl_ord_id, "cancel/replace rejected by the engine: {text}");
             out.messages.push((s, msg));
         }
     }

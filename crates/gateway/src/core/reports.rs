@@ -59,8 +59,11 @@ pub(super) enum Extra<'a> {
 
 #[derive(Clone, Copy, Debug)]
 pub(super) enum StatusIds<'a> {
-    /// OrdStatusReqID, if the request gave one.
-    Order(Option<&'a str>),
+    /// OrdStatusReqID, if the request gave one, and the ClOrdID the request named (the answer's ClOrdID).
+    Order {
+        req_id: Option<&'a str>,
+        cl_ord_id: &'a str,
+    },
     Mass {
         id: &'a str,
         total: usize,
@@ -71,10 +74,12 @@ pub(super) enum StatusIds<'a> {
 impl StatusIds<'_> {
     fn put(&self, w: &mut Body<'_>) {
         match *self {
-            StatusIds::Order(Some(id)) => {
+            StatusIds::Order {
+                req_id: Some(id), ..
+            } => {
                 w.put_str(tags::ORD_STATUS_REQ_ID, id);
             }
-            StatusIds::Order(None) => {}
+            StatusIds::Order { req_id: None, .. } => {}
             StatusIds::Mass { id, total, last } => {
                 w.put_str(tags::MASS_STATUS_REQ_ID, id);
                 w.put_u64(tags::TOT_NUM_REPORTS, total as u64);
@@ -96,8 +101,14 @@ pub(super) fn execution_report(
     let mut scratch = BytesMut::with_capacity(384);
     let mut w = Body::new(&mut scratch, dialect);
     w.put_str(tags::ORDER_ID, &order.id.0.to_string());
-    w.put_str(tags::CL_ORD_ID, &order.cl_ord_id);
-    if matches!(report.exec_type, ExecType::Canceled | ExecType::Replaced)
+    // A status answer names the order by the ClOrdID the client asked with (a PossDup resend of an order since
+    // canceled or replaced under another ClOrdID, say), with the OrigClOrdID of that cancel or replace.
+    let asked = match report.status_ids {
+        Some(StatusIds::Order { cl_ord_id, .. }) => Some(cl_ord_id),
+        _ => None,
+    };
+    w.put_str(tags::CL_ORD_ID, asked.unwrap_or(&order.cl_ord_id));
+    if (asked.is_some() || matches!(report.exec_type, ExecType::Canceled | ExecType::Replaced))
         && let Some(orig) = &order.orig_cl_ord_id
     {
         w.put_str(tags::ORIG_CL_ORD_ID, orig);
@@ -149,14 +160,18 @@ fn put_order_terms(w: &mut Body<'_>, spec: &InstrumentSpec, order: &Order) {
     match order.tif {
         TimeInForce::Gtd(Expiry::AtNs(at)) => w.put_time(tags::EXPIRE_TIME, at),
         TimeInForce::Gtd(Expiry::OnDate { days_since_epoch }) => {
-            let date = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).and_then(|d| {
-                d.checked_add_signed(chrono::TimeDelta::days(i64::from(days_since_epoch)))
-            });
-            if let Some(date) = date {
-                w.put_str(tags::EXPIRE_DATE, &date.format("%Y%m%d").to_string());
-            }
+            put_expire_date(w, days_since_epoch);
         }
         _ => {}
+    }
+}
+
+/// ExpireDate (432) as a LocalMktDate.
+fn put_expire_date(w: &mut Body<'_>, days_since_epoch: i32) {
+    let date = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
+        .and_then(|d| d.checked_add_signed(chrono::TimeDelta::days(i64::from(days_since_epoch))));
+    if let Some(date) = date {
+        w.put_str(tags::EXPIRE_DATE, &date.format("%Y%m%d").to_string());
     }
 }
 
@@ -182,16 +197,33 @@ fn put_extra(w: &mut Body<'_>, extra: Option<Extra<'_>>) {
     }
 }
 
-/// The ExecutionReport of a new order refused at the edge (it never reached the engine).
+/// Why and how a new order was refused at the edge.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Refusal<'a> {
+    pub(super) exec_id: &'a str,
+    /// The order's account: the one it named, or the session's default.
+    pub(super) account: Option<&'a str>,
+    /// OrdRejReason (103).
+    pub(super) code: u32,
+    pub(super) text: &'a str,
+}
+
+/// The ExecutionReport of a new order refused at the edge (it never reached the engine): its OrdRejReason and
+/// Text, and the order's account.
 pub(super) fn refused_new(
     buf: &mut BytesMut,
     dialect: Dialect,
-    exec_id: &str,
     req: &NewRequest,
-    (code, text): (u32, &str),
+    refusal: Refusal<'_>,
     routing: &Routing,
     now_ns: i64,
 ) -> AppMessage {
+    let Refusal {
+        exec_id,
+        account,
+        code,
+        text,
+    } = refusal;
     let mut w = Body::new(buf, dialect);
     w.put_str(tags::ORDER_ID, NO_ORDER_ID);
     w.put_str(tags::CL_ORD_ID, &req.cl_ord_id);
@@ -199,7 +231,7 @@ pub(super) fn refused_new(
     w.put_enum(tags::EXEC_TYPE, ExecType::Rejected);
     w.put_enum(tags::ORD_STATUS, OrdStatus::Rejected);
     w.put_u64(tags::ORD_REJ_REASON, u64::from(code));
-    if let Some(account) = &req.account {
+    if let Some(account) = account {
         w.put_str(tags::ACCOUNT, account);
     }
     w.put_str(tags::SYMBOL, &req.symbol);
@@ -217,6 +249,13 @@ pub(super) fn refused_new(
         w.put_decimal(tags::STOP_PX, p);
     }
     w.put_char(tags::TIME_IN_FORCE, req.tif);
+    // The expiry as the order gave it, ExpireTime (126) or ExpireDate (432), as on every report of an order.
+    if let Some(at) = req.expire_time_ns {
+        w.put_time(tags::EXPIRE_TIME, at);
+    }
+    if let Some(days) = req.expire_date {
+        put_expire_date(&mut w, days);
+    }
     put_nothing_executed(&mut w, now_ns, text);
     w.finish(msg_type::EXECUTION_REPORT, routing)
 }
@@ -236,7 +275,11 @@ pub(super) fn unknown_order(
         req.order_id.as_deref().unwrap_or(NO_ORDER_ID),
     );
     w.put_str(tags::CL_ORD_ID, &req.cl_ord_id);
-    StatusIds::Order(req.ord_status_req_id.as_deref()).put(&mut w);
+    StatusIds::Order {
+        req_id: req.ord_status_req_id.as_deref(),
+        cl_ord_id: &req.cl_ord_id,
+    }
+    .put(&mut w);
     w.put_str(tags::EXEC_ID, exec_id);
     w.put_enum(tags::EXEC_TYPE, ExecType::OrderStatus);
     w.put_enum(tags::ORD_STATUS, OrdStatus::Rejected);

@@ -17,7 +17,8 @@ impl Session {
             Status::LoggedOn => {
                 let silence = match self.test_request {
                     Some(_) => self.last_received + self.heartbeat * 12 / 5,
-                    None => (self.last_received + self.heartbeat * 6 / 5)
+                    None => self
+                        .test_request_deadline()
                         .min(self.last_sent + self.heartbeat),
                 };
                 Some(self.period_end.map_or(silence, |end| end.min(silence)))
@@ -52,6 +53,14 @@ impl Session {
         }
     }
 
+    /// When a silent peer gets a TestRequest: 1.2 x HeartBtInt after the last message received (HeartBtInt plus
+    /// a fifth for transmission), and never sooner after a Heartbeat sent on a late tick than that fifth.
+    fn test_request_deadline(&self) -> DateTime<Utc> {
+        (self.last_received + self.heartbeat * 6 / 5).max(self.test_request_not_before)
+    }
+
+    /// A due Heartbeat goes first, alone: a tick that arrives late (a loaded machine) must not turn the Heartbeat
+    /// the peer expects into a TestRequest. The TestRequest follows on a later tick if the peer stays silent.
     fn on_tick_logged_on(&mut self, now: DateTime<Utc>) {
         if self.period_end.is_some_and(|end| now >= end) {
             self.start_logout("End of the session's hours", now);
@@ -62,17 +71,21 @@ impl Session {
             self.disconnect("no answer to TestRequest: heartbeat timeout");
             return;
         }
-        if self.test_request.is_none() && silent >= self.heartbeat * 6 / 5 {
+        if self.test_request.is_some() {
+            return;
+        }
+        if now - self.last_sent >= self.heartbeat {
+            self.send_admin(msg_type::HEARTBEAT, None, now, |_| {});
+            self.test_request_not_before = now + self.heartbeat / 5;
+            return;
+        }
+        if now >= self.test_request_deadline() {
             self.test_request_counter += 1;
             let id = format!("TEST-{}", self.test_request_counter);
             self.send_admin(msg_type::TEST_REQUEST, None, now, |w| {
                 w.put_str(tags::TEST_REQ_ID, &id);
             });
             self.test_request = Some(now);
-            return;
-        }
-        if self.test_request.is_none() && now - self.last_sent >= self.heartbeat {
-            self.send_admin(msg_type::HEARTBEAT, None, now, |_| {});
         }
     }
 }

@@ -20,10 +20,10 @@ fn heartbeat_after_heartbtint_without_sending() {
 #[test]
 fn silence_brings_a_test_request_then_a_disconnect() {
     let mut g = Given::logged_on();
-    g.advance(35);
+    g.advance(30);
     let out = g.tick();
     assert_eq!(sends(&out).len(), 1, "{out:?}"); // the heartbeat
-    g.advance(1); // 36 s = 1.2 x 30 without receiving
+    g.advance(6); // 36 s = 1.2 x 30 without receiving
     let out = g.tick();
     assert_fields(&sends(&out)[0], "35=1|112=TEST-1|");
     // No heartbeats while the TestRequest is outstanding.
@@ -32,6 +32,38 @@ fn silence_brings_a_test_request_then_a_disconnect() {
     assert!(sends(&out).is_empty() && !disconnected(&out), "{out:?}");
     g.advance(1); // 72 s = 2.4 x 30
     assert!(disconnected(&g.tick()));
+}
+
+#[test]
+fn a_late_tick_sends_the_due_heartbeat_not_a_test_request() {
+    let mut g = Given::logged_on();
+    // The tick due at 30 s comes at 37 s (a loaded machine): past 1.2 x 30 of silence too.
+    g.advance(37);
+    let out = g.tick();
+    assert_eq!(sends(&out).len(), 1, "{out:?}");
+    assert_fields(&sends(&out)[0], "35=0|");
+    assert_no_field(&sends(&out)[0], 112);
+    // The peer gets a fifth of HeartBtInt after that Heartbeat before it is asked with a TestRequest.
+    assert_eq!(
+        g.session.next_deadline(),
+        Some(g.now + TimeDelta::seconds(6))
+    );
+    g.advance(5);
+    assert!(sends(&g.tick()).is_empty());
+    g.advance(1);
+    let out = g.tick();
+    assert_fields(&sends(&out)[0], "35=1|112=TEST-1|");
+}
+
+#[test]
+fn a_peer_that_answers_after_a_late_heartbeat_gets_no_test_request() {
+    let mut g = Given::logged_on();
+    g.advance(37);
+    g.tick();
+    g.advance(1);
+    g.send("35=0|");
+    g.advance(5);
+    assert!(sends(&g.tick()).is_empty());
 }
 
 #[test]
