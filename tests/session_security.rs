@@ -3,75 +3,23 @@
 //! to their sessions, AllowedRemoteAddresses holds, and the data files and exports are private.
 
 use std::path::Path;
-use std::time::Duration;
 
-use argon2::password_hash::{PasswordHasher, SaltString};
 use session::auth::LOGON_FAILURES_MAX;
-use session::config;
 use store::db::Db;
 use store::sessions::{Direction, SessionStore};
 use testkit::blocking::Fix;
 use testkit::venue::VenueProcess;
-use testkit::{Client, Endpoint, Msg};
-use tokio::sync::watch;
+use testkit::{Client, Endpoint};
 
-fn cheap_hash(password: &str) -> String {
-    let params = argon2::Params::new(8, 1, 1, None).unwrap();
-    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
-    let salt = SaltString::encode_b64(b"integration-salt").unwrap();
-    argon
-        .hash_password(password.as_bytes(), &salt)
-        .unwrap()
-        .to_string()
-}
+mod support;
+use support::{ANSWER_WAIT, Venue, connect, recv};
 
-/// The sessions file every test here runs on: CLIENT1 with a password, plain TCP on a free port.
 fn sessions_cfg() -> String {
-    format!(
-        "[DEFAULT]\nBeginString=FIX.4.4\nSenderCompID=FIXVENUE\nNonStopSession=Y\nSocketAcceptPort=0\n\
-         LogoutTimeout=1\n[SESSION]\nTargetCompID=CLIENT1\nUsername=alice\nPasswordHash={}\n",
-        cheap_hash("s3cret")
-    )
-}
-
-struct Venue {
-    port: u16,
-    shutdown: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<Result<(), fixvenue::net::ServeError>>,
+    support::client1_with_password_cfg()
 }
 
 async fn start(data: &Path) -> Venue {
-    let settings = config::parse("security.cfg", &sessions_cfg()).unwrap();
-    let server = fixvenue::runtime::bind(&settings, data).await.unwrap();
-    let port = server.local_addrs()[0].addr.port();
-    let (shutdown, rx) = watch::channel(false);
-    let task = tokio::spawn(server.run(rx));
-    Venue {
-        port,
-        shutdown,
-        task,
-    }
-}
-
-impl Venue {
-    async fn stop(self) {
-        self.shutdown.send(true).unwrap();
-        self.task.await.unwrap().unwrap();
-    }
-}
-
-const ANSWER_WAIT: Duration = Duration::from_secs(5);
-
-/// CLIENT1 connected with its next MsgSeqNum at `next_out`.
-async fn connect(port: u16, next_out: u64) -> Client {
-    let mut c = Client::new("CLIENT1", "FIXVENUE");
-    c.stamp.next_out = next_out;
-    c.connect(&Endpoint::local(port)).await.unwrap();
-    c
-}
-
-async fn recv(c: &mut Client) -> Option<Msg> {
-    c.recv_or_eof(ANSWER_WAIT).await.unwrap()
+    Venue::start("security.cfg", &sessions_cfg(), data).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -294,13 +242,8 @@ async fn a_client_certificate_logs_on_only_to_the_session_it_is_bound_to() {
         certs.path().display()
     );
     let data = tempfile::tempdir().unwrap();
-    let settings = config::parse("tls.cfg", &text).unwrap();
-    let server = fixvenue::runtime::bind(&settings, data.path())
-        .await
-        .unwrap();
-    let port = server.local_addrs()[0].addr.port();
-    let (shutdown, rx) = watch::channel(false);
-    let task = tokio::spawn(server.run(rx));
+    let venue = Venue::start("tls.cfg", &text, data.path()).await;
+    let port = venue.port;
     let endpoint = |cn: &str| Endpoint {
         host: "localhost".into(),
         port,
@@ -335,8 +278,7 @@ async fn a_client_certificate_logs_on_only_to_the_session_it_is_bound_to() {
             );
         }
     }
-    shutdown.send(true).unwrap();
-    task.await.unwrap().unwrap();
+    venue.stop().await;
 
     // The refused Logons are in the compliance log; the sessions' numbers moved only for the accepted ones.
     let store = SessionStore::open(&Db::open(data.path()).unwrap()).unwrap();
@@ -365,20 +307,13 @@ async fn a_logon_from_an_address_not_allowed_is_disconnected_without_a_reply() {
         "TargetCompID=CLIENT1\n",
         "TargetCompID=CLIENT1\nAllowedRemoteAddresses=10.0.0.1\n",
     );
-    let settings = config::parse("security.cfg", &text).unwrap();
-    let server = fixvenue::runtime::bind(&settings, data.path())
-        .await
-        .unwrap();
-    let port = server.local_addrs()[0].addr.port();
-    let (shutdown, rx) = watch::channel(false);
-    let task = tokio::spawn(server.run(rx));
-    let mut c = connect(port, 1).await;
+    let venue = Venue::start("security.cfg", &text, data.path()).await;
+    let mut c = connect(venue.port, 1).await;
     c.send("35=A|98=0|108=30|553=alice|554=s3cret|")
         .await
         .unwrap();
     assert_eq!(recv(&mut c).await, None);
-    shutdown.send(true).unwrap();
-    task.await.unwrap().unwrap();
+    venue.stop().await;
     let store = SessionStore::open(&Db::open(data.path()).unwrap()).unwrap();
     assert_eq!(store.seqnums("FIX.4.4:FIXVENUE->CLIENT1").unwrap(), None);
 }

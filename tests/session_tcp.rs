@@ -5,64 +5,18 @@
 use std::path::Path;
 use std::time::Duration;
 
-use argon2::password_hash::{PasswordHasher, SaltString};
 use fixvenue::net::CONNECTIONS_PER_IP_MAX;
-use session::config;
 use store::db::Db;
 use store::sessions::{Direction, SessionStore};
-use testkit::{Client, Endpoint, Msg};
+use testkit::{Client, Msg};
+
+mod support;
+use support::{Venue, connect, recv};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
-use tokio::sync::watch;
-
-fn cheap_hash(password: &str) -> String {
-    let params = argon2::Params::new(8, 1, 1, None).unwrap();
-    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
-    let salt = SaltString::encode_b64(b"integration-salt").unwrap();
-    argon
-        .hash_password(password.as_bytes(), &salt)
-        .unwrap()
-        .to_string()
-}
-
-struct Venue {
-    port: u16,
-    shutdown: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<Result<(), fixvenue::net::ServeError>>,
-}
 
 async fn start(data: &Path) -> Venue {
-    let text = format!(
-        "[DEFAULT]\nBeginString=FIX.4.4\nSenderCompID=FIXVENUE\nNonStopSession=Y\nSocketAcceptPort=0\n\
-         LogoutTimeout=1\n[SESSION]\nTargetCompID=CLIENT1\nUsername=alice\nPasswordHash={}\n",
-        cheap_hash("s3cret")
-    );
-    let settings = config::parse("tcp.cfg", &text).unwrap();
-    let server = fixvenue::runtime::bind(&settings, data).await.unwrap();
-    let port = server.local_addrs()[0].addr.port();
-    let (shutdown, rx) = watch::channel(false);
-    let task = tokio::spawn(server.run(rx));
-    Venue {
-        port,
-        shutdown,
-        task,
-    }
-}
-
-/// How long the client waits for an answer.
-const ANSWER_WAIT: Duration = Duration::from_secs(5);
-
-/// CLIENT1 connected with its next MsgSeqNum at `seq`.
-async fn connect(port: u16, seq: u64) -> Client {
-    let mut c = Client::new("CLIENT1", "FIXVENUE");
-    c.stamp.next_out = seq;
-    c.connect(&Endpoint::local(port)).await.unwrap();
-    c
-}
-
-/// The next message, or `None` at EOF; silence fails the test.
-async fn recv(c: &mut Client) -> Option<Msg> {
-    c.recv_or_eof(ANSWER_WAIT).await.unwrap()
+    Venue::start("tcp.cfg", &support::client1_with_password_cfg(), data).await
 }
 
 async fn send(c: &mut Client, body: &str) {

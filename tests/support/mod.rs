@@ -1,0 +1,78 @@
+//! What the integration tests that run the venue in-process share: a cheap password hash, CLIENT1's session with
+//! a password, the venue bound on a free port, and the client's connect and receive.
+//!
+//! testkit cannot hold this: it must not depend on the venue crate (the venue's own crates use testkit).
+// Each test file uses the part it needs.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use argon2::password_hash::{PasswordHasher, SaltString};
+use session::config;
+use testkit::{Client, Endpoint, Msg};
+use tokio::sync::watch;
+
+/// How long the client waits for an answer.
+pub const ANSWER_WAIT: Duration = Duration::from_secs(5);
+
+/// An argon2id hash at the smallest cost, so that debug builds stay fast.
+pub fn cheap_hash(password: &str) -> String {
+    let params = argon2::Params::new(8, 1, 1, None).unwrap();
+    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+    let salt = SaltString::encode_b64(b"integration-salt").unwrap();
+    argon
+        .hash_password(password.as_bytes(), &salt)
+        .unwrap()
+        .to_string()
+}
+
+/// CLIENT1 with Username alice and password s3cret, plain TCP on a free port.
+pub fn client1_with_password_cfg() -> String {
+    format!(
+        "[DEFAULT]\nBeginString=FIX.4.4\nSenderCompID=FIXVENUE\nNonStopSession=Y\nSocketAcceptPort=0\n\
+         LogoutTimeout=1\n[SESSION]\nTargetCompID=CLIENT1\nUsername=alice\nPasswordHash={}\n",
+        cheap_hash("s3cret")
+    )
+}
+
+/// The venue's acceptor in this process, on the sessions of a configuration text.
+pub struct Venue {
+    pub port: u16,
+    pub shutdown: watch::Sender<bool>,
+    pub task: tokio::task::JoinHandle<Result<(), fixvenue::net::ServeError>>,
+}
+
+impl Venue {
+    pub async fn start(name: &str, cfg: &str, data: &Path) -> Venue {
+        let settings = config::parse(name, cfg).unwrap();
+        let server = fixvenue::runtime::bind(&settings, data).await.unwrap();
+        let port = server.local_addrs()[0].addr.port();
+        let (shutdown, rx) = watch::channel(false);
+        let task = tokio::spawn(server.run(rx));
+        Venue {
+            port,
+            shutdown,
+            task,
+        }
+    }
+
+    /// Shuts down and waits for the acceptor to finish.
+    pub async fn stop(self) {
+        self.shutdown.send(true).unwrap();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+/// CLIENT1 connected with its next MsgSeqNum at `next_out`.
+pub async fn connect(port: u16, next_out: u64) -> Client {
+    let mut c = Client::new("CLIENT1", "FIXVENUE");
+    c.stamp.next_out = next_out;
+    c.connect(&Endpoint::local(port)).await.unwrap();
+    c
+}
+
+/// The next message, or `None` at EOF; silence fails the test.
+pub async fn recv(c: &mut Client) -> Option<Msg> {
+    c.recv_or_eof(ANSWER_WAIT).await.unwrap()
+}
