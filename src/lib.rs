@@ -22,3 +22,8 @@
 pub mod net;
 pub mod private;
 pub mod runtime;
+
+/// The directory the bundled session configuration's relative names resolve from: the repository root at build
+/// time (`certs/server.pem` is there). `runtime` resolves the bundled names under it, and `net::tls` serves the
+/// copies built into the binary for those names when the files are gone.
+pub(crate) const BUNDLED_BASE_DIR: &str = env!("CARGO_MANIFEST_DIR");

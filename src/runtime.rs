@@ -111,7 +111,7 @@ pub struct ServeOptions {
 pub fn load_sessions(paths: &[PathBuf]) -> Result<SessionSettings, RuntimeError> {
     if paths.is_empty() {
         let mut settings = config::parse("sessions/default.cfg (bundled)", BUNDLED_SESSIONS_CFG)?;
-        resolve_relative(&mut settings, Path::new(BUNDLED_BASE_DIR));
+        resolve_relative(&mut settings, Path::new(crate::BUNDLED_BASE_DIR));
         return Ok(settings);
     }
     let mut all = SessionSettings {
@@ -179,10 +179,6 @@ fn read_sessions_all(path: &Path) -> Result<SessionSettings, Vec<RuntimeError>> 
     resolve_relative(&mut settings, path.parent().unwrap_or(Path::new("")));
     Ok(settings)
 }
-
-/// The directory the bundled session configuration's relative names are resolved from: the repository root at
-/// build time (`certs/server.pem` is there).
-const BUNDLED_BASE_DIR: &str = env!("CARGO_MANIFEST_DIR");
 
 /// Makes each relative file name of the sessions relative to `base` (the configuration file's directory) unless
 /// only the working directory has it.

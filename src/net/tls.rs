@@ -13,6 +13,8 @@ use tokio_rustls::TlsAcceptor;
 
 use session::config::TlsSettings;
 
+use crate::BUNDLED_BASE_DIR;
+
 /// Most certificates read from one PEM file.
 pub const PEM_CERTIFICATES_MAX: usize = 16;
 /// Largest PEM file read.
@@ -26,8 +28,6 @@ const BUNDLED_DEV_FILES: [(&str, &[u8]); 3] = [
     ("certs/server.key", include_bytes!("../../certs/server.key")),
     ("certs/ca.pem", include_bytes!("../../certs/ca.pem")),
 ];
-/// Where the bundled configuration's relative names resolve (see `runtime`).
-const BUNDLED_BASE_DIR: &str = env!("CARGO_MANIFEST_DIR");
 
 // The messages carry the errors the variants hold, so none is a `source`: a chain would print it twice.
 #[derive(Debug, thiserror::Error)]
