@@ -7,10 +7,11 @@
 //! durable before the fdatasync of its commit, or accept a record after a failed commit (fail closed).
 //!
 //! Record (version 1), every integer little-endian:
-//! `version: u8 = 1`, `kind: u8` (1 outgoing, 2 incoming, 3 sequence numbers), `session_len: u8`, the session id
+//! `version: u8 = 1`, `kind: u8` (1 outgoing and kept for resend, 2 incoming, 3 sequence numbers, 4 outgoing and not
+//! kept for resend, 5 sequence numbers reset), `session_len: u8`, the session id
 //! (UTF-8, 1..=[`SESSION_ID_BYTES_MAX`] bytes), `ts_ns: i64`, then for a message `msg_seq_num: u64` (≥ 1),
-//! `len: u32` and the raw FIX bytes (1..=[`MESSAGE_BYTES_MAX`]); for a sequence-number change `next_in: u64`,
-//! `next_out: u64` (both ≥ 1). Decoding is strict: an unknown version or kind, a bound exceeded, a record ending
+//! `len: u32` and the raw FIX bytes (1..=[`MESSAGE_BYTES_MAX`]); for sequence numbers (3 and 5) `next_in: u64`,
+//! `next_out: u64` (both ≥ 1), `period_start_s: i64`. Decoding is strict: an unknown version or kind, a bound exceeded, a record ending
 //! early or a trailing byte is an error, never a guess or a panic.
 //!
 //! Segments are named `sessionlog-<index of their first record, 20 digits>.seg`.
@@ -42,6 +43,8 @@ const _: () = assert!(RECORD_BYTES_MAX + wal::FRAME_HEADER_BYTES <= wal::COMMIT_
 const KIND_OUTGOING: u8 = 1;
 const KIND_INCOMING: u8 = 2;
 const KIND_SEQ_NUMS: u8 = 3;
+const KIND_SENT: u8 = 4;
+const KIND_RESET: u8 = 5;
 
 /// One FIX message as sent or received.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,17 +67,26 @@ pub struct SeqNums {
     pub next_in: u64,
     /// The MsgSeqNum the venue sends next, at least 1.
     pub next_out: u64,
+    /// The start of the session's schedule period these numbers belong to, seconds since the Unix epoch.
+    pub period_start_s: i64,
 }
 
 /// One record of the session log.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Record {
-    /// A message the venue sends: durable before its bytes reach the socket.
+    /// A message the venue sends and keeps for resend (an application message): durable before its bytes reach
+    /// the socket.
     Outgoing(Message),
-    /// A message the venue received (the compliance log).
+    /// A message the venue received (the compliance log; a Logon's password is redacted before it is logged).
     Incoming(Message),
-    /// A change of a session's sequence numbers.
+    /// A session's sequence numbers from now on: never lower than the last ones logged since the last
+    /// [`Record::Reset`] (a reader keeps the highest of each).
     SeqNums(SeqNums),
+    /// A message the venue sends and does not keep for resend (a session-level message, a PossDup resend, a
+    /// GapFill): logged for compliance, durable before its bytes reach the socket.
+    Sent(Message),
+    /// The session's sequence numbers were reset to these: the messages kept for resend before it are gone.
+    Reset(SeqNums),
 }
 
 /// Why a record may not be written: it breaks a bound of the format.
@@ -99,8 +111,10 @@ pub struct DecodeError {
 impl Record {
     pub fn session_id(&self) -> &str {
         match self {
-            Record::Outgoing(message) | Record::Incoming(message) => &message.session_id,
-            Record::SeqNums(seq_nums) => &seq_nums.session_id,
+            Record::Outgoing(message) | Record::Incoming(message) | Record::Sent(message) => {
+                &message.session_id
+            }
+            Record::SeqNums(seq_nums) | Record::Reset(seq_nums) => &seq_nums.session_id,
         }
     }
 
@@ -113,7 +127,7 @@ impl Record {
             });
         }
         match self {
-            Record::Outgoing(message) | Record::Incoming(message) => {
+            Record::Outgoing(message) | Record::Incoming(message) | Record::Sent(message) => {
                 let bytes = message.bytes.len();
                 if bytes == 0 || bytes > MESSAGE_BYTES_MAX {
                     return Err(RecordError::MessageBytes { bytes });
@@ -122,7 +136,7 @@ impl Record {
                     return Err(RecordError::SeqNumZero);
                 }
             }
-            Record::SeqNums(seq_nums) => {
+            Record::SeqNums(seq_nums) | Record::Reset(seq_nums) => {
                 if seq_nums.next_in == 0 || seq_nums.next_out == 0 {
                     return Err(RecordError::SeqNumZero);
                 }
@@ -135,10 +149,10 @@ impl Record {
     pub fn encoded_bytes(&self) -> usize {
         let head = 1 + 1 + 1 + self.session_id().len() + 8;
         match self {
-            Record::Outgoing(message) | Record::Incoming(message) => {
+            Record::Outgoing(message) | Record::Incoming(message) | Record::Sent(message) => {
                 head + 8 + 4 + message.bytes.len()
             }
-            Record::SeqNums(_) => head + 8 + 8,
+            Record::SeqNums(_) | Record::Reset(_) => head + 8 + 8 + 8,
         }
     }
 
@@ -153,21 +167,24 @@ impl Record {
             Record::Outgoing(_) => KIND_OUTGOING,
             Record::Incoming(_) => KIND_INCOMING,
             Record::SeqNums(_) => KIND_SEQ_NUMS,
+            Record::Sent(_) => KIND_SENT,
+            Record::Reset(_) => KIND_RESET,
         };
         let session_id = self.session_id().as_bytes();
         out.extend_from_slice(&[RECORD_VERSION, kind, session_id.len() as u8]);
         out.extend_from_slice(session_id);
         match self {
-            Record::Outgoing(message) | Record::Incoming(message) => {
+            Record::Outgoing(message) | Record::Incoming(message) | Record::Sent(message) => {
                 out.extend_from_slice(&message.ts_ns.to_le_bytes());
                 out.extend_from_slice(&message.msg_seq_num.to_le_bytes());
                 out.extend_from_slice(&(message.bytes.len() as u32).to_le_bytes());
                 out.extend_from_slice(&message.bytes);
             }
-            Record::SeqNums(seq_nums) => {
+            Record::SeqNums(seq_nums) | Record::Reset(seq_nums) => {
                 out.extend_from_slice(&seq_nums.ts_ns.to_le_bytes());
                 out.extend_from_slice(&seq_nums.next_in.to_le_bytes());
                 out.extend_from_slice(&seq_nums.next_out.to_le_bytes());
+                out.extend_from_slice(&seq_nums.period_start_s.to_le_bytes());
             }
         }
     }
@@ -182,7 +199,7 @@ impl Record {
             });
         }
         let kind = reader.byte()?;
-        if !(KIND_OUTGOING..=KIND_SEQ_NUMS).contains(&kind) {
+        if !(KIND_OUTGOING..=KIND_RESET).contains(&kind) {
             return Err(DecodeError {
                 offset: 1,
                 what: "unknown record kind",
@@ -193,12 +210,9 @@ impl Record {
         let record = match kind {
             KIND_OUTGOING => Record::Outgoing(reader.message(session_id, ts_ns)?),
             KIND_INCOMING => Record::Incoming(reader.message(session_id, ts_ns)?),
-            KIND_SEQ_NUMS => Record::SeqNums(SeqNums {
-                session_id,
-                ts_ns,
-                next_in: reader.seq_num()?,
-                next_out: reader.seq_num()?,
-            }),
+            KIND_SENT => Record::Sent(reader.message(session_id, ts_ns)?),
+            KIND_SEQ_NUMS => Record::SeqNums(reader.seq_nums(session_id, ts_ns)?),
+            KIND_RESET => Record::Reset(reader.seq_nums(session_id, ts_ns)?),
             _ => {
                 return Err(DecodeError {
                     offset: 1,
@@ -266,6 +280,16 @@ impl<'a> Reader<'a> {
                 what: "session id is not UTF-8",
             }),
         }
+    }
+
+    fn seq_nums(&mut self, session_id: String, ts_ns: i64) -> Result<SeqNums, DecodeError> {
+        Ok(SeqNums {
+            session_id,
+            ts_ns,
+            next_in: self.seq_num()?,
+            next_out: self.seq_num()?,
+            period_start_s: i64::from_le_bytes(self.array()?),
+        })
     }
 
     fn message(&mut self, session_id: String, ts_ns: i64) -> Result<Message, DecodeError> {

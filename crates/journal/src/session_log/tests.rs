@@ -38,6 +38,20 @@ fn one_of_each() -> Vec<Record> {
             ts_ns: i64::MAX,
             next_in: 1,
             next_out: u64::MAX,
+            period_start_s: 0,
+        }),
+        Record::Sent(Message {
+            session_id: "FIX.4.4:VENUE->C1".into(),
+            msg_seq_num: 2,
+            ts_ns: 9,
+            bytes: b"8=FIX.4.4\x019=5\x0135=0\x0110=000\x01".to_vec(),
+        }),
+        Record::Reset(SeqNums {
+            session_id: "FIX.4.4:VENUE->C1".into(),
+            ts_ns: 10,
+            next_in: 1,
+            next_out: 1,
+            period_start_s: 0,
         }),
         // Every bound at its edge.
         Record::Incoming(Message {
@@ -77,15 +91,15 @@ fn each_record_kind_round_trips_through_the_log() {
     for (position, record) in records.iter().enumerate() {
         assert_eq!(log.append(record), Ok(position as u64 + 1));
     }
-    assert_eq!((log.last_index(), log.durable_index()), (4, 0));
+    assert_eq!((log.last_index(), log.durable_index()), (6, 0));
     log.commit().expect("commits");
-    assert_eq!(log.durable_index(), 4);
+    assert_eq!(log.durable_index(), 6);
     drop(log);
     let (mut log, seen, recovery) = open(dir.path()).expect("reopens");
     let expected: Vec<_> = (1..).zip(records.iter().cloned()).collect();
     assert_eq!(seen, expected);
-    assert_eq!((recovery.records, recovery.last_index), (4, 4));
-    assert_eq!(log.append(&records[0]), Ok(5), "appends after them");
+    assert_eq!((recovery.records, recovery.last_index), (6, 6));
+    assert_eq!(log.append(&records[0]), Ok(7), "appends after them");
 }
 
 #[test]
@@ -118,6 +132,7 @@ fn a_record_that_breaks_a_bound_is_refused_and_nothing_is_appended() {
                 ts_ns: 0,
                 next_in: 0,
                 next_out: 1,
+                period_start_s: 0,
             }),
             RecordError::SeqNumZero,
         ),
@@ -148,7 +163,7 @@ fn decoding_refuses_truncated_trailing_and_unknown() {
             Record::decode(&version).map_err(|error| error.what),
             Err("unknown record version")
         );
-        for kind in [0, 4, 0xff] {
+        for kind in [0, 6, 0xff] {
             let mut unknown = bytes.clone();
             unknown[1] = kind;
             assert_eq!(
@@ -236,8 +251,16 @@ fn any_record() -> impl Strategy<Value = Record> {
                 bytes: b,
             })
         }),
-        (session, 1..=u64::MAX, any::<i64>(), bytes).prop_map(|(s, n, t, b)| {
+        (session, 1..=u64::MAX, any::<i64>(), bytes.clone()).prop_map(|(s, n, t, b)| {
             Record::Incoming(Message {
+                session_id: s,
+                msg_seq_num: n,
+                ts_ns: t,
+                bytes: b,
+            })
+        }),
+        (session, 1..=u64::MAX, any::<i64>(), bytes).prop_map(|(s, n, t, b)| {
+            Record::Sent(Message {
                 session_id: s,
                 msg_seq_num: n,
                 ts_ns: t,
@@ -250,6 +273,16 @@ fn any_record() -> impl Strategy<Value = Record> {
                 ts_ns: t,
                 next_in: i,
                 next_out: o,
+                period_start_s: 0,
+            })
+        }),
+        (session, any::<i64>(), 1..=u64::MAX, 1..=u64::MAX).prop_map(|(s, t, i, o)| {
+            Record::Reset(SeqNums {
+                session_id: s,
+                ts_ns: t,
+                next_in: i,
+                next_out: o,
+                period_start_s: 0,
             })
         }),
     ]
@@ -269,7 +302,7 @@ proptest! {
 
     /// Bytes that start like a record (version and kind right) never panic either.
     #[test]
-    fn plausible_bytes_never_panic(kind in 0..5u8, rest in proptest::collection::vec(any::<u8>(), 0..300)) {
+    fn plausible_bytes_never_panic(kind in 0..7u8, rest in proptest::collection::vec(any::<u8>(), 0..300)) {
         let mut bytes = vec![RECORD_VERSION, kind];
         bytes.extend_from_slice(&rest);
         if let Ok(record) = Record::decode(&bytes) {
@@ -331,6 +364,7 @@ fn commit_of(seed: u64, count: usize) -> Vec<Record> {
                     next_in: seq,
                     // Its last byte is not zero, so that the data's end is where the record ends.
                     next_out: u64::MAX - seq,
+                    period_start_s: -1,
                 }),
             }
         })

@@ -88,6 +88,18 @@ struct Submission {
     done: oneshot::Sender<Result<u64, WriteError>>,
 }
 
+/// The records of one turn, after its commit: what a reader behind the log (the sled indexer) is handed, in log
+/// order. `records[i]` has index `first_index + i`.
+#[derive(Debug)]
+pub struct Committed {
+    pub first_index: u64,
+    pub records: Vec<Record>,
+}
+
+/// Where committed turns go: a bounded channel, so that a reader that falls far behind slows the writer rather
+/// than letting memory grow.
+pub type CommittedSink = std::sync::mpsc::SyncSender<Committed>;
+
 /// What the writer has done so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WriterStats {
@@ -197,6 +209,17 @@ pub struct SessionLogWriter {
 impl SessionLogWriter {
     /// Starts the writer thread, which owns `log` from now on.
     pub fn start(log: SessionLog, config: WriterConfig) -> Result<SessionLogWriter, StartError> {
+        SessionLogWriter::start_with(log, config, None)
+    }
+
+    /// [`SessionLogWriter::start`], handing every committed turn's records to `sink` after its waiters are
+    /// completed. A sink that hung up is a reader that stopped: the writer goes on (the log is the truth; the
+    /// reader's owner notices and stops the venue).
+    pub fn start_with(
+        log: SessionLog,
+        config: WriterConfig,
+        sink: Option<CommittedSink>,
+    ) -> Result<SessionLogWriter, StartError> {
         let queue_submissions = config.queue_submissions;
         if !(1..=QUEUE_SUBMISSIONS_MAX).contains(&queue_submissions) {
             return Err(StartError::QueueSubmissions { queue_submissions });
@@ -214,7 +237,7 @@ impl SessionLogWriter {
         let thread_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("session-log".into())
-            .spawn(move || run(log, receiver, &thread_shared, queue_submissions))
+            .spawn(move || run(log, receiver, &thread_shared, queue_submissions, sink))
             .expect("spawning the session log writer thread");
         Ok(SessionLogWriter {
             handle: SessionLogHandle { input, shared },
@@ -248,6 +271,7 @@ fn run(
     mut input: mpsc::Receiver<Submission>,
     shared: &Shared,
     turn_submissions_max: usize,
+    mut sink: Option<CommittedSink>,
 ) -> Result<SessionLog, WriteError> {
     let mut turn = Vec::with_capacity(turn_submissions_max);
     let mut lasts = Vec::with_capacity(turn_submissions_max);
@@ -272,9 +296,27 @@ fn run(
         shared
             .submissions
             .fetch_add(turn.len() as u64, Ordering::AcqRel);
+        let first_index = match (turn.first(), lasts.first()) {
+            (Some(submission), Some(&last)) => last + 1 - submission.records.len() as u64,
+            _ => log.durable_index() + 1,
+        };
+        let mut records = Vec::new();
         for (submission, &last) in turn.drain(..).zip(&lasts) {
             // A submitter that stopped waiting dropped its completion: nothing to tell it.
             let _ = submission.done.send(Ok(last));
+            if sink.is_some() {
+                records.extend(submission.records);
+            }
+        }
+        if let Some(to) = &sink
+            && to
+                .send(Committed {
+                    first_index,
+                    records,
+                })
+                .is_err()
+        {
+            sink = None;
         }
     }
     Ok(log)
