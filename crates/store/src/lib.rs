@@ -9,6 +9,8 @@
 //! - [`sessions`]: the session store: every message in and out per session (for resend and the compliance log)
 //!   and the sequence numbers, in trees it takes from the [`db::Db`]. It never opens or locks the database itself
 //!   and never touches the trade log.
+//! - [`index`]: the session log's records applied to the session store's trees, behind the log, with the mark of
+//!   how far it got (so start-up brings sled up to the log's tail).
 //! - [`trades`]: the trade log, checked against the journal's replay at start-up, in a tree it takes from the
 //!   [`db::Db`]. It never decides what a trade is, never opens or locks the database itself, and never touches
 //!   the session store.
@@ -25,5 +27,6 @@
 
 pub mod db;
 pub mod export;
+pub mod index;
 pub mod sessions;
 pub mod trades;

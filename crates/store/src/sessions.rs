@@ -87,6 +87,7 @@ pub struct SessionStore {
     seqnums: sled::Tree,
     auth: sled::Tree,
     fixlog: sled::Tree,
+    meta: sled::Tree,
 }
 
 /// No lock-out, in an `auth` record.
@@ -138,18 +139,27 @@ fn decode_seqnums(bytes: &[u8]) -> Option<SeqNums> {
     (seq.next_in >= 1 && seq.next_out >= 1).then_some(seq)
 }
 
-fn encode_log(r: &LogRecord) -> Vec<u8> {
-    let id = &r.session.as_bytes()[..r.session.len().min(SESSION_ID_BYTES_MAX)];
-    let mut out = Vec::with_capacity(12 + id.len() + r.frame.len());
+pub(crate) fn encode_log(r: &LogRecord) -> Vec<u8> {
+    encode_log_parts(r.direction, r.time_us, &r.session, &r.frame)
+}
+
+pub(crate) fn encode_log_parts(
+    direction: Direction,
+    time_us: i64,
+    session: &str,
+    frame: &[u8],
+) -> Vec<u8> {
+    let id = &session.as_bytes()[..session.len().min(SESSION_ID_BYTES_MAX)];
+    let mut out = Vec::with_capacity(12 + id.len() + frame.len());
     out.push(RECORD_VERSION);
-    out.push(match r.direction {
+    out.push(match direction {
         Direction::In => b'I',
         Direction::Out => b'O',
     });
-    out.extend_from_slice(&r.time_us.to_be_bytes());
+    out.extend_from_slice(&time_us.to_be_bytes());
     out.extend_from_slice(&(id.len() as u16).to_be_bytes());
     out.extend_from_slice(id);
-    out.extend_from_slice(&r.frame);
+    out.extend_from_slice(frame);
     out
 }
 
@@ -175,7 +185,7 @@ fn decode_log(bytes: &[u8]) -> Option<LogRecord> {
     })
 }
 
-fn message_record(frame: &[u8]) -> Vec<u8> {
+pub(crate) fn message_record(frame: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(frame.len() + 1);
     out.push(RECORD_VERSION);
     out.extend_from_slice(frame);
@@ -190,11 +200,32 @@ impl SessionStore {
             seqnums: db.open_tree("seqnums")?,
             auth: db.open_tree("auth")?,
             fixlog: db.open_tree("fixlog")?,
+            meta: db.open_tree("meta")?,
         })
     }
 
-    fn messages_tree(&self, session: &str) -> Result<sled::Tree, sled::Error> {
+    pub(crate) fn messages_tree(&self, session: &str) -> Result<sled::Tree, sled::Error> {
         self.db.tree(&format!("msgs/{session}"))
+    }
+
+    pub(crate) fn fixlog(&self) -> &sled::Tree {
+        &self.fixlog
+    }
+
+    pub(crate) fn meta(&self) -> &sled::Tree {
+        &self.meta
+    }
+
+    pub(crate) fn put_seqnums(&self, session: &str, seq: &SeqNums) -> Result<(), WriteError> {
+        self.seqnums
+            .insert(session.as_bytes(), &encode_seqnums(seq))?;
+        Ok(())
+    }
+
+    /// Stores a session's failed Logons and lock-out (written when they change, so a lock-out survives a restart).
+    pub fn put_auth(&self, session: &str, auth: &AuthState) -> Result<(), WriteError> {
+        self.auth.insert(session.as_bytes(), &encode_auth(auth))?;
+        Ok(())
     }
 
     /// The stored sequence numbers of a session, `None` for a session never seen.
