@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
+use crate::indexer::{self, IndexError, SessionLogging};
 use crate::net::tls::TlsError;
 use crate::net::{Bound, ServeError, Server};
 use engine::{Engine, EngineConfigError};
@@ -56,6 +57,8 @@ pub enum RuntimeError {
     StoreFlush(#[from] WriteError),
     #[error(transparent)]
     Serve(#[from] ServeError),
+    #[error(transparent)]
+    SessionLog(#[from] IndexError),
     #[error("cannot create or make private the data directory {path}")]
     DataDir {
         path: String,
@@ -322,10 +325,45 @@ pub async fn bind(settings: &SessionSettings, data_dir: &Path) -> Result<Server,
     create_data_dir(data_dir, venue_config::DATA_FILE_MODE_DEFAULT)?;
     let dict = Arc::new(Dictionary::fix44().map_err(RuntimeError::Dictionary)?);
     let store = SessionStore::open(&Db::open(data_dir)?)?;
+    let logging = start_session_log(&store, data_dir).await?;
     let mut apps = |_: usize, _: &config::SessionConfig| {
         Box::new(NotAvailable) as Box<dyn session::app::Application>
     };
-    Ok(Server::bind(settings, store, dict, &mut apps).await?)
+    let server = Server::bind(
+        settings,
+        store,
+        logging.handle(),
+        logging.indexed(),
+        dict,
+        &mut apps,
+    )
+    .await?;
+    // The writer and the indexer run as long as the server's handles on them: they stop with it.
+    std::thread::spawn(move || {
+        if let Err(e) = logging.finish() {
+            tracing::error!("session log: {}", error_chain(&e));
+        }
+    });
+    Ok(server)
+}
+
+/// Brings sled up to the session log's tail and starts the log's writer and indexer.
+async fn start_session_log(
+    store: &SessionStore,
+    data_dir: &Path,
+) -> Result<SessionLogging, RuntimeError> {
+    let (store, data_dir) = (store.clone(), data_dir.to_path_buf());
+    let (logging, catch_up) =
+        tokio::task::spawn_blocking(move || indexer::start(&store, &data_dir))
+            .await
+            .map_err(task_failed("session log"))??;
+    tracing::info!(
+        records = catch_up.records,
+        last_index = catch_up.last_index,
+        indexed_at_start = catch_up.indexed,
+        "session log opened, sled brought up to its tail"
+    );
+    Ok(logging)
 }
 
 /// Creates the data directory private (see [`crate::private`]) and brings what is already in it to `file_mode`.
@@ -430,7 +468,16 @@ pub async fn start(
         Box::new(GatewayApp::new(index, config, input_tx.clone()))
             as Box<dyn session::app::Application>
     };
-    let server = Server::bind(&settings, store, dict, &mut apps).await?;
+    let logging = start_session_log(&store, &options.data_dir).await?;
+    let server = Server::bind(
+        &settings,
+        store.clone(),
+        logging.handle(),
+        logging.indexed(),
+        dict,
+        &mut apps,
+    )
+    .await?;
     drop(input_tx);
     let handle = server.handle();
     let gateway = GatewayThread::start(
@@ -452,8 +499,14 @@ pub async fn start(
             .await
             .map_err(task_failed("sequencer"))?
             .map_err(RuntimeError::Sequencer)?;
-        handle.flush_store()?;
-        tracing::info!("venue stopped: journal committed, store flushed");
+        drop(handle);
+        tokio::task::spawn_blocking(move || {
+            logging.finish()?;
+            store.flush().map_err(RuntimeError::from)
+        })
+        .await
+        .map_err(task_failed("session log"))??;
+        tracing::info!("venue stopped: journal and session log committed, sled flushed");
         Ok(())
     });
     Ok(Running { addrs, done })

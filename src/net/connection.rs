@@ -9,6 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use journal::session_log::Record;
+
 use bytes::{Bytes, BytesMut};
 use chrono::{DateTime, Utc};
 use futures_util::{SinkExt, StreamExt};
@@ -21,15 +23,13 @@ use tokio_util::codec::Framed;
 
 use super::codec::{FixCodec, Inbound};
 use super::peer::CertificateNames;
+use super::records;
 use super::{
-    FRAME_STARTED_TIMEOUT, OUTBOUND_QUEUE_MAX, READ_CHUNK_BYTES, Slot, TLS_HANDSHAKE_TIMEOUT,
-    Venue, WRITE_TIMEOUT,
+    FRAME_STARTED_TIMEOUT, READ_CHUNK_BYTES, Slot, TLS_HANDSHAKE_TIMEOUT, Venue, WRITE_TIMEOUT,
 };
 use fix::frame::SOH;
 use session::app::AppMessage;
-use session::{Action, Event, Level, Outbound, RESEND_BATCH_MAX, Session, redact};
-use store::db::WriteError;
-use store::sessions::{Direction, LogRecord, Writes};
+use session::{Action, Event, Level, Outbound, RESEND_BATCH_MAX, SeqNums, Session};
 
 /// Bytes of a first message searched for its CompIDs.
 const IDENTIFY_BYTES_MAX: usize = 1024;
@@ -124,41 +124,86 @@ async fn timeout_at<F: std::future::Future>(deadline: Instant, f: F) -> Option<F
 }
 
 /// How long a Logon waits for the connection that holds its session to let go of it (a client reconnecting
-/// right after a Logout can be faster than the old connection's last store commit).
+/// right after a Logout can be faster than the old connection's last commit).
 pub const HANDOVER_WAIT: Duration = Duration::from_millis(500);
 
-/// Takes the session from its slot and installs `tx` as its queue, waiting up to [`HANDOVER_WAIT`] for a
-/// connection that still holds it; `None` if it is still held then (the session is logged on elsewhere).
-async fn take_session(slot: &Slot, tx: mpsc::Sender<AppMessage>) -> Option<Session> {
+/// Takes the session from its slot and installs `tx` as its queue, waiting up to [`HANDOVER_WAIT`] (woken by
+/// the connection that gives it back) for a connection that still holds it; `None` if it is still held then
+/// (the session is logged on elsewhere).
+async fn take_session(slot: &Slot, tx: mpsc::UnboundedSender<AppMessage>) -> Option<Session> {
     let deadline = Instant::now() + HANDOVER_WAIT;
     loop {
+        let handed_over = slot.handover.notified();
+        tokio::pin!(handed_over);
+        // Registered before the look, so that a give-back between the look and the wait is not missed.
+        handed_over.as_mut().enable();
         {
-            let mut outbound = slot.outbound.lock().expect("outbound lock");
-            if outbound.is_none() {
-                let mut held = slot.session.lock().expect("slot lock");
-                if let Some(session) = held.take() {
-                    *outbound = Some(tx);
-                    return Some(session);
-                }
+            let mut held = slot.held.lock().expect("slot lock");
+            if held.outbound.is_none()
+                && let Some(session) = held.session.take()
+            {
+                held.outbound = Some(tx);
+                slot.queued.store(0, Ordering::SeqCst);
+                return Some(session);
             }
         }
-        if Instant::now() >= deadline {
+        if tokio::time::timeout_at(deadline, handed_over)
+            .await
+            .is_err()
+        {
             return None;
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
-/// Holds a session taken from its slot; puts it back when dropped.
+/// Holds a session taken from its slot; gives it back when dropped, with the messages still queued for it
+/// numbered and logged for resend (returned by [`Claimed::give_back`] to be submitted).
 struct Claimed {
     slot: Arc<Slot>,
     session: Option<Session>,
 }
 
+impl Claimed {
+    /// Closes the queue, numbers what is still in it (kept for resend after the next Logon) and puts the session
+    /// back, all under the slot's lock, so that a report always finds the session or the queue. Returns the
+    /// records to log.
+    fn give_back(&mut self, rx: &mut mpsc::UnboundedReceiver<AppMessage>) -> Vec<Record> {
+        let Some(mut session) = self.session.take() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        {
+            let mut held = self.slot.held.lock().expect("slot lock");
+            held.outbound = None;
+            rx.close();
+            let now = Utc::now();
+            let before = session.seqnums();
+            while let Ok(msg) = rx.try_recv() {
+                for action in session.handle(Event::Send(&msg), now) {
+                    if let Action::Send(o) = action {
+                        out.push(records::outgoing(&self.slot.id, &o, now));
+                    }
+                }
+            }
+            let after = session.seqnums();
+            if after != before {
+                out.push(records::numbers(&self.slot.id, after, false, now));
+            }
+            held.session = Some(session);
+        }
+        self.slot.handover.notify_waiters();
+        out
+    }
+}
+
 impl Drop for Claimed {
     fn drop(&mut self) {
         if let Some(session) = self.session.take() {
-            *self.slot.session.lock().expect("slot lock") = Some(session);
+            let mut held = self.slot.held.lock().expect("slot lock");
+            held.outbound = None;
+            held.session = Some(session);
+            drop(held);
+            self.slot.handover.notify_waiters();
         }
     }
 }
@@ -191,7 +236,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
     if let Some(refusal) = certificate_refusal(&slot, client_certificate.as_ref()) {
         tracing::warn!(%peer, session = slot.id, "Logon refused: {refusal}: disconnected without a reply");
         if let First::Frame(frame) = &first {
-            log_refused_logon(&venue, &slot, frame);
+            log_refused_logon(&venue, &slot, frame).await;
         }
         return;
     }
@@ -200,7 +245,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
         return;
     }
     // The queue is in place before the session is taken, so that a send never finds neither.
-    let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE_MAX);
+    let (tx, rx) = mpsc::unbounded_channel();
     let Some(session) = take_session(&slot, tx).await else {
         tracing::warn!(%peer, session = slot.id, "session already logged on: new connection refused");
         return;
@@ -208,6 +253,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
     slot.slow_consumer.store(false, Ordering::SeqCst);
     tracing::info!(%peer, session = slot.id, "connection");
     let auth_stored = session.auth_state();
+    let numbers_logged = session.seqnums();
     let mut conn = Conn {
         framed,
         pending: Pending::default(),
@@ -221,6 +267,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
         shutdown_seen: false,
         outbound: rx,
         auth_stored,
+        numbers_logged,
     };
     conn.step(Event::Connected, None).await;
     match first {
@@ -229,11 +276,16 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
     }
     conn.run().await;
     conn.step(Event::Disconnected, None).await;
-    // Messages still queued are numbered and stored: the client gets them by resend after its next Logon.
-    *slot.outbound.lock().expect("outbound lock") = None;
-    conn.outbound.close();
-    while let Ok(msg) = conn.outbound.try_recv() {
-        conn.step(Event::Send(&msg), None).await;
+    // Messages still queued are numbered and logged: the client gets them by resend after its next Logon.
+    let rest = conn.claimed.give_back(&mut conn.outbound);
+    for submission in records::submissions(rest) {
+        if let Err(e) = conn.venue.log.submit(submission).await {
+            tracing::error!(
+                session = slot.id,
+                "session log refused the messages queued at disconnect: {e}"
+            );
+            slot.failed.store(true, Ordering::SeqCst);
+        }
     }
     tracing::info!(%peer, session = slot.id, "disconnected");
 }
@@ -256,17 +308,9 @@ fn certificate_refusal(slot: &Slot, certificate: Option<&CertificateNames>) -> O
 }
 
 /// Keeps a Logon refused before it reached the session in the compliance log (the session is not touched).
-fn log_refused_logon(venue: &Venue, slot: &Slot, frame: &[u8]) {
-    let writes = Writes {
-        log: vec![LogRecord {
-            direction: Direction::In,
-            time_us: Utc::now().timestamp_micros(),
-            session: slot.id.clone(),
-            frame: redact(frame),
-        }],
-        ..Writes::default()
-    };
-    if let Err(e) = venue.store.commit(&slot.id, &writes) {
+async fn log_refused_logon(venue: &Venue, slot: &Slot, frame: &[u8]) {
+    let record = records::incoming(&slot.id, frame, Utc::now());
+    if let Err(e) = venue.log.submit(vec![record]).await {
         tracing::error!(
             session = slot.id,
             "compliance log of a refused Logon failed: {e}"
@@ -282,7 +326,8 @@ pub const BATCH_MESSAGES_MAX: usize = 1024;
 struct Pending {
     out: Vec<Outbound>,
     reset: bool,
-    log: Vec<LogRecord>,
+    /// Messages received, for the compliance log.
+    log: Vec<Record>,
     disconnect: Option<String>,
 }
 
@@ -294,9 +339,11 @@ struct Conn<S> {
     open: bool,
     shutdown: watch::Receiver<bool>,
     shutdown_seen: bool,
-    outbound: mpsc::Receiver<AppMessage>,
+    outbound: mpsc::UnboundedReceiver<AppMessage>,
     /// The failed Logons and lock-out as last stored: written again only when they change.
     auth_stored: session::auth::AuthState,
+    /// The sequence numbers as last logged: logged again only when they change.
+    numbers_logged: SeqNums,
 }
 
 fn to_instant(deadline: DateTime<Utc>) -> Instant {
@@ -353,15 +400,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
                     Some(Err(_)) | None => return,
                 },
                 Some(msg) = self.outbound.recv() => {
-                    // Everything queued goes out under one store commit.
+                    // Everything queued goes out under one session log commit.
                     let now = Utc::now();
+                    let mut taken = 1;
                     let actions = self.session().handle(Event::Send(&msg), now);
                     self.absorb(actions, None, now).await;
-                    for _ in 1..BATCH_MESSAGES_MAX {
+                    while taken < BATCH_MESSAGES_MAX {
                         let Ok(msg) = self.outbound.try_recv() else { break };
+                        taken += 1;
                         let actions = self.session().handle(Event::Send(&msg), now);
                         self.absorb(actions, None, now).await;
                     }
+                    self.claimed.slot.queued.fetch_sub(taken, Ordering::AcqRel);
                     self.commit_and_send(now).await;
                 }
                 _ = sleep_until(deadline.unwrap_or(far)) => {
@@ -421,12 +471,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
     async fn absorb(&mut self, actions: Vec<Action>, inbound: Option<&[u8]>, now: DateTime<Utc>) {
         let id = self.claimed.slot.id.clone();
         if let Some(frame) = inbound {
-            self.pending.log.push(LogRecord {
-                direction: Direction::In,
-                time_us: now.timestamp_micros(),
-                session: id.clone(),
-                frame: redact(frame),
-            });
+            self.pending.log.push(records::incoming(&id, frame, now));
         }
         for action in actions {
             match action {
@@ -455,47 +500,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
         }
     }
 
-    /// Makes the pending batch durable (one store commit), then writes its messages; closes if the session
-    /// asked to.
+    /// Makes the pending batch durable (one session log commit, shared with every other session's of the turn),
+    /// then writes its messages; closes if the session asked to. A batch that sends nothing is not waited for:
+    /// the log keeps each connection's submissions in order, so the next commit waited for covers it.
     async fn commit_and_send(&mut self, now: DateTime<Utc>) {
         let id = self.claimed.slot.id.clone();
         let pending = std::mem::take(&mut self.pending);
-        let time_us = now.timestamp_micros();
-        let mut log = pending.log;
-        for o in &pending.out {
-            log.push(LogRecord {
-                direction: Direction::Out,
-                time_us,
-                session: id.clone(),
-                frame: redact(&o.bytes),
-            });
+        let numbers = self.session().seqnums();
+        let mut log = Vec::with_capacity(pending.log.len() + pending.out.len() + 2);
+        if pending.reset {
+            log.push(records::numbers(&id, numbers, true, now));
         }
+        log.extend(pending.log);
+        log.extend(pending.out.iter().map(|o| records::outgoing(&id, o, now)));
+        if numbers != self.numbers_logged && !pending.reset {
+            log.push(records::numbers(&id, numbers, false, now));
+        }
+        self.numbers_logged = numbers;
         let auth = self.session().auth_state();
-        let auth_changed = auth != self.auth_stored;
-        let writes = Writes {
-            seqnums: Some(self.session().seqnums()),
-            auth: auth_changed.then_some(auth),
-            reset: pending.reset,
-            messages: pending
-                .out
-                .iter()
-                .filter(|o| o.store)
-                .map(|o| (o.seq, &o.bytes[..]))
-                .collect(),
-            log,
-        };
-        // Nothing goes to the socket: no need to wait for the flush (the next one covers these writes first).
-        let quiet = pending.out.is_empty() && !pending.reset && pending.disconnect.is_none();
-        let stored = if quiet {
-            self.venue.store.write(&id, &writes)
-        } else {
-            self.venue.store.commit(&id, &writes)
-        };
-        if let Err(e) = stored {
-            self.fail_closed(&e, now).await;
+        if auth != self.auth_stored {
+            self.store_auth(auth).await;
+        }
+        let wait = !pending.out.is_empty() || pending.reset || pending.disconnect.is_some();
+        if let Err(reason) = self.log(log, wait).await {
+            self.fail_closed(&reason, now).await;
             return;
         }
-        self.auth_stored = auth;
         if self.open && !pending.out.is_empty() {
             for o in pending.out {
                 if !self.write(o.bytes).await {
@@ -510,6 +540,50 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
         }
     }
 
+    /// Submits `log` to the session log; with `wait`, returns once it is durable.
+    async fn log(&mut self, log: Vec<Record>, wait: bool) -> Result<(), String> {
+        let mut last = None;
+        for submission in records::submissions(log) {
+            last = Some(
+                self.venue
+                    .log
+                    .submit(submission)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        match last {
+            Some(completion) if wait => match completion.await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err("the session log writer stopped".into()),
+            },
+            _ => Ok(()),
+        }
+    }
+
+    /// Keeps failed Logons and a lock-out across restarts (sled, flushed: it is rare and small).
+    async fn store_auth(&mut self, auth: session::auth::AuthState) {
+        let store = self.venue.store.clone();
+        let id = self.claimed.slot.id.clone();
+        let stored = tokio::task::spawn_blocking(move || {
+            store.put_auth(&id, &auth)?;
+            store.flush()
+        })
+        .await;
+        match stored {
+            Ok(Ok(())) => self.auth_stored = auth,
+            Ok(Err(e)) => tracing::error!(
+                session = self.claimed.slot.id,
+                "storing failed Logons failed: {e}"
+            ),
+            Err(e) => tracing::error!(
+                session = self.claimed.slot.id,
+                "storing failed Logons failed: {e}"
+            ),
+        }
+    }
+
     /// Pages through the stored messages of a ResendRequest.
     /// Each page of at most `RESEND_BATCH_MAX` stored messages is sent before the next is read, so a long
     /// resend holds one page in memory.
@@ -520,6 +594,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
         now: DateTime<Utc>,
     ) -> Result<(), store::sessions::ReadError> {
         let id = self.claimed.slot.id.clone();
+        // Served from sled: first let the indexer catch up with everything durable so far (this session's
+        // messages among it).
+        let durable = self.venue.log.stats().durable_index;
+        let mut indexed = self.venue.indexed.clone();
+        if indexed.wait_for(|&i| i >= durable).await.is_err() {
+            return Err(store::sessions::ReadError::Corrupt(
+                "the session log indexer has stopped".into(),
+            ));
+        }
         let mut from = begin;
         loop {
             let page = self
@@ -543,11 +626,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
         }
     }
 
-    /// The store refused a write: nothing of this step is sent; a Logout says why and the session stays down.
-    async fn fail_closed(&mut self, error: &WriteError, now: DateTime<Utc>) {
+    /// The session log refused a write: nothing of this step is sent; a Logout says why and the session stays
+    /// down.
+    async fn fail_closed(&mut self, error: &str, now: DateTime<Utc>) {
         tracing::error!(
             session = self.claimed.slot.id,
-            "store write failed, the session stops sending: {error}"
+            "session log write failed, the session stops sending: {error}"
         );
         self.claimed.slot.failed.store(true, Ordering::SeqCst);
         let actions = self.session().handle(Event::StoreFailed, now);

@@ -20,27 +20,29 @@ pub mod certs;
 pub mod codec;
 pub mod connection;
 pub mod peer;
+pub mod records;
 pub mod tls;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use fix::Dictionary;
 use fix::dictionary::DictionaryError;
+use journal::session_log::SESSION_ID_BYTES_MAX;
+use journal::session_log::writer::SessionLogHandle;
 use session::app::{AppMessage, Application};
 use session::config::{SessionConfig, SessionSettings, TlsSettings};
-use session::{Action, Event, SeqNums, Session, redact};
-use store::db::WriteError;
-use store::sessions::{Direction, LogRecord, ReadError, SessionStore, Writes};
+use session::{Action, Event, SeqNums, Session};
+use store::sessions::{ReadError, SessionStore};
 
 /// Connections open at once, all listeners together.
 pub const CONNECTIONS_MAX: usize = 1024;
@@ -61,8 +63,10 @@ pub const READ_CHUNK_BYTES: usize = 16 * 1024;
 pub enum ServeError {
     #[error(transparent)]
     StoreRead(#[from] ReadError),
-    #[error(transparent)]
-    StoreWrite(#[from] WriteError),
+    #[error(
+        "session {session}: its id is longer than the session log takes ({SESSION_ID_BYTES_MAX} bytes)"
+    )]
+    SessionIdTooLong { session: String },
     #[error("cannot listen on {addr}")]
     Bind {
         addr: SocketAddr,
@@ -98,18 +102,33 @@ pub struct Slot {
     pub config: Arc<SessionConfig>,
     pub id: String,
     listener: usize,
-    session: Mutex<Option<Session>>,
-    /// Set when the store refused a write: the session stays down until the venue restarts.
+    /// The session while no connection holds it, and the queue into the connection that holds it: one lock, so
+    /// that a report always finds one or the other.
+    held: Mutex<Held>,
+    /// Woken when a connection gives the session back (a Logon waiting for the handover).
+    handover: Notify,
+    /// Set when the session log refused a write: the session stays down until the venue restarts.
     failed: AtomicBool,
-    /// The bounded queue into the connection that holds the session, while one does.
-    outbound: Mutex<Option<mpsc::Sender<AppMessage>>>,
-    /// Set when that queue overflowed: the connection logs the session out.
+    /// Application messages in the connection's queue, not yet taken by it.
+    queued: AtomicUsize,
+    /// Set when that queue passed [`OUTBOUND_QUEUE_MAX`]: the connection logs the session out.
     slow_consumer: AtomicBool,
+}
+
+#[derive(Default)]
+struct Held {
+    session: Option<Session>,
+    outbound: Option<mpsc::UnboundedSender<AppMessage>>,
 }
 
 /// Everything connection tasks share.
 pub struct Venue {
+    /// The sled index behind the session log: served for resends, written by the indexer.
     pub store: SessionStore,
+    /// The session log's writer: every message in and out, durable before it is acted on or sent.
+    log: SessionLogHandle,
+    /// How far the indexer has brought `store` (closed if it stopped).
+    indexed: watch::Receiver<u64>,
     /// Sessions by (venue CompID, client CompID).
     slots: HashMap<(String, String), Arc<Slot>>,
     connections: Arc<Semaphore>,
@@ -182,6 +201,8 @@ impl Server {
     pub async fn bind(
         settings: &SessionSettings,
         store: SessionStore,
+        log: SessionLogHandle,
+        indexed: watch::Receiver<u64>,
         dict: Arc<Dictionary>,
         apps: &mut (dyn FnMut(usize, &SessionConfig) -> Box<dyn Application> + Send),
     ) -> Result<Server, ServeError> {
@@ -224,6 +245,9 @@ impl Server {
             logon_timeout_s = logon_timeout_s.max(config.logon_timeout_s);
             let session_dict = session_dictionary(config, &dict)?;
             let id = config.id();
+            if id.len() > SESSION_ID_BYTES_MAX {
+                return Err(ServeError::SessionIdTooLong { session: id });
+            }
             let seq = store.seqnums(&id)?.unwrap_or(SeqNums::default());
             let app = apps(session_index, config);
             let config = Arc::new(config.clone());
@@ -239,9 +263,13 @@ impl Server {
                     config,
                     id,
                     listener: index,
-                    session: Mutex::new(Some(session)),
+                    held: Mutex::new(Held {
+                        session: Some(session),
+                        outbound: None,
+                    }),
+                    handover: Notify::new(),
                     failed: AtomicBool::new(false),
-                    outbound: Mutex::new(None),
+                    queued: AtomicUsize::new(0),
                     slow_consumer: AtomicBool::new(false),
                 }),
             );
@@ -265,6 +293,8 @@ impl Server {
         }
         let venue = Arc::new(Venue {
             store,
+            log,
+            indexed,
             slots,
             connections: Arc::new(Semaphore::new(CONNECTIONS_MAX)),
             per_ip: Mutex::new(HashMap::new()),
@@ -294,7 +324,7 @@ impl Server {
     }
 
     /// Accepts connections until `shutdown` turns true; then every session logs out (waiting at most its
-    /// LogoutTimeout), and the store is flushed.
+    /// LogoutTimeout).
     pub async fn run(self, shutdown: watch::Receiver<bool>) -> Result<(), ServeError> {
         let mut tasks = JoinSet::new();
         for l in self.listeners {
@@ -307,8 +337,7 @@ impl Server {
                 tracing::error!("listener task failed: {e}");
             }
         }
-        self.venue.store.flush()?;
-        tracing::info!("all sessions closed, store flushed");
+        tracing::info!("all sessions closed");
         Ok(())
     }
 }
@@ -379,20 +408,15 @@ async fn accept_loop(l: Listener, venue: Arc<Venue>, mut shutdown: watch::Receiv
 }
 
 /// Why [`VenueHandle::send`] did not take a message.
+/// Why a message was not handed to a session.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
     #[error("no session {0}")]
     UnknownSession(String),
-    #[error(
-        "session {0}: outbound queue full ({OUTBOUND_QUEUE_MAX} messages): the session is being logged out"
-    )]
-    QueueFull(String),
-    #[error("session {0} stopped after a store failure")]
+    #[error("session {0} stopped after a session log failure")]
     Failed(String),
-    #[error("session {session}: {source}")]
-    Store { session: String, source: WriteError },
-    #[error("session {0} is changing hands; send again")]
-    Busy(String),
+    #[error("session {session}: the session log refused its messages: {reason}")]
+    Log { session: String, reason: String },
 }
 
 /// How the application layer sends on a session, connected or not.
@@ -401,7 +425,9 @@ pub struct VenueHandle {
     venue: Arc<Venue>,
 }
 
-/// The gateway hands its reports to the sessions through this.
+/// The gateway hands its reports to the sessions through this. It never waits on a session: a connected one
+/// takes the message into its queue (one that lets the queue pass [`OUTBOUND_QUEUE_MAX`] is logged out as a slow
+/// consumer, and what it did not send is kept for resend), a disconnected one numbers it and logs it for resend.
 impl gateway::Delivery for VenueHandle {
     fn deliver(
         &self,
@@ -410,28 +436,14 @@ impl gateway::Delivery for VenueHandle {
         msg: AppMessage,
     ) -> Result<(), gateway::DeliveryError> {
         self.send(venue_comp_id, client_comp_id, msg)
-            .map_err(|e| match e {
-                SendError::QueueFull(_) | SendError::Busy(_) => {
-                    gateway::DeliveryError::Busy(Box::new(e))
-                }
-                _ => gateway::DeliveryError::Failed(Box::new(e)),
-            })
+            .map_err(|e| gateway::DeliveryError::Failed(Box::new(e)))
     }
 }
 
-/// Attempts to find a session between its connection letting go of it and the slot taking it back.
-const HANDOVER_SPINS_MAX: usize = 1_000;
-
 impl VenueHandle {
-    /// Flushes the session store (at shutdown, after the last reports were stored).
-    pub fn flush_store(&self) -> Result<(), WriteError> {
-        self.venue.store.flush()
-    }
-
-    /// Sends an application message on the session between `venue_comp_id` and `client_comp_id`. While a
-    /// connection holds the session, through its bounded queue (full: the session is logged out and the message
-    /// refused); otherwise it is numbered and stored at once, and reaches the client by resend after its next
-    /// Logon.
+    /// Hands `msg` to the session `venue_comp_id`->`client_comp_id` (see [`gateway::Delivery`]). Called from a
+    /// plain thread (the gateway's), never from a tokio task: logging for a disconnected session may wait while
+    /// the session log's queue is full.
     pub fn send(
         &self,
         venue_comp_id: &str,
@@ -446,68 +458,65 @@ impl VenueHandle {
         if slot.failed.load(Ordering::SeqCst) {
             return Err(SendError::Failed(slot.id.clone()));
         }
-        for _ in 0..HANDOVER_SPINS_MAX {
-            if let Some(tx) = slot.outbound.lock().expect("outbound lock").as_ref() {
-                return match tx.try_send(msg) {
-                    Ok(()) => Ok(()),
-                    Err(mpsc::error::TrySendError::Full(_))
-                    | Err(mpsc::error::TrySendError::Closed(_)) => {
-                        slot.slow_consumer.store(true, Ordering::SeqCst);
-                        Err(SendError::QueueFull(slot.id.clone()))
-                    }
-                };
+        let mut held = slot.held.lock().expect("slot lock");
+        if let Some(tx) = &held.outbound {
+            // Counted before it can be taken, so that the connection's count never goes below zero.
+            if slot.queued.fetch_add(1, Ordering::AcqRel) >= OUTBOUND_QUEUE_MAX {
+                slot.slow_consumer.store(true, Ordering::SeqCst);
             }
-            if let Some(session) = slot.session.lock().expect("slot lock").as_mut() {
-                return self.store_while_disconnected(slot, session, &msg);
+            if tx.send(msg).is_ok() {
+                return Ok(());
             }
-            std::thread::yield_now();
+            slot.queued.fetch_sub(1, Ordering::AcqRel);
+            // The connection is gone without having given the session back: impossible while the lock is held
+            // by both sides' rules; refuse rather than lose the message silently.
+            return Err(SendError::Log {
+                session: slot.id.clone(),
+                reason: "the session's connection closed its queue while holding the session"
+                    .into(),
+            });
         }
-        Err(SendError::Busy(slot.id.clone()))
-    }
-
-    fn store_while_disconnected(
-        &self,
-        slot: &Slot,
-        session: &mut Session,
-        msg: &AppMessage,
-    ) -> Result<(), SendError> {
-        let now = chrono::Utc::now();
-        let actions = session.handle(Event::Send(msg), now);
-        let out: Vec<_> = actions
-            .into_iter()
-            .filter_map(|a| match a {
-                Action::Send(o) => Some(o),
-                _ => None,
-            })
-            .collect();
-        let writes = Writes {
-            seqnums: Some(session.seqnums()),
-            auth: None,
-            reset: false,
-            messages: out
-                .iter()
-                .filter(|o| o.store)
-                .map(|o| (o.seq, &o.bytes[..]))
-                .collect(),
-            log: out
-                .iter()
-                .map(|o| LogRecord {
-                    direction: Direction::Out,
-                    time_us: now.timestamp_micros(),
-                    session: slot.id.clone(),
-                    frame: redact(&o.bytes),
-                })
-                .collect(),
+        let Some(session) = held.session.as_mut() else {
+            return Err(SendError::Log {
+                session: slot.id.clone(),
+                reason: "the session is neither held nor connected".into(),
+            });
         };
-        self.venue
-            .store
-            .commit(&slot.id, &writes)
-            .map_err(|source| {
+        // Logged under the lock, so that a connection taking the session next logs (and resends) after it.
+        let records = offline_records(&slot.id, session, &msg);
+        for submission in records::submissions(records) {
+            // Not awaited: nothing reaches a socket here. A failed commit stops the venue.
+            if let Err(e) = self.venue.log.submit_blocking(submission) {
                 slot.failed.store(true, Ordering::SeqCst);
-                SendError::Store {
+                return Err(SendError::Log {
                     session: slot.id.clone(),
-                    source,
-                }
-            })
+                    reason: e.to_string(),
+                });
+            }
+        }
+        Ok(())
     }
+}
+
+/// A message for a disconnected session: numbered and kept for the resend after its next Logon.
+fn offline_records(
+    id: &str,
+    session: &mut Session,
+    msg: &AppMessage,
+) -> Vec<journal::session_log::Record> {
+    let now = Utc::now();
+    let before = session.seqnums();
+    let mut out: Vec<_> = session
+        .handle(Event::Send(msg), now)
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Send(o) => Some(records::outgoing(id, &o, now)),
+            _ => None,
+        })
+        .collect();
+    let after = session.seqnums();
+    if after != before {
+        out.push(records::numbers(id, after, false, now));
+    }
+    out
 }
