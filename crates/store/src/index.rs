@@ -3,8 +3,10 @@
 //! path. The session log is the truth; this index is rebuilt from it.
 //!
 //! Each call to [`SessionStore::index`] takes consecutive records of the log and applies them: `Outgoing` to
-//! `msgs/<session>` (MsgSeqNum -> frame); every message to `fixlog` under its log index (so a record indexed twice
-//! is written twice to the same key); `SeqNums` raise the stored numbers (the highest of each wins, so the order in
+//! `msgs/<session>` (MsgSeqNum -> frame); every message to `fixlog`, in chunks of records (one sled value per
+//! [`LOG_CHUNK_BYTES`], keyed by the log index of its first record: sled's cost is per value, and the compliance
+//! log is read in order, never by key; a range indexed twice is written twice under the same keys when the
+//! chunks fall the same way, and reading skips a record whose log index it has already passed); `SeqNums` raise the stored numbers (the highest of each wins, so the order in
 //! which sessions' records reach the log does not matter); `Reset` clears the session's stored messages and sets
 //! the numbers. Last, the `meta` tree's `sessionlog` key is set to the last index applied: sled keeps the order of
 //! writes, so after a crash the mark never runs ahead of the data, and start-up re-applies from the mark (every
@@ -18,7 +20,10 @@ use journal::session_log::{Message, Record, SeqNums as LoggedSeqNums};
 use session::SeqNums;
 
 use crate::db::WriteError;
-use crate::sessions::{Direction, ReadError, SessionStore};
+use crate::sessions::{Direction, LOG_CHUNK_VERSION, ReadError, SessionStore, push_log_chunk};
+
+/// The most bytes of records in one `fixlog` chunk.
+pub const LOG_CHUNK_BYTES: usize = 256 * 1024;
 
 /// The `meta` key holding the index of the last session log record applied (big-endian u64).
 pub const SESSION_LOG_MARK: &[u8] = b"sessionlog";
@@ -40,7 +45,7 @@ impl SessionStore {
     pub fn index(&self, first_index: u64, records: &[Record]) -> Result<(), ReadError> {
         let mut messages: HashMap<&str, sled::Batch> = HashMap::new();
         let mut numbers: HashMap<&str, SeqNums> = HashMap::new();
-        let mut log = sled::Batch::default();
+        let mut log = LogChunks::default();
         for (index, record) in (first_index..).zip(records) {
             match record {
                 Record::Outgoing(message) => {
@@ -48,14 +53,10 @@ impl SessionStore {
                         .entry(message.session_id.as_str())
                         .or_default()
                         .insert(&message.msg_seq_num.to_be_bytes(), message_value(message));
-                    log.insert(&index.to_be_bytes(), log_value(message, Direction::Out));
+                    log.push(index, message, Direction::Out);
                 }
-                Record::Sent(message) => {
-                    log.insert(&index.to_be_bytes(), log_value(message, Direction::Out));
-                }
-                Record::Incoming(message) => {
-                    log.insert(&index.to_be_bytes(), log_value(message, Direction::In));
-                }
+                Record::Sent(message) => log.push(index, message, Direction::Out),
+                Record::Incoming(message) => log.push(index, message, Direction::In),
                 Record::SeqNums(logged) => {
                     let current = match numbers.get(logged.session_id.as_str()) {
                         Some(current) => Some(*current),
@@ -85,7 +86,9 @@ impl SessionStore {
         for (session, numbers) in numbers {
             self.put_seqnums(session, &numbers)?;
         }
-        self.fixlog().apply_batch(log).map_err(WriteError::from)?;
+        self.fixlog()
+            .apply_batch(log.finish())
+            .map_err(WriteError::from)?;
         if let Some(last) = (first_index + records.len() as u64).checked_sub(1)
             && !records.is_empty()
         {
@@ -94,6 +97,39 @@ impl SessionStore {
                 .map_err(WriteError::from)?;
         }
         Ok(())
+    }
+}
+
+/// The `fixlog` values of one call: chunks of at most [`LOG_CHUNK_BYTES`], each under its first record's index.
+#[derive(Default)]
+struct LogChunks {
+    batch: sled::Batch,
+    chunk: Vec<u8>,
+    chunk_first: u64,
+}
+
+impl LogChunks {
+    fn push(&mut self, index: u64, message: &Message, direction: Direction) {
+        if self.chunk.len() >= LOG_CHUNK_BYTES {
+            self.cut();
+        }
+        if self.chunk.is_empty() {
+            self.chunk.push(LOG_CHUNK_VERSION);
+            self.chunk_first = index;
+        }
+        push_log_chunk(&mut self.chunk, index, &log_value(message, direction));
+    }
+
+    fn cut(&mut self) {
+        if !self.chunk.is_empty() {
+            let chunk = std::mem::take(&mut self.chunk);
+            self.batch.insert(&self.chunk_first.to_be_bytes(), chunk);
+        }
+    }
+
+    fn finish(mut self) -> sled::Batch {
+        self.cut();
+        self.batch
     }
 }
 

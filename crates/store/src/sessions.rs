@@ -185,6 +185,36 @@ fn decode_log(bytes: &[u8]) -> Option<LogRecord> {
     })
 }
 
+/// The version byte of a `fixlog` value holding several records (the indexer's chunks): then, per record, its
+/// session log index (u64), its length (u32) and its version-1 encoding, integers big-endian.
+pub const LOG_CHUNK_VERSION: u8 = 2;
+
+/// Appends one record to a chunk started with [`LOG_CHUNK_VERSION`].
+pub(crate) fn push_log_chunk(chunk: &mut Vec<u8>, index: u64, record: &[u8]) {
+    chunk.extend_from_slice(&index.to_be_bytes());
+    chunk.extend_from_slice(&(record.len() as u32).to_be_bytes());
+    chunk.extend_from_slice(record);
+}
+
+/// The records of one `fixlog` value, with their session log index when they have one: a single record
+/// (version 1) or a chunk (version 2).
+fn decode_log_value(bytes: &[u8]) -> Option<Vec<(Option<u64>, LogRecord)>> {
+    match bytes.split_first()? {
+        (&RECORD_VERSION, _) => Some(vec![(None, decode_log(bytes)?)]),
+        (&LOG_CHUNK_VERSION, mut rest) => {
+            let mut out = Vec::new();
+            while !rest.is_empty() {
+                let index = u64::from_be_bytes(rest.get(..8)?.try_into().ok()?);
+                let len = u32::from_be_bytes(rest.get(8..12)?.try_into().ok()?) as usize;
+                out.push((Some(index), decode_log(rest.get(12..12 + len)?)?));
+                rest = &rest[12 + len..];
+            }
+            Some(out)
+        }
+        _ => None,
+    }
+}
+
 pub(crate) fn message_record(frame: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(frame.len() + 1);
     out.push(RECORD_VERSION);
@@ -319,12 +349,7 @@ impl SessionStore {
 
     /// The compliance log, oldest first, at most `max` records.
     pub fn log(&self, max: usize) -> Result<Vec<LogRecord>, ReadError> {
-        let mut out = Vec::new();
-        for item in self.fixlog.iter().take(max) {
-            let (_, value) = item?;
-            out.push(decode_log(&value).ok_or_else(|| ReadError::Corrupt("fixlog record".into()))?);
-        }
-        Ok(out)
+        self.log_iter().take(max).collect()
     }
 
     /// Start-up check: every record decodes, and no session has a stored message at or beyond its next
@@ -367,7 +392,10 @@ impl SessionStore {
         }
         for item in self.fixlog.iter() {
             let (_, value) = item?;
-            decode_log(&value).ok_or_else(|| ReadError::Corrupt("fixlog record".into()))?;
+            decode_log_value(&value).ok_or_else(|| ReadError::Corrupt("fixlog record".into()))?;
+        }
+        for record in self.log_iter() {
+            record?;
             report.log_records += 1;
         }
         self.db.flush()?;
@@ -380,9 +408,29 @@ impl SessionStore {
 
     /// The compliance log, oldest first, one record at a time (read-only; memory stays bounded).
     pub fn log_iter(&self) -> impl Iterator<Item = Result<LogRecord, ReadError>> + use<> {
-        self.fixlog.iter().map(|item| {
-            let (_, value) = item?;
-            decode_log(&value).ok_or_else(|| ReadError::Corrupt("fixlog record".into()))
+        // A range the indexer applied twice (after a crash) may sit in two chunks: a record whose session log
+        // index was already passed is skipped.
+        let mut passed = 0u64;
+        self.fixlog.iter().flat_map(move |item| {
+            let records = match item {
+                Err(e) => vec![Err(ReadError::from(e))],
+                Ok((_, value)) => match decode_log_value(&value) {
+                    Some(records) => records
+                        .into_iter()
+                        .filter(|(index, _)| match index {
+                            Some(i) if *i <= passed => false,
+                            Some(i) => {
+                                passed = *i;
+                                true
+                            }
+                            None => true,
+                        })
+                        .map(|(_, record)| Ok(record))
+                        .collect(),
+                    None => vec![Err(ReadError::Corrupt("fixlog record".into()))],
+                },
+            };
+            records.into_iter()
         })
     }
 }
