@@ -489,8 +489,9 @@ pub async fn start(
         trades,
     );
     let addrs = server.local_addrs();
+    let stop = fail_closed(shutdown, &handle, gateway.exited(), logging.indexed());
     let done = tokio::spawn(async move {
-        server.run(shutdown).await?;
+        server.run(stop).await?;
         let sequencer = tokio::task::spawn_blocking(move || gateway.stop())
             .await
             .map_err(task_failed("gateway"))?
@@ -510,6 +511,39 @@ pub async fn start(
         Ok(())
     });
     Ok(Running { addrs, done })
+}
+
+/// The shutdown the server runs under: the caller's, or a failure of a part the venue cannot run without (the
+/// gateway thread, which stops when the sequencer or the trade log fails; the session log's indexer, which stops
+/// when sled refuses a write or the session log's writer fails). A failure is said on stderr and in every
+/// session's Logout, and the venue exits non-zero (the part's error comes back from [`Running::done`]).
+fn fail_closed(
+    mut shutdown: watch::Receiver<bool>,
+    venue: &crate::net::VenueHandle,
+    gateway_exited: crossbeam_channel::Receiver<()>,
+    mut indexed: watch::Receiver<u64>,
+) -> watch::Receiver<bool> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let venue = venue.clone();
+    tokio::spawn(async move {
+        let gateway = tokio::task::spawn_blocking(move || {
+            let _ = gateway_exited.recv();
+        });
+        let failure = tokio::select! {
+            _ = shutdown.wait_for(|&stop| stop) => None,
+            _ = gateway => Some("the gateway stopped (the sequencer or the trade log failed)"),
+            _ = async { while indexed.changed().await.is_ok() {} } => {
+                Some("the session log stopped (its writer or its sled indexer failed)")
+            }
+        };
+        if let Some(reason) = failure {
+            eprintln!("fixvenue: FATAL: {reason}: logging every session out and stopping");
+            tracing::error!("{reason}: logging every session out and stopping");
+            venue.halt(reason.to_string());
+        }
+        let _ = stop_tx.send(true);
+    });
+    stop_rx
 }
 
 /// `fixvenue serve`: runs until SIGINT or SIGTERM.

@@ -385,7 +385,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
                 changed = self.shutdown.changed(), if !self.shutdown_seen => {
                     self.shutdown_seen = true;
                     if changed.is_err() || *self.shutdown.borrow() {
-                        self.step(Event::Shutdown, None).await;
+                        let venue = Arc::clone(&self.venue);
+                        match venue.halted.get() {
+                            Some(reason) => self.step(Event::Halted(reason), None).await,
+                            None => self.step(Event::Shutdown, None).await,
+                        }
                     }
                 }
                 read = self.framed.next() => match read {

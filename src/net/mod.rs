@@ -134,6 +134,8 @@ pub struct Venue {
     connections: Arc<Semaphore>,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
     logon_timeout: Duration,
+    /// Why the venue stops, when a part of it failed: the Logout of every session says it.
+    halted: std::sync::OnceLock<String>,
 }
 
 impl Venue {
@@ -299,6 +301,7 @@ impl Server {
             connections: Arc::new(Semaphore::new(CONNECTIONS_MAX)),
             per_ip: Mutex::new(HashMap::new()),
             logon_timeout: Duration::from_secs(u64::from(logon_timeout_s)),
+            halted: std::sync::OnceLock::new(),
         });
         Ok(Server { venue, listeners })
     }
@@ -441,6 +444,12 @@ impl gateway::Delivery for VenueHandle {
 }
 
 impl VenueHandle {
+    /// Records why the venue stops after a failure (the first reason wins); the shutdown that follows logs every
+    /// session out with it.
+    pub fn halt(&self, reason: String) {
+        let _ = self.venue.halted.set(reason);
+    }
+
     /// Hands `msg` to the session `venue_comp_id`->`client_comp_id` (see [`gateway::Delivery`]). Called from a
     /// plain thread (the gateway's), never from a tokio task: logging for a disconnected session may wait while
     /// the session log's queue is full.

@@ -95,6 +95,7 @@ pub enum GatewayError {
 pub struct GatewayThread {
     stop: Sender<()>,
     thread: JoinHandle<Result<Sequencer, GatewayError>>,
+    exited: Receiver<()>,
 }
 
 impl GatewayThread {
@@ -108,6 +109,8 @@ impl GatewayThread {
         trades: TradeLog,
     ) -> GatewayThread {
         let (stop_tx, stop_rx) = crossbeam_channel::bounded(1);
+        // Never sent on: dropped when the thread ends, however it ends, which wakes whoever waits on `exited`.
+        let (exit_tx, exit_rx) = crossbeam_channel::bounded::<()>(0);
         // Unbounded, yet bounded in fact: the sequencer releases only what it was submitted, and its input holds
         // at most `SequencerConfig::input_capacity` submissions. Unbounded is what lets the gateway block on a
         // full sequencer input without deadlock (the sequencer never waits for the gateway to read).
@@ -125,6 +128,7 @@ impl GatewayThread {
         let thread = std::thread::Builder::new()
             .name("gateway".into())
             .spawn(move || {
+                let _exit = exit_tx;
                 let mut worker = Worker {
                     core,
                     sequencer,
@@ -140,7 +144,14 @@ impl GatewayThread {
         GatewayThread {
             stop: stop_tx,
             thread,
+            exited: exit_rx,
         }
+    }
+
+    /// A channel that is never sent on and disconnects when the thread ends (after [`GatewayThread::stop`], or
+    /// on its own when the sequencer or the trade log failed): `recv` returns then.
+    pub fn exited(&self) -> Receiver<()> {
+        self.exited.clone()
     }
 
     /// Stops taking requests, waits until every submitted command is released and reported, and hands back the

@@ -430,6 +430,11 @@ impl Wal {
             self.file
                 .write_all_at(&self.pending[written..end], self.write_offset)
                 .map_err(io)?;
+            #[cfg(feature = "fault-injection")]
+            fault::check(self.options.name).map_err(|source| CommitError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
             self.file.sync_data().map_err(|source| CommitError::Io {
                 path: self.path.clone(),
                 source,
@@ -459,3 +464,28 @@ impl Wal {
 
 #[cfg(test)]
 mod tests;
+
+/// Test-only fault injection (feature `fault-injection`): makes every later fdatasync of the logs of one name
+/// fail with EIO, as a failing disk does, so that tests can check that nothing is acknowledged after it.
+#[cfg(feature = "fault-injection")]
+pub mod fault {
+    use std::sync::Mutex;
+
+    static FAILING: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+
+    /// From now on every fdatasync of the logs named `name` (`journal`, `sessionlog`) fails.
+    pub fn fail_syncs(name: &'static str) {
+        FAILING.lock().unwrap_or_else(|e| e.into_inner()).push(name);
+    }
+
+    pub(super) fn check(name: &str) -> std::io::Result<()> {
+        if FAILING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&name)
+        {
+            return Err(std::io::Error::from_raw_os_error(5));
+        }
+        Ok(())
+    }
+}

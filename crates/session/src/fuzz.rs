@@ -131,7 +131,8 @@ pub fn drive(config: Arc<SessionConfig>, dict: Arc<Dictionary>, data: &[u8]) -> 
                 a.extend(session.handle(Event::Connected, now));
                 a
             }
-            6 => session.handle(Event::Shutdown, now),
+            6 if input.byte() % 2 == 0 => session.handle(Event::Shutdown, now),
+            6 => session.handle(Event::Halted("a part of the venue failed"), now),
             _ => {
                 let msg = AppMessage {
                     msg_type: b"8".to_vec(),

@@ -98,6 +98,8 @@ pub enum Event<'a> {
     Send(&'a AppMessage),
     /// The venue shuts down: log out.
     Shutdown,
+    /// The venue stops because a part of it failed (its logs, its sequencer): log out, saying why.
+    Halted(&'a str),
     /// The store refused a write: stop sending on this session (fail closed) with a Logout saying why.
     StoreFailed,
     /// The outbound queue filled up: the client does not keep up; Logout, then disconnect.
@@ -299,6 +301,13 @@ impl Session {
             Event::Shutdown => match self.status {
                 Status::LoggedOn => self.start_logout("Venue shutting down", now),
                 Status::AwaitingLogon => self.disconnect("venue shutting down"),
+                _ => {}
+            },
+            Event::Halted(reason) => match self.status {
+                Status::LoggedOn => {
+                    self.start_logout(&format!("Venue stopping after a failure: {reason}"), now)
+                }
+                Status::AwaitingLogon => self.disconnect("venue stopping after a failure"),
                 _ => {}
             },
             Event::StoreFailed => {

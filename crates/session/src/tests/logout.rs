@@ -24,6 +24,21 @@ fn venue_logout_waits_logout_timeout_for_the_answer() {
 }
 
 #[test]
+fn a_venue_that_halts_after_a_failure_says_why_in_its_logout() {
+    let mut g = Given::logged_on();
+    let out = g.session.handle(
+        Event::Halted("the sequencer stopped: journal fdatasync failed"),
+        g.now,
+    );
+    assert_fields(
+        &sends(&out)[0],
+        "35=5|58=Venue stopping after a failure: the sequencer stopped: journal fdatasync failed|",
+    );
+    g.advance(2);
+    assert!(disconnected(&g.tick()));
+}
+
+#[test]
 fn venue_logout_without_answer_disconnects_after_logout_timeout() {
     let mut g = Given::logged_on();
     g.session.handle(Event::Shutdown, g.now);
