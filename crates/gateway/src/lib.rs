@@ -60,6 +60,18 @@ pub trait Delivery: Send + 'static {
         client_comp_id: &str,
         msg: AppMessage,
     ) -> Result<(), DeliveryError>;
+
+    /// Every report of journaled commands through `seq` for the session was handed over (a released batch's,
+    /// after them): the session logs the mark after those reports, and start-up rebuilds from the journal the
+    /// reports of later commands.
+    fn reported_through(
+        &self,
+        _venue_comp_id: &str,
+        _client_comp_id: &str,
+        _seq: u64,
+    ) -> Result<(), DeliveryError> {
+        Ok(())
+    }
 }
 
 /// Why a report was not handed over.
@@ -240,8 +252,24 @@ impl Worker {
     fn on_released(&mut self, batch: &Released) -> Result<(), GatewayError> {
         let mut out = std::mem::take(&mut self.out);
         self.core.released(batch, &mut out);
+        let mut reported: Vec<usize> = out.messages.iter().map(|(session, _)| *session).collect();
+        reported.sort_unstable();
+        reported.dedup();
         self.carry_out(&mut out)?;
         self.out = out;
+        if let Some(last) = batch.commands.last() {
+            for session in reported {
+                let Some(info) = self.core.session_info(session) else {
+                    continue;
+                };
+                if let Err(e) =
+                    self.venue
+                        .reported_through(&info.venue_comp_id, &info.client_comp_id, last.seq)
+                {
+                    tracing::error!(session = info.id, "report mark not handed over: {e}");
+                }
+            }
+        }
         Ok(())
     }
 

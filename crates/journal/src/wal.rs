@@ -478,6 +478,11 @@ pub mod fault {
         FAILING.lock().unwrap_or_else(|e| e.into_inner()).push(name);
     }
 
+    /// Every log's fdatasync works again.
+    pub fn clear() {
+        FAILING.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
     pub(super) fn check(name: &str) -> std::io::Result<()> {
         if FAILING
             .lock()
