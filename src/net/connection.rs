@@ -23,10 +23,10 @@ use tokio_util::codec::Framed;
 
 use super::codec::{FixCodec, Inbound};
 use super::peer::CertificateNames;
-use super::{Queued, records};
 use super::{
     FRAME_STARTED_TIMEOUT, READ_CHUNK_BYTES, Slot, TLS_HANDSHAKE_TIMEOUT, Venue, WRITE_TIMEOUT,
 };
+use super::{Queued, records};
 use fix::frame::SOH;
 use session::{Action, Event, Level, Outbound, RESEND_BATCH_MAX, SeqNums, Session};
 

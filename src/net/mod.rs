@@ -503,7 +503,8 @@ impl VenueHandle {
             // by both sides' rules; refuse rather than lose the message silently.
             return Err(SendError::Log {
                 session: slot.id.clone(),
-                reason: "the session's connection closed its queue while holding the session".into(),
+                reason: "the session's connection closed its queue while holding the session"
+                    .into(),
             });
         }
         let through = held.reports_through;
