@@ -28,6 +28,7 @@ use super::{
 };
 use super::{Queued, records};
 use fix::frame::SOH;
+use session::app::Settled;
 use session::{Action, Event, Level, Outbound, RESEND_BATCH_MAX, SeqNums, Session};
 
 /// Bytes of a first message searched for its CompIDs.
@@ -180,12 +181,17 @@ impl Claimed {
             held.outbound = None;
             rx.close();
             let now = Utc::now();
-            let before = (session.seqnums(), reports_through);
+            let before = (session.seqnums_durable(), reports_through);
             while let Ok(queued) = rx.try_recv() {
                 let msg = match queued {
                     Queued::Msg(msg) => msg,
                     Queued::ReportsThrough(seq) => {
                         reports_through = reports_through.max(seq);
+                        session.settle(Settled::ReportsThrough(seq));
+                        continue;
+                    }
+                    Queued::Taken { in_seq, after } => {
+                        session.settle(Settled::Taken { in_seq, after });
                         continue;
                     }
                 };
@@ -195,7 +201,7 @@ impl Claimed {
                     }
                 }
             }
-            let after = (session.seqnums(), reports_through);
+            let after = (session.seqnums_durable(), reports_through);
             if after != before {
                 out.push(records::numbers(
                     &self.slot.id,
@@ -270,7 +276,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
     slot.slow_consumer.store(false, Ordering::SeqCst);
     tracing::info!(%peer, session = slot.id, "connection");
     let auth_stored = session.auth_state();
-    let numbers_logged = session.seqnums();
+    let numbers_logged = session.seqnums_durable();
     let mut conn = Conn {
         framed,
         pending: Pending::default(),
@@ -406,7 +412,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
                 deadline = Some(deadline.map_or(slow, |d| d.min(slow)));
             }
             let far = Instant::now() + std::time::Duration::from_secs(3600);
+            // Biased, in this order: a message already in the socket is taken before a deadline is judged (a client
+            // whose Heartbeat arrived while this task awaited the log is not timed out), and the timer comes last.
             tokio::select! {
+                biased;
                 changed = self.shutdown.changed(), if !self.shutdown_seen => {
                     self.shutdown_seen = true;
                     if changed.is_err() || *self.shutdown.borrow() {
@@ -442,6 +451,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
                             }
                             Queued::ReportsThrough(seq) => {
                                 self.reports_through = self.reports_through.max(seq);
+                                self.session().settle(Settled::ReportsThrough(seq));
+                            }
+                            Queued::Taken { in_seq, after } => {
+                                self.session().settle(Settled::Taken { in_seq, after });
                             }
                         }
                         if taken < BATCH_MESSAGES_MAX {
@@ -543,7 +556,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
     async fn commit_and_send(&mut self, now: DateTime<Utc>) {
         let id = self.claimed.slot.id.clone();
         let pending = std::mem::take(&mut self.pending);
-        let numbers = self.session().seqnums();
+        let numbers = self.session().seqnums_durable();
         let mut log = Vec::with_capacity(pending.log.len() + pending.out.len() + 2);
         let through = self.reports_through;
         if pending.reset {

@@ -39,7 +39,7 @@ use fix::Dictionary;
 use fix::dictionary::DictionaryError;
 use journal::session_log::SESSION_ID_BYTES_MAX;
 use journal::session_log::writer::SessionLogHandle;
-use session::app::{AppMessage, Application};
+use session::app::{AppMessage, Application, Settled};
 use session::config::{SessionConfig, SessionSettings, TlsSettings};
 use session::{Action, Event, SeqNums, Session};
 use store::sessions::{ReadError, SessionStore};
@@ -130,6 +130,11 @@ pub enum Queued {
     Msg(AppMessage),
     /// Every report of journaled commands up to this sequence number was queued before this.
     ReportsThrough(u64),
+    /// The gateway took the session's message `in_seq` (see [`session::app::Settled::Taken`]).
+    Taken {
+        in_seq: u64,
+        after: u64,
+    },
 }
 
 /// Everything connection tasks share.
@@ -463,6 +468,17 @@ impl gateway::Delivery for VenueHandle {
         VenueHandle::reported_through(self, venue_comp_id, client_comp_id, seq)
             .map_err(|e| gateway::DeliveryError::Failed(Box::new(e)))
     }
+
+    fn taken(
+        &self,
+        venue_comp_id: &str,
+        client_comp_id: &str,
+        in_seq: u64,
+        after: u64,
+    ) -> Result<(), gateway::DeliveryError> {
+        VenueHandle::taken(self, venue_comp_id, client_comp_id, in_seq, after)
+            .map_err(|e| gateway::DeliveryError::Failed(Box::new(e)))
+    }
 }
 
 impl VenueHandle {
@@ -538,14 +554,53 @@ impl VenueHandle {
         {
             return Ok(());
         }
-        if seq <= held.reports_through {
-            return Ok(());
-        }
-        held.reports_through = seq;
-        let Some(session) = held.session.as_ref() else {
+        let through = held.reports_through.max(seq);
+        held.reports_through = through;
+        let Some(session) = held.session.as_mut() else {
             return Ok(());
         };
-        let record = records::numbers(&slot.id, session.seqnums(), seq, false, Utc::now());
+        session.settle(Settled::ReportsThrough(seq));
+        let record = records::numbers(
+            &slot.id,
+            session.seqnums_durable(),
+            through,
+            false,
+            Utc::now(),
+        );
+        self.log_offline(slot, vec![record])
+    }
+
+    /// The gateway took the session's message `in_seq` (see [`gateway::Delivery::taken`]): the connection
+    /// settles it in order; a disconnected session's numbers are logged again if that moved them.
+    pub fn taken(
+        &self,
+        venue_comp_id: &str,
+        client_comp_id: &str,
+        in_seq: u64,
+        after: u64,
+    ) -> Result<(), SendError> {
+        let Some(slot) = self.venue.slot(client_comp_id, venue_comp_id) else {
+            return Err(SendError::UnknownSession(format!(
+                "{venue_comp_id}->{client_comp_id}"
+            )));
+        };
+        let mut held = slot.held.lock().expect("slot lock");
+        if let Some(tx) = &held.outbound
+            && tx.send(Queued::Taken { in_seq, after }).is_ok()
+        {
+            return Ok(());
+        }
+        let through = held.reports_through;
+        let Some(session) = held.session.as_mut() else {
+            return Ok(());
+        };
+        let before = session.seqnums_durable();
+        session.settle(Settled::Taken { in_seq, after });
+        let numbers = session.seqnums_durable();
+        if numbers == before {
+            return Ok(());
+        }
+        let record = records::numbers(&slot.id, numbers, through, false, Utc::now());
         self.log_offline(slot, vec![record])
     }
 
@@ -577,7 +632,7 @@ fn offline_records(
     msg: &AppMessage,
 ) -> Vec<journal::session_log::Record> {
     let now = Utc::now();
-    let before = session.seqnums();
+    let before = session.seqnums_durable();
     let mut out: Vec<_> = session
         .handle(Event::Send(msg), now)
         .into_iter()
@@ -586,7 +641,7 @@ fn offline_records(
             _ => None,
         })
         .collect();
-    let after = session.seqnums();
+    let after = session.seqnums_durable();
     if after != before {
         out.push(records::numbers(id, after, reports_through, false, now));
     }
