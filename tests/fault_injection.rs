@@ -6,46 +6,22 @@
 //!
 //! Its own test binary: the fault is switched on for every session log of the process.
 
+mod support;
+
 use std::time::Duration;
 
-use fixvenue::runtime::{ServeOptions, start};
+use fixvenue::runtime::start;
+use support::{order, trading_client1};
 use testkit::{Client, Endpoint};
 use tokio::sync::watch;
-
-const SESSIONS_CFG: &str = "\
-[DEFAULT]
-BeginString=FIX.4.4
-SenderCompID=FIXVENUE
-SocketAcceptAddress=127.0.0.1
-SocketAcceptPort=0
-NonStopSession=Y
-LogoutTimeout=1
-SessionRole=trading
-
-[SESSION]
-TargetCompID=CLIENT1
-";
 
 /// Generous: the machine may be loaded; nothing here waits on a timer of the venue's.
 const WAIT: Duration = Duration::from_secs(30);
 
-fn order(id: &str) -> String {
-    format!(
-        "35=D|11={id}|55=ZVZZT|54=1|60={}|38=10|40=2|44=5.00|59=1|",
-        chrono::Utc::now().format("%Y%m%d-%H:%M:%S%.3f")
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_session_log_fdatasync_lets_no_acknowledgement_out_and_stops_the_venue() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("sessions.cfg");
-    std::fs::write(&cfg, SESSIONS_CFG).unwrap();
-    let options = ServeOptions {
-        sessions: vec![cfg],
-        venue: None,
-        data_dir: dir.path().join("data"),
-    };
+    let options = trading_client1(dir.path());
     let (_shutdown, rx) = watch::channel(false);
     let running = start(&options, rx).await.unwrap();
     let port = running.addrs[0].addr.port();
