@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::Engine;
 use super::accounts::{Funding, Reservation};
 use super::book::{Ladder, NIL};
-use super::types::{Asset, Command, Event, InstrumentId, OrderId, Side};
+use super::types::{Asset, Command, Event, InstrumentId, OrderId, OrderState, OrderStatus, Side};
 
 impl Engine {
     /// After every command: the books it touched are not crossed, its events are sane, and a new order's quantity
@@ -22,6 +22,9 @@ impl Engine {
         // Each book a command touched is checked once (a command touches one book, bar mass cancel and time).
         let mut checked = None;
         for event in events {
+            if let Some(state) = event_state(event) {
+                check_state(&state, event);
+            }
             match *event {
                 Event::Level {
                     instrument,
@@ -215,6 +218,14 @@ impl Engine {
                 "order {} quantities",
                 order.id.0
             );
+            assert!(
+                (order.cum_lots == 0) == (order.notional == 0)
+                    && order.notional >= i128::from(order.cum_lots),
+                "order {} notional {} against cum {}",
+                order.id.0,
+                order.notional,
+                order.cum_lots
+            );
             live_lots += order.leaves_lots();
             if order.expire_ns != i64::MAX {
                 assert!(
@@ -292,6 +303,57 @@ impl Engine {
                     }
                 }
             }
+        }
+    }
+}
+
+/// The order state an event carries (a trade carries two: the buyer's is checked here, the seller's by the caller).
+fn event_state(event: &Event) -> Option<OrderState> {
+    match *event {
+        Event::Accepted { state, .. }
+        | Event::Rejected { state, .. }
+        | Event::Replaced { state, .. }
+        | Event::Canceled { state, .. }
+        | Event::Expired { state, .. }
+        | Event::Triggered { state, .. }
+        | Event::Replenished { state, .. } => Some(state),
+        Event::Trade { buy, sell, .. } => {
+            check_state(&sell.state(), event);
+            Some(buy.state())
+        }
+        _ => None,
+    }
+}
+
+/// An event's order state agrees with itself: quantities not negative, AvgPx's sum present exactly when something
+/// executed (prices are positive), nothing left once the order is done, something left while it lives, filled
+/// only with something executed.
+fn check_state(state: &OrderState, event: &Event) {
+    assert!(
+        state.cum_lots >= 0 && state.leaves_lots >= 0,
+        "negative quantity in the state of {event}"
+    );
+    assert!(
+        (state.cum_lots == 0) == (state.notional == 0) && state.notional >= i128::from(state.cum_lots),
+        "notional {} disagrees with cum {} in {event}",
+        state.notional,
+        state.cum_lots
+    );
+    match state.status {
+        OrderStatus::New => assert!(
+            state.cum_lots == 0 && state.leaves_lots > 0,
+            "new order with {state:?} in {event}"
+        ),
+        OrderStatus::PartiallyFilled => assert!(
+            state.cum_lots > 0 && state.leaves_lots > 0,
+            "partly filled order with {state:?} in {event}"
+        ),
+        OrderStatus::Filled => assert!(
+            state.cum_lots > 0 && state.leaves_lots == 0,
+            "filled order with {state:?} in {event}"
+        ),
+        OrderStatus::Canceled | OrderStatus::Rejected | OrderStatus::Expired => {
+            assert_eq!(state.leaves_lots, 0, "finished order with {state:?} in {event}")
         }
     }
 }

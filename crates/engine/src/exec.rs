@@ -6,8 +6,8 @@ use super::accounts::{Reservation, StpMode};
 use super::book::{Level, NIL, Order, crosses, unlink_in_level};
 use super::instrument::InstrumentSpec;
 use super::types::{
-    AccountId, CancelReason, Event, Fill, InstrumentId, MatchId, OrderId, Seq, SessionId, Side,
-    TimeInForce,
+    AccountId, CancelReason, Event, Fill, InstrumentId, MatchId, OrderId, OrderState, OrderStatus,
+    Seq, SessionId, Side, TimeInForce,
 };
 
 /// An order while it takes liquidity. It enters the pool only if it comes to rest.
@@ -28,6 +28,8 @@ pub(crate) struct Taker {
     pub tif: TimeInForce,
     pub qty_lots: i64,
     pub cum_lots: i64,
+    /// The sum of price_ticks x qty_lots over its fills (see `OrderState`).
+    pub notional: i128,
     pub display_lots: i64,
     pub expire_ns: i64,
     pub reserve_ticks: i64,
@@ -52,12 +54,34 @@ impl Taker {
     }
 
     fn fill(&self) -> Fill {
+        let leaves_lots = self.remaining_lots();
         Fill {
             order_id: self.id,
             account: self.account,
             cum_lots: self.cum_lots,
-            leaves_lots: self.remaining_lots(),
+            leaves_lots,
+            status: fill_status(leaves_lots),
+            notional: self.notional,
         }
+    }
+
+    /// Its state while it takes liquidity (new or partly filled).
+    pub fn state(&self) -> OrderState {
+        OrderState {
+            status: OrderStatus::live(self.cum_lots),
+            cum_lots: self.cum_lots,
+            leaves_lots: self.remaining_lots(),
+            notional: self.notional,
+        }
+    }
+}
+
+/// The status of an order just filled with `leaves_lots` left.
+fn fill_status(leaves_lots: i64) -> OrderStatus {
+    if leaves_lots == 0 {
+        OrderStatus::Filled
+    } else {
+        OrderStatus::PartiallyFilled
     }
 }
 
@@ -133,10 +157,16 @@ fn settle_taker(core: &mut Core, cx: &mut MatchCx<'_>, taker: &mut Taker) {
 /// Cancels what is left of a taker that will not rest.
 fn finish_unfilled(core: &mut Core, cx: &mut MatchCx<'_>, taker: &Taker, reason: CancelReason) {
     let lots = taker.remaining_lots();
+    let state = OrderState {
+        status: OrderStatus::Canceled,
+        leaves_lots: 0,
+        ..taker.state()
+    };
     cx.out.push(Event::Canceled {
         order_id: taker.id,
         canceled_lots: lots,
         reason,
+        state,
     });
     let (spec, reservation) = (cx.spec, taker.reservation());
     core.accounts
@@ -163,6 +193,7 @@ fn rest(core: &mut Core, cx: &mut MatchCx<'_>, taker: &Taker) {
         display_lots: taker.display_lots,
         qty_lots: taker.qty_lots,
         cum_lots: taker.cum_lots,
+        notional: taker.notional,
         expire_ns: taker.expire_ns,
         reserve_ticks: taker.reserve_ticks,
         account: taker.account,
@@ -270,12 +301,15 @@ fn match_best_level(core: &mut Core, cx: &mut MatchCx<'_>, taker: &mut Taker) ->
             return SweepEnd::SelfTrade;
         }
         let qty_lots = taker.remaining_lots().min(maker.visible_lots);
+        let price_ticks = maker.price_ticks;
+        let notional = i128::from(price_ticks) * i128::from(qty_lots);
         best_level(core, index, side).total_lots -= qty_lots;
         taker.cum_lots += qty_lots;
+        taker.notional += notional;
         let maker = core.pool.get_mut(slot);
         maker.visible_lots -= qty_lots;
         maker.cum_lots += qty_lots;
-        let price_ticks = maker.price_ticks;
+        maker.notional += notional;
         trade(core, cx, taker, slot, price_ticks, qty_lots);
         let maker = core.pool.get(slot);
         if maker.visible_lots > 0 {
@@ -355,11 +389,14 @@ fn trade(
         reserve_ticks: maker.reserve_ticks,
     };
     let maker_slot = maker.account_slot;
+    let leaves_lots = maker.leaves_lots();
     let maker_fill = Fill {
         order_id: maker.id,
         account: maker.account,
         cum_lots: maker.cum_lots,
-        leaves_lots: maker.leaves_lots(),
+        leaves_lots,
+        status: fill_status(leaves_lots),
+        notional: maker.notional,
     };
     let (buy, sell) = match taker.side {
         Side::Buy => (taker.fill(), maker_fill),
@@ -399,12 +436,13 @@ fn replenish(core: &mut Core, cx: &mut MatchCx<'_>, index: usize, side: Side, sl
     let visible_lots = order.display_lots.min(order.hidden_lots);
     order.visible_lots = visible_lots;
     order.hidden_lots -= visible_lots;
-    let (order_id, hidden_lots) = (order.id, order.hidden_lots);
+    let (order_id, hidden_lots, state) = (order.id, order.hidden_lots, order.state());
     attach_back(core, index, side, slot);
     cx.out.push(Event::Replenished {
         order_id,
         visible_lots,
         hidden_lots,
+        state,
     });
 }
 
@@ -431,6 +469,7 @@ fn remove_maker(core: &mut Core, cx: &mut MatchCx<'_>, slot: u32, reason: Cancel
         order_id: order.id,
         canceled_lots: lots,
         reason,
+        state: order.closed(OrderStatus::Canceled),
     });
     core.accounts
         .release(order.account_slot, cx.spec, reservation, lots, cx.out);

@@ -324,6 +324,60 @@ pub enum CancelReason {
     TriggerRefused(RejectReason),
 }
 
+/// An order's status after an event, as its ExecutionReport states it (OrdStatus 39). The engine is the one
+/// writer of it: the gateway copies it into its reports and never works it out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OrderStatus {
+    New,
+    PartiallyFilled,
+    Filled,
+    Canceled,
+    Rejected,
+    Expired,
+}
+
+impl OrderStatus {
+    /// The status of a live order that has executed `cum_lots`: new, or partly filled.
+    pub fn live(cum_lots: i64) -> OrderStatus {
+        if cum_lots > 0 {
+            OrderStatus::PartiallyFilled
+        } else {
+            OrderStatus::New
+        }
+    }
+
+    /// True once the order can no longer trade.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Filled | OrderStatus::Canceled | OrderStatus::Rejected | OrderStatus::Expired
+        )
+    }
+}
+
+/// What an order's ExecutionReport needs after an event: OrdStatus, CumQty and LeavesQty in lots, and AvgPx exactly,
+/// as the sum over its fills of price (ticks) x quantity (lots): AvgPx = `notional` x tick size / `cum_lots`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct OrderState {
+    pub status: OrderStatus,
+    pub cum_lots: i64,
+    pub leaves_lots: i64,
+    /// The sum of price_ticks x qty_lots over the order's fills (0 while nothing executed).
+    pub notional: i128,
+}
+
+impl OrderState {
+    /// An order that never executed and has `leaves_lots` live.
+    pub fn unfilled(status: OrderStatus, leaves_lots: i64) -> OrderState {
+        OrderState {
+            status,
+            cum_lots: 0,
+            leaves_lots,
+            notional: 0,
+        }
+    }
+}
+
 /// One side of a trade, after the trade.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fill {
@@ -331,6 +385,22 @@ pub struct Fill {
     pub account: AccountId,
     pub cum_lots: i64,
     pub leaves_lots: i64,
+    /// Filled when nothing is left, else partly filled.
+    pub status: OrderStatus,
+    /// The order's sum of price_ticks x qty_lots over its fills, this one included (see [`OrderState`]).
+    pub notional: i128,
+}
+
+impl Fill {
+    /// The order's state after this fill.
+    pub fn state(&self) -> OrderState {
+        OrderState {
+            status: self.status,
+            cum_lots: self.cum_lots,
+            leaves_lots: self.leaves_lots,
+            notional: self.notional,
+        }
+    }
 }
 
 /// A balance of one asset (a currency in cash units, or an instrument in lots).
@@ -350,10 +420,14 @@ pub enum Event {
         side: Side,
         kind: OrderKind,
         qty_lots: i64,
+        /// New, nothing executed, all of it left.
+        state: OrderState,
     },
     Rejected {
         order_id: OrderId,
         reason: RejectReason,
+        /// Rejected, nothing executed, nothing left.
+        state: OrderState,
     },
     CancelRejected {
         order_id: OrderId,
@@ -374,24 +448,35 @@ pub enum Event {
         qty_lots: i64,
         leaves_lots: i64,
         priority_kept: bool,
+        /// The order's state after the replace (new or partly filled).
+        state: OrderState,
     },
     Canceled {
         order_id: OrderId,
         canceled_lots: i64,
         reason: CancelReason,
+        /// Canceled, nothing left; a replace at or below the executed quantity leaves an order that executed
+        /// anything filled.
+        state: OrderState,
     },
     Expired {
         order_id: OrderId,
         expired_lots: i64,
+        /// Expired, nothing left.
+        state: OrderState,
     },
     Triggered {
         order_id: OrderId,
+        /// New, nothing executed yet.
+        state: OrderState,
     },
     /// An iceberg's visible slice was refilled from its hidden rest; it went to the back of its level.
     Replenished {
         order_id: OrderId,
         visible_lots: i64,
         hidden_lots: i64,
+        /// The order's state (partly filled) with its new leaves.
+        state: OrderState,
     },
     /// The visible quantity at a price level after the command (0: the level is gone).
     Level {
@@ -523,6 +608,7 @@ impl fmt::Display for Event {
                 side,
                 kind,
                 qty_lots,
+                ..
             } => {
                 write!(
                     f,
@@ -530,7 +616,9 @@ impl fmt::Display for Event {
                     order_id.0, instrument.0
                 )
             }
-            Event::Rejected { order_id, reason } => {
+            Event::Rejected {
+                order_id, reason, ..
+            } => {
                 write!(f, "rejected order={} reason={reason}", order_id.0)
             }
             Event::CancelRejected { order_id, reason } => {
@@ -555,6 +643,7 @@ impl fmt::Display for Event {
                 qty_lots,
                 leaves_lots,
                 priority_kept,
+                ..
             } => {
                 let priority = if *priority_kept { "kept" } else { "lost" };
                 write!(
@@ -567,6 +656,7 @@ impl fmt::Display for Event {
                 order_id,
                 canceled_lots,
                 reason,
+                ..
             } => {
                 write!(
                     f,
@@ -577,12 +667,14 @@ impl fmt::Display for Event {
             Event::Expired {
                 order_id,
                 expired_lots,
+                ..
             } => write!(f, "expired order={} lots={expired_lots}", order_id.0),
-            Event::Triggered { order_id } => write!(f, "triggered order={}", order_id.0),
+            Event::Triggered { order_id, .. } => write!(f, "triggered order={}", order_id.0),
             Event::Replenished {
                 order_id,
                 visible_lots,
                 hidden_lots,
+                ..
             } => {
                 write!(
                     f,
