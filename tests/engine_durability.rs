@@ -566,7 +566,11 @@ fn every_submitter_learns_the_numbers_of_its_own_commands() {
                         .collect();
                     let numbers = submitter.submit(submission).expect("submits");
                     assert_eq!(numbers.end - numbers.start, size as u64);
-                    told.extend(numbers.zip(0..).map(|(seq, i)| (seq, vec![who as u8, round as u8, i])));
+                    told.extend(
+                        numbers
+                            .zip(0..)
+                            .map(|(seq, i)| (seq, vec![who as u8, round as u8, i])),
+                    );
                 }
                 told
             })
@@ -592,5 +596,8 @@ fn every_submitter_learns_the_numbers_of_its_own_commands() {
         }
     }
     assert_eq!(seen, told.len());
-    assert_eq!(told.keys().copied().collect::<Vec<_>>(), (1..=seen as u64).collect::<Vec<_>>());
+    assert_eq!(
+        told.keys().copied().collect::<Vec<_>>(),
+        (1..=seen as u64).collect::<Vec<_>>()
+    );
 }

@@ -351,23 +351,45 @@ struct Tally {
 /// sum, and a status that fits them.
 fn check_states(events: &[Event], tallies: &mut BTreeMap<u64, Tally>) -> Result<(), String> {
     let agree = |tally: &Tally, state: &OrderState, live: bool, event: &Event| {
-        let leaves_lots = if live { tally.qty_lots - tally.cum_lots } else { 0 };
+        let leaves_lots = if live {
+            tally.qty_lots - tally.cum_lots
+        } else {
+            0
+        };
         let fits = state.cum_lots == tally.cum_lots
             && state.notional == tally.notional
             && state.leaves_lots == leaves_lots;
-        if fits { Ok(()) } else { Err(format!("{state:?} against {tally:?} in {event:?}")) }
+        if fits {
+            Ok(())
+        } else {
+            Err(format!("{state:?} against {tally:?} in {event:?}"))
+        }
     };
     for event in events {
         match *event {
-            Event::Accepted { order_id, qty_lots, state, .. } => {
-                let tally = Tally { qty_lots, ..Tally::default() };
+            Event::Accepted {
+                order_id,
+                qty_lots,
+                state,
+                ..
+            } => {
+                let tally = Tally {
+                    qty_lots,
+                    ..Tally::default()
+                };
                 tallies.insert(order_id.0, tally);
                 agree(&tally, &state, true, event)?;
                 if state.status != OrderStatus::New {
                     return Err(format!("accepted as {:?}", state.status));
                 }
             }
-            Event::Trade { price_ticks, qty_lots, buy, sell, .. } => {
+            Event::Trade {
+                price_ticks,
+                qty_lots,
+                buy,
+                sell,
+                ..
+            } => {
                 for fill in [buy, sell] {
                     let tally = tallies.entry(fill.order_id.0).or_default();
                     tally.cum_lots += qty_lots;
@@ -379,12 +401,22 @@ fn check_states(events: &[Event], tallies: &mut BTreeMap<u64, Tally>) -> Result<
                     }
                 }
             }
-            Event::Replaced { order_id, qty_lots, state, .. } => {
+            Event::Replaced {
+                order_id,
+                qty_lots,
+                state,
+                ..
+            } => {
                 let tally = tallies.entry(order_id.0).or_default();
                 tally.qty_lots = qty_lots;
                 agree(tally, &state, true, event)?;
             }
-            Event::Canceled { order_id, state, .. } | Event::Expired { order_id, state, .. } => {
+            Event::Canceled {
+                order_id, state, ..
+            }
+            | Event::Expired {
+                order_id, state, ..
+            } => {
                 let tally = tallies.entry(order_id.0).or_default();
                 agree(tally, &state, false, event)?;
             }

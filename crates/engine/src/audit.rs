@@ -334,7 +334,8 @@ fn check_state(state: &OrderState, event: &Event) {
         "negative quantity in the state of {event}"
     );
     assert!(
-        (state.cum_lots == 0) == (state.notional == 0) && state.notional >= i128::from(state.cum_lots),
+        (state.cum_lots == 0) == (state.notional == 0)
+            && state.notional >= i128::from(state.cum_lots),
         "notional {} disagrees with cum {} in {event}",
         state.notional,
         state.cum_lots
@@ -353,7 +354,10 @@ fn check_state(state: &OrderState, event: &Event) {
             "filled order with {state:?} in {event}"
         ),
         OrderStatus::Canceled | OrderStatus::Rejected | OrderStatus::Expired => {
-            assert_eq!(state.leaves_lots, 0, "finished order with {state:?} in {event}")
+            assert_eq!(
+                state.leaves_lots, 0,
+                "finished order with {state:?} in {event}"
+            )
         }
     }
 }

@@ -191,10 +191,10 @@ impl Engine {
             Ok(admitted) => admitted,
             Err(reason) => {
                 out.push(Event::Rejected {
-                order_id,
-                reason,
-                state: OrderState::unfilled(OrderStatus::Rejected, 0),
-            });
+                    order_id,
+                    reason,
+                    state: OrderState::unfilled(OrderStatus::Rejected, 0),
+                });
                 return None;
             }
         };

@@ -158,7 +158,7 @@ impl Gateway {
                     Amendment::Cancel(req) if req.qty.is_some_and(|q| q <= Decimal::ZERO) => Err((
                         99,
                         "OrderQty (38) must be positive".to_string(),
-                        Some((order.id, order.status)),
+                        Some((order.id, order.status())),
                     )),
                     Amendment::Cancel(_) => Ok(Command::Cancel {
                         order_id: order.id,
@@ -305,7 +305,7 @@ impl Gateway {
                     .get(&OrderId(id))
                     .filter(|o| o.session == Some(session))
             })
-            .filter(|o| o.status != OrdStatus::PendingNew);
+            .filter(|o| o.status() != OrdStatus::PendingNew);
         let msg = match order {
             Some(order) => self.execution_report(
                 order,
@@ -347,7 +347,7 @@ impl Gateway {
             .filter(|id| {
                 self.orders.get(id).is_some_and(|o| {
                     !o.terminal()
-                        && o.status != OrdStatus::PendingNew
+                        && o.status() != OrdStatus::PendingNew
                         && instrument.is_none_or(|i| o.instrument == i)
                 })
             })
