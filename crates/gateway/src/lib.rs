@@ -11,7 +11,9 @@
 //!   duplicate ClOrdID), `handling` (new, cancel/replace, mass cancel, status), `trades`, `intake`
 //!   ([`core::Gateway::input`]) and `release` ([`core::Gateway::released`]: one function an engine event).
 //! - [`origin`]: the FIX context journaled beside each command, so a restart rebuilds the gateway exactly.
-//! - this module: the gateway thread, the only submitter to the sequencer. It submits commands, reads released
+//! - this module: the gateway thread. Its core submits commands through the sequencer's
+//!   [`Submitter`](journal::sequencer::Submitter) and learns
+//!   their numbers from the answer (another submitter may share the sequencer); the thread reads released
 //!   batches, appends their trades to the trade log, and hands reports to the sessions (stored and sent, or
 //!   stored for resend while a session is away). Nothing reaches a client before its command's batch is durable:
 //!   reports are only built from released batches.
@@ -29,11 +31,11 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, select};
 
-use journal::sequencer::{Released, Sequencer, Submission, SubmitError};
+use journal::sequencer::{Released, Sequencer, SubmitError};
 use session::app::AppMessage;
 use store::trades::{TradeAppendError, TradeLog};
 
-pub use self::core::{Dialect, Gateway, Input, Market, Output, SessionInfo};
+pub use self::core::{Dialect, Gateway, Input, Market, Output, SessionInfo, Submit};
 
 /// Requests waiting for the gateway thread, all sessions together; when full, a request is answered with a
 /// BusinessMessageReject (overload).
@@ -125,12 +127,13 @@ impl GatewayThread {
         let thread = std::thread::Builder::new()
             .name("gateway".into())
             .spawn(move || {
+                let mut core = core;
+                core.attach(Box::new(sequencer.submitter()));
                 let mut worker = Worker {
                     core,
                     sequencer,
                     venue,
                     trades,
-                    pending: Vec::new(),
                     out: Output::default(),
                 };
                 worker.run(&input, &release_rx, &stop_rx)?;
@@ -156,8 +159,6 @@ struct Worker {
     sequencer: Sequencer,
     venue: Box<dyn Delivery>,
     trades: TradeLog,
-    /// Commands produced and not yet handed to the sequencer.
-    pending: Vec<Submission>,
     out: Output,
 }
 
@@ -176,10 +177,10 @@ impl Worker {
         let mut stopping = false;
         loop {
             self.submit_pending()?;
-            if stopping && self.pending.is_empty() && self.core.next_seq() == self.released_next() {
+            if stopping && !self.core.in_flight() {
                 return Ok(());
             }
-            let take_input = !stopping && self.pending.is_empty() && !self.core.backlogged();
+            let take_input = !stopping && !self.core.backlogged();
             let requests = if take_input { input } else { &never };
             select! {
                 recv(released) -> batch => match batch {
@@ -213,17 +214,10 @@ impl Worker {
                 default(IDLE_WAIT) => {}
             }
             if !stopping && self.core.due(now_ns()) {
-                let mut out = std::mem::take(&mut self.out);
-                self.core.submit_time(now_ns(), &mut out);
-                self.carry_out(&mut out)?;
-                self.out = out;
+                self.core.submit_time(now_ns());
+                self.submit_pending()?;
             }
         }
-    }
-
-    /// The sequence number after the last released command.
-    fn released_next(&self) -> u64 {
-        self.core.released_seq() + 1
     }
 
     fn on_released(&mut self, batch: &Released) -> Result<(), GatewayError> {
@@ -236,7 +230,6 @@ impl Worker {
 
     /// Submissions, then trades, then messages.
     fn carry_out(&mut self, out: &mut Output) -> Result<(), GatewayError> {
-        self.pending.append(&mut out.submissions);
         self.submit_pending()?;
         if !out.trades.is_empty() {
             // Not flushed here: the trade log may lag the journal, and start-up appends the missing tail.
@@ -251,20 +244,10 @@ impl Worker {
         Ok(())
     }
 
-    /// Hands the commands to the sequencer, waiting while its input is full (requests wait meanwhile; released
-    /// batches keep flowing into the unbounded release channel).
+    /// Hands the turn's commands to the sequencer, waiting while its input is full (requests wait meanwhile;
+    /// released batches keep flowing into the unbounded release channel); the core learns their numbers.
     fn submit_pending(&mut self) -> Result<(), GatewayError> {
-        while !self.pending.is_empty() {
-            let n = self
-                .pending
-                .len()
-                .min(journal::sequencer::SUBMISSION_COMMANDS_MAX);
-            let batch: Vec<Submission> = self.pending.drain(..n).collect();
-            self.sequencer
-                .submit(batch)
-                .map_err(GatewayError::Sequencer)?;
-        }
-        Ok(())
+        self.core.submit_pending().map_err(GatewayError::Sequencer)
     }
 
     fn deliver(&mut self, session: usize, msg: AppMessage) {

@@ -38,4 +38,6 @@ mod trades;
 mod views;
 
 pub use self::reports::{Dialect, NO_ORDER_ID, business_reject};
-pub use self::state::{DONE_ORDERS_MAX, Gateway, Input, Market, OUTBOX_MAX, Output, SessionInfo};
+pub use self::state::{
+    DONE_ORDERS_MAX, Gateway, Input, Market, OUTBOX_MAX, Output, SessionInfo, Submit,
+};

@@ -43,7 +43,7 @@ impl Gateway {
     ) -> Vec<TradeRecord> {
         let mut out = Output::default();
         self.admit(record.seq, &record.command, origin);
-        self.next_seq = record.seq + 1;
+        self.submitted_seq = record.seq;
         self.apply(record, origin, events, &mut out, false);
         self.released_seq = record.seq;
         out.trades

@@ -1,50 +1,102 @@
 //! The order views' bookkeeping (the two views are described in [`super`]): the submission view, changed the
-//! moment a command is handed to the sequencer (and again in replay, before the command's events); the lookup
+//! moment a command is queued for the sequencer, or numbered by it (and again in replay, before the command's
+//! events); the lookup
 //! of a session's orders by ClOrdID; forgetting finished orders; an order's ExecutionReport as the release view
 //! has it. How each released event changes an order is [`Order`]'s.
 
 use engine::{Command, Expiry, MassCancelScope, NewOrder, OrderId, Replace, Seq, TimeInForce};
 use journal::sequencer::Submission;
+use session::Routing;
 use session::app::AppMessage;
 
 use super::order::Order;
 use super::reports::{self, ExecReport};
-use super::state::{DONE_ORDERS_MAX, Gateway, Output};
+use super::state::{DONE_ORDERS_MAX, Gateway, UNNUMBERED, Unnumbered};
 use crate::origin::Origin;
 
 impl Gateway {
-    /// Hands a command to the sequencer (through `out`) and admits it into the submission view at once.
-    pub(super) fn submit(&mut self, command: Command, origin: Origin<'_>, out: &mut Output) {
-        let origin = origin.encode();
-        self.admit(self.next_seq, &command, &origin);
-        self.next_seq += 1;
-        out.submissions.push(Submission { command, origin });
+    /// Queues a command for the sequencer (handed over at the end of the turn, or sooner when a number is needed:
+    /// see [`Gateway::submit_pending`]) and admits it into the submission view: a cancel or replace at once (its
+    /// order has its number), a NewOrderSingle once the sequencer has numbered it (its ClOrdID is taken meanwhile,
+    /// as [`UNNUMBERED`]). `routing`: a NewOrderSingle's, reversed for its reports.
+    pub(super) fn submit(
+        &mut self,
+        command: Command,
+        origin: Origin<'_>,
+        routing: Option<Box<Routing>>,
+    ) {
+        let encoded = origin.encode();
+        match (&command, origin) {
+            (
+                Command::New(order),
+                Origin::New {
+                    session, cl_ord_id, ..
+                },
+            ) => {
+                let session = self.session_by_id.get(session).copied();
+                if let Some(s) = session {
+                    self.sessions[s]
+                        .by_cl_ord_id
+                        .insert(cl_ord_id.into(), UNNUMBERED);
+                }
+                self.unnumbered.push(Unnumbered {
+                    at: self.pending.len(),
+                    session,
+                    order: *order,
+                    cl_ord_id: cl_ord_id.into(),
+                    routing,
+                });
+            }
+            _ => self.admit_amendment(&command, &encoded),
+        }
+        self.pending.push(Submission {
+            command,
+            origin: encoded,
+        });
     }
 
-    /// What a command changes at submission (and in replay, before its events).
+    /// True when `cl_ord_id` of `session` names a NewOrderSingle the sequencer has not numbered yet.
+    pub(super) fn is_unnumbered(&self, session: usize, cl_ord_id: &str) -> bool {
+        !self.unnumbered.is_empty()
+            && self.sessions[session].by_cl_ord_id.get(cl_ord_id) == Some(&UNNUMBERED)
+    }
+
+    /// What a journaled command changes in replay, before its events.
     pub(super) fn admit(&mut self, seq: Seq, command: &Command, origin: &[u8]) {
+        if let Command::New(order) = command {
+            let Ok(Origin::New {
+                session: session_name,
+                account,
+                cl_ord_id,
+            }) = Origin::decode(origin)
+            else {
+                tracing::error!(
+                    seq,
+                    "journal origin of an order undecodable: its reports are not sent"
+                );
+                return;
+            };
+            let session = self.session_by_id.get(session_name).copied();
+            self.learn_session(session_name, order.session);
+            if !self.account_by_name.contains_key(account) {
+                self.learn_account(account, order.account);
+            }
+            self.admit_new(seq, order, session, cl_ord_id);
+        } else {
+            self.admit_amendment(command, origin);
+        }
+    }
+
+    /// What a command other than a NewOrderSingle changes at submission (and in replay, before its events).
+    fn admit_amendment(&mut self, command: &Command, origin: &[u8]) {
         let Ok(origin) = Origin::decode(origin) else {
-            tracing::error!(seq, "journal origin undecodable: its reports are not sent");
+            tracing::error!("journal origin undecodable: its reports are not sent");
             return;
         };
         let session = origin
             .session()
             .and_then(|name| self.session_by_id.get(name).copied());
         match (command, origin) {
-            (
-                Command::New(order),
-                Origin::New {
-                    session: session_name,
-                    account,
-                    cl_ord_id,
-                },
-            ) => {
-                self.learn_session(session_name, order.session);
-                if !self.account_by_name.contains_key(account) {
-                    self.learn_account(account, order.account);
-                }
-                self.admit_new(seq, order, session, cl_ord_id);
-            }
             (Command::Cancel { order_id, .. }, Origin::Cancel { cl_ord_id, .. })
             | (Command::Replace(Replace { order_id, .. }), Origin::Replace { cl_ord_id, .. }) => {
                 self.admit_amend(*order_id, session, cl_ord_id);
@@ -60,7 +112,13 @@ impl Gateway {
     }
 
     /// A NewOrderSingle: the order (its id is the command's sequence number) and its ClOrdID.
-    fn admit_new(&mut self, seq: Seq, order: &NewOrder, session: Option<usize>, cl_ord_id: &str) {
+    pub(super) fn admit_new(
+        &mut self,
+        seq: Seq,
+        order: &NewOrder,
+        session: Option<usize>,
+        cl_ord_id: &str,
+    ) {
         let id = OrderId(seq);
         if let Some(s) = session {
             self.sessions[s].by_cl_ord_id.insert(cl_ord_id.into(), id);
