@@ -196,10 +196,10 @@ fn stepping_clock() -> Clock {
     })
 }
 
-/// Every field of every event (`Debug`: the order states the text form leaves out included).
+/// Every event in its text form, then every field of it (`Debug`: the order states the text leaves out).
 fn event_bytes(events: &[Event], out: &mut Vec<u8>) {
     for event in events {
-        writeln!(out, "{event:?}").expect("writing to a vector");
+        writeln!(out, "{event} {event:?}").expect("writing to a vector");
     }
 }
 
