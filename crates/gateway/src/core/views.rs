@@ -1,17 +1,17 @@
 //! The order views' bookkeeping (the two views are described in [`super`]): the submission view, changed the
 //! moment a command is queued for the sequencer, or numbered by it (and again in replay, before the command's
-//! events); the lookup
-//! of a session's orders by ClOrdID; forgetting finished orders; an order's ExecutionReport as the release view
-//! has it. How each released event changes an order is [`Order`]'s.
+//! events); handing the turn's commands to the sequencer and learning their numbers; holding answers behind them;
+//! the lookup of a session's orders by ClOrdID; forgetting finished orders; an order's ExecutionReport as the
+//! release view has it. How each released event changes an order is [`Order`]'s.
 
 use engine::{Command, Expiry, MassCancelScope, NewOrder, OrderId, Replace, Seq, TimeInForce};
-use journal::sequencer::Submission;
+use journal::sequencer::{SUBMISSION_COMMANDS_MAX, Submission, SubmitError};
 use session::Routing;
 use session::app::AppMessage;
 
 use super::order::Order;
 use super::reports::{self, ExecReport};
-use super::state::{DONE_ORDERS_MAX, Gateway, UNNUMBERED, Unnumbered};
+use super::state::{DONE_ORDERS_MAX, Gateway, Held, HeldItem, Output, UNNUMBERED, Unnumbered};
 use crate::origin::Origin;
 
 impl Gateway {
@@ -52,6 +52,85 @@ impl Gateway {
         self.pending.push(Submission {
             command,
             origin: encoded,
+        });
+    }
+
+    /// Hands the commands of this turn to the sequencer (waiting while its input is full) and learns their
+    /// numbers: each NewOrderSingle's OrderID is the number its command was given. An error (the sequencer
+    /// stopped or refused) is final: the venue must stop.
+    pub fn submit_pending(&mut self) -> Result<(), SubmitError> {
+        self.number_pending();
+        match self.failure.take() {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
+    /// Submits `pending` in chunks the sequencer takes, and admits each NewOrderSingle under its number. A failure
+    /// is kept for [`Gateway::submit_pending`]; what was not submitted is dropped (the venue is stopping).
+    pub(super) fn number_pending(&mut self) {
+        let mut pending = std::mem::take(&mut self.pending);
+        let mut unnumbered = std::mem::take(&mut self.unnumbered).into_iter().peekable();
+        let mut done = 0;
+        while !pending.is_empty() && self.failure.is_none() {
+            let n = pending.len().min(SUBMISSION_COMMANDS_MAX);
+            let chunk: Vec<Submission> = pending.drain(..n).collect();
+            let submitted = match self.submitter.as_mut() {
+                Some(submitter) => submitter.submit(chunk),
+                None => Err(SubmitError::Stopped),
+            };
+            let numbers = match submitted {
+                Ok(numbers) => numbers,
+                Err(e) => {
+                    self.failure = Some(e);
+                    break;
+                }
+            };
+            assert_eq!(
+                numbers.end - numbers.start,
+                n as Seq,
+                "the sequencer numbers every command it takes"
+            );
+            while let Some(new) = unnumbered.next_if(|u| u.at < done + n) {
+                let seq = numbers.start + (new.at - done) as Seq;
+                self.admit_new(seq, &new.order, new.session, &new.cl_ord_id);
+                if let Some(order) = self.orders.get_mut(&OrderId(seq)) {
+                    order.routing = new.routing;
+                }
+            }
+            self.submitted_seq = numbers.end - 1;
+            done += n;
+        }
+        for new in unnumbered {
+            // Never submitted: the session's ClOrdID is free again.
+            if let Some(s) = new.session {
+                let map = &mut self.sessions[s].by_cl_ord_id;
+                if map.get(&new.cl_ord_id) == Some(&UNNUMBERED) {
+                    map.remove(&new.cl_ord_id);
+                }
+            }
+        }
+        // What is left was never taken (the reason is in `failure`), and `pending` is empty again.
+        pending.clear();
+        self.pending = pending;
+    }
+
+    /// Sends now, or holds behind the commands in flight.
+    pub(super) fn answer(&mut self, session: usize, msg: AppMessage, out: &mut Output) {
+        if self.in_flight() {
+            self.hold(session, HeldItem::Ready(msg));
+        } else {
+            out.messages.push((session, msg));
+        }
+    }
+
+    /// Holds an answer behind every command submitted so far (numbering those this turn holds first).
+    pub(super) fn hold(&mut self, session: usize, item: HeldItem) {
+        self.number_pending();
+        self.held.push_back(Held {
+            after: self.submitted_seq,
+            session,
+            item,
         });
     }
 
