@@ -16,6 +16,8 @@ use venue_config::VenueConfig;
 use super::core::{Dialect, Gateway, Input, Market, Output, SessionInfo, Submit};
 use super::request;
 
+mod sequenced;
+
 const T0: i64 = 1_800_000_000_000_000_000;
 
 struct Harness {
@@ -129,17 +131,7 @@ impl Harness {
 
     /// One request of a turn not yet over: what it submits stays with the gateway unless it needs a number.
     fn request_in_turn(&mut self, session: usize, fields: &str) -> Output {
-        let text = format!("35={fields}");
-        let (msg_type, body) = text.split_once('|').unwrap();
-        let frame = fix::frame::from_text(&format!(
-            "{msg_type}|49=C|56=FIXVENUE|34=9|52=20261122-10:00:00|{body}"
-        ));
-        let mut decoder = Decoder::new();
-        let msg = decoder.decode(&self.dict, &frame).unwrap();
-        if let Err(e) = fix::Validator::default().validate(&self.dict, &msg) {
-            panic!("invalid test message {text}: {e:?}");
-        }
-        let mut inbound = request::parse(&msg, &Routing::default()).unwrap();
+        let mut inbound = inbound(&self.dict, fields);
         inbound.poss_dup |= self.poss_dup;
         let mut out = Output::default();
         self.gateway
@@ -189,6 +181,21 @@ impl Harness {
         answers.extend(self.release());
         answers
     }
+}
+
+/// A request as the session layer hands it over (fields without the header), checked against the dictionary.
+fn inbound(dict: &Dictionary, fields: &str) -> request::Inbound {
+    let text = format!("35={fields}");
+    let (msg_type, body) = text.split_once('|').unwrap();
+    let frame = fix::frame::from_text(&format!(
+        "{msg_type}|49=C|56=FIXVENUE|34=9|52=20261122-10:00:00|{body}"
+    ));
+    let mut decoder = Decoder::new();
+    let msg = decoder.decode(dict, &frame).unwrap();
+    if let Err(e) = fix::Validator::default().validate(dict, &msg) {
+        panic!("invalid test message {text}: {e:?}");
+    }
+    request::parse(&msg, &Routing::default()).unwrap()
 }
 
 fn texts(out: Output) -> Vec<(usize, String)> {
