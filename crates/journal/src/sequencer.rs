@@ -217,7 +217,9 @@ impl Submitter {
     }
 
     /// Submits commands with their origins unless the input is full (the gateway's overload policy: reject,
-    /// then disconnect); returns their sequence numbers. Refuses what [`Submitter::submit`] refuses, whole.
+    /// then disconnect); returns their sequence numbers. Refuses what [`Submitter::submit`] refuses, whole. It
+    /// never waits for room in the input, but it does wait for the lock while another submitter's `submit` waits
+    /// for room (numbers and channel order must stay one).
     pub fn try_submit(&self, submission: Vec<Submission>) -> Result<Range<Seq>, SubmitError> {
         check_submission(&submission)?;
         let mut input = self.lock();

@@ -273,8 +273,6 @@ impl Gateway {
         self.held.len() >= OUTBOX_MAX
     }
 
-    // ----- held answers -----
-
     /// How the messages of `session` are written.
     pub(super) fn dialect(&self, session: usize) -> Dialect {
         self.sessions[session].info.dialect
