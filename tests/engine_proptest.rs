@@ -357,7 +357,7 @@ fn check_states(events: &[Event], tallies: &mut BTreeMap<u64, Tally>) -> Result<
             0
         };
         let fits = state.cum_lots == tally.cum_lots
-            && state.notional == tally.notional
+            && state.notional.get() == tally.notional
             && state.leaves_lots == leaves_lots;
         if fits {
             Ok(())
@@ -396,8 +396,8 @@ fn check_states(events: &[Event], tallies: &mut BTreeMap<u64, Tally>) -> Result<
                     tally.notional += i128::from(price_ticks) * i128::from(qty_lots);
                     agree(tally, &fill.state(), true, event)?;
                     let filled = fill.leaves_lots == 0;
-                    if filled != (fill.status == OrderStatus::Filled) {
-                        return Err(format!("status {:?} in {event:?}", fill.status));
+                    if filled != (fill.state().status == OrderStatus::Filled) {
+                        return Err(format!("status {:?} in {event:?}", fill.state().status));
                     }
                 }
             }

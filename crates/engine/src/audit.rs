@@ -22,9 +22,6 @@ impl Engine {
         // Each book a command touched is checked once (a command touches one book, bar mass cancel and time).
         let mut checked = None;
         for event in events {
-            if let Some(state) = event_state(event) {
-                check_state(&state, event);
-            }
             match *event {
                 Event::Level {
                     instrument,
@@ -58,6 +55,8 @@ impl Engine {
                         buy.cum_lots >= qty_lots && sell.cum_lots >= qty_lots,
                         "cum below fill in {event}"
                     );
+                    check_state(&buy.state(), event);
+                    check_state(&sell.state(), event);
                     if buy.order_id.0 == self.last_seq || sell.order_id.0 == self.last_seq {
                         accounted_lots += qty_lots;
                     }
@@ -65,13 +64,21 @@ impl Engine {
                 Event::Canceled {
                     order_id,
                     canceled_lots,
+                    state,
                     ..
                 } => {
+                    check_state(&state, event);
                     assert!(canceled_lots >= 0, "negative cancel in {event}");
                     if order_id == OrderId(self.last_seq) {
                         accounted_lots += canceled_lots;
                     }
                 }
+                Event::Accepted { state, .. }
+                | Event::Rejected { state, .. }
+                | Event::Replaced { state, .. }
+                | Event::Expired { state, .. }
+                | Event::Triggered { state, .. }
+                | Event::Replenished { state, .. } => check_state(&state, event),
                 _ => {}
             }
         }
@@ -219,11 +226,11 @@ impl Engine {
                 order.id.0
             );
             assert!(
-                (order.cum_lots == 0) == (order.notional == 0)
-                    && order.notional >= i128::from(order.cum_lots),
+                (order.cum_lots == 0) == (order.notional.get() == 0)
+                    && order.notional.get() >= i128::from(order.cum_lots),
                 "order {} notional {} against cum {}",
                 order.id.0,
-                order.notional,
+                order.notional.get(),
                 order.cum_lots
             );
             live_lots += order.leaves_lots();
@@ -307,57 +314,29 @@ impl Engine {
     }
 }
 
-/// The order state an event carries (a trade carries two: the buyer's is checked here, the seller's by the caller).
-fn event_state(event: &Event) -> Option<OrderState> {
-    match *event {
-        Event::Accepted { state, .. }
-        | Event::Rejected { state, .. }
-        | Event::Replaced { state, .. }
-        | Event::Canceled { state, .. }
-        | Event::Expired { state, .. }
-        | Event::Triggered { state, .. }
-        | Event::Replenished { state, .. } => Some(state),
-        Event::Trade { buy, sell, .. } => {
-            check_state(&sell.state(), event);
-            Some(buy.state())
-        }
-        _ => None,
+/// An event's order state agrees with itself: quantities not negative, AvgPx's sum present exactly when something
+/// executed (prices are positive), nothing left once the order is done, something left while it lives, filled
+/// only with something executed. One branch on the way through: it runs for every event of every command.
+#[inline]
+fn check_state(state: &OrderState, event: &Event) {
+    let (cum, leaves) = (state.cum_lots, state.leaves_lots);
+    let quantities = cum >= 0
+        && leaves >= 0
+        && (cum == 0) == (state.notional.get() == 0)
+        && state.notional.get() >= i128::from(cum);
+    let status = match state.status {
+        OrderStatus::New => cum == 0 && leaves > 0,
+        OrderStatus::PartiallyFilled => cum > 0 && leaves > 0,
+        OrderStatus::Filled => cum > 0 && leaves == 0,
+        OrderStatus::Canceled | OrderStatus::Rejected | OrderStatus::Expired => leaves == 0,
+    };
+    if !(quantities && status) {
+        state_broken(state, event);
     }
 }
 
-/// An event's order state agrees with itself: quantities not negative, AvgPx's sum present exactly when something
-/// executed (prices are positive), nothing left once the order is done, something left while it lives, filled
-/// only with something executed.
-fn check_state(state: &OrderState, event: &Event) {
-    assert!(
-        state.cum_lots >= 0 && state.leaves_lots >= 0,
-        "negative quantity in the state of {event}"
-    );
-    assert!(
-        (state.cum_lots == 0) == (state.notional == 0)
-            && state.notional >= i128::from(state.cum_lots),
-        "notional {} disagrees with cum {} in {event}",
-        state.notional,
-        state.cum_lots
-    );
-    match state.status {
-        OrderStatus::New => assert!(
-            state.cum_lots == 0 && state.leaves_lots > 0,
-            "new order with {state:?} in {event}"
-        ),
-        OrderStatus::PartiallyFilled => assert!(
-            state.cum_lots > 0 && state.leaves_lots > 0,
-            "partly filled order with {state:?} in {event}"
-        ),
-        OrderStatus::Filled => assert!(
-            state.cum_lots > 0 && state.leaves_lots == 0,
-            "filled order with {state:?} in {event}"
-        ),
-        OrderStatus::Canceled | OrderStatus::Rejected | OrderStatus::Expired => {
-            assert_eq!(
-                state.leaves_lots, 0,
-                "finished order with {state:?} in {event}"
-            )
-        }
-    }
+#[cold]
+#[inline(never)]
+fn state_broken(state: &OrderState, event: &Event) -> ! {
+    panic!("order state {state:?} does not fit its quantities in {event}")
 }

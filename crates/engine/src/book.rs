@@ -7,7 +7,8 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use super::instrument::InstrumentSpec;
 use super::types::{
-    AccountId, InstrumentId, OrderId, OrderState, OrderStatus, SessionId, Side, TradingStatus,
+    AccountId, InstrumentId, Notional, OrderId, OrderState, OrderStatus, SessionId, Side,
+    TradingStatus,
 };
 
 /// "No slot": the end of a level's FIFO.
@@ -186,7 +187,7 @@ pub(crate) struct Order {
     pub qty_lots: i64,
     pub cum_lots: i64,
     /// The sum of price_ticks x qty_lots over its fills, for AvgPx (see `OrderState`).
-    pub notional: i128,
+    pub notional: Notional,
     /// Day or GTD expiry; `i64::MAX` for none.
     pub expire_ns: i64,
     /// The price at which risk reserved funds for each lot of leaves quantity.

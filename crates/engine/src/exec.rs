@@ -6,8 +6,8 @@ use super::accounts::{Reservation, StpMode};
 use super::book::{Level, NIL, Order, crosses, unlink_in_level};
 use super::instrument::InstrumentSpec;
 use super::types::{
-    AccountId, CancelReason, Event, Fill, InstrumentId, MatchId, OrderId, OrderState, OrderStatus,
-    Seq, SessionId, Side, TimeInForce,
+    AccountId, CancelReason, Event, Fill, InstrumentId, MatchId, Notional, OrderId, OrderState,
+    OrderStatus, Seq, SessionId, Side, TimeInForce,
 };
 
 /// An order while it takes liquidity. It enters the pool only if it comes to rest.
@@ -29,7 +29,7 @@ pub(crate) struct Taker {
     pub qty_lots: i64,
     pub cum_lots: i64,
     /// The sum of price_ticks x qty_lots over its fills (see `OrderState`).
-    pub notional: i128,
+    pub notional: Notional,
     pub display_lots: i64,
     pub expire_ns: i64,
     pub reserve_ticks: i64,
@@ -54,13 +54,11 @@ impl Taker {
     }
 
     fn fill(&self) -> Fill {
-        let leaves_lots = self.remaining_lots();
         Fill {
             order_id: self.id,
             account: self.account,
             cum_lots: self.cum_lots,
-            leaves_lots,
-            status: fill_status(leaves_lots),
+            leaves_lots: self.remaining_lots(),
             notional: self.notional,
         }
     }
@@ -73,15 +71,6 @@ impl Taker {
             leaves_lots: self.remaining_lots(),
             notional: self.notional,
         }
-    }
-}
-
-/// The status of an order just filled with `leaves_lots` left.
-fn fill_status(leaves_lots: i64) -> OrderStatus {
-    if leaves_lots == 0 {
-        OrderStatus::Filled
-    } else {
-        OrderStatus::PartiallyFilled
     }
 }
 
@@ -302,14 +291,13 @@ fn match_best_level(core: &mut Core, cx: &mut MatchCx<'_>, taker: &mut Taker) ->
         }
         let qty_lots = taker.remaining_lots().min(maker.visible_lots);
         let price_ticks = maker.price_ticks;
-        let notional = i128::from(price_ticks) * i128::from(qty_lots);
         best_level(core, index, side).total_lots -= qty_lots;
         taker.cum_lots += qty_lots;
-        taker.notional += notional;
+        taker.notional.add(price_ticks, qty_lots);
         let maker = core.pool.get_mut(slot);
         maker.visible_lots -= qty_lots;
         maker.cum_lots += qty_lots;
-        maker.notional += notional;
+        maker.notional.add(price_ticks, qty_lots);
         trade(core, cx, taker, slot, price_ticks, qty_lots);
         let maker = core.pool.get(slot);
         if maker.visible_lots > 0 {
@@ -389,13 +377,11 @@ fn trade(
         reserve_ticks: maker.reserve_ticks,
     };
     let maker_slot = maker.account_slot;
-    let leaves_lots = maker.leaves_lots();
     let maker_fill = Fill {
         order_id: maker.id,
         account: maker.account,
         cum_lots: maker.cum_lots,
-        leaves_lots,
-        status: fill_status(leaves_lots),
+        leaves_lots: maker.leaves_lots(),
         notional: maker.notional,
     };
     let (buy, sell) = match taker.side {

@@ -295,7 +295,7 @@ impl Engine {
             tif: order.tif,
             qty_lots: order.qty_lots,
             cum_lots: 0,
-            notional: 0,
+            notional: Notional::ZERO,
             display_lots: if order.display_lots == order.qty_lots {
                 0
             } else {
@@ -323,7 +323,7 @@ fn park_stop(core: &mut super::Core, taker: &Taker, order: &NewOrder, account_sl
         display_lots: taker.display_lots,
         qty_lots: taker.qty_lots,
         cum_lots: 0,
-        notional: 0,
+        notional: Notional::ZERO,
         expire_ns: taker.expire_ns,
         reserve_ticks: taker.reserve_ticks,
         account: taker.account,
@@ -419,7 +419,7 @@ fn fire_stop(core: &mut super::Core, cx: &mut MatchCx<'_>, id: OrderId) {
         tif: pending.tif,
         qty_lots: order.qty_lots,
         cum_lots: 0,
-        notional: 0,
+        notional: Notional::ZERO,
         display_lots: order.display_lots,
         expire_ns: order.expire_ns,
         reserve_ticks: order.reserve_ticks,

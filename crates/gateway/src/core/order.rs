@@ -86,7 +86,7 @@ impl Order {
 
     /// The sum of price_ticks x qty_lots over the fills, as the engine last stated it (for AvgPx).
     pub(super) fn notional(&self) -> i128 {
-        self.state.map_or(0, |state| state.notional)
+        self.state.map_or(0, |state| state.notional.get())
     }
 
     // ----- the release view: what each event changes -----
