@@ -292,7 +292,7 @@ impl Engine {
             bound_ticks,
             rests: order.kind.limit_ticks().is_some()
                 && !matches!(order.tif, TimeInForce::Ioc | TimeInForce::Fok),
-            tif: order.tif,
+            fill_or_kill: matches!(order.tif, TimeInForce::Fok),
             qty_lots: order.qty_lots,
             cum_lots: 0,
             notional: Notional::ZERO,
@@ -416,7 +416,7 @@ fn fire_stop(core: &mut super::Core, cx: &mut MatchCx<'_>, id: OrderId) {
         bound_ticks,
         rests: pending.kind.limit_ticks().is_some()
             && !matches!(pending.tif, TimeInForce::Ioc | TimeInForce::Fok),
-        tif: pending.tif,
+        fill_or_kill: matches!(pending.tif, TimeInForce::Fok),
         qty_lots: order.qty_lots,
         cum_lots: 0,
         notional: Notional::ZERO,
@@ -835,11 +835,8 @@ fn requeued_taker(
         stp_mode,
         bound_ticks: price_ticks,
         rests: true,
-        tif: if order.expire_ns == i64::MAX {
-            TimeInForce::Gtc
-        } else {
-            TimeInForce::Gtd(Expiry::AtNs(order.expire_ns))
-        },
+        // A resting order is GTC or GTD: never fill or kill.
+        fill_or_kill: false,
         qty_lots,
         cum_lots: order.cum_lots,
         notional: order.notional,
