@@ -790,4 +790,26 @@ mod tests {
         assert_eq!(CancelRejectReason::Halted.cxl_rej_reason(), 2);
         assert_eq!(CancelRejectReason::Risk(CreditLimit).cxl_rej_reason(), 99);
     }
+
+    #[test]
+    fn a_notional_sums_exactly_past_64_bits_and_refuses_to_pass_96() {
+        let max = crate::instrument::TICKS_LOTS_MAX;
+        let mut sum = Notional::ZERO;
+        for _ in 0..1_000 {
+            sum.add(max, max);
+        }
+        assert_eq!(sum.get(), 1_000 * i128::from(max) * i128::from(max));
+        assert!(sum.get() > i128::from(u64::MAX));
+        sum.add(3, 7);
+        assert_eq!(sum.get() % 1_000, 21);
+        let mut near = Notional {
+            lo: u64::MAX,
+            hi: u32::MAX,
+        };
+        let overflow = std::panic::catch_unwind(move || near.add(1, 1));
+        assert!(
+            overflow.is_err(),
+            "a sum past 96 bits is a broken invariant"
+        );
+    }
 }
