@@ -361,7 +361,7 @@ impl OrderStatus {
 /// A sum of price_ticks x qty_lots over an order's fills, exact: 96 bits, enough since prices and quantities are at
 /// most `TICKS_LOTS_MAX` (10^12) each, so a sum stays below 10^24 < 2^80. Packed to 12 bytes (alignment 4) so that
 /// the events carrying it stay small (a trade event with two of them fits in 120 bytes; an `i128` made it 144 and
-/// every event 16-byte aligned, which cost the engine about 15 % in `fixvenue-bench engine`).
+/// every event 16-byte aligned, measurably slower: BENCHMARKS.md, "Order state on engine events").
 #[repr(C, packed(4))]
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Notional {
