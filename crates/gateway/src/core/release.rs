@@ -137,6 +137,7 @@ impl Gateway {
             Event::Triggered { order_id } => self.triggered(order_id, r, out),
             Event::Replenished { .. }
             | Event::Level { .. }
+            | Event::Queue { .. }
             | Event::Status { .. }
             | Event::Balance { .. } => {}
         }
