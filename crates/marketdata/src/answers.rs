@@ -246,11 +246,7 @@ impl MarketData {
         self.responses += 1;
         let response_id = format!("SL{}", self.responses);
         let style = self.sessions[session].style;
-        let currency = |c: u32| {
-            self.currencies
-                .get(c as usize)
-                .map_or("", |s| s.as_str())
-        };
+        let currency = |c: u32| self.currencies.get(c as usize).map_or("", |s| s.as_str());
         let listed: Vec<_> = self
             .specs
             .iter()

@@ -26,11 +26,24 @@ pub struct Style {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Value {
     /// A price level: price, visible quantity, number of orders.
-    Level { price_ticks: i64, lots: i64, orders: u32 },
+    Level {
+        price_ticks: i64,
+        lots: i64,
+        orders: u32,
+    },
     /// One order: price, visible quantity, OrderID, position on its side.
-    Order { price_ticks: i64, lots: i64, order_id: OrderId, position: u32 },
+    Order {
+        price_ticks: i64,
+        lots: i64,
+        order_id: OrderId,
+        position: u32,
+    },
     /// A trade.
-    Trade { price_ticks: i64, lots: i64, ts_ns: i64 },
+    Trade {
+        price_ticks: i64,
+        lots: i64,
+        ts_ns: i64,
+    },
     /// A statistic that is a price (opening, high, low).
     Price(i64),
     /// VWAP, already a decimal price.
@@ -159,7 +172,12 @@ pub fn incremental(
         if style.venue_extensions {
             w.put_u64(tags::RPT_SEQ, entry.rpt_seq);
         }
-        put_value(&mut w, spec, &entry.value, entry.action == tags::action::DELETE);
+        put_value(
+            &mut w,
+            spec,
+            &entry.value,
+            entry.action == tags::action::DELETE,
+        );
     }
     finish(&buf, msg_type::INCREMENTAL, routing)
 }
@@ -286,7 +304,9 @@ pub enum SessionStatus {
     Halted,
     Open,
     /// The request was refused (TradSesStatusRejReason 567 = 1: unknown TradingSessionID, or 99 other).
-    Rejected { unknown_session: bool },
+    Rejected {
+        unknown_session: bool,
+    },
 }
 
 /// A TradingSessionStatus.

@@ -119,7 +119,11 @@ pub(crate) fn side_index(side: Side) -> usize {
 
 impl MarketData {
     /// Market data for `specs` (their currency names in `currencies`) and sessions written in `styles`.
-    pub fn new(specs: Vec<InstrumentSpec>, currencies: Vec<String>, styles: &[Style]) -> MarketData {
+    pub fn new(
+        specs: Vec<InstrumentSpec>,
+        currencies: Vec<String>,
+        styles: &[Style],
+    ) -> MarketData {
         let n = specs.len();
         MarketData {
             books: vec![Book::default(); n],

@@ -99,13 +99,15 @@ pub fn parse(msg: &Message, routing: &Routing) -> Option<Result<MdInbound, Strin
         }
         _ => return None,
     };
-    Some(request.map(|request| MdInbound {
-        ref_seq: msg
-            .get(fix::tags::MSG_SEQ_NUM)
-            .and_then(|v| v.as_uint().ok())
-            .unwrap_or(0),
-        routing: routing.clone(),
-        request,
+    Some(request.map(|request| {
+        MdInbound {
+            ref_seq: msg
+                .get(fix::tags::MSG_SEQ_NUM)
+                .and_then(|v| v.as_uint().ok())
+                .unwrap_or(0),
+            routing: routing.clone(),
+            request,
+        }
     }))
 }
 
@@ -139,7 +141,9 @@ fn market_data(msg: &Message) -> Result<MarketDataRequest, String> {
             .and_then(|v| v.as_int().ok())
             .unwrap_or(-1),
         update_type: char_of(msg, tags::MD_UPDATE_TYPE),
-        aggregated: msg.get(tags::AGGREGATED_BOOK).and_then(|v| v.as_bool().ok()),
+        aggregated: msg
+            .get(tags::AGGREGATED_BOOK)
+            .and_then(|v| v.as_bool().ok()),
         ..MarketDataRequest::default()
     };
     let mut refuse = |reason: RejectReason, text: String| {

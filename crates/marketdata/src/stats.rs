@@ -37,8 +37,14 @@ impl Stats {
             };
         }
         self.last = Some(print);
-        self.high_ticks = Some(self.high_ticks.map_or(print.price_ticks, |h| h.max(print.price_ticks)));
-        self.low_ticks = Some(self.low_ticks.map_or(print.price_ticks, |l| l.min(print.price_ticks)));
+        self.high_ticks = Some(
+            self.high_ticks
+                .map_or(print.price_ticks, |h| h.max(print.price_ticks)),
+        );
+        self.low_ticks = Some(
+            self.low_ticks
+                .map_or(print.price_ticks, |l| l.min(print.price_ticks)),
+        );
         self.volume_lots += print.qty_lots;
         self.notional += i128::from(print.price_ticks) * i128::from(print.qty_lots);
         new_day

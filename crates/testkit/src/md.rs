@@ -91,7 +91,8 @@ impl SymbolBook {
 
     fn stat(&mut self, entry_type: u8, entry: &[(u32, Vec<u8>)]) -> Result<(), String> {
         let tag = if entry_type == b'B' { 271 } else { 270 };
-        let value = get(entry, tag).ok_or_else(|| format!("stat {} without {tag}", entry_type as char))?;
+        let value =
+            get(entry, tag).ok_or_else(|| format!("stat {} without {tag}", entry_type as char))?;
         self.stats.insert(entry_type, num(value)?);
         Ok(())
     }
@@ -106,7 +107,9 @@ impl SymbolBook {
 
     /// Applies one X entry (its MDUpdateAction is `action`).
     fn apply(&mut self, action: u8, entry: &[(u32, Vec<u8>)]) -> Result<(), String> {
-        let entry_type = get(entry, 269).and_then(|v| v.first().copied()).ok_or("no 269")?;
+        let entry_type = get(entry, 269)
+            .and_then(|v| v.first().copied())
+            .ok_or("no 269")?;
         match entry_type {
             b'2' => return self.trade(entry),
             b'4' | b'7' | b'8' | b'9' | b'B' => return self.stat(entry_type, entry),
@@ -127,7 +130,10 @@ impl SymbolBook {
             match action {
                 b'0' => {
                     if at > side.len() {
-                        return Err(format!("new order {order_id} at {position} past the end ({})", side.len()));
+                        return Err(format!(
+                            "new order {order_id} at {position} past the end ({})",
+                            side.len()
+                        ));
                     }
                     side.insert(
                         at,
@@ -140,7 +146,9 @@ impl SymbolBook {
                     );
                 }
                 b'1' | b'2' => {
-                    let row = side.get(at).ok_or_else(|| format!("no order at {position}"))?;
+                    let row = side
+                        .get(at)
+                        .ok_or_else(|| format!("no order at {position}"))?;
                     if row.order_id.as_deref() != Some(&order_id) || row.price != price {
                         return Err(format!("order {order_id} is not at {position}: {row:?}"));
                     }
@@ -159,7 +167,13 @@ impl SymbolBook {
             (b'0', None) => {
                 let at = side
                     .iter()
-                    .position(|r| if bid { r.price < price } else { r.price > price })
+                    .position(|r| {
+                        if bid {
+                            r.price < price
+                        } else {
+                            r.price > price
+                        }
+                    })
                     .unwrap_or(side.len());
                 let orders = get(entry, 346).map(num).transpose()?;
                 side.insert(
@@ -174,7 +188,10 @@ impl SymbolBook {
             }
             (b'1', Some(at)) => {
                 side[at].size = size.ok_or("change without 271")?;
-                side[at].orders = get(entry, 346).map(num).transpose()?.and_then(|o| u64::try_from(o).ok());
+                side[at].orders = get(entry, 346)
+                    .map(num)
+                    .transpose()?
+                    .and_then(|o| u64::try_from(o).ok());
             }
             (b'2', Some(at)) => {
                 side.remove(at);
@@ -208,20 +225,28 @@ impl FeedBook {
             ..SymbolBook::default()
         };
         for entry in entries(msg, 269) {
-            let entry_type = get(&entry, 269).and_then(|v| v.first().copied()).ok_or("no 269")?;
+            let entry_type = get(&entry, 269)
+                .and_then(|v| v.first().copied())
+                .ok_or("no 269")?;
             match entry_type {
                 b'0' | b'1' => {
                     let row = Row {
                         price: num(get(&entry, 270).ok_or("no 270")?)?,
                         size: num(get(&entry, 271).ok_or("no 271")?)?,
-                        orders: get(&entry, 346).map(num).transpose()?.and_then(|o| u64::try_from(o).ok()),
+                        orders: get(&entry, 346)
+                            .map(num)
+                            .transpose()?
+                            .and_then(|o| u64::try_from(o).ok()),
                         order_id: get(&entry, 37).map(text),
                     };
                     let side = book.side_mut(entry_type).ok_or("side")?;
                     if let Some(position) = get(&entry, 290) {
                         let expected = (side.len() + 1).to_string();
                         if position != expected.as_bytes() {
-                            return Err(format!("snapshot position {} where {expected} was due", text(position)));
+                            return Err(format!(
+                                "snapshot position {} where {expected} was due",
+                                text(position)
+                            ));
                         }
                     }
                     side.push(row);
@@ -237,14 +262,19 @@ impl FeedBook {
     fn increment(&mut self, msg: &Msg) -> Result<(), String> {
         self.increments += 1;
         for entry in entries(msg, 279) {
-            let action = get(&entry, 279).and_then(|v| v.first().copied()).ok_or("no 279")?;
+            let action = get(&entry, 279)
+                .and_then(|v| v.first().copied())
+                .ok_or("no 279")?;
             let symbol = get(&entry, 55).map(text).ok_or("X entry without 55")?;
             let book = self
                 .symbols
                 .get_mut(&symbol)
                 .ok_or_else(|| format!("X for {symbol} before its snapshot"))?;
             if let Some(rpt) = get(&entry, 83) {
-                let rpt: u64 = std::str::from_utf8(rpt).ok().and_then(|s| s.parse().ok()).ok_or("83")?;
+                let rpt: u64 = std::str::from_utf8(rpt)
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or("83")?;
                 match book.rpt_seq {
                     Some(last) if rpt != last && rpt != last + 1 => {
                         return Err(format!("{symbol}: RptSeq {rpt} after {last}: a gap"));
