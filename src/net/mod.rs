@@ -54,6 +54,10 @@ pub const FRAME_STARTED_TIMEOUT: Duration = Duration::from_secs(30);
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Application messages queued for one connected session, at most; a full queue logs the session out.
 pub const OUTBOUND_QUEUE_MAX: usize = 4096;
+/// Room kept in a session's outbound queue for what is not market data (ExecutionReports, answers): once fewer
+/// slots are free, market data is refused (the subscriber falls behind and gets fresh snapshots later) rather
+/// than crowding out order entry or logging the session out.
+pub const MD_QUEUE_RESERVE: usize = OUTBOUND_QUEUE_MAX / 4;
 /// Bytes read from a socket at a time.
 pub const READ_CHUNK_BYTES: usize = 16 * 1024;
 
@@ -416,6 +420,37 @@ impl gateway::Delivery for VenueHandle {
                 }
                 _ => gateway::DeliveryError::Failed(Box::new(e)),
             })
+    }
+
+    /// Market data only while a connection holds the session, only with [`MD_QUEUE_RESERVE`] slots to spare,
+    /// never stored while it is away and never waited for.
+    fn deliver_market_data(
+        &self,
+        venue_comp_id: &str,
+        client_comp_id: &str,
+        msg: AppMessage,
+    ) -> Result<(), gateway::MarketDataDeliveryError> {
+        use gateway::MarketDataDeliveryError as E;
+        let slot = self
+            .venue
+            .slot(client_comp_id, venue_comp_id)
+            .ok_or(E::NotConnected)?;
+        let outbound = slot.outbound.lock().expect("outbound lock");
+        let tx = outbound.as_ref().ok_or(E::NotConnected)?;
+        if tx.capacity() <= MD_QUEUE_RESERVE {
+            return Err(E::Behind);
+        }
+        tx.try_send(msg).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => E::Behind,
+            mpsc::error::TrySendError::Closed(_) => E::NotConnected,
+        })
+    }
+
+    fn log_out(&self, venue_comp_id: &str, client_comp_id: &str, reason: &str) {
+        if let Some(slot) = self.venue.slot(client_comp_id, venue_comp_id) {
+            tracing::warn!(session = slot.id, "{reason}");
+            slot.slow_consumer.store(true, Ordering::SeqCst);
+        }
     }
 }
 

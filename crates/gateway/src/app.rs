@@ -66,6 +66,62 @@ impl GatewayApp {
     }
 }
 
+impl GatewayApp {
+    /// V, x, e and g: trading and market-data sessions may send them; a drop-copy session gets a
+    /// MarketDataRequestReject (insufficient permissions) or a BusinessMessageReject (not authorized).
+    fn market_data_request(&mut self, msg: &Message, routing: &Routing) -> Vec<AppMessage> {
+        let inbound = match marketdata::request::parse(msg, routing) {
+            Some(Ok(inbound)) => inbound,
+            Some(Err(text)) => {
+                return self.reject(msg, BusinessRejectReason::Other, &text, routing);
+            }
+            None => return Vec::new(),
+        };
+        if self.role == Role::DropCopy {
+            if let marketdata::MdRequest::MarketData(req) = &inbound.request {
+                return self.send_answer(marketdata::not_permitted(&req.md_req_id, routing));
+            }
+            return self.reject(
+                msg,
+                BusinessRejectReason::NotAuthorized,
+                "this session may not send market-data or reference-data requests (it is a drop-copy session)",
+                routing,
+            );
+        }
+        match self.input.try_send(Input::MarketData {
+            session: self.session,
+            inbound,
+        }) {
+            Ok(()) => Vec::new(),
+            Err(TrySendError::Full(_)) => vec![reject_of(
+                msg,
+                BusinessRejectReason::Other,
+                "venue overloaded: the request was not accepted; send it again",
+                routing,
+            )],
+            Err(TrySendError::Disconnected(_)) => vec![reject_of(
+                msg,
+                BusinessRejectReason::ApplicationNotAvailable,
+                "market data is stopping",
+                routing,
+            )],
+        }
+    }
+
+    /// An answer sent through the gateway, in its turn (at once if the gateway cannot take it).
+    fn send_answer(&self, msg: AppMessage) -> Vec<AppMessage> {
+        match self.input.try_send(Input::Answer {
+            session: self.session,
+            msg,
+        }) {
+            Ok(()) => Vec::new(),
+            Err(TrySendError::Full(Input::Answer { msg, .. }))
+            | Err(TrySendError::Disconnected(Input::Answer { msg, .. })) => vec![msg],
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
 /// The BusinessMessageReject of `msg` (the gateway's one builder of it).
 fn reject_of(
     msg: &Message,
@@ -86,13 +142,9 @@ const ORDER_ENTRY: [&[u8]; 6] = [
     msg_type::ORDER_MASS_CANCEL_REQUEST,
 ];
 
-/// Requests a client may send that the venue does not take yet (market data, reference data, trade capture):
-/// BusinessMessageReject 380=4. Every other type it does not take is unsupported (380=3).
-const NOT_AVAILABLE_YET: [&[u8]; 5] = [
-    msg_type::MARKET_DATA_REQUEST,
-    b"x",  // SecurityListRequest
-    b"e",  // SecurityStatusRequest
-    b"g",  // TradingSessionStatusRequest
+/// Requests a client may send that the venue does not take yet (trade capture): BusinessMessageReject 380=4.
+/// Every other type it does not take is unsupported (380=3).
+const NOT_AVAILABLE_YET: [&[u8]; 1] = [
     b"AD", // TradeCaptureReportRequest
 ];
 
@@ -171,6 +223,9 @@ impl Application for GatewayApp {
                 self.logout = Some(logout);
             }
             return answers;
+        }
+        if marketdata::request::is_market_data_request(msg.msg_type()) {
+            return self.market_data_request(msg, routing);
         }
         let Some(inbound) = request::parse(msg, routing) else {
             if msg.msg_type() == msg_type::BUSINESS_MESSAGE_REJECT {

@@ -44,6 +44,7 @@ impl Gateway {
         self.admit(record.seq, &record.command, origin);
         self.next_seq = record.seq + 1;
         self.apply(record, origin, events, &mut out, false);
+        self.md.replay(record.ts_ns, events);
         self.released_seq = record.seq;
         out.trades
     }
@@ -53,8 +54,11 @@ impl Gateway {
         for (i, record) in batch.commands.iter().enumerate() {
             self.flush_held(record.seq - 1, record.ts_ns, out);
             self.apply(record, batch.origin_of(i), batch.events_of(i), out, true);
+            self.md
+                .command(record.ts_ns, batch.events_of(i), &mut out.market_data);
             self.released_seq = record.seq;
         }
+        self.md.end_batch(&mut out.market_data);
         let now = batch.commands.last().map_or(0, |r| r.ts_ns);
         self.flush_held(self.released_seq, now, out);
     }
