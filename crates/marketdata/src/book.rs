@@ -272,8 +272,8 @@ mod tests {
                 .position
         };
         assert_eq!(join(&mut bids, 1, 100, 5), 1);
-        assert_eq!(join(&mut bids, 2, 101, 5), 2, "joined at the back of 101");
-        assert_eq!(join(&mut bids, 3, 101, 4), 2);
+        assert_eq!(join(&mut bids, 2, 101, 5), 1, "a better level comes first");
+        assert_eq!(join(&mut bids, 3, 101, 4), 2, "at the back of 101");
         assert_eq!(join(&mut bids, 4, 99, 1), 4);
         let left = bids
             .apply(OrderId(2), 101, 0, QueueChange::Left, true)

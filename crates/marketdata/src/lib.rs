@@ -32,6 +32,9 @@ pub use feed::{
 };
 pub use request::{MdInbound, MdRequest};
 
+#[cfg(test)]
+mod tests;
+
 /// Market data, reference data and status answers: numbered like every message, never stored for resend.
 pub fn is_market_data(msg_type: &[u8]) -> bool {
     session::app::is_market_data(msg_type)
