@@ -31,6 +31,8 @@ pub const MD_X_ENTRIES_MAX: usize = 256;
 pub const MD_FALLS_MAX: usize = 3;
 /// The window [`MD_FALLS_MAX`] counts in.
 pub const MD_FALL_WINDOW_NS: i64 = 60 * 1_000_000_000;
+/// How long a subscriber may stay behind (its fresh snapshots finding no room either) before it is logged out.
+pub const MD_BEHIND_MAX_NS: i64 = 10 * 1_000_000_000;
 /// SecurityStatus and TradingSessionStatus subscriptions one session may hold.
 pub const STATUS_SUBSCRIPTIONS_PER_SESSION_MAX: usize = 4_096;
 /// The TradingSessionID (336) of the venue's one, continuous, trading session.
@@ -77,6 +79,10 @@ pub(crate) struct Subscriber {
     pub(crate) session_status_subs: Vec<(String, Routing)>,
     /// Its outbound queue had no room: its increments are dropped until a fresh snapshot goes out.
     pub(crate) behind: bool,
+    /// Since when it has been catching up (from its fall until a batch after its fresh snapshots went out).
+    pub(crate) recovering_since: Option<i64>,
+    /// Fresh snapshots went out at the end of the last batch; no failure since means it caught up.
+    pub(crate) resync_sent: bool,
     /// When it fell behind, within the window.
     pub(crate) falls: VecDeque<i64>,
 }
@@ -627,8 +633,13 @@ impl MarketData {
     /// pending increments go out.
     pub fn end_batch(&mut self, out: &mut Vec<(usize, AppMessage)>) {
         for s in 0..self.sessions.len() {
-            if self.sessions[s].behind {
+            let subscriber = &mut self.sessions[s];
+            if subscriber.behind {
                 self.resync(s, out);
+                self.sessions[s].resync_sent = true;
+            } else if subscriber.resync_sent {
+                subscriber.resync_sent = false;
+                subscriber.recovering_since = None;
             }
             self.flush_session(s, out);
         }
@@ -647,8 +658,9 @@ impl MarketData {
     }
 
     /// A market-data message to `session` was refused: its outbound queue has no room. Its pending increments
-    /// are dropped and it gets fresh snapshots at the end of the next batch; `Some(reason)` when it fell behind
-    /// more than [`MD_FALLS_MAX`] times in [`MD_FALL_WINDOW_NS`]: log it out (its subscriptions are gone).
+    /// are dropped and it gets fresh snapshots at the end of the next batch. `Some(reason)` to log it out: it fell
+    /// behind more than [`MD_FALLS_MAX`] times in [`MD_FALL_WINDOW_NS`] (a fall counts once it had caught up
+    /// again), or stayed behind longer than [`MD_BEHIND_MAX_NS`]. Its subscriptions are then gone.
     pub fn fell_behind(&mut self, session: usize) -> Option<String> {
         let now_ns = self.now_ns;
         let subscriber = self.sessions.get_mut(session)?;
@@ -656,26 +668,40 @@ impl MarketData {
             return None;
         }
         subscriber.behind = true;
+        subscriber.resync_sent = false;
         for sub in &mut subscriber.subs {
             sub.pending.clear();
             sub.refresh.clear();
         }
-        subscriber.falls.push_back(now_ns);
-        while subscriber
-            .falls
-            .front()
-            .is_some_and(|at| *at < now_ns.saturating_sub(MD_FALL_WINDOW_NS))
-        {
-            subscriber.falls.pop_front();
-        }
-        if subscriber.falls.len() > MD_FALLS_MAX {
+        let reason = match subscriber.recovering_since {
+            // Its fresh snapshots found no room either: still the same fall.
+            Some(since) if now_ns.saturating_sub(since) > MD_BEHIND_MAX_NS => Some(format!(
+                "market data: behind for more than {} s (outbound queue full)",
+                MD_BEHIND_MAX_NS / 1_000_000_000
+            )),
+            Some(_) => None,
+            None => {
+                subscriber.recovering_since = Some(now_ns);
+                subscriber.falls.push_back(now_ns);
+                while subscriber
+                    .falls
+                    .front()
+                    .is_some_and(|at| *at < now_ns.saturating_sub(MD_FALL_WINDOW_NS))
+                {
+                    subscriber.falls.pop_front();
+                }
+                (subscriber.falls.len() > MD_FALLS_MAX).then(|| {
+                    format!(
+                        "market data: fell behind more than {MD_FALLS_MAX} times in {} s (outbound queue full)",
+                        MD_FALL_WINDOW_NS / 1_000_000_000
+                    )
+                })
+            }
+        };
+        if reason.is_some() {
             self.disconnected(session);
-            return Some(format!(
-                "market data: fell behind more than {MD_FALLS_MAX} times in {} s (outbound queue full)",
-                MD_FALL_WINDOW_NS / 1_000_000_000
-            ));
         }
-        None
+        reason
     }
 
     /// The session's connection ended: its subscriptions end with it.
@@ -693,6 +719,8 @@ impl MarketData {
         subscriber.status_subs.clear();
         subscriber.session_status_subs.clear();
         subscriber.behind = false;
+        subscriber.recovering_since = None;
+        subscriber.resync_sent = false;
     }
 }
 

@@ -211,13 +211,36 @@ fn a_subscriber_that_falls_behind_gets_a_snapshot_continuing_its_rpt_seq_then_is
         "the next increment continues: {}",
         text(&out[0].1)
     );
+    // The snapshot it got at 11 went out: caught up. Falls count again, each after catching up.
     for _ in 1..MD_FALLS_MAX {
         assert_eq!(md.fell_behind(0), None);
+        md.end_batch(&mut Vec::new());
         md.end_batch(&mut Vec::new());
     }
     let reason = md.fell_behind(0).expect("logged out");
     assert!(reason.contains("fell behind"), "{reason}");
     assert_eq!(md.subscriptions(0), 0, "its subscriptions are gone");
+}
+
+#[test]
+fn a_subscriber_whose_snapshots_find_no_room_either_is_logged_out_after_the_limit() {
+    let mut md = md(1, true);
+    subscribe(&mut md, 0, "M0", &["AAA"], b'1');
+    let mut out = Vec::new();
+    md.command(1_000, &[join(1, 100, 5)], &mut out);
+    assert_eq!(md.fell_behind(0), None);
+    for i in 0..5 {
+        md.end_batch(&mut out);
+        assert_eq!(md.fell_behind(0), None, "the same fall, {i}");
+    }
+    md.command(
+        1_000 + crate::MD_BEHIND_MAX_NS + 1,
+        &[join(2, 100, 5)],
+        &mut out,
+    );
+    md.end_batch(&mut out);
+    let reason = md.fell_behind(0).expect("logged out");
+    assert!(reason.contains("behind for more than"), "{reason}");
 }
 
 #[test]
