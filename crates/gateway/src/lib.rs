@@ -1,5 +1,7 @@
 //! Order entry: FIX application messages of trading sessions become engine commands, and the engine's released
-//! events become ExecutionReports, cancel rejects and mass-cancel reports.
+//! events become ExecutionReports, cancel rejects and mass-cancel reports. Market data (the `marketdata` crate)
+//! rides along: its requests come in here, it sees every released event, and its messages leave through
+//! [`Delivery::deliver_market_data`], never waited for.
 //!
 //! - [`request`]: D, F, G, H, AF and q read into owned requests (on the connection's task).
 //! - [`app`]: [`app::GatewayApp`], the session layer's application: role, throttle, cancel-on-disconnect
