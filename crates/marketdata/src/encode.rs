@@ -61,11 +61,24 @@ pub struct Entry {
     pub instrument: u32,
     pub rpt_seq: u64,
     pub value: Value,
+    /// MDEntryTime of a book entry in an increment: the time of the command that made the change.
+    pub ts_ns: Option<i64>,
 }
 
 /// Writes the fields of an entry after its MDEntryType (and, in X, the instrument and RptSeq).
-fn put_value(w: &mut FieldWriter<'_>, spec: &InstrumentSpec, value: &Value, delete: bool) {
-    match *value {
+fn put_value(
+    w: &mut FieldWriter<'_>,
+    spec: &InstrumentSpec,
+    entry: &Entry,
+    delete: bool,
+    style: Style,
+) {
+    let time = |w: &mut FieldWriter<'_>| {
+        if let Some(ts_ns) = entry.ts_ns {
+            put_time_only(w, tags::MD_ENTRY_TIME, ts_ns, style.time_precision);
+        }
+    };
+    match entry.value {
         Value::Level {
             price_ticks,
             lots,
@@ -74,6 +87,9 @@ fn put_value(w: &mut FieldWriter<'_>, spec: &InstrumentSpec, value: &Value, dele
             w.put_decimal(tags::MD_ENTRY_PX, spec.ticks_to_price(price_ticks));
             if !delete {
                 w.put_decimal(tags::MD_ENTRY_SIZE, spec.lots_to_qty(lots));
+            }
+            time(w);
+            if !delete {
                 w.put_u64(tags::NUMBER_OF_ORDERS, u64::from(orders));
             }
         }
@@ -87,6 +103,7 @@ fn put_value(w: &mut FieldWriter<'_>, spec: &InstrumentSpec, value: &Value, dele
             if !delete {
                 w.put_decimal(tags::MD_ENTRY_SIZE, spec.lots_to_qty(lots));
             }
+            time(w);
             w.put_u64(tags::ORDER_ID, order_id.0);
             w.put_u64(tags::MD_ENTRY_POSITION_NO, u64::from(position));
         }
@@ -97,7 +114,7 @@ fn put_value(w: &mut FieldWriter<'_>, spec: &InstrumentSpec, value: &Value, dele
         } => {
             w.put_decimal(tags::MD_ENTRY_PX, spec.ticks_to_price(price_ticks));
             w.put_decimal(tags::MD_ENTRY_SIZE, spec.lots_to_qty(lots));
-            put_time_only(w, tags::MD_ENTRY_TIME, ts_ns);
+            put_time_only(w, tags::MD_ENTRY_TIME, ts_ns, style.time_precision);
         }
         Value::Price(price_ticks) => {
             w.put_decimal(tags::MD_ENTRY_PX, spec.ticks_to_price(price_ticks));
@@ -111,11 +128,11 @@ fn put_value(w: &mut FieldWriter<'_>, spec: &InstrumentSpec, value: &Value, dele
     }
 }
 
-/// MDEntryTime (273) is a UTCTimeOnly in FIX 4.4: `HH:MM:SS.sss`.
-fn put_time_only(w: &mut FieldWriter<'_>, tag: u32, ts_ns: i64) {
+/// MDEntryTime (273) is a UTCTimeOnly in FIX 4.4: `HH:MM:SS.sss` at the session's TimeStampPrecision.
+fn put_time_only(w: &mut FieldWriter<'_>, tag: u32, ts_ns: i64, precision: TimePrecision) {
     let time = chrono::DateTime::from_timestamp_nanos(ts_ns);
     let mut text = [0u8; UTC_TIMESTAMP_BYTES_MAX];
-    let n = format_utc_timestamp(&time, TimePrecision::Millis, &mut text);
+    let n = format_utc_timestamp(&time, precision, &mut text);
     // "YYYYMMDD-HH:MM:SS.sss": the time is after the dash.
     w.put_bytes(tag, &text[9..n]);
 }
@@ -147,7 +164,7 @@ pub fn snapshot(
     w.put_u64(tags::NO_MD_ENTRIES, entries.len() as u64);
     for entry in entries {
         w.put_char(tags::MD_ENTRY_TYPE, entry.entry_type);
-        put_value(&mut w, spec, &entry.value, false);
+        put_value(&mut w, spec, entry, false, style);
     }
     finish(&buf, msg_type::SNAPSHOT, routing)
 }
@@ -175,8 +192,9 @@ pub fn incremental(
         put_value(
             &mut w,
             spec,
-            &entry.value,
+            entry,
             entry.action == tags::action::DELETE,
+            style,
         );
     }
     finish(&buf, msg_type::INCREMENTAL, routing)

@@ -388,12 +388,17 @@ impl MarketData {
         let mut entries = Vec::new();
         let instrument = i as u32;
         let book = &self.books[i];
+        let ts_ns = Some(self.now_ns);
         let entry = |action, entry_type, value| Entry {
             action,
             entry_type,
             instrument,
             rpt_seq: 0,
             value,
+            ts_ns: match value {
+                Value::Level { .. } | Value::Order { .. } => ts_ns,
+                _ => None,
+            },
         };
         if sub.aggregated {
             for side in [Side::Buy, Side::Sell] {
@@ -528,6 +533,7 @@ impl MarketData {
             instrument,
             rpt_seq: 0,
             value,
+            ts_ns: None,
         };
         for side in [Side::Buy, Side::Sell] {
             let entry_type = book_entry_type(side);
