@@ -253,7 +253,15 @@ impl Worker {
 
     fn on_released(&mut self, batch: &Released) -> Result<(), GatewayError> {
         let mut out = std::mem::take(&mut self.out);
+        let mismatches = self.core.market_data().mismatches();
         self.core.released(batch, &mut out);
+        if self.core.market_data().mismatches() != mismatches {
+            // A bug: market data's book no longer follows the engine's. Subscribers should re-request snapshots.
+            tracing::error!(
+                mismatches = self.core.market_data().mismatches(),
+                "market data: a released event does not fit the rebuilt book"
+            );
+        }
         self.carry_out(&mut out)?;
         self.out = out;
         Ok(())
