@@ -253,9 +253,10 @@ impl MarketData {
             .filter(|spec| req.symbol.as_ref().is_none_or(|s| *s == spec.symbol))
             .map(|spec| (spec, currency(spec.currency)))
             .collect();
-        let result = if req.refused.is_some() || !matches!(req.list_type, 0 | 4) {
-            ListResult::Unsupported
-        } else if req.list_type == 0 && req.symbol.is_none() {
+        let unsupported = req.refused.is_some()
+            || !matches!(req.list_type, 0 | 4)
+            || (req.list_type == 0 && req.symbol.is_none());
+        let result = if unsupported {
             ListResult::Unsupported
         } else if listed.is_empty() {
             ListResult::NoInstruments
