@@ -282,3 +282,36 @@ fn market_data_is_gap_filled_on_resend_and_requests_are_refused_with_reasons() {
     md.send("35=g|335=G2|263=0|336=OTHER|");
     md.expect("35=h|335=G2|340=6|567=1|");
 }
+
+#[test]
+fn on_a_trading_session_a_resend_repeats_the_execution_reports_and_gap_fills_the_market_data() {
+    let venue = Venue::start();
+    let mut c = venue.client("CLIENT1");
+    c.send("35=V|262=B1|263=1|264=0|265=1|267=1|269=0|146=1|55=ZVZZT|");
+    let w = c.expect("35=W|262=B1|");
+    let id = c.limit('1', "3", "1.11");
+    let ack = c.expect(&format!("35=8|11={id}|150=0|"));
+    let x = c.expect("35=X|262=B1|279=0|269=0|270=1.11|271=3|");
+    assert_eq!((w.seq() + 1, ack.seq() + 1), (ack.seq(), x.seq()));
+    c.send(&format!("35=2|7={}|16=0|", w.seq()));
+    // W: gap-filled; the ExecutionReport: resent (PossDup); X: gap-filled.
+    let first = c.recv_raw(WAIT).expect("gap fill over the W");
+    assert_eq!(
+        first.mismatch(&format!("35=4|34={}|123=Y|36={}|", w.seq(), ack.seq())),
+        None,
+        "{first}"
+    );
+    let resent = c.recv_raw(WAIT).expect("the ExecutionReport again");
+    assert_eq!(
+        resent.mismatch(&format!("35=8|34={}|43=Y|11={id}|150=0|", ack.seq())),
+        None,
+        "{resent}"
+    );
+    let last = c.recv_raw(WAIT).expect("gap fill over the X");
+    assert_eq!(
+        last.mismatch(&format!("35=4|34={}|123=Y|36={}|", x.seq(), x.seq() + 1)),
+        None,
+        "{last}"
+    );
+    c.mass_cancel_all();
+}
