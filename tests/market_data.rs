@@ -315,3 +315,46 @@ fn on_a_trading_session_a_resend_repeats_the_execution_reports_and_gap_fills_the
     );
     c.mass_cancel_all();
 }
+
+#[test]
+fn after_a_restart_the_snapshot_shows_the_book_and_statistics_rebuilt_from_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("sessions.cfg");
+    std::fs::write(&cfg, SESSIONS_CFG).unwrap();
+    let data = dir.path().join("data");
+    let mut venue = VenueProcess::start(&cfg, &data);
+    let mut c1 = Fix::new("CLIENT1");
+    c1.logon_reset(venue.port);
+    let mut c2 = Fix::new("CLIENT2");
+    c2.logon_reset(venue.port);
+    let mut filled = Decimal::ZERO;
+    // An iceberg partly filled (refilled to the back of its level), a plain order behind it, a trade.
+    let ice = c1.new_order("55=ZVZZT|54=2|38=10|40=2|44=7.07|59=1|111=4|");
+    answered(&mut c1, &ice, &mut filled);
+    let plain = c1.new_order("55=ZVZZT|54=2|38=2|40=2|44=7.07|59=1|");
+    answered(&mut c1, &plain, &mut filled);
+    let buy = c2.new_order("55=ZVZZT|54=1|38=5|40=2|44=7.07|59=3|");
+    answered(&mut c2, &buy, &mut filled);
+    let snapshot = |venue_port: u16, name: &str| {
+        let mut md = Fix::new(name);
+        md.logon_reset(venue_port);
+        md.send("35=V|262=L3|263=0|264=0|266=N|267=3|269=1|269=2|269=B|146=1|55=ZVZZT|");
+        let w = md.expect("35=W|262=L3|55=ZVZZT|");
+        md.logout();
+        let mut feed = FeedBook::default();
+        feed.apply(&w).unwrap();
+        feed.symbols.remove("ZVZZT").unwrap()
+    };
+    let before = snapshot(venue.port, "MDX");
+    assert_eq!(before.offers.len(), 2, "{before:?}");
+    assert_eq!(before.stats.get(&b'B'), Some(&Decimal::from(5)));
+    let status = venue.stop("TERM");
+    assert!(status.success(), "{status:?}");
+    let venue = VenueProcess::start(&cfg, &data);
+    let after = snapshot(venue.port, "MDSTD");
+    assert_eq!(
+        (&after.offers, &after.trades, &after.stats),
+        (&before.offers, &before.trades, &before.stats),
+        "the rebuilt book and statistics"
+    );
+}
