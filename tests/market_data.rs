@@ -358,3 +358,72 @@ fn after_a_restart_the_snapshot_shows_the_book_and_statistics_rebuilt_from_the_j
         "the rebuilt book and statistics"
     );
 }
+
+#[test]
+fn a_subscriber_that_stops_reading_never_holds_up_order_entry_and_what_it_got_is_consistent() {
+    let venue = Venue::start();
+    let mut md = venue.client("MDX");
+    let subscriptions = 32;
+    for k in 0..subscriptions {
+        subscribe(&mut md, &format!("S{k}"), 'N');
+    }
+    let mut feeds = BTreeMap::new();
+    for k in 0..subscriptions {
+        let w = md.expect(&format!("35=W|262=S{k}|"));
+        let mut feed = FeedBook::default();
+        feed.apply(&w).unwrap();
+        feeds.insert(format!("S{k}"), feed);
+    }
+    // The subscriber stops reading; a trader sends orders one after the other (a batch, so an X per
+    // subscription, each).
+    let mut c1 = venue.client("CLIENT1");
+    let mut filled = Decimal::ZERO;
+    for i in 0..1_500 {
+        let id = c1.new_order(&format!(
+            "55=ZVZZT|54=1|38=1|40=2|44={}.{:02}|59=1|",
+            1 + i % 5,
+            i % 100
+        ));
+        answered(&mut c1, &id, &mut filled);
+    }
+    c1.mass_cancel_all();
+    // Now it reads: increments, fresh snapshots where it fell behind (RptSeq continuing), maybe a Logout.
+    let (mut increments, mut resnapshots, mut logged_out) = (0, 0, false);
+    while let Some(m) = md.recv(Duration::from_secs(2)) {
+        match m.msg_type() {
+            "X" => increments += 1,
+            "W" => resnapshots += 1,
+            "5" => {
+                logged_out = true;
+                break;
+            }
+            _ => continue,
+        }
+        let id = m.field(262).to_string();
+        feeds
+            .get_mut(&id)
+            .unwrap()
+            .apply(&m)
+            .unwrap_or_else(|e| panic!("{e}: {m}"));
+    }
+    // A client that has not read for WRITE_TIMEOUT is disconnected by the network layer.
+    let connected = md.client().is_connected();
+    eprintln!(
+        "{increments} X, {resnapshots} resnapshots, logged out: {logged_out}, connected: {connected}"
+    );
+    assert!(increments > 0 || resnapshots > 0 || logged_out || !connected);
+    if !logged_out && connected {
+        // Caught up: every subscription's book equals a fresh snapshot.
+        md.send("35=V|262=NOW|263=0|264=0|266=N|267=2|269=0|269=1|146=1|55=ZVZZT|");
+        let now = follow_until(&mut md, &mut feeds, "NOW");
+        let want = snapshot_book(&now);
+        for (id, feed) in &feeds {
+            let book = &feed.symbols["ZVZZT"];
+            assert_eq!(
+                (&book.bids, &book.offers),
+                (&want.bids, &want.offers),
+                "{id}"
+            );
+        }
+    }
+}
