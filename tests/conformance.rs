@@ -182,7 +182,9 @@ async fn every_scenario_passes_against_the_venue() {
     assert!(scenarios.len() >= 60, "{} scenarios", scenarios.len());
     let (failures, types) = run_all(&scenarios, STANDARD).await;
     // The stock check must have seen what the venue sends: session messages, reports, rejects.
-    for t in ["0", "1", "2", "3", "4", "5", "8", "9", "A", "j", "r"] {
+    for t in [
+        "0", "1", "2", "3", "4", "5", "8", "9", "A", "j", "r", "W", "X", "Y", "f", "h", "y",
+    ] {
         assert!(
             types.contains(t),
             "no 35={t} received in any scenario: {types:?}"

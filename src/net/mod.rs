@@ -56,6 +56,10 @@ pub const FRAME_STARTED_TIMEOUT: Duration = Duration::from_secs(30);
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Application messages queued for one connected session, at most; a full queue logs the session out.
 pub const OUTBOUND_QUEUE_MAX: usize = 4096;
+/// Room kept in a session's outbound queue for what is not market data (ExecutionReports, answers): once fewer
+/// slots are free, market data is refused (the subscriber falls behind and gets fresh snapshots later) rather
+/// than crowding out order entry or logging the session out.
+pub const MD_QUEUE_RESERVE: usize = OUTBOUND_QUEUE_MAX / 4;
 /// Bytes read from a socket at a time.
 pub const READ_CHUNK_BYTES: usize = 16 * 1024;
 
@@ -478,6 +482,38 @@ impl gateway::Delivery for VenueHandle {
     ) -> Result<(), gateway::DeliveryError> {
         VenueHandle::taken(self, venue_comp_id, client_comp_id, in_seq, after)
             .map_err(|e| gateway::DeliveryError::Failed(Box::new(e)))
+    }
+
+    /// Market data only while a connection holds the session, only with [`MD_QUEUE_RESERVE`] slots to spare,
+    /// never stored while it is away and never waited for.
+    fn deliver_market_data(
+        &self,
+        venue_comp_id: &str,
+        client_comp_id: &str,
+        msg: AppMessage,
+    ) -> Result<(), gateway::MarketDataDeliveryError> {
+        use gateway::MarketDataDeliveryError as E;
+        let slot = self
+            .venue
+            .slot(client_comp_id, venue_comp_id)
+            .ok_or(E::NotConnected)?;
+        let held = slot.held.lock().expect("slot lock");
+        let tx = held.outbound.as_ref().ok_or(E::NotConnected)?;
+        if slot.queued.load(Ordering::Acquire) + MD_QUEUE_RESERVE >= OUTBOUND_QUEUE_MAX {
+            return Err(E::Behind);
+        }
+        slot.queued.fetch_add(1, Ordering::AcqRel);
+        tx.send(Queued::Msg(msg)).map_err(|_| {
+            slot.queued.fetch_sub(1, Ordering::AcqRel);
+            E::NotConnected
+        })
+    }
+
+    fn log_out(&self, venue_comp_id: &str, client_comp_id: &str, reason: &str) {
+        if let Some(slot) = self.venue.slot(client_comp_id, venue_comp_id) {
+            tracing::warn!(session = slot.id, "{reason}");
+            slot.slow_consumer.store(true, Ordering::SeqCst);
+        }
     }
 }
 

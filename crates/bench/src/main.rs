@@ -21,6 +21,9 @@ enum BenchCommand {
     /// Order entry end to end: N FIX sessions replay the order-book corpus as orders against a venue and time
     /// each order's first answer; ends with one JSON line on stdout.
     E2e(E2eArgs),
+    /// Market data under order flow: subscribers on an in-process venue while the e2e flow runs; update latency,
+    /// messages per second, and the order-entry ack with and without them. Ends with one JSON line on stdout.
+    Md(MdArgs),
     /// The session layer over loopback: pipelined TestRequest/Heartbeat and order/BusinessMessageReject
     /// throughput through decode, session, store and encode, and the TestRequest/Heartbeat round trip.
     Session {
@@ -114,6 +117,61 @@ struct E2eArgs {
     window: u32,
 }
 
+#[derive(clap::Args)]
+struct MdArgs {
+    /// Market-data sessions (each with --hot-per-session subscriptions to --symbol and one to every other
+    /// instrument).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=i64::from(bench::md::MD_SESSIONS_MAX)))]
+    md_sessions: u32,
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=32))]
+    hot_per_session: u32,
+    /// Trading sessions of the order flow.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=8))]
+    sessions: u32,
+    /// Measured orders (cancels count as orders).
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=bench::e2e::ORDERS_MAX))]
+    orders: u64,
+    /// Orders per second over all trading sessions (open loop).
+    #[arg(long, default_value_t = 20_000.0)]
+    rate: f64,
+    #[arg(long, default_value_t = 0)]
+    warmup: u64,
+    /// The traded instrument; its tick, lot and collar come from venue.toml.
+    #[arg(long, default_value = "ZVZZT")]
+    symbol: String,
+    #[arg(long, default_value = "../shared/corpus/book_ops_1m.csv")]
+    corpus: PathBuf,
+    #[arg(long)]
+    venue: Option<PathBuf>,
+    #[arg(long, default_value_t = bench::e2e::REJECT_PCT_MAX_DEFAULT)]
+    max_reject_pct: f64,
+}
+
+impl MdArgs {
+    fn options(self) -> bench::md::Options {
+        use bench::e2e::{Options, Venue, WINDOW_CLOSED_DEFAULT};
+        bench::md::Options {
+            flow: Options {
+                venue: Venue::InProcess,
+                sessions: self.sessions,
+                orders: self.orders,
+                rate: Some(self.rate),
+                tls_ca_file: None,
+                symbol: self.symbol,
+                sender_prefix: "BENCH".into(),
+                target_comp_id: "FIXVENUE".into(),
+                warmup: self.warmup,
+                corpus: self.corpus,
+                venue_toml: self.venue,
+                reject_pct_max: self.max_reject_pct,
+                window: WINDOW_CLOSED_DEFAULT,
+            },
+            md_sessions: self.md_sessions,
+            hot_per_session: self.hot_per_session,
+        }
+    }
+}
+
 impl E2eArgs {
     fn options(self) -> bench::e2e::Options {
         use bench::e2e::{Options, Venue};
@@ -145,6 +203,7 @@ impl E2eArgs {
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         BenchCommand::E2e(args) => bench::e2e::run(&args.options()),
+        BenchCommand::Md(args) => bench::md::run(&args.options()),
         BenchCommand::Session { messages, pings } => bench::session::run(messages, pings),
         BenchCommand::Codec {
             corpus,

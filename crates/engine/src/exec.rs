@@ -7,7 +7,7 @@ use super::book::{Level, NIL, Order, crosses, unlink_in_level};
 use super::instrument::InstrumentSpec;
 use super::types::{
     AccountId, CancelReason, Event, Fill, InstrumentId, MatchId, Notional, OrderId, OrderState,
-    OrderStatus, Seq, SessionId, Side,
+    OrderStatus, QueueChange, Seq, SessionId, Side,
 };
 
 /// An order while it takes liquidity. It enters the pool only if it comes to rest.
@@ -200,6 +200,14 @@ fn rest(core: &mut Core, cx: &mut MatchCx<'_>, taker: &Taker) {
     if taker.expire_ns != i64::MAX {
         core.expiries.insert((taker.expire_ns, taker.id));
     }
+    cx.out.push(Event::Queue {
+        instrument: taker.instrument,
+        side: taker.side,
+        price_ticks: taker.bound_ticks,
+        order_id: taker.id,
+        visible_lots,
+        change: QueueChange::Joined,
+    });
     cx.out.push(Event::Level {
         instrument: taker.instrument,
         side: taker.side,
@@ -284,6 +292,7 @@ fn match_best_level(core: &mut Core, cx: &mut MatchCx<'_>, taker: &mut Taker) ->
         if maker.stp_party == taker.stp_party {
             if taker.stp_mode != StpMode::CancelIncoming {
                 detach(core, index, side, slot);
+                queue_event(core, cx, slot, QueueChange::Left);
                 remove_maker(core, cx, slot, CancelReason::SelfTradeResting);
             }
             if taker.stp_mode == StpMode::CancelResting {
@@ -303,10 +312,12 @@ fn match_best_level(core: &mut Core, cx: &mut MatchCx<'_>, taker: &mut Taker) ->
         trade(core, cx, taker, slot, price_ticks, qty_lots);
         let maker = core.pool.get(slot);
         if maker.visible_lots > 0 {
+            queue_event(core, cx, slot, QueueChange::Resized);
             continue;
         }
         let hidden_lots = maker.hidden_lots;
         detach(core, index, side, slot);
+        queue_event(core, cx, slot, QueueChange::Left);
         if hidden_lots > 0 {
             replenish(core, cx, index, side, slot);
         } else {
@@ -314,6 +325,24 @@ fn match_best_level(core: &mut Core, cx: &mut MatchCx<'_>, taker: &mut Taker) ->
         }
     }
     SweepEnd::Done
+}
+
+/// The order-by-order event of the resting order in `slot` (still in the pool): its visible quantity now, or 0 if
+/// it left its level.
+fn queue_event(core: &Core, cx: &mut MatchCx<'_>, slot: u32, change: QueueChange) {
+    let order = core.pool.get(slot);
+    cx.out.push(Event::Queue {
+        instrument: order.instrument,
+        side: order.side,
+        price_ticks: order.price_ticks,
+        order_id: order.id,
+        visible_lots: if change == QueueChange::Left {
+            0
+        } else {
+            order.visible_lots
+        },
+        change,
+    });
 }
 
 fn best_level(core: &mut Core, index: usize, side: Side) -> &mut Level {
@@ -426,6 +455,7 @@ fn replenish(core: &mut Core, cx: &mut MatchCx<'_>, index: usize, side: Side, sl
     order.hidden_lots -= visible_lots;
     let (order_id, hidden_lots, state) = (order.id, order.hidden_lots, order.state());
     attach_back(core, index, side, slot);
+    queue_event(core, cx, slot, QueueChange::Joined);
     cx.out.push(Event::Replenished {
         order_id,
         visible_lots,

@@ -479,7 +479,17 @@ impl Engine {
                 book.stops_mut(order.side).remove(&(stop_ticks, order.id));
                 None
             }
-            None => Some(book.ladder_mut(order.side).unlink(&mut core.pool, slot)),
+            None => {
+                out.push(Event::Queue {
+                    instrument: order.instrument,
+                    side: order.side,
+                    price_ticks: order.price_ticks,
+                    order_id: order.id,
+                    visible_lots: 0,
+                    change: QueueChange::Left,
+                });
+                Some(book.ladder_mut(order.side).unlink(&mut core.pool, slot))
+            }
         };
         core.pool.remove(slot);
         let lots = order.leaves_lots();
@@ -741,6 +751,14 @@ impl Engine {
                 .find(|level| level.price_ticks == order.price_ticks)
                 .expect("a resting order has its level");
             level.total_lots -= visible_cut_lots;
+            out.push(Event::Queue {
+                instrument: order.instrument,
+                side: order.side,
+                price_ticks: order.price_ticks,
+                order_id: order.id,
+                visible_lots: order.visible_lots,
+                change: QueueChange::Resized,
+            });
             let (instrument, side, price_ticks, qty_lots) = (
                 order.instrument,
                 order.side,
@@ -768,6 +786,14 @@ impl Engine {
     ) {
         let core = &mut self.core;
         let order = core.pool.get(slot).clone();
+        out.push(Event::Queue {
+            instrument: order.instrument,
+            side: order.side,
+            price_ticks: order.price_ticks,
+            order_id: order.id,
+            visible_lots: 0,
+            change: QueueChange::Left,
+        });
         let level_lots = core.books[order.instrument.0 as usize]
             .ladder_mut(order.side)
             .unlink(&mut core.pool, slot);

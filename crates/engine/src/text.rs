@@ -11,7 +11,7 @@
 //! Commands: `new SIDE QTY (limit P | market | stop S | stop-limit S P) [day|gtc|ioc|fok|gtd=T|gtd-date=DAYS]
 //! [acct=N] [session=N] [sym=SYMBOL] [post-only] [display=N]`, `cancel ORDER [acct=N]`,
 //! `replace ORDER qty=N [px=P] [acct=N]`, `mass-cancel (all|sym=S|acct=N|session=N [sym=S])`,
-//! `status SYMBOL STATUS`, `time T`. A time T is nanoseconds since the epoch or `DAYS+HH:MM[:SS]`. Each command runs
+//! `status SYMBOL STATUS`, `time T`. A line `show queue` puts the order-by-order `queue` events in the output. A time T is nanoseconds since the epoch or `DAYS+HH:MM[:SS]`. Each command runs
 //! at the time of the last `time` command (0 before the first).
 
 use std::collections::BTreeMap;
@@ -272,6 +272,9 @@ fn parse_tif(options: &BTreeMap<&str, &str>) -> Result<TimeInForce, String> {
 pub struct Scenario {
     config: EngineConfig,
     lines: Vec<String>,
+    /// `show queue`: the order-by-order [`Event::Queue`] events are part of the expected output (left out
+    /// otherwise, so the scenarios about matching read as they did before those events existed).
+    show_queue: bool,
 }
 
 impl Scenario {
@@ -288,6 +291,7 @@ impl Scenario {
             accounts: BTreeMap::new(),
             default_account: default_profile(),
         };
+        let mut show_queue = false;
         for (index, line) in lines.iter().enumerate() {
             let at = |message: String| TextError {
                 line: index + 1,
@@ -307,12 +311,20 @@ impl Scenario {
                 Some("default-account") => {
                     config.default_account = parse_profile(words).map_err(at)?
                 }
+                Some("show") => match words.next() {
+                    Some("queue") => show_queue = true,
+                    other => return Err(at(format!("show what? {other:?} (only `show queue`)"))),
+                },
                 Some(">" | "<") | None => {}
                 Some(word) if word.starts_with('#') => {}
                 Some(word) => return Err(at(format!("unknown directive {word:?}"))),
             }
         }
-        Ok(Scenario { config, lines })
+        Ok(Scenario {
+            config,
+            lines,
+            show_queue,
+        })
     }
 
     /// Runs the commands and returns the scenario text with each command followed by the events it yielded
@@ -351,6 +363,9 @@ impl Scenario {
                 &mut events,
             );
             for event in &events {
+                if !self.show_queue && matches!(event, Event::Queue { .. }) {
+                    continue;
+                }
                 output.push_str(&format!("< {event}\n"));
             }
         }

@@ -457,6 +457,18 @@ pub enum Asset {
     Instrument(InstrumentId),
 }
 
+/// How a resting order's place in its price level's queue changed: what an order-by-order (level 3) view of the
+/// book needs besides the level totals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueueChange {
+    /// It joined the back of its level: it rested, an iceberg was refilled, or a replace cost it its priority.
+    Joined,
+    /// Its visible quantity changed in place (a partial fill, a replace down that kept its priority).
+    Resized,
+    /// It left its level: filled, canceled, expired, refilled (it joins again at the back) or re-queued.
+    Left,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
     Accepted {
@@ -533,6 +545,17 @@ pub enum Event {
     Status {
         instrument: InstrumentId,
         status: TradingStatus,
+    },
+    /// One resting order's place in its level changed (order-by-order market data). `visible_lots` is after the
+    /// change (0 when it left). Emitted at the moment of the change, so applying these in order rebuilds every
+    /// level's queue exactly; the [`Event::Level`] of the level follows within the same command.
+    Queue {
+        instrument: InstrumentId,
+        side: Side,
+        price_ticks: i64,
+        order_id: OrderId,
+        visible_lots: i64,
+        change: QueueChange,
     },
     Balance {
         account: AccountId,
@@ -741,6 +764,25 @@ impl fmt::Display for Event {
             }
             Event::Status { instrument, status } => {
                 write!(f, "status instr={} {status}", instrument.0)
+            }
+            Event::Queue {
+                instrument,
+                side,
+                price_ticks,
+                order_id,
+                visible_lots,
+                change,
+            } => {
+                let change = match change {
+                    QueueChange::Joined => "joined",
+                    QueueChange::Resized => "resized",
+                    QueueChange::Left => "left",
+                };
+                write!(
+                    f,
+                    "queue instr={} {side} {price_ticks} order={} visible={visible_lots} {change}",
+                    instrument.0, order_id.0
+                )
             }
             Event::Balance {
                 account,

@@ -83,11 +83,62 @@ impl GatewayApp {
         text: &str,
         routing: &Routing,
     ) -> Vec<AppMessage> {
-        let in_seq = in_seq_of(msg);
+        self.send_answer(in_seq_of(msg), reject_of(msg, reason, text, routing))
+    }
+}
+
+impl GatewayApp {
+    /// V, x, e and g: trading and market-data sessions may send them; a drop-copy session gets a
+    /// MarketDataRequestReject (insufficient permissions) or a BusinessMessageReject (not authorized).
+    fn market_data_request(&mut self, msg: &Message, routing: &Routing) -> Vec<AppMessage> {
+        let inbound = match marketdata::request::parse(msg, routing) {
+            Some(Ok(inbound)) => inbound,
+            Some(Err(text)) => {
+                return self.reject(msg, BusinessRejectReason::Other, &text, routing);
+            }
+            None => return Vec::new(),
+        };
+        if self.role == Role::DropCopy {
+            if let marketdata::MdRequest::MarketData(req) = &inbound.request {
+                return self.send_answer(
+                    in_seq_of(msg),
+                    marketdata::not_permitted(&req.md_req_id, routing),
+                );
+            }
+            return self.reject(
+                msg,
+                BusinessRejectReason::NotAuthorized,
+                "this session may not send market-data or reference-data requests (it is a drop-copy session)",
+                routing,
+            );
+        }
+        match self.input.try_send(Input::MarketData {
+            session: self.session,
+            inbound,
+        }) {
+            Ok(()) => Vec::new(),
+            Err(TrySendError::Full(_)) => vec![reject_of(
+                msg,
+                BusinessRejectReason::Other,
+                "venue overloaded: the request was not accepted; send it again",
+                routing,
+            )],
+            Err(TrySendError::Disconnected(_)) => vec![reject_of(
+                msg,
+                BusinessRejectReason::ApplicationNotAvailable,
+                "market data is stopping",
+                routing,
+            )],
+        }
+    }
+
+    /// An answer to the message `in_seq` sent through the gateway, in its turn (at once if the gateway cannot
+    /// take it).
+    fn send_answer(&mut self, in_seq: u64, msg: AppMessage) -> Vec<AppMessage> {
         match self.input.try_send(Input::Answer {
             session: self.session,
             in_seq,
-            msg: reject_of(msg, reason, text, routing),
+            msg,
         }) {
             Ok(()) => {
                 self.unsettled.push_back((in_seq, Unsettled::Handed));
@@ -120,13 +171,9 @@ const ORDER_ENTRY: [&[u8]; 6] = [
     msg_type::ORDER_MASS_CANCEL_REQUEST,
 ];
 
-/// Requests a client may send that the venue does not take yet (market data, reference data, trade capture):
-/// BusinessMessageReject 380=4. Every other type it does not take is unsupported (380=3).
-const NOT_AVAILABLE_YET: [&[u8]; 5] = [
-    msg_type::MARKET_DATA_REQUEST,
-    b"x",  // SecurityListRequest
-    b"e",  // SecurityStatusRequest
-    b"g",  // TradingSessionStatusRequest
+/// Requests a client may send that the venue does not take yet (trade capture): BusinessMessageReject 380=4.
+/// Every other type it does not take is unsupported (380=3).
+const NOT_AVAILABLE_YET: [&[u8]; 1] = [
     b"AD", // TradeCaptureReportRequest
 ];
 
@@ -205,6 +252,9 @@ impl Application for GatewayApp {
                 self.logout = Some(logout);
             }
             return answers;
+        }
+        if marketdata::request::is_market_data_request(msg.msg_type()) {
+            return self.market_data_request(msg, routing);
         }
         let Some(inbound) = request::parse(msg, routing) else {
             if msg.msg_type() == msg_type::BUSINESS_MESSAGE_REJECT {

@@ -1,5 +1,7 @@
 //! Order entry: FIX application messages of trading sessions become engine commands, and the engine's released
-//! events become ExecutionReports, cancel rejects and mass-cancel reports.
+//! events become ExecutionReports, cancel rejects and mass-cancel reports. Market data (the `marketdata` crate)
+//! rides along: its requests come in here, it sees every released event, and its messages leave through
+//! [`Delivery::deliver_market_data`], never waited for.
 //!
 //! - [`request`]: D, F, G, H, AF and q read into owned requests (on the connection's task).
 //! - [`app`]: [`app::GatewayApp`], the session layer's application: role, throttle, cancel-on-disconnect
@@ -87,6 +89,29 @@ pub trait Delivery: Send + 'static {
     ) -> Result<(), DeliveryError> {
         Ok(())
     }
+
+    /// Hands a market-data message (W, X, Y, y, f, h) to the session without waiting: it is numbered and sent
+    /// if the session is connected and its outbound queue has room to spare, never stored for resend.
+    fn deliver_market_data(
+        &self,
+        venue_comp_id: &str,
+        client_comp_id: &str,
+        msg: AppMessage,
+    ) -> Result<(), MarketDataDeliveryError>;
+
+    /// Logs the session out (a subscriber that keeps falling behind); `reason` is for the venue's log.
+    fn log_out(&self, venue_comp_id: &str, client_comp_id: &str, reason: &str);
+}
+
+/// Why a market-data message was not handed over.
+#[derive(Debug, thiserror::Error)]
+pub enum MarketDataDeliveryError {
+    /// The session's outbound queue has no room to spare for market data: the subscriber is behind.
+    #[error("outbound queue has no room for market data")]
+    Behind,
+    /// No connection holds the session: market data is not kept for it.
+    #[error("session not connected")]
+    NotConnected,
 }
 
 /// Why a report was not handed over.
@@ -275,7 +300,8 @@ impl Worker {
             Input::Answer {
                 session, in_seq, ..
             } => Some((*session, *in_seq)),
-            Input::Logon { .. } | Input::Disconnected { .. } => None,
+            // Market data is not recovered after a crash (the client asks for a snapshot again).
+            Input::Logon { .. } | Input::Disconnected { .. } | Input::MarketData { .. } => None,
         };
         self.core.input(item, now, out);
         if let Some((session, in_seq)) = message {
@@ -308,10 +334,18 @@ impl Worker {
 
     fn on_released(&mut self, batch: &Released) -> Result<(), GatewayError> {
         let mut out = std::mem::take(&mut self.out);
+        let mismatches = self.core.market_data().mismatches();
         self.core.released(batch, &mut out);
         let mut reported: Vec<usize> = out.messages.iter().map(|(session, _)| *session).collect();
         reported.sort_unstable();
         reported.dedup();
+        if self.core.market_data().mismatches() != mismatches {
+            // A bug: market data's book no longer follows the engine's. Subscribers should re-request snapshots.
+            tracing::error!(
+                mismatches = self.core.market_data().mismatches(),
+                "market data: a released event does not fit the rebuilt book"
+            );
+        }
         self.carry_out(&mut out)?;
         self.out = out;
         if let Some(last) = batch.commands.last() {
@@ -343,7 +377,39 @@ impl Worker {
         for (session, msg) in out.messages.drain(..) {
             self.deliver(session, msg);
         }
+        self.deliver_market_data(out);
         Ok(())
+    }
+
+    /// Market data goes out without waiting: a session whose queue has no room falls behind (its messages of
+    /// this turn are dropped, it gets fresh snapshots after the next batch), and is logged out if it keeps
+    /// falling behind.
+    fn deliver_market_data(&mut self, out: &mut Output) {
+        let mut behind: Vec<usize> = Vec::new();
+        for (session, msg) in out.market_data.drain(..) {
+            if behind.contains(&session) {
+                continue;
+            }
+            let Some(info) = self.core.session_info(session) else {
+                continue;
+            };
+            let (venue_id, client_id) = (info.venue_comp_id.clone(), info.client_comp_id.clone());
+            match self.venue.deliver_market_data(&venue_id, &client_id, msg) {
+                Ok(()) | Err(MarketDataDeliveryError::NotConnected) => {}
+                Err(MarketDataDeliveryError::Behind) => {
+                    behind.push(session);
+                    if let Some(reason) = self.core.market_data_fell_behind(session) {
+                        tracing::warn!(
+                            session = venue_id + "->" + &client_id,
+                            "{reason}: logging out"
+                        );
+                        let info = self.core.session_info(session).expect("known session");
+                        self.venue
+                            .log_out(&info.venue_comp_id, &info.client_comp_id, &reason);
+                    }
+                }
+            }
+        }
     }
 
     /// Hands the turn's commands to the sequencer, waiting while its input is full (requests wait meanwhile;

@@ -78,6 +78,13 @@ pub enum Settled {
     ReportsThrough(u64),
 }
 
+/// Market data (W, X, Y), reference data (y) and status (f, h): numbered like every message but never stored for
+/// resend. A ResendRequest over them is answered with a SequenceReset-GapFill; the client asks for a fresh
+/// snapshot, as feed handlers do (a replayed book update would be stale by then).
+pub fn is_market_data(msg_type: &[u8]) -> bool {
+    matches!(msg_type, b"W" | b"X" | b"Y" | b"y" | b"f" | b"h")
+}
+
 /// The application layer before order entry exists: every application message gets a BusinessMessageReject
 /// with BusinessRejectReason 4 (application not available).
 #[derive(Debug, Clone, Copy, Default)]

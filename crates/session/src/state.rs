@@ -32,7 +32,7 @@ use fix::encode::{Header, MessageWriter};
 use fix::tags::{self, SessionRejectReason as Reason, msg_type};
 use fix::{Decoder, Dictionary, Encoder, Garble, Message, Validator};
 
-use super::app::{AppMessage, Application, Settled};
+use super::app::{self, AppMessage, Application, Settled};
 use super::auth::AuthState;
 use super::config::SessionConfig;
 pub use routing::Routing;
@@ -365,7 +365,8 @@ impl Session {
         }
         self.seq.next_out += 1;
         self.last_sent = now;
-        let store = self.config.persist_messages;
+        // Market data is not stored for resend (README, "Market data"): a resend gap-fills over it.
+        let store = self.config.persist_messages && !app::is_market_data(&msg.msg_type);
         self.push_send(seq, &msg.msg_type, store, false);
     }
 

@@ -4,6 +4,7 @@
 //! - [`stream`]: a connection to an acceptor, plain or TLS ([`tls`]: the client's certificates).
 //! - [`frames`]: bytes into whole messages through `fix::frame`, in a bounded buffer, with deadlines.
 //! - [`stamp`]: the client's header (CompIDs, MsgSeqNum, SendingTime) on messages built through `fix::encode`.
+//! - [`md`]: a market-data client's book (W then every X applied, as a feed handler does).
 //! - [`msg`]: a received message, owned, with field lookup and the `35=8|150=0|!41|` specs tests match.
 //! - [`client`]: the client, async: send, receive, expect, logon and logout over one of the above.
 //! - [`blocking`]: the same for tests that do not run on tokio, with the order-entry shorthands.
@@ -17,6 +18,7 @@ pub mod blocking;
 pub mod client;
 pub mod clock;
 pub mod frames;
+pub mod md;
 pub mod msg;
 pub mod stamp;
 pub mod stream;

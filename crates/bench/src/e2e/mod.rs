@@ -27,13 +27,13 @@
 
 mod ids;
 mod reader;
-mod report;
+pub(crate) mod report;
 mod sender;
 mod session;
 mod tally;
-mod venue;
+pub(crate) mod venue;
 mod window;
-mod workload;
+pub(crate) mod workload;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -142,6 +142,17 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
     if let Some(rate) = options.rate {
         ensure!(rate.is_finite() && rate > 0.0, "--rate must be positive");
     }
+    let workload = load_workload(options)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(drive(options, workload))?;
+    report.print(options);
+    report.verdict(options)
+}
+
+/// The corpus as orders for `options.symbol`, priced on the instrument of venue.toml.
+pub(crate) fn load_workload(options: &Options) -> anyhow::Result<Workload> {
     let venue_config = match &options.venue_toml {
         Some(p) => VenueConfig::load(p)?,
         None => VenueConfig::bundled(),
@@ -152,13 +163,7 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
         .find(|i| i.symbol == options.symbol)
         .with_context(|| format!("no instrument {} in venue.toml", options.symbol))?;
     let pricing = Pricing::new(instrument)?;
-    let workload = Workload::load(&options.corpus, options, &pricing)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let report = runtime.block_on(drive(options, workload))?;
-    report.print(options);
-    report.verdict(options)
+    Workload::load(&options.corpus, options, &pricing)
 }
 
 async fn drive(options: &Options, workload: Workload) -> anyhow::Result<Report> {
@@ -171,7 +176,7 @@ async fn drive(options: &Options, workload: Workload) -> anyhow::Result<Report> 
     result
 }
 
-async fn sessions(
+pub(crate) async fn sessions(
     options: &Options,
     workload: Workload,
     venue: &RunningVenue,

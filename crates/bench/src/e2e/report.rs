@@ -37,13 +37,13 @@ fn round_to(x: f64, digits: i32) -> f64 {
     (x * scale).round() / scale
 }
 
-pub(super) struct Report {
+pub(crate) struct Report {
     pub(super) tally: Tally,
     pub(super) sessions: u32,
 }
 
 impl Report {
-    pub(super) fn duration_s(&self) -> f64 {
+    pub(crate) fn duration_s(&self) -> f64 {
         let t = &self.tally;
         if t.last_answer_ns <= t.first_origin_ns || t.first_origin_ns == u64::MAX {
             return 0.0;
@@ -51,7 +51,7 @@ impl Report {
         (t.last_answer_ns - t.first_origin_ns) as f64 / 1e9
     }
 
-    pub(super) fn us(&self, quantile: f64) -> f64 {
+    pub(crate) fn us(&self, quantile: f64) -> f64 {
         let h = &self.tally.latency_ns;
         if h.is_empty() {
             return 0.0;
@@ -59,7 +59,7 @@ impl Report {
         (h.value_at_quantile(quantile) as f64 / 100.0).round() / 10.0
     }
 
-    pub(super) fn unanswered(&self) -> u64 {
+    pub(crate) fn unanswered(&self) -> u64 {
         self.tally.orders - self.tally.answered
     }
 
@@ -131,7 +131,7 @@ impl Report {
     }
 
     /// Fails the run when an order went unanswered or too many were refused.
-    pub(super) fn verdict(&self, options: &Options) -> anyhow::Result<()> {
+    pub(crate) fn verdict(&self, options: &Options) -> anyhow::Result<()> {
         let t = &self.tally;
         ensure!(
             self.unanswered() == 0,

@@ -10,9 +10,9 @@ use fixvenue::runtime::RuntimeError;
 
 use super::Options;
 
-pub(super) struct RunningVenue {
-    pub(super) host: String,
-    pub(super) port: u16,
+pub(crate) struct RunningVenue {
+    pub(crate) host: String,
+    pub(crate) port: u16,
     pub(super) inner: Option<InProcess>,
 }
 
@@ -33,7 +33,15 @@ impl RunningVenue {
 
     /// A venue on 127.0.0.1, port 0, in a fresh directory under the system's temporary directory, with the
     /// sessions `<prefix>1..N` -> `<target>`.
-    pub(super) async fn start(options: &Options) -> anyhow::Result<RunningVenue> {
+    pub(crate) async fn start(options: &Options) -> anyhow::Result<RunningVenue> {
+        RunningVenue::start_with(options, "").await
+    }
+
+    /// The same with `extra_sessions` (`[SESSION]` sections) after the generated ones.
+    pub(crate) async fn start_with(
+        options: &Options,
+        extra_sessions: &str,
+    ) -> anyhow::Result<RunningVenue> {
         let dir = std::env::temp_dir().join(format!(
             "fixvenue-bench-e2e-{}-{}",
             std::process::id(),
@@ -42,7 +50,7 @@ impl RunningVenue {
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
         let cfg = dir.join("sessions.cfg");
-        std::fs::write(&cfg, session_config(options))?;
+        std::fs::write(&cfg, session_config(options) + extra_sessions)?;
         let (shutdown, rx) = watch::channel(false);
         let serve = fixvenue::runtime::ServeOptions {
             sessions: vec![cfg],
@@ -68,7 +76,7 @@ impl RunningVenue {
         })
     }
 
-    pub(super) async fn stop(self) -> anyhow::Result<()> {
+    pub(crate) async fn stop(self) -> anyhow::Result<()> {
         let Some(v) = self.inner else {
             return Ok(());
         };

@@ -101,7 +101,7 @@ pub(super) struct Op {
     pub(super) measured: bool,
 }
 
-pub(super) struct Workload {
+pub(crate) struct Workload {
     pub(super) sessions: Vec<Vec<Op>>,
     pub(super) tick: Decimal,
     pub(super) lot: Decimal,

@@ -24,7 +24,13 @@ impl Gateway {
                     s.cancel_on_disconnect = cancel_on_disconnect;
                 }
             }
-            Input::Disconnected { session } => self.disconnected(session),
+            Input::Disconnected { session } => {
+                self.md.disconnected(session);
+                self.disconnected(session)
+            }
+            Input::MarketData { session, inbound } => {
+                self.md.request(session, inbound, &mut out.market_data)
+            }
             Input::Answer { session, msg, .. } => {
                 if session < self.sessions.len() {
                     self.answer(session, msg, out);

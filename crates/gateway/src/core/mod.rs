@@ -34,11 +34,13 @@
 //! - `trades`: the trade log's records of released trades.
 //! - `intake`: [`Gateway::input`] and the time: each input routed to its handling.
 //! - `release`: [`Gateway::released`] and [`Gateway::replay`]: each command's events applied, one function an
-//!   event, and its reports built.
+//!   event, and its reports built; market data (the `marketdata` crate) is given each command's events too.
+//! - `market`: what the gateway thread tells market data (a subscriber fell behind) and reads of it.
 
 mod checks;
 mod handling;
 mod intake;
+mod market;
 mod order;
 mod release;
 mod reports;

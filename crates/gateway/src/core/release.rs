@@ -41,12 +41,7 @@ impl Gateway {
         origin: &[u8],
         events: &[Event],
     ) -> Vec<TradeRecord> {
-        let mut out = Output::default();
-        self.admit(record.seq, &record.command, origin);
-        self.submitted_seq = record.seq;
-        self.apply(record, origin, events, &mut out, false);
-        self.released_seq = record.seq;
-        out.trades
+        self.replay_as(record, origin, events, false).trades
     }
 
     /// [`Gateway::replay`], building the command's reports as its release did (same ExecIDs, same content but
@@ -59,13 +54,25 @@ impl Gateway {
         events: &[Event],
         messages: &mut Vec<(usize, AppMessage)>,
     ) -> Vec<TradeRecord> {
+        let mut out = self.replay_as(record, origin, events, true);
+        messages.append(&mut out.messages);
+        out.trades
+    }
+
+    fn replay_as(
+        &mut self,
+        record: &Sequenced,
+        origin: &[u8],
+        events: &[Event],
+        send: bool,
+    ) -> Output {
         let mut out = Output::default();
         self.admit(record.seq, &record.command, origin);
         self.submitted_seq = record.seq;
-        self.apply(record, origin, events, &mut out, true);
+        self.apply(record, origin, events, &mut out, send);
+        self.md.replay(record.ts_ns, events);
         self.released_seq = record.seq;
-        messages.append(&mut out.messages);
-        out.trades
+        out
     }
 
     /// A durable batch: its reports, in order, with the held answers between them.
@@ -73,8 +80,11 @@ impl Gateway {
         for (i, record) in batch.commands.iter().enumerate() {
             self.flush_held(record.seq - 1, record.ts_ns, out);
             self.apply(record, batch.origin_of(i), batch.events_of(i), out, true);
+            self.md
+                .command(record.ts_ns, batch.events_of(i), &mut out.market_data);
             self.released_seq = record.seq;
         }
+        self.md.end_batch(&mut out.market_data);
         let now = batch.commands.last().map_or(0, |r| r.ts_ns);
         self.flush_held(self.released_seq, now, out);
     }
@@ -169,7 +179,10 @@ impl Gateway {
             Event::Replenished {
                 order_id, state, ..
             } => self.update(order_id, state),
-            Event::Level { .. } | Event::Status { .. } | Event::Balance { .. } => {}
+            Event::Level { .. }
+            | Event::Queue { .. }
+            | Event::Status { .. }
+            | Event::Balance { .. } => {}
         }
     }
 

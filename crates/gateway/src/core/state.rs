@@ -10,6 +10,7 @@ use bytes::BytesMut;
 
 use engine::{AccountId, InstrumentId, InstrumentSpec, NewOrder, OrderId, Seq, SessionId};
 use journal::sequencer::{Submission, SubmitError, Submitter};
+use marketdata::{MarketData, MdInbound};
 use session::Routing;
 use session::app::AppMessage;
 use store::trades::TradeRecord;
@@ -62,6 +63,11 @@ pub enum Input {
         in_seq: u64,
         msg: AppMessage,
     },
+    /// A market-data, reference-data or status request (V, x, e, g): answered by market data at once.
+    MarketData {
+        session: usize,
+        inbound: MdInbound,
+    },
 }
 
 /// What the gateway asks for; the caller carries it out in this order: trades, messages. (Commands go to the
@@ -70,6 +76,9 @@ pub enum Input {
 pub struct Output {
     pub messages: Vec<(usize, AppMessage)>,
     pub trades: Vec<TradeRecord>,
+    /// Market data, reference data and status (W, X, Y, y, f, h): sent after `messages`, never stored for
+    /// resend, and dropped rather than waited for when the session's queue has no room (slow subscribers).
+    pub market_data: Vec<(usize, AppMessage)>,
 }
 
 /// The venue's instruments and accounts, as configured.
@@ -166,6 +175,8 @@ pub struct Gateway {
     pub(super) expiries: BTreeSet<(i64, u64)>,
     /// The next instrument close after the last time submitted.
     pub(super) time_due_ns: i64,
+    /// Market data: the books rebuilt from released events, subscriptions, their messages.
+    pub(super) md: MarketData,
 }
 
 impl Gateway {
@@ -186,6 +197,17 @@ impl Gateway {
             account_names.insert(*id, name.clone());
             account_next = account_next.max(id.0 + 1);
         }
+        let md = MarketData::new(
+            market.instruments.clone(),
+            market.currencies.clone(),
+            &sessions
+                .iter()
+                .map(|s| marketdata::Style {
+                    time_precision: s.dialect.time_precision,
+                    venue_extensions: s.dialect.venue_extensions,
+                })
+                .collect::<Vec<_>>(),
+        );
         let session_by_id = sessions
             .iter()
             .enumerate()
@@ -223,6 +245,7 @@ impl Gateway {
             scratch: BytesMut::with_capacity(512),
             expiries: BTreeSet::new(),
             time_due_ns: i64::MIN,
+            md,
         }
     }
 

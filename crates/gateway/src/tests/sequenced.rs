@@ -38,6 +38,9 @@ fn order_ids_and_exec_ids_follow_the_sequencers_numbers_beside_another_submitter
     let (sequencer, released) =
         Sequencer::start(engine, journal, SequencerConfig::default(), system_clock())
             .expect("starts");
+    // Released batches are collected as they come: the release channel is bounded, and a sequencer that cannot
+    // release stops taking submissions (the racer would wait for ever).
+    let collector = std::thread::spawn(move || released.into_iter().collect::<Vec<_>>());
     let mut gateway = Gateway::new(market, sessions(), 44);
     gateway.resume_after(0);
     gateway.attach(Box::new(sequencer.submitter()));
@@ -101,7 +104,7 @@ fn order_ids_and_exec_ids_follow_the_sequencers_numbers_beside_another_submitter
     // The engine's numbers, from what it released: each order's command, and every command's origin.
     let mut order_seq: HashMap<String, u64> = HashMap::new();
     let mut admin_seen = 0;
-    for batch in released {
+    for batch in collector.join().expect("collector") {
         for (i, record) in batch.commands.iter().enumerate() {
             match Origin::decode(batch.origin_of(i)) {
                 Ok(Origin::New { cl_ord_id, .. }) => {
