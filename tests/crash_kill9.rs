@@ -219,7 +219,7 @@ fn run_client(name: &'static str, seed: u64, shared: Arc<Shared>) -> RecoveringS
 fn pump_until(
     s: &mut RecoveringSession,
     shared: &Shared,
-    mut done: impl FnMut(&RecoveringSession) -> bool,
+    mut done: impl FnMut(&mut RecoveringSession) -> bool,
 ) -> bool {
     let deadline = (Instant::now() + SETTLE).min(*shared.settle_deadline.get().expect("settling"));
     while Instant::now() < deadline {
@@ -238,14 +238,6 @@ fn pump_until(
     done(s)
 }
 
-fn heartbeat_answers(s: &RecoveringSession, id: &str) -> bool {
-    s.received
-        .values()
-        .rev()
-        .take(200)
-        .any(|m| m.msg_type() == "0" && m.get(112) == Some(id))
-}
-
 fn settle_and_check(s: &mut RecoveringSession) {
     let shared = SHARED.get().expect("shared state").clone();
     let name = s.sender().to_string();
@@ -256,8 +248,13 @@ fn settle_and_check(s: &mut RecoveringSession) {
             .push(format!("{name}: not logged on and synced within {SETTLE:?} of the last restart"));
         return;
     }
-    s.send_text("1", "112=FINAL|");
-    if !pump_until(s, &shared, |s| heartbeat_answers(s, "FINAL") && !s.resend_pending()) {
+    s.test_request("FINAL");
+    if !pump_until(s, &shared, |s| {
+        if s.state == State::Ready && !s.tests_answered.contains("FINAL") && !s.test_pending() {
+            s.test_request("FINAL");
+        }
+        s.tests_answered.contains("FINAL") && !s.resend_pending()
+    }) {
         s.violations
             .push(format!("{name}: the final TestRequest was not answered within {SETTLE:?}"));
         return;
@@ -265,10 +262,30 @@ fn settle_and_check(s: &mut RecoveringSession) {
     println!("{name}: synced, {} unanswered", unanswered(s).len());
     // Every order and cancel the venue took is answered (given time for answers still in flight).
     pump_until(s, &shared, |s| unanswered(s).is_empty());
-    for (seq, id) in unanswered(s) {
+    // Each one is asked about (OrderStatusRequest), so that the report says whether the venue entered it (its
+    // reports lost: item 4) or took its number without it (item 3).
+    let missing = unanswered(s);
+    for (seq, id) in &missing {
+        let sent = &s.sent[seq];
+        if sent.msg_type == "D" {
+            let side = body_field(&sent.body, "54").unwrap_or("1").to_string();
+            s.send_text("H", &format!("11={id}|790=DIAG-{id}|55=ZVZZT|54={side}|"));
+        }
+    }
+    pump_until(s, &shared, |s| {
+        missing.iter().all(|(seq, id)| {
+            s.sent[seq].msg_type != "D" || s.received.values().rev().take(400).any(|m| m.get(790) == Some(&format!("DIAG-{id}")))
+        })
+    });
+    for (seq, id) in missing {
+        let status = s
+            .received
+            .values()
+            .find(|m| m.get(790) == Some(&format!("DIAG-{id}")))
+            .map_or("no answer".to_string(), |m| m.text());
         let evidence = s.evidence(&[format!("11={id}|"), format!("|45={seq}|")], 60);
         s.violations.push(format!(
-            "{name}: order/cancel {id} (MsgSeqNum {seq}) taken by the venue and never answered\n    {}",
+            "{name}: order/cancel {id} (MsgSeqNum {seq}) taken by the venue and never answered; its status now: {status}\n    {}",
             evidence.join("\n    ")
         ));
     }
@@ -284,15 +301,22 @@ fn settle_and_check(s: &mut RecoveringSession) {
     println!("{name}: full resend checked up to {upto}");
     // Every acknowledged order is known, with at least the CumQty acknowledged.
     let mut acked: BTreeMap<String, (String, char, Decimal)> = BTreeMap::new(); // OrderID -> (ClOrdID, side, cum)
-    let mut orig_of: HashMap<String, String> = HashMap::new(); // OrderID -> first ClOrdID
+    // OrderID -> the order's own ClOrdID: from its New report, else from any report not of a cancel.
+    let mut orig_of: HashMap<String, String> = HashMap::new();
+    let mut new_seen: HashSet<String> = HashSet::new();
     for m in s.received.values().filter(|m| m.msg_type() == "8") {
         let (Some(order_id), Some(cum)) = (m.get(37), m.get(14)) else {
             continue;
         };
         if m.get(150) == Some("0") {
+            new_seen.insert(order_id.to_string());
             orig_of.insert(order_id.to_string(), m.field(11).to_string());
+        } else if m.get(41).is_none() {
+            orig_of
+                .entry(order_id.to_string())
+                .or_insert_with(|| m.field(11).to_string());
         }
-        if m.get(39) == Some("8") {
+        if m.get(39) == Some("8") || m.get(150) == Some("I") {
             continue;
         }
         let cum: Decimal = cum.parse().unwrap_or_default();
@@ -306,17 +330,22 @@ fn settle_and_check(s: &mut RecoveringSession) {
         if let Some(orig) = orig_of.get(order_id) {
             entry.0 = orig.clone();
         }
+        if !new_seen.contains(order_id) {
+            let evidence = s.evidence(&[format!("|37={order_id}|")], 30);
+            s.violations.push(format!(
+                "{name}: the New report of order {order_id} ({}) never reached its session, its later reports did\n    {}",
+                entry.0,
+                evidence.join("\n    ")
+            ));
+        }
     }
     let mut asked: HashMap<String, (String, String, Decimal)> = HashMap::new(); // 790 -> (OrderID, ClOrdID, cum)
     let entries: Vec<_> = acked.into_iter().collect();
     for chunk in entries.chunks(100) {
         for (order_id, (cl_ord_id, side, cum)) in chunk {
             if cl_ord_id.is_empty() {
-                let evidence = s.evidence(&[format!("|37={order_id}|")], 30);
-                s.violations.push(format!(
-                    "{name}: order {order_id} reported without its New report\n    {}",
-                    evidence.join("\n    ")
-                ));
+                s.violations
+                    .push(format!("{name}: order {order_id} reported only as a cancel's"));
                 continue;
             }
             let req = format!("ST-{order_id}");

@@ -29,6 +29,9 @@ use crate::stream::Endpoint;
 /// How long a ResendRequest may go unserved before it is a violation.
 pub const RESEND_WAIT: Duration = Duration::from_secs(15);
 
+/// How long a TestRequest may go unanswered before it is sent again.
+pub const TEST_REQUEST_AGAIN: Duration = Duration::from_secs(2);
+
 /// Session-level message types: gap-filled on a resend, never resent.
 pub const ADMIN_TYPES: [&str; 7] = ["0", "1", "2", "3", "4", "5", "A"];
 
@@ -92,6 +95,11 @@ pub struct RecoveringSession {
     resend_outstanding: Option<(u64, Instant)>,
     /// The TestRequest that syncs a new connection.
     sync_id: Option<String>,
+    /// A TestRequest not answered yet, and when it was last sent: sent again after [`TEST_REQUEST_AGAIN`] (a gap
+    /// fill of ours may have covered it, as FIX allows).
+    test_pending: Option<(String, Instant)>,
+    /// TestReqIDs answered.
+    pub tests_answered: BTreeSet<String>,
     /// A full resend being checked: the next number it must bring.
     replay_next: Option<u64>,
     pub violations: Vec<String>,
@@ -118,6 +126,8 @@ impl RecoveringSession {
             next_in: 1,
             resend_outstanding: None,
             sync_id: None,
+            test_pending: None,
+            tests_answered: BTreeSet::new(),
             replay_next: None,
             violations: Vec::new(),
             trace: Vec::new(),
@@ -136,6 +146,10 @@ impl RecoveringSession {
     }
 
     /// Whether a ResendRequest of ours is still being served.
+    pub fn test_pending(&self) -> bool {
+        self.test_pending.is_some()
+    }
+
     pub fn resend_pending(&self) -> bool {
         self.resend_outstanding.is_some()
     }
@@ -159,6 +173,7 @@ impl RecoveringSession {
         self.state = State::Disconnected;
         self.resend_outstanding = None;
         self.sync_id = None;
+        self.test_pending = None;
         self.client.put_connection(None);
     }
 
@@ -233,6 +248,12 @@ impl RecoveringSession {
                     self.lost("unreadable input");
                 }
             }
+        }
+        if self.state != State::Disconnected
+            && let Some((id, since)) = self.test_pending.clone()
+            && since.elapsed() > TEST_REQUEST_AGAIN
+        {
+            self.test_request(&id);
         }
         if let Some((_, since)) = self.resend_outstanding
             && since.elapsed() > RESEND_WAIT
@@ -347,11 +368,17 @@ impl RecoveringSession {
                 if self.state == State::LoggingOn {
                     self.state = State::Syncing;
                     let id = format!("SYNC-{}", self.connections);
-                    self.send_text("1", &format!("112={id}|"));
+                    self.test_request(&id);
                     self.sync_id = Some(id);
                 }
             }
             "0" => {
+                if let Some(id) = m.get(112) {
+                    self.tests_answered.insert(id.to_string());
+                    if self.test_pending.as_ref().is_some_and(|(p, _)| p == id) {
+                        self.test_pending = None;
+                    }
+                }
                 if self.sync_id.is_some() && m.get(112) == self.sync_id.as_deref() {
                     self.sync_id = None;
                     self.state = State::Ready;
@@ -370,6 +397,13 @@ impl RecoveringSession {
             _ => {}
         }
         if admin { None } else { Some(m) }
+    }
+
+    /// Sends a TestRequest `id`, again every [`TEST_REQUEST_AGAIN`] until it is answered (see `tests_answered`)
+    /// while the connection lasts.
+    pub fn test_request(&mut self, id: &str) {
+        self.send_text("1", &format!("112={id}|"));
+        self.test_pending = Some((id.to_string(), Instant::now()));
     }
 
     /// Answers a ResendRequest: application messages again (PossDupFlag=Y, OrigSendingTime, their numbers), runs
