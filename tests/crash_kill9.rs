@@ -99,9 +99,7 @@ fn body_field<'a>(body: &'a str, tag: &str) -> Option<&'a str> {
 }
 
 fn now_text() -> String {
-    chrono::Utc::now()
-        .format("%Y%m%d-%H:%M:%S%.3f")
-        .to_string()
+    chrono::Utc::now().format("%Y%m%d-%H:%M:%S%.3f").to_string()
 }
 
 /// The ClOrdIDs and numbers of everything a session sent that wants an answer (orders, cancels), and whether each
@@ -129,7 +127,8 @@ fn unanswered(s: &RecoveringSession) -> Vec<(u64, String)> {
         .filter(|(_, m)| m.msg_type == "D" || m.msg_type == "F")
         .filter_map(|(seq, m)| {
             let id = body_field(&m.body, "11").unwrap_or("");
-            (!answered_ids.contains(id) && !answered_seqs.contains(seq)).then(|| (*seq, id.to_string()))
+            (!answered_ids.contains(id) && !answered_seqs.contains(seq))
+                .then(|| (*seq, id.to_string()))
         })
         .collect()
 }
@@ -243,9 +242,12 @@ fn settle_and_check(s: &mut RecoveringSession) {
     let name = s.sender().to_string();
     // Synced, no gap of ours open, and the venue has taken every number we sent: the answer to a TestRequest
     // sent last comes after the venue processed (or asked again for) everything before it.
-    if !pump_until(s, &shared, |s| s.state == State::Ready && !s.resend_pending()) {
-        s.violations
-            .push(format!("{name}: not logged on and synced within {SETTLE:?} of the last restart"));
+    if !pump_until(s, &shared, |s| {
+        s.state == State::Ready && !s.resend_pending()
+    }) {
+        s.violations.push(format!(
+            "{name}: not logged on and synced within {SETTLE:?} of the last restart"
+        ));
         return;
     }
     s.test_request("FINAL");
@@ -255,8 +257,9 @@ fn settle_and_check(s: &mut RecoveringSession) {
         }
         s.tests_answered.contains("FINAL") && !s.resend_pending()
     }) {
-        s.violations
-            .push(format!("{name}: the final TestRequest was not answered within {SETTLE:?}"));
+        s.violations.push(format!(
+            "{name}: the final TestRequest was not answered within {SETTLE:?}"
+        ));
         return;
     }
     println!("{name}: synced, {} unanswered", unanswered(s).len());
@@ -274,7 +277,12 @@ fn settle_and_check(s: &mut RecoveringSession) {
     }
     pump_until(s, &shared, |s| {
         missing.iter().all(|(seq, id)| {
-            s.sent[seq].msg_type != "D" || s.received.values().rev().take(400).any(|m| m.get(790) == Some(&format!("DIAG-{id}")))
+            s.sent[seq].msg_type != "D"
+                || s.received
+                    .values()
+                    .rev()
+                    .take(400)
+                    .any(|m| m.get(790) == Some(&format!("DIAG-{id}")))
         })
     });
     for (seq, id) in missing {
@@ -344,8 +352,9 @@ fn settle_and_check(s: &mut RecoveringSession) {
     for chunk in entries.chunks(100) {
         for (order_id, (cl_ord_id, side, cum)) in chunk {
             if cl_ord_id.is_empty() {
-                s.violations
-                    .push(format!("{name}: order {order_id} reported only as a cancel's"));
+                s.violations.push(format!(
+                    "{name}: order {order_id} reported only as a cancel's"
+                ));
                 continue;
             }
             let req = format!("ST-{order_id}");
@@ -379,13 +388,20 @@ fn settle_and_check(s: &mut RecoveringSession) {
             Some(m) if m.get(39) == Some("8") || m.get(37) != Some(order_id.as_str()) => {
                 Some(format!("unknown to the venue: {}", m.text()))
             }
-            Some(m) if m.get(14).and_then(|v| v.parse::<Decimal>().ok()).is_none_or(|c| c < *cum) => {
+            Some(m)
+                if m.get(14)
+                    .and_then(|v| v.parse::<Decimal>().ok())
+                    .is_none_or(|c| c < *cum) =>
+            {
                 Some(format!("CumQty below the {cum} acknowledged: {}", m.text()))
             }
             Some(_) => None,
         };
         if let Some(problem) = problem {
-            let evidence = s.evidence(&[format!("11={cl_ord_id}|"), format!("41={cl_ord_id}|")], 60);
+            let evidence = s.evidence(
+                &[format!("11={cl_ord_id}|"), format!("41={cl_ord_id}|")],
+                60,
+            );
             s.violations.push(format!(
                 "{name}: acknowledged order {cl_ord_id} ({order_id}) {problem}\n    {}",
                 evidence.join("\n    ")
@@ -434,7 +450,11 @@ fn check_across(sessions: &[RecoveringSession]) -> Vec<String> {
                 && let Some(match_id) = m.get(527)
             {
                 let sides = trades.entry(match_id.to_string()).or_default();
-                let side = (name.to_string(), m.field(54).to_string(), exec_id.to_string());
+                let side = (
+                    name.to_string(),
+                    m.field(54).to_string(),
+                    exec_id.to_string(),
+                );
                 if !sides.contains(&side) {
                     sides.push(side);
                 }
@@ -551,7 +571,8 @@ fn sigkill_under_load_loses_no_report_and_takes_no_number_without_its_order() {
     );
     if !violations.is_empty() {
         for s in &sessions {
-            let path = std::env::temp_dir().join(format!("crash_kill9-{seed}-{}.trace", s.sender()));
+            let path =
+                std::env::temp_dir().join(format!("crash_kill9-{seed}-{}.trace", s.sender()));
             std::fs::write(&path, s.trace.join("\n")).unwrap();
             eprintln!("{}'s trace: {}", s.sender(), path.display());
         }

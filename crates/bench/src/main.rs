@@ -112,6 +112,10 @@ struct E2eArgs {
     /// Orders outstanding per session without --rate.
     #[arg(long, default_value_t = bench::e2e::WINDOW_CLOSED_DEFAULT, value_parser = clap::value_parser!(u32).range(1..=i64::from(bench::e2e::WINDOW_MAX)))]
     window: u32,
+    /// Extra sessions <prefix>SLOW1..N that log on, send orders (IOC, at the collar's lowest price) and never read
+    /// their socket; the figures are the other sessions'. A remote venue must have these sessions configured.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=i64::from(bench::e2e::SESSIONS_MAX)))]
+    slow_sessions: u32,
 }
 
 impl E2eArgs {
@@ -138,6 +142,7 @@ impl E2eArgs {
             venue_toml: self.venue,
             reject_pct_max: self.max_reject_pct,
             window: self.window,
+            slow_sessions: self.slow_sessions,
         }
     }
 }

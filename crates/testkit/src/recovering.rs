@@ -186,7 +186,10 @@ impl RecoveringSession {
             return false;
         }
         self.connections += 1;
-        self.note(format!("-- connected to {port} (connection {})", self.connections));
+        self.note(format!(
+            "-- connected to {port} (connection {})",
+            self.connections
+        ));
         let reset = if self.connections == 1 && self.sent.is_empty() {
             "141=Y|"
         } else {
@@ -322,7 +325,11 @@ impl RecoveringSession {
             ));
             return None;
         } else if seq < self.next_in && !m.is_poss_dup() && !gap_fill {
-            self.violation(format!("MsgSeqNum {seq} below {}: {}", self.next_in, m.text()));
+            self.violation(format!(
+                "MsgSeqNum {seq} below {}: {}",
+                self.next_in,
+                m.text()
+            ));
         }
         if gap_fill {
             let new: u64 = m.get(36).and_then(|v| v.parse().ok()).unwrap_or(0);
@@ -391,7 +398,10 @@ impl RecoveringSession {
             }
             "2" => self.serve_resend(&m),
             "5" => {
-                self.note(format!("-- Logout from the venue: {}", m.get(58).unwrap_or("")));
+                self.note(format!(
+                    "-- Logout from the venue: {}",
+                    m.get(58).unwrap_or("")
+                ));
                 self.lost("Logout");
             }
             _ => {}
@@ -476,9 +486,19 @@ impl RecoveringSession {
     /// The trace lines that contain any of `needles`, plus, within two seconds of them, the connection events and
     /// the session messages that shape the numbers (Logon, ResendRequest, SequenceReset); at most `max` lines.
     pub fn evidence(&self, needles: &[String], max: usize) -> Vec<String> {
-        let at = |l: &str| -> u128 { l.split_whitespace().next().and_then(|t| t.parse().ok()).unwrap_or(0) };
+        let at = |l: &str| -> u128 {
+            l.split_whitespace()
+                .next()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0)
+        };
         let hit = |l: &str| needles.iter().any(|n| l.contains(n.as_str()));
-        let times: Vec<u128> = self.trace.iter().filter(|l| hit(l)).map(|l| at(l)).collect();
+        let times: Vec<u128> = self
+            .trace
+            .iter()
+            .filter(|l| hit(l))
+            .map(|l| at(l))
+            .collect();
         let (Some(first), Some(last)) = (times.iter().min(), times.iter().max()) else {
             return Vec::new();
         };
@@ -491,9 +511,7 @@ impl RecoveringSession {
         };
         self.trace
             .iter()
-            .filter(|l| {
-                hit(l) || (control(l) && at(l) + 2000 >= *first && at(l) <= last + 2000)
-            })
+            .filter(|l| hit(l) || (control(l) && at(l) + 2000 >= *first && at(l) <= last + 2000))
             .take(max)
             .cloned()
             .collect()
