@@ -6,6 +6,7 @@
 //! the index to reach the log's durable tail. If the indexer stops (a sled error), the channel closes and the
 //! venue stops (fail closed): nothing is acknowledged that the index could not serve later.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, sync_channel};
 use std::thread::JoinHandle;
@@ -46,12 +47,15 @@ pub enum IndexError {
 }
 
 /// What start-up found and did.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct CatchUp {
     pub records: u64,
     pub last_index: u64,
     /// Records applied to sled at start-up (those past its mark).
     pub indexed: u64,
+    /// Per session, the journal sequence number through which its reports are logged (sessions never marked are
+    /// absent: none of their reports is known to be logged).
+    pub reports_through: HashMap<String, u64>,
 }
 
 /// The running session log: its writer, the indexer behind it, and how far the indexer got.
@@ -94,7 +98,16 @@ pub fn start(
     let mut batch_first = 0;
     let mut failed = None;
     let mut indexed = 0;
+    let mut reports_through: HashMap<String, u64> = HashMap::new();
     let opened = SessionLog::open(&dir, SessionLogOptions::default(), |index, record| {
+        if let Record::SeqNums(numbers) | Record::Reset(numbers) = record
+            && numbers.reports_through > 0
+        {
+            let through = reports_through
+                .entry(numbers.session_id.clone())
+                .or_default();
+            *through = (*through).max(numbers.reports_through);
+        }
         if index <= mark || failed.is_some() {
             return;
         }
@@ -136,6 +149,7 @@ pub fn start(
         records: recovery.records,
         last_index: recovery.last_index,
         indexed,
+        reports_through,
     };
     let (sink, committed) = sync_channel(INDEX_QUEUE_TURNS);
     let writer = SessionLogWriter::start_with(log, WriterConfig::default(), Some(sink))

@@ -59,6 +59,8 @@ pub enum RuntimeError {
     Serve(#[from] ServeError),
     #[error(transparent)]
     SessionLog(#[from] IndexError),
+    #[error("rebuilding reports from the journal")]
+    Rebuild(#[source] crate::net::SendError),
     #[error("cannot create or make private the data directory {path}")]
     DataDir {
         path: String,
@@ -325,7 +327,7 @@ pub async fn bind(settings: &SessionSettings, data_dir: &Path) -> Result<Server,
     create_data_dir(data_dir, venue_config::DATA_FILE_MODE_DEFAULT)?;
     let dict = Arc::new(Dictionary::fix44().map_err(RuntimeError::Dictionary)?);
     let store = SessionStore::open(&Db::open(data_dir)?)?;
-    let logging = start_session_log(&store, data_dir).await?;
+    let (logging, _) = start_session_log(&store, data_dir).await?;
     let mut apps = |_: usize, _: &config::SessionConfig| {
         Box::new(NotAvailable) as Box<dyn session::app::Application>
     };
@@ -351,7 +353,7 @@ pub async fn bind(settings: &SessionSettings, data_dir: &Path) -> Result<Server,
 async fn start_session_log(
     store: &SessionStore,
     data_dir: &Path,
-) -> Result<SessionLogging, RuntimeError> {
+) -> Result<(SessionLogging, indexer::CatchUp), RuntimeError> {
     let (store, data_dir) = (store.clone(), data_dir.to_path_buf());
     let (logging, catch_up) =
         tokio::task::spawn_blocking(move || indexer::start(&store, &data_dir))
@@ -363,7 +365,7 @@ async fn start_session_log(
         indexed_at_start = catch_up.indexed,
         "session log opened, sled brought up to its tail"
     );
-    Ok(logging)
+    Ok((logging, catch_up))
 }
 
 /// Creates the data directory private (see [`crate::private`]) and brings what is already in it to `file_mode`.
@@ -423,17 +425,40 @@ pub async fn start(
         .collect();
     let boot_us = chrono::Utc::now().timestamp_micros();
     let mut core = Gateway::new(market, sessions, boot_us);
+    // The session log first: it says through which command each session's reports are logged.
+    let (logging, catch_up) = start_session_log(&store, &options.data_dir).await?;
+    let marks: Vec<u64> = core
+        .sessions()
+        .map(|s| catch_up.reports_through.get(&s.id).copied().unwrap_or(0))
+        .collect();
+    let rebuild_after = marks.iter().copied().min().unwrap_or(u64::MAX);
     // Replay: engine, gateway and trade log check in one pass over the journal.
     let journal_dir = journal_dir(&options.data_dir);
-    let (engine, journal, core, trades) = tokio::task::spawn_blocking(move || {
+    let (engine, journal, core, trades, rebuilt) = tokio::task::spawn_blocking(move || {
         let mut check = trades.checker();
         let mut mismatch = None;
+        let mut rebuilt = Vec::new();
+        let mut messages = Vec::new();
         let recovered = recover(
             &journal_dir,
             JournalOptions::default(),
             engine,
             |record, origin, events| {
-                for trade in core.replay(record, origin, events) {
+                // Reports of commands after a session's mark may never have been logged (a crash between the
+                // journal's commit and the session log's): built again, PossResend=Y, same ExecIDs.
+                let trades = if record.seq > rebuild_after {
+                    let trades = core.replay_reports(record, origin, events, &mut messages);
+                    for (session, mut msg) in messages.drain(..) {
+                        if record.seq > marks[session] {
+                            msg.routing.poss_resend = true;
+                            rebuilt.push((session, record.seq, msg));
+                        }
+                    }
+                    trades
+                } else {
+                    core.replay(record, origin, events)
+                };
+                for trade in trades {
                     if mismatch.is_none()
                         && let Err(e) = check.next(&trade)
                     {
@@ -456,7 +481,7 @@ pub async fn start(
             "journal replayed, trade log checked"
         );
         core.resume_after(journal.last_seq());
-        Ok((engine, journal, core, trades))
+        Ok((engine, journal, core, trades, rebuilt))
     })
     .await
     .map_err(task_failed("journal"))??;
@@ -468,7 +493,6 @@ pub async fn start(
         Box::new(GatewayApp::new(index, config, input_tx.clone()))
             as Box<dyn session::app::Application>
     };
-    let logging = start_session_log(&store, &options.data_dir).await?;
     let server = Server::bind(
         &settings,
         store.clone(),
@@ -480,6 +504,7 @@ pub async fn start(
     .await?;
     drop(input_tx);
     let handle = server.handle();
+    deliver_rebuilt(&handle, &core, rebuilt).await?;
     let gateway = GatewayThread::start(
         core,
         sequencer,
@@ -511,6 +536,47 @@ pub async fn start(
         Ok(())
     });
     Ok(Running { addrs, done })
+}
+
+/// Hands the reports rebuilt from the journal to their sessions (all disconnected: nothing is accepted yet), then
+/// marks them reported: each session gets them by the ordinary gap and resend at its next Logon.
+async fn deliver_rebuilt(
+    venue: &crate::net::VenueHandle,
+    core: &Gateway,
+    rebuilt: Vec<(usize, u64, session::app::AppMessage)>,
+) -> Result<(), RuntimeError> {
+    if rebuilt.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<(String, String)> = core
+        .sessions()
+        .map(|s| (s.venue_comp_id.clone(), s.client_comp_id.clone()))
+        .collect();
+    let venue = venue.clone();
+    tokio::task::spawn_blocking(move || {
+        let count = rebuilt.len();
+        let mut through: Vec<u64> = vec![0; ids.len()];
+        for (session, seq, msg) in rebuilt {
+            let (ours, theirs) = &ids[session];
+            venue.send(ours, theirs, msg).map_err(RuntimeError::Rebuild)?;
+            through[session] = through[session].max(seq);
+        }
+        for (session, seq) in through.into_iter().enumerate() {
+            if seq > 0 {
+                let (ours, theirs) = &ids[session];
+                venue
+                    .reported_through(ours, theirs, seq)
+                    .map_err(RuntimeError::Rebuild)?;
+            }
+        }
+        tracing::warn!(
+            reports = count,
+            "reports of journaled commands missing from the session log rebuilt from the journal (PossResend=Y)"
+        );
+        Ok(())
+    })
+    .await
+    .map_err(task_failed("report rebuild"))?
 }
 
 /// The shutdown the server runs under: the caller's, or a failure of a part the venue cannot run without (the

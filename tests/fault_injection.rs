@@ -1,49 +1,27 @@
 //! Fault injection: the session log's fdatasync fails while a trading session is logged on. No acknowledgement of
 //! an order taken after the failure reaches the client; the session is logged out saying why (or its connection
 //! closed when even the Logout cannot be logged), and the venue stops with an error (a non-zero exit from `serve`).
+//! Restarted on the same data dir, the venue rebuilds the order's acknowledgement from the journal (PossResend=Y,
+//! by the ordinary gap and resend), and the order is in the book once, whatever the client resends.
 //!
 //! Its own test binary: the fault is switched on for every session log of the process.
 
+mod support;
+
 use std::time::Duration;
 
-use fixvenue::runtime::{ServeOptions, start};
+use fixvenue::runtime::start;
+use support::{order, trading_client1};
 use testkit::{Client, Endpoint};
 use tokio::sync::watch;
-
-const SESSIONS_CFG: &str = "\
-[DEFAULT]
-BeginString=FIX.4.4
-SenderCompID=FIXVENUE
-SocketAcceptAddress=127.0.0.1
-SocketAcceptPort=0
-NonStopSession=Y
-LogoutTimeout=1
-SessionRole=trading
-
-[SESSION]
-TargetCompID=CLIENT1
-";
 
 /// Generous: the machine may be loaded; nothing here waits on a timer of the venue's.
 const WAIT: Duration = Duration::from_secs(30);
 
-fn order(id: &str) -> String {
-    format!(
-        "35=D|11={id}|55=ZVZZT|54=1|60={}|38=10|40=2|44=5.00|59=1|",
-        chrono::Utc::now().format("%Y%m%d-%H:%M:%S%.3f")
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_session_log_fdatasync_lets_no_acknowledgement_out_and_stops_the_venue() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("sessions.cfg");
-    std::fs::write(&cfg, SESSIONS_CFG).unwrap();
-    let options = ServeOptions {
-        sessions: vec![cfg],
-        venue: None,
-        data_dir: dir.path().join("data"),
-    };
+    let options = trading_client1(dir.path());
     let (_shutdown, rx) = watch::channel(false);
     let running = start(&options, rx).await.unwrap();
     let port = running.addrs[0].addr.port();
@@ -86,4 +64,79 @@ async fn a_failed_session_log_fdatasync_lets_no_acknowledgement_out_and_stops_th
         chain.contains("os error 5") || chain.contains("session log"),
         "{chain}"
     );
+
+    // The disk works again; the venue restarts on the same data dir.
+    journal::wal::fault::clear();
+    let (shutdown, rx) = watch::channel(false);
+    let running = start(&options, rx).await.unwrap();
+    let port = running.addrs[0].addr.port();
+    c.connect(&Endpoint::local(port)).await.unwrap();
+    let logon_out = c.stamp.next_out;
+    c.send("35=A|98=0|108=30|").await.unwrap();
+    let mut acks_after = Vec::new();
+    let mut asked = false;
+    while acks_after.is_empty() {
+        let m = c
+            .recv_raw(WAIT)
+            .await
+            .unwrap()
+            .expect("the venue answers within the wait");
+        let seq: u64 = m.get(34).unwrap().parse().unwrap();
+        match m.msg_type() {
+            "A" => {
+                // The venue's numbers went past what the client saw: ask for the gap (the rebuilt report).
+                if seq > c.next_in && !asked {
+                    asked = true;
+                    let from = c.next_in;
+                    c.send(&format!("35=2|7={from}|16=0|")).await.unwrap();
+                }
+                c.next_in = seq + 1;
+            }
+            "2" => {
+                // The venue did not keep AFTER as taken: resend it (PossDup) as a FIX engine does; the rest of
+                // the range is filled.
+                let begin: u64 = m.get(7).unwrap().parse().unwrap();
+                let resume = c.stamp.next_out;
+                for n in begin..logon_out {
+                    c.stamp.next_out = n;
+                    if n == logon_out - 1 {
+                        let resent =
+                            order("AFTER").replacen("35=D|", "35=D|43=Y|122=20261130-00:00:00|", 1);
+                        c.send(&resent).await.unwrap();
+                    } else {
+                        c.send(&format!("35=4|43=Y|123=Y|36={}|", n + 1))
+                            .await
+                            .unwrap();
+                    }
+                }
+                c.stamp.next_out = resume;
+            }
+            "8" if m.is("11=AFTER") => acks_after.push(m),
+            _ => {}
+        }
+    }
+    let ack = &acks_after[0];
+    assert!(ack.is("35=8|11=AFTER|39=0"), "{ack}");
+    // Rebuilt from the journal (PossResend), or the answer to the resent order (a status report): never a second
+    // entry, never a duplicate-ClOrdID reject.
+    assert!(ack.is("97=Y") || ack.is("150=I"), "{ack}");
+    c.send("35=H|11=AFTER|55=ZVZZT|54=1|").await.unwrap();
+    loop {
+        let m = c.recv_raw(WAIT).await.unwrap().expect("status answer");
+        assert!(!m.is("35=8|11=AFTER|150=8"), "{m}");
+        assert!(
+            !m.is("35=8|11=AFTER|150=0|!97"),
+            "a second acknowledgement: {m}"
+        );
+        if m.is("35=8|11=AFTER|150=I") && !m.is("43=Y") {
+            assert!(
+                m.is("39=0|151=10|14=0"),
+                "the order is in the book once: {m}"
+            );
+            break;
+        }
+    }
+    c.send("35=5|").await.unwrap();
+    let _ = shutdown.send(true);
+    running.done.await.unwrap().unwrap();
 }

@@ -23,12 +23,12 @@ use tokio_util::codec::Framed;
 
 use super::codec::{FixCodec, Inbound};
 use super::peer::CertificateNames;
-use super::records;
 use super::{
     FRAME_STARTED_TIMEOUT, READ_CHUNK_BYTES, Slot, TLS_HANDSHAKE_TIMEOUT, Venue, WRITE_TIMEOUT,
 };
+use super::{Queued, records};
 use fix::frame::SOH;
-use session::app::AppMessage;
+use session::app::Settled;
 use session::{Action, Event, Level, Outbound, RESEND_BATCH_MAX, SeqNums, Session};
 
 /// Bytes of a first message searched for its CompIDs.
@@ -130,7 +130,7 @@ pub const HANDOVER_WAIT: Duration = Duration::from_millis(500);
 /// Takes the session from its slot and installs `tx` as its queue, waiting up to [`HANDOVER_WAIT`] (woken by
 /// the connection that gives it back) for a connection that still holds it; `None` if it is still held then
 /// (the session is logged on elsewhere).
-async fn take_session(slot: &Slot, tx: mpsc::UnboundedSender<AppMessage>) -> Option<Session> {
+async fn take_session(slot: &Slot, tx: mpsc::UnboundedSender<Queued>) -> Option<(Session, u64)> {
     let deadline = Instant::now() + HANDOVER_WAIT;
     loop {
         let handed_over = slot.handover.notified();
@@ -144,7 +144,7 @@ async fn take_session(slot: &Slot, tx: mpsc::UnboundedSender<AppMessage>) -> Opt
             {
                 held.outbound = Some(tx);
                 slot.queued.store(0, Ordering::SeqCst);
-                return Some(session);
+                return Some((session, held.reports_through));
             }
         }
         if tokio::time::timeout_at(deadline, handed_over)
@@ -167,7 +167,11 @@ impl Claimed {
     /// Closes the queue, numbers what is still in it (kept for resend after the next Logon) and puts the session
     /// back, all under the slot's lock, so that a report always finds the session or the queue. Returns the
     /// records to log.
-    fn give_back(&mut self, rx: &mut mpsc::UnboundedReceiver<AppMessage>) -> Vec<Record> {
+    fn give_back(
+        &mut self,
+        rx: &mut mpsc::UnboundedReceiver<Queued>,
+        mut reports_through: u64,
+    ) -> Vec<Record> {
         let Some(mut session) = self.session.take() else {
             return Vec::new();
         };
@@ -177,18 +181,37 @@ impl Claimed {
             held.outbound = None;
             rx.close();
             let now = Utc::now();
-            let before = session.seqnums();
-            while let Ok(msg) = rx.try_recv() {
+            let before = (session.seqnums_durable(), reports_through);
+            while let Ok(queued) = rx.try_recv() {
+                let msg = match queued {
+                    Queued::Msg(msg) => msg,
+                    Queued::ReportsThrough(seq) => {
+                        reports_through = reports_through.max(seq);
+                        session.settle(Settled::ReportsThrough(seq));
+                        continue;
+                    }
+                    Queued::Taken { in_seq, after } => {
+                        session.settle(Settled::Taken { in_seq, after });
+                        continue;
+                    }
+                };
                 for action in session.handle(Event::Send(&msg), now) {
                     if let Action::Send(o) = action {
                         out.push(records::outgoing(&self.slot.id, &o, now));
                     }
                 }
             }
-            let after = session.seqnums();
+            let after = (session.seqnums_durable(), reports_through);
             if after != before {
-                out.push(records::numbers(&self.slot.id, after, false, now));
+                out.push(records::numbers(
+                    &self.slot.id,
+                    after.0,
+                    reports_through,
+                    false,
+                    now,
+                ));
             }
+            held.reports_through = held.reports_through.max(reports_through);
             held.session = Some(session);
         }
         self.slot.handover.notify_waiters();
@@ -246,14 +269,14 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
     }
     // The queue is in place before the session is taken, so that a send never finds neither.
     let (tx, rx) = mpsc::unbounded_channel();
-    let Some(session) = take_session(&slot, tx).await else {
+    let Some((session, reports_through)) = take_session(&slot, tx).await else {
         tracing::warn!(%peer, session = slot.id, "session already logged on: new connection refused");
         return;
     };
     slot.slow_consumer.store(false, Ordering::SeqCst);
     tracing::info!(%peer, session = slot.id, "connection");
     let auth_stored = session.auth_state();
-    let numbers_logged = session.seqnums();
+    let numbers_logged = session.seqnums_durable();
     let mut conn = Conn {
         framed,
         pending: Pending::default(),
@@ -268,6 +291,8 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
         outbound: rx,
         auth_stored,
         numbers_logged,
+        reports_through,
+        reports_through_logged: reports_through,
     };
     conn.step(Event::Connected, None).await;
     match first {
@@ -277,7 +302,9 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
     conn.run().await;
     conn.step(Event::Disconnected, None).await;
     // Messages still queued are numbered and logged: the client gets them by resend after its next Logon.
-    let rest = conn.claimed.give_back(&mut conn.outbound);
+    let rest = conn
+        .claimed
+        .give_back(&mut conn.outbound, conn.reports_through);
     for submission in records::submissions(rest) {
         if let Err(e) = conn.venue.log.submit(submission).await {
             tracing::error!(
@@ -339,11 +366,15 @@ struct Conn<S> {
     open: bool,
     shutdown: watch::Receiver<bool>,
     shutdown_seen: bool,
-    outbound: mpsc::UnboundedReceiver<AppMessage>,
+    outbound: mpsc::UnboundedReceiver<Queued>,
     /// The failed Logons and lock-out as last stored: written again only when they change.
     auth_stored: session::auth::AuthState,
     /// The sequence numbers as last logged: logged again only when they change.
     numbers_logged: SeqNums,
+    /// The journal sequence number through which the gateway handed this session's reports over (taken from
+    /// the queue in order), and the one last logged.
+    reports_through: u64,
+    reports_through_logged: u64,
 }
 
 fn to_instant(deadline: DateTime<Utc>) -> Instant {
@@ -381,7 +412,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
                 deadline = Some(deadline.map_or(slow, |d| d.min(slow)));
             }
             let far = Instant::now() + std::time::Duration::from_secs(3600);
+            // Biased, in this order: a message already in the socket is taken before a deadline is judged (a client
+            // whose Heartbeat arrived while this task awaited the log is not timed out), and the timer comes last.
             tokio::select! {
+                biased;
                 changed = self.shutdown.changed(), if !self.shutdown_seen => {
                     self.shutdown_seen = true;
                     if changed.is_err() || *self.shutdown.borrow() {
@@ -403,17 +437,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
                     }
                     Some(Err(_)) | None => return,
                 },
-                Some(msg) = self.outbound.recv() => {
+                Some(queued) = self.outbound.recv() => {
                     // Everything queued goes out under one session log commit.
                     let now = Utc::now();
-                    let mut taken = 1;
-                    let actions = self.session().handle(Event::Send(&msg), now);
-                    self.absorb(actions, None, now).await;
-                    while taken < BATCH_MESSAGES_MAX {
-                        let Ok(msg) = self.outbound.try_recv() else { break };
-                        taken += 1;
-                        let actions = self.session().handle(Event::Send(&msg), now);
-                        self.absorb(actions, None, now).await;
+                    let mut taken = 0;
+                    let mut next = Some(queued);
+                    while let Some(queued) = next.take() {
+                        match queued {
+                            Queued::Msg(msg) => {
+                                taken += 1;
+                                let actions = self.session().handle(Event::Send(&msg), now);
+                                self.absorb(actions, None, now).await;
+                            }
+                            Queued::ReportsThrough(seq) => {
+                                self.reports_through = self.reports_through.max(seq);
+                                self.session().settle(Settled::ReportsThrough(seq));
+                            }
+                            Queued::Taken { in_seq, after } => {
+                                self.session().settle(Settled::Taken { in_seq, after });
+                            }
+                        }
+                        if taken < BATCH_MESSAGES_MAX {
+                            next = self.outbound.try_recv().ok();
+                        }
                     }
                     self.claimed.slot.queued.fetch_sub(taken, Ordering::AcqRel);
                     self.commit_and_send(now).await;
@@ -510,17 +556,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
     async fn commit_and_send(&mut self, now: DateTime<Utc>) {
         let id = self.claimed.slot.id.clone();
         let pending = std::mem::take(&mut self.pending);
-        let numbers = self.session().seqnums();
+        let numbers = self.session().seqnums_durable();
         let mut log = Vec::with_capacity(pending.log.len() + pending.out.len() + 2);
+        let through = self.reports_through;
         if pending.reset {
-            log.push(records::numbers(&id, numbers, true, now));
+            log.push(records::numbers(&id, numbers, through, true, now));
         }
         log.extend(pending.log);
         log.extend(pending.out.iter().map(|o| records::outgoing(&id, o, now)));
-        if numbers != self.numbers_logged && !pending.reset {
-            log.push(records::numbers(&id, numbers, false, now));
+        let changed = numbers != self.numbers_logged || through != self.reports_through_logged;
+        if changed && !pending.reset {
+            log.push(records::numbers(&id, numbers, through, false, now));
         }
         self.numbers_logged = numbers;
+        self.reports_through_logged = through;
         let auth = self.session().auth_state();
         if auth != self.auth_stored {
             self.store_auth(auth).await;

@@ -39,7 +39,7 @@ use fix::Dictionary;
 use fix::dictionary::DictionaryError;
 use journal::session_log::SESSION_ID_BYTES_MAX;
 use journal::session_log::writer::SessionLogHandle;
-use session::app::{AppMessage, Application};
+use session::app::{AppMessage, Application, Settled};
 use session::config::{SessionConfig, SessionSettings, TlsSettings};
 use session::{Action, Event, SeqNums, Session};
 use store::sessions::{ReadError, SessionStore};
@@ -118,7 +118,23 @@ pub struct Slot {
 #[derive(Default)]
 struct Held {
     session: Option<Session>,
-    outbound: Option<mpsc::UnboundedSender<AppMessage>>,
+    outbound: Option<mpsc::UnboundedSender<Queued>>,
+    /// The journal sequence number through which the session's reports are logged (with the session while no
+    /// connection holds it).
+    reports_through: u64,
+}
+
+/// What the gateway hands a connection, in order.
+#[derive(Debug)]
+pub enum Queued {
+    Msg(AppMessage),
+    /// Every report of journaled commands up to this sequence number was queued before this.
+    ReportsThrough(u64),
+    /// The gateway took the session's message `in_seq` (see [`session::app::Settled::Taken`]).
+    Taken {
+        in_seq: u64,
+        after: u64,
+    },
 }
 
 /// Everything connection tasks share.
@@ -268,6 +284,7 @@ impl Server {
                     held: Mutex::new(Held {
                         session: Some(session),
                         outbound: None,
+                        reports_through: 0,
                     }),
                     handover: Notify::new(),
                     failed: AtomicBool::new(false),
@@ -441,6 +458,27 @@ impl gateway::Delivery for VenueHandle {
         self.send(venue_comp_id, client_comp_id, msg)
             .map_err(|e| gateway::DeliveryError::Failed(Box::new(e)))
     }
+
+    fn reported_through(
+        &self,
+        venue_comp_id: &str,
+        client_comp_id: &str,
+        seq: u64,
+    ) -> Result<(), gateway::DeliveryError> {
+        VenueHandle::reported_through(self, venue_comp_id, client_comp_id, seq)
+            .map_err(|e| gateway::DeliveryError::Failed(Box::new(e)))
+    }
+
+    fn taken(
+        &self,
+        venue_comp_id: &str,
+        client_comp_id: &str,
+        in_seq: u64,
+        after: u64,
+    ) -> Result<(), gateway::DeliveryError> {
+        VenueHandle::taken(self, venue_comp_id, client_comp_id, in_seq, after)
+            .map_err(|e| gateway::DeliveryError::Failed(Box::new(e)))
+    }
 }
 
 impl VenueHandle {
@@ -473,7 +511,7 @@ impl VenueHandle {
             if slot.queued.fetch_add(1, Ordering::AcqRel) >= OUTBOUND_QUEUE_MAX {
                 slot.slow_consumer.store(true, Ordering::SeqCst);
             }
-            if tx.send(msg).is_ok() {
+            if tx.send(Queued::Msg(msg)).is_ok() {
                 return Ok(());
             }
             slot.queued.fetch_sub(1, Ordering::AcqRel);
@@ -485,6 +523,7 @@ impl VenueHandle {
                     .into(),
             });
         }
+        let through = held.reports_through;
         let Some(session) = held.session.as_mut() else {
             return Err(SendError::Log {
                 session: slot.id.clone(),
@@ -492,9 +531,87 @@ impl VenueHandle {
             });
         };
         // Logged under the lock, so that a connection taking the session next logs (and resends) after it.
-        let records = offline_records(&slot.id, session, &msg);
+        let records = offline_records(&slot.id, session, through, &msg);
+        self.log_offline(slot, records)
+    }
+
+    /// Every report of journaled commands through `seq` for the session was handed over: the connection logs
+    /// the mark after them; a disconnected session's is logged now.
+    pub fn reported_through(
+        &self,
+        venue_comp_id: &str,
+        client_comp_id: &str,
+        seq: u64,
+    ) -> Result<(), SendError> {
+        let Some(slot) = self.venue.slot(client_comp_id, venue_comp_id) else {
+            return Err(SendError::UnknownSession(format!(
+                "{venue_comp_id}->{client_comp_id}"
+            )));
+        };
+        let mut held = slot.held.lock().expect("slot lock");
+        if let Some(tx) = &held.outbound
+            && tx.send(Queued::ReportsThrough(seq)).is_ok()
+        {
+            return Ok(());
+        }
+        let through = held.reports_through.max(seq);
+        held.reports_through = through;
+        let Some(session) = held.session.as_mut() else {
+            return Ok(());
+        };
+        session.settle(Settled::ReportsThrough(seq));
+        let record = records::numbers(
+            &slot.id,
+            session.seqnums_durable(),
+            through,
+            false,
+            Utc::now(),
+        );
+        self.log_offline(slot, vec![record])
+    }
+
+    /// The gateway took the session's message `in_seq` (see [`gateway::Delivery::taken`]): the connection
+    /// settles it in order; a disconnected session's numbers are logged again if that moved them.
+    pub fn taken(
+        &self,
+        venue_comp_id: &str,
+        client_comp_id: &str,
+        in_seq: u64,
+        after: u64,
+    ) -> Result<(), SendError> {
+        let Some(slot) = self.venue.slot(client_comp_id, venue_comp_id) else {
+            return Err(SendError::UnknownSession(format!(
+                "{venue_comp_id}->{client_comp_id}"
+            )));
+        };
+        let mut held = slot.held.lock().expect("slot lock");
+        if let Some(tx) = &held.outbound
+            && tx.send(Queued::Taken { in_seq, after }).is_ok()
+        {
+            return Ok(());
+        }
+        let through = held.reports_through;
+        let Some(session) = held.session.as_mut() else {
+            return Ok(());
+        };
+        let before = session.seqnums_durable();
+        session.settle(Settled::Taken { in_seq, after });
+        let numbers = session.seqnums_durable();
+        if numbers == before {
+            return Ok(());
+        }
+        let record = records::numbers(&slot.id, numbers, through, false, Utc::now());
+        self.log_offline(slot, vec![record])
+    }
+
+    /// Submits a disconnected session's records, not waiting for them: nothing reaches a socket. A failed
+    /// commit stops the venue.
+    fn log_offline(
+        &self,
+        slot: &Slot,
+        records: Vec<journal::session_log::Record>,
+    ) -> Result<(), SendError> {
         for submission in records::submissions(records) {
-            // Not awaited: nothing reaches a socket here. A failed commit stops the venue.
             if let Err(e) = self.venue.log.submit_blocking(submission) {
                 slot.failed.store(true, Ordering::SeqCst);
                 return Err(SendError::Log {
@@ -511,10 +628,11 @@ impl VenueHandle {
 fn offline_records(
     id: &str,
     session: &mut Session,
+    reports_through: u64,
     msg: &AppMessage,
 ) -> Vec<journal::session_log::Record> {
     let now = Utc::now();
-    let before = session.seqnums();
+    let before = session.seqnums_durable();
     let mut out: Vec<_> = session
         .handle(Event::Send(msg), now)
         .into_iter()
@@ -523,9 +641,9 @@ fn offline_records(
             _ => None,
         })
         .collect();
-    let after = session.seqnums();
+    let after = session.seqnums_durable();
     if after != before {
-        out.push(records::numbers(id, after, false, now));
+        out.push(records::numbers(id, after, reports_through, false, now));
     }
     out
 }

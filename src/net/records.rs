@@ -53,14 +53,22 @@ pub fn outgoing(session: &str, out: &Outbound, now: DateTime<Utc>) -> Record {
     }
 }
 
-/// A session's numbers; `reset` when they were reset (the stored messages before are gone).
-pub fn numbers(session: &str, seq: SeqNums, reset: bool, now: DateTime<Utc>) -> Record {
+/// A session's numbers, and the journal sequence number through which its reports are logged; `reset` when the
+/// numbers were reset (the stored messages before are gone).
+pub fn numbers(
+    session: &str,
+    seq: SeqNums,
+    reports_through: u64,
+    reset: bool,
+    now: DateTime<Utc>,
+) -> Record {
     let logged = Logged {
         session_id: session.to_owned(),
         ts_ns: ts_ns(now),
         next_in: seq.next_in.max(1),
         next_out: seq.next_out.max(1),
         period_start_s: seq.period_start_s,
+        reports_through,
     };
     if reset {
         Record::Reset(logged)

@@ -76,3 +76,37 @@ pub async fn connect(port: u16, next_out: u64) -> Client {
 pub async fn recv(c: &mut Client) -> Option<Msg> {
     c.recv_or_eof(ANSWER_WAIT).await.unwrap()
 }
+
+/// A trading session CLIENT1 on a free port, for the whole venue (`runtime::start`).
+pub const TRADING_CLIENT1_CFG: &str = "\
+[DEFAULT]
+BeginString=FIX.4.4
+SenderCompID=FIXVENUE
+SocketAcceptAddress=127.0.0.1
+SocketAcceptPort=0
+NonStopSession=Y
+LogoutTimeout=1
+SessionRole=trading
+
+[SESSION]
+TargetCompID=CLIENT1
+";
+
+/// The options of a whole venue on [`TRADING_CLIENT1_CFG`], its files under `dir`.
+pub fn trading_client1(dir: &Path) -> fixvenue::runtime::ServeOptions {
+    let cfg = dir.join("sessions.cfg");
+    std::fs::write(&cfg, TRADING_CLIENT1_CFG).unwrap();
+    fixvenue::runtime::ServeOptions {
+        sessions: vec![cfg],
+        venue: None,
+        data_dir: dir.join("data"),
+    }
+}
+
+/// A NewOrderSingle: buy 10 ZVZZT at 5.00, day.
+pub fn order(id: &str) -> String {
+    format!(
+        "35=D|11={id}|55=ZVZZT|54=1|60={}|38=10|40=2|44=5.00|59=1|",
+        chrono::Utc::now().format("%Y%m%d-%H:%M:%S%.3f")
+    )
+}

@@ -3,13 +3,15 @@
 //! cancel-on-disconnect setting), reads the request, and hands it to the gateway thread. Everything that needs
 //! the venue's state is answered by the gateway, later, through the venue handle.
 
+use std::collections::VecDeque;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use crossbeam_channel::{Sender, TrySendError};
 
 use fix::Message;
 use fix::tags::{self, BusinessRejectReason, msg_type};
 use session::Routing;
-use session::app::{AppMessage, Application};
+use session::app::{AppMessage, Application, Settled};
 use session::config::{Role, SessionConfig, Throttle};
 
 use super::core::{Input, business_reject};
@@ -28,6 +30,27 @@ pub struct GatewayApp {
     /// The throttle reject that passed ThrottleMaxRejects, on its way through the gateway, and the Logout text
     /// that follows it as soon as it is sent (so that no reject of an earlier message comes after the Logout).
     logout_after: Option<(AppMessage, String)>,
+    /// Messages handed to the gateway thread whose effect is not yet known durable, in MsgSeqNum order.
+    unsettled: VecDeque<(u64, Unsettled)>,
+    /// The highest reports mark seen (see [`Settled::ReportsThrough`]).
+    reports_through: u64,
+}
+
+/// Where a message handed to the gateway thread stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unsettled {
+    /// Not yet taken in by the gateway thread.
+    Handed,
+    /// Taken in: durable once the reports through this command are logged.
+    After(u64),
+    Settled,
+}
+
+/// The MsgSeqNum (34) of a message that passed the session's checks.
+fn in_seq_of(msg: &Message) -> u64 {
+    msg.get(tags::MSG_SEQ_NUM)
+        .and_then(|v| v.as_uint().ok())
+        .unwrap_or(0)
 }
 
 impl GatewayApp {
@@ -42,23 +65,30 @@ impl GatewayApp {
             cooldown_until: None,
             logout: None,
             logout_after: None,
+            unsettled: VecDeque::new(),
+            reports_through: 0,
         }
     }
 
     /// A BusinessMessageReject, sent through the gateway so it keeps its place among the answers to the session's
     /// earlier requests; answered at once only if the gateway cannot take it.
     fn reject(
-        &self,
+        &mut self,
         msg: &Message,
         reason: BusinessRejectReason,
         text: &str,
         routing: &Routing,
     ) -> Vec<AppMessage> {
+        let in_seq = in_seq_of(msg);
         match self.input.try_send(Input::Answer {
             session: self.session,
+            in_seq,
             msg: reject_of(msg, reason, text, routing),
         }) {
-            Ok(()) => Vec::new(),
+            Ok(()) => {
+                self.unsettled.push_back((in_seq, Unsettled::Handed));
+                Vec::new()
+            }
             Err(TrySendError::Full(Input::Answer { msg, .. }))
             | Err(TrySendError::Disconnected(Input::Answer { msg, .. })) => vec![msg],
             Err(_) => Vec::new(),
@@ -192,11 +222,15 @@ impl Application for GatewayApp {
                 routing,
             );
         };
+        let in_seq = inbound.ref_seq;
         match self.input.try_send(Input::Request {
             session: self.session,
             inbound,
         }) {
-            Ok(()) => Vec::new(),
+            Ok(()) => {
+                self.unsettled.push_back((in_seq, Unsettled::Handed));
+                Vec::new()
+            }
             // Answered at once: the gateway's input is full or closed.
             Err(TrySendError::Full(_)) => vec![reject_of(
                 msg,
@@ -224,6 +258,39 @@ impl Application for GatewayApp {
             .is_some_and(|(reject, _)| reject == msg)
         {
             self.logout = self.logout_after.take().map(|(_, text)| text);
+        }
+    }
+
+    fn unsettled_in(&self) -> Option<u64> {
+        self.unsettled.front().map(|(in_seq, _)| *in_seq)
+    }
+
+    fn settle(&mut self, settled: Settled) {
+        match settled {
+            Settled::Taken { in_seq, after } => {
+                if let Some(entry) = self.unsettled.iter_mut().find(|(seq, _)| *seq == in_seq) {
+                    entry.1 = if after <= self.reports_through {
+                        Unsettled::Settled
+                    } else {
+                        Unsettled::After(after)
+                    };
+                }
+            }
+            Settled::ReportsThrough(seq) => {
+                self.reports_through = self.reports_through.max(seq);
+                for entry in &mut self.unsettled {
+                    if matches!(entry.1, Unsettled::After(after) if after <= seq) {
+                        entry.1 = Unsettled::Settled;
+                    }
+                }
+            }
+        }
+        while self
+            .unsettled
+            .front()
+            .is_some_and(|(_, state)| *state == Unsettled::Settled)
+        {
+            self.unsettled.pop_front();
         }
     }
 

@@ -60,6 +60,31 @@ pub trait Delivery: Send + 'static {
         client_comp_id: &str,
         msg: AppMessage,
     ) -> Result<(), DeliveryError>;
+
+    /// Every report of journaled commands through `seq` for the session was handed over (a released batch's,
+    /// after them): the session logs the mark after those reports, and start-up rebuilds from the journal the
+    /// reports of later commands.
+    fn reported_through(
+        &self,
+        _venue_comp_id: &str,
+        _client_comp_id: &str,
+        _seq: u64,
+    ) -> Result<(), DeliveryError> {
+        Ok(())
+    }
+
+    /// The session's message `in_seq` was taken in: its effect is durable once the reports through `after` are
+    /// logged (0: it has no journaled command and its answers were handed over before this). Handed over after
+    /// the answers of the turn that took it.
+    fn taken(
+        &self,
+        _venue_comp_id: &str,
+        _client_comp_id: &str,
+        _in_seq: u64,
+        _after: u64,
+    ) -> Result<(), DeliveryError> {
+        Ok(())
+    }
 }
 
 /// Why a report was not handed over.
@@ -201,12 +226,14 @@ impl Worker {
                     if let Ok(first) = first {
                         let now = now_ns();
                         let mut out = std::mem::take(&mut self.out);
-                        self.core.input(first, now, &mut out);
+                        let mut taken = Vec::new();
+                        self.take(first, now, &mut out, &mut taken);
                         for next in input.try_iter().take(TURN_REQUESTS_MAX - 1) {
-                            self.core.input(next, now, &mut out);
+                            self.take(next, now, &mut out, &mut taken);
                         }
                         self.carry_out(&mut out)?;
                         self.out = out;
+                        self.hand_taken(taken);
                     }
                 },
                 recv(stop) -> _ => {
@@ -214,11 +241,13 @@ impl Worker {
                     // orders, among others) is still taken.
                     let now = now_ns();
                     let mut out = std::mem::take(&mut self.out);
+                    let mut taken = Vec::new();
                     for next in input.try_iter() {
-                        self.core.input(next, now, &mut out);
+                        self.take(next, now, &mut out, &mut taken);
                     }
                     self.carry_out(&mut out)?;
                     self.out = out;
+                    self.hand_taken(taken);
                     stopping = true;
                 }
                 default(IDLE_WAIT) => {}
@@ -232,6 +261,48 @@ impl Worker {
         }
     }
 
+    /// One input through the core; a session's message is noted with the command its effect waits for.
+    fn take(
+        &mut self,
+        item: Input,
+        now: i64,
+        out: &mut Output,
+        taken: &mut Vec<(usize, u64, u64)>,
+    ) {
+        let message = match &item {
+            Input::Request { session, inbound } => Some((*session, inbound.ref_seq)),
+            Input::Answer {
+                session, in_seq, ..
+            } => Some((*session, *in_seq)),
+            Input::Logon { .. } | Input::Disconnected { .. } => None,
+        };
+        self.core.input(item, now, out);
+        if let Some((session, in_seq)) = message {
+            let last = self.core.next_seq() - 1;
+            let after = if last > self.core.released_seq() {
+                last
+            } else {
+                0
+            };
+            taken.push((session, in_seq, after));
+        }
+    }
+
+    /// Tells each session which of its messages the turn took (after the turn's answers were handed over).
+    fn hand_taken(&mut self, taken: Vec<(usize, u64, u64)>) {
+        for (session, in_seq, after) in taken {
+            let Some(info) = self.core.session_info(session) else {
+                continue;
+            };
+            if let Err(e) =
+                self.venue
+                    .taken(&info.venue_comp_id, &info.client_comp_id, in_seq, after)
+            {
+                tracing::error!(session = info.id, "taken mark not handed over: {e}");
+            }
+        }
+    }
+
     /// The sequence number after the last released command.
     fn released_next(&self) -> u64 {
         self.core.released_seq() + 1
@@ -240,8 +311,24 @@ impl Worker {
     fn on_released(&mut self, batch: &Released) -> Result<(), GatewayError> {
         let mut out = std::mem::take(&mut self.out);
         self.core.released(batch, &mut out);
+        let mut reported: Vec<usize> = out.messages.iter().map(|(session, _)| *session).collect();
+        reported.sort_unstable();
+        reported.dedup();
         self.carry_out(&mut out)?;
         self.out = out;
+        if let Some(last) = batch.commands.last() {
+            for session in reported {
+                let Some(info) = self.core.session_info(session) else {
+                    continue;
+                };
+                if let Err(e) =
+                    self.venue
+                        .reported_through(&info.venue_comp_id, &info.client_comp_id, last.seq)
+                {
+                    tracing::error!(session = info.id, "report mark not handed over: {e}");
+                }
+            }
+        }
         Ok(())
     }
 

@@ -11,7 +11,7 @@
 //! kept for resend, 5 sequence numbers reset), `session_len: u8`, the session id
 //! (UTF-8, 1..=[`SESSION_ID_BYTES_MAX`] bytes), `ts_ns: i64`, then for a message `msg_seq_num: u64` (≥ 1),
 //! `len: u32` and the raw FIX bytes (1..=[`MESSAGE_BYTES_MAX`]); for sequence numbers (3 and 5) `next_in: u64`,
-//! `next_out: u64` (both ≥ 1), `period_start_s: i64`. Decoding is strict: an unknown version or kind, a bound exceeded, a record ending
+//! `next_out: u64` (both ≥ 1), `period_start_s: i64`, `reports_through: u64`. Decoding is strict: an unknown version or kind, a bound exceeded, a record ending
 //! early or a trailing byte is an error, never a guess or a panic.
 //!
 //! Segments are named `sessionlog-<index of their first record, 20 digits>.seg`.
@@ -69,6 +69,9 @@ pub struct SeqNums {
     pub next_out: u64,
     /// The start of the session's schedule period these numbers belong to, seconds since the Unix epoch.
     pub period_start_s: i64,
+    /// The journal's sequence number through which every report of a journaled command for this session is
+    /// logged before this record (0: none known). Start-up rebuilds the reports of later commands from the journal.
+    pub reports_through: u64,
 }
 
 /// One record of the session log.
@@ -152,7 +155,7 @@ impl Record {
             Record::Outgoing(message) | Record::Incoming(message) | Record::Sent(message) => {
                 head + 8 + 4 + message.bytes.len()
             }
-            Record::SeqNums(_) | Record::Reset(_) => head + 8 + 8 + 8,
+            Record::SeqNums(_) | Record::Reset(_) => head + 8 + 8 + 8 + 8,
         }
     }
 
@@ -185,6 +188,7 @@ impl Record {
                 out.extend_from_slice(&seq_nums.next_in.to_le_bytes());
                 out.extend_from_slice(&seq_nums.next_out.to_le_bytes());
                 out.extend_from_slice(&seq_nums.period_start_s.to_le_bytes());
+                out.extend_from_slice(&seq_nums.reports_through.to_le_bytes());
             }
         }
     }
@@ -289,6 +293,7 @@ impl<'a> Reader<'a> {
             next_in: self.seq_num()?,
             next_out: self.seq_num()?,
             period_start_s: i64::from_le_bytes(self.array()?),
+            reports_through: u64::from_le_bytes(self.array()?),
         })
     }
 

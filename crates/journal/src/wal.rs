@@ -427,14 +427,14 @@ impl Wal {
                 path: self.path.clone(),
                 source,
             };
-            self.file
-                .write_all_at(&self.pending[written..end], self.write_offset)
-                .map_err(io)?;
             #[cfg(feature = "fault-injection")]
             fault::check(self.options.name).map_err(|source| CommitError::Io {
                 path: self.path.clone(),
                 source,
             })?;
+            self.file
+                .write_all_at(&self.pending[written..end], self.write_offset)
+                .map_err(io)?;
             self.file.sync_data().map_err(|source| CommitError::Io {
                 path: self.path.clone(),
                 source,
@@ -465,17 +465,22 @@ impl Wal {
 #[cfg(test)]
 mod tests;
 
-/// Test-only fault injection (feature `fault-injection`): makes every later fdatasync of the logs of one name
-/// fail with EIO, as a failing disk does, so that tests can check that nothing is acknowledged after it.
+/// Test-only fault injection (feature `fault-injection`): makes every later commit of the logs of one name fail
+/// with EIO before it writes (a disk that failed), so that tests can check that nothing is acknowledged after it.
 #[cfg(feature = "fault-injection")]
 pub mod fault {
     use std::sync::Mutex;
 
     static FAILING: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
 
-    /// From now on every fdatasync of the logs named `name` (`journal`, `sessionlog`) fails.
+    /// From now on every commit (write and fdatasync) of the logs named `name` (`journal`, `sessionlog`) fails.
     pub fn fail_syncs(name: &'static str) {
         FAILING.lock().unwrap_or_else(|e| e.into_inner()).push(name);
+    }
+
+    /// Every log's commits work again.
+    pub fn clear() {
+        FAILING.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
     pub(super) fn check(name: &str) -> std::io::Result<()> {

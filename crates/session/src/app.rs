@@ -50,6 +50,26 @@ pub trait Application: Send {
 
     /// The logged-on session ended: Logout, lost connection or a venue-initiated disconnect.
     fn on_disconnect(&mut self) {}
+
+    /// The lowest incoming MsgSeqNum the application took and whose effect (a journaled command, an answer) is
+    /// not yet known durable: the numbers the venue logs never pass it, so that after a crash the client is asked
+    /// for that message again (see [`crate::Session::seqnums_durable`]). `None`: nothing unsettled.
+    fn unsettled_in(&self) -> Option<u64> {
+        None
+    }
+
+    /// What the venue's log now covers of the messages the application handed on.
+    fn settle(&mut self, _settled: Settled) {}
+}
+
+/// News of the messages an application handed on (see [`Application::unsettled_in`]), in the order they happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// The message `in_seq` was taken in: its effect is durable once the reports of journaled commands through
+    /// `after` are logged; 0: nothing of it is journaled and its answers were handed over before this.
+    Taken { in_seq: u64, after: u64 },
+    /// Every report of journaled commands through this sequence number was handed over before this.
+    ReportsThrough(u64),
 }
 
 /// The application layer before order entry exists: every application message gets a BusinessMessageReject

@@ -32,7 +32,7 @@ use fix::encode::{Header, MessageWriter};
 use fix::tags::{self, SessionRejectReason as Reason, msg_type};
 use fix::{Decoder, Dictionary, Encoder, Garble, Message, Validator};
 
-use super::app::{AppMessage, Application};
+use super::app::{AppMessage, Application, Settled};
 use super::auth::AuthState;
 use super::config::SessionConfig;
 pub use routing::Routing;
@@ -248,6 +248,22 @@ impl Session {
     }
     pub fn seqnums(&self) -> SeqNums {
         self.seq
+    }
+
+    /// The numbers to make durable: [`Session::seqnums`], but the incoming number never passes a message the
+    /// application took whose effect is not yet durable ([`Application::unsettled_in`]): after a crash the
+    /// client is asked for it again rather than it being lost.
+    pub fn seqnums_durable(&self) -> SeqNums {
+        let mut seq = self.seq;
+        if let Some(unsettled) = self.app.unsettled_in() {
+            seq.next_in = seq.next_in.min(unsettled);
+        }
+        seq
+    }
+
+    /// Tells the application what the venue's log now covers (see [`Settled`]).
+    pub fn settle(&mut self, settled: Settled) {
+        self.app.settle(settled);
     }
     pub fn status(&self) -> Status {
         self.status

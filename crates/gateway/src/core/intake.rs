@@ -25,7 +25,7 @@ impl Gateway {
                 }
             }
             Input::Disconnected { session } => self.disconnected(session, out),
-            Input::Answer { session, msg } => {
+            Input::Answer { session, msg, .. } => {
                 if session < self.sessions.len() {
                     self.answer(session, msg, out);
                 }

@@ -48,6 +48,25 @@ impl Gateway {
         out.trades
     }
 
+    /// [`Gateway::replay`], building the command's reports as its release did (same ExecIDs, same content but
+    /// SendingTime): for the commands whose reports a session may not have logged before a crash. Returns the
+    /// trades and appends the messages to `messages`.
+    pub fn replay_reports(
+        &mut self,
+        record: &Sequenced,
+        origin: &[u8],
+        events: &[Event],
+        messages: &mut Vec<(usize, AppMessage)>,
+    ) -> Vec<TradeRecord> {
+        let mut out = Output::default();
+        self.admit(record.seq, &record.command, origin);
+        self.next_seq = record.seq + 1;
+        self.apply(record, origin, events, &mut out, true);
+        self.released_seq = record.seq;
+        messages.append(&mut out.messages);
+        out.trades
+    }
+
     /// A durable batch: its reports, in order, with the held answers between them.
     pub fn released(&mut self, batch: &Released, out: &mut Output) {
         for (i, record) in batch.commands.iter().enumerate() {

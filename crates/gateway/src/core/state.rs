@@ -56,6 +56,8 @@ pub enum Input {
     /// answers to the session's earlier requests.
     Answer {
         session: usize,
+        /// The MsgSeqNum of the message answered.
+        in_seq: u64,
         msg: AppMessage,
     },
 }

@@ -39,6 +39,7 @@ fn one_of_each() -> Vec<Record> {
             next_in: 1,
             next_out: u64::MAX,
             period_start_s: 0,
+            reports_through: 0,
         }),
         Record::Sent(Message {
             session_id: "FIX.4.4:VENUE->C1".into(),
@@ -52,6 +53,7 @@ fn one_of_each() -> Vec<Record> {
             next_in: 1,
             next_out: 1,
             period_start_s: 0,
+            reports_through: 0,
         }),
         // Every bound at its edge.
         Record::Incoming(Message {
@@ -133,6 +135,7 @@ fn a_record_that_breaks_a_bound_is_refused_and_nothing_is_appended() {
                 next_in: 0,
                 next_out: 1,
                 period_start_s: 0,
+                reports_through: 0,
             }),
             RecordError::SeqNumZero,
         ),
@@ -274,6 +277,7 @@ fn any_record() -> impl Strategy<Value = Record> {
                 next_in: i,
                 next_out: o,
                 period_start_s: 0,
+                reports_through: 0,
             })
         }),
         (session, any::<i64>(), 1..=u64::MAX, 1..=u64::MAX).prop_map(|(s, t, i, o)| {
@@ -283,6 +287,7 @@ fn any_record() -> impl Strategy<Value = Record> {
                 next_in: i,
                 next_out: o,
                 period_start_s: 0,
+                reports_through: 0,
             })
         }),
     ]
@@ -365,6 +370,7 @@ fn commit_of(seed: u64, count: usize) -> Vec<Record> {
                     // Its last byte is not zero, so that the data's end is where the record ends.
                     next_out: u64::MAX - seq,
                     period_start_s: -1,
+                    reports_through: u64::MAX - 1,
                 }),
             }
         })

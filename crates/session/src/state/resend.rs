@@ -120,7 +120,12 @@ impl Session {
         let orig = msg
             .get(tags::SENDING_TIME)
             .and_then(|v| v.as_timestamp().ok());
-        let routing = Routing::of(msg);
+        let mut routing = Routing::of(msg);
+        // A rebuilt report keeps its PossResend when it is resent.
+        routing.poss_resend = msg
+            .get(tags::POSS_RESEND)
+            .and_then(|v| v.as_bool().ok())
+            .unwrap_or(false);
         let msg_type = msg.msg_type().to_vec();
         let body = match (msg.body().first(), msg.trailer().first()) {
             (Some(first), Some(trailer)) => {

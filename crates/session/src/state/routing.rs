@@ -1,5 +1,6 @@
 //! Third-party routing (OnBehalfOf and DeliverTo) read from a message, reversed for its answer, and written into
-//! a header.
+//! a header; and PossResend (97), which the application sets on a message that may have been sent before under
+//! another MsgSeqNum (a report rebuilt from the journal after a crash).
 
 use fix::Message;
 use fix::encode::Header;
@@ -11,6 +12,8 @@ use fix::tags;
 pub struct Routing {
     pub on_behalf_of: [Option<String>; 3],
     pub deliver_to: [Option<String>; 3],
+    /// Send with PossResend=Y (97): the same content may have reached the client already under another number.
+    pub poss_resend: bool,
 }
 
 const ON_BEHALF_OF_TAGS: [u32; 3] = [
@@ -37,6 +40,7 @@ impl Routing {
         Routing {
             on_behalf_of: ON_BEHALF_OF_TAGS.map(get),
             deliver_to: DELIVER_TO_TAGS.map(get),
+            poss_resend: false,
         }
     }
 
@@ -45,6 +49,7 @@ impl Routing {
         Routing {
             on_behalf_of: self.deliver_to.clone(),
             deliver_to: self.on_behalf_of.clone(),
+            poss_resend: false,
         }
     }
 
@@ -55,5 +60,6 @@ impl Routing {
         header.deliver_to_comp_id = self.deliver_to[0].as_deref();
         header.deliver_to_sub_id = self.deliver_to[1].as_deref();
         header.deliver_to_location_id = self.deliver_to[2].as_deref();
+        header.poss_resend = self.poss_resend;
     }
 }

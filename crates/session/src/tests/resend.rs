@@ -124,3 +124,29 @@ fn an_unreadable_stored_message_is_gap_filled() {
     let sent = sends(&g.session.replay(2, 2, &[(2, b"garbage".to_vec())], g.now));
     assert_fields(&sent[0], "35=4|34=2|123=Y|36=3|");
 }
+
+#[test]
+fn a_message_that_may_have_been_sent_before_carries_poss_resend_and_keeps_it_when_resent() {
+    let mut g = Given::logged_on();
+    let msg = AppMessage {
+        msg_type: b"8".to_vec(),
+        routing: Routing {
+            poss_resend: true,
+            ..Routing::default()
+        },
+        body: b"37=O1\x0117=7.1\x01".to_vec(),
+    };
+    let out = g.session.handle(Event::Send(&msg), g.now);
+    let sent = sends(&out);
+    assert_fields(&sent[0], "35=8|34=2|97=Y|37=O1|17=7.1|");
+    let stored: Vec<_> = out
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send(o) if o.store => Some((o.seq, o.bytes.to_vec())),
+            _ => None,
+        })
+        .collect();
+    g.send("35=2|7=2|16=2|");
+    let replayed = g.session.replay(2, 2, &stored, g.now);
+    assert_fields(&sends(&replayed)[0], "35=8|34=2|43=Y|97=Y|37=O1|");
+}

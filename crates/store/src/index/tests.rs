@@ -26,6 +26,7 @@ fn numbers(session: &str, next_in: u64, next_out: u64, period_start_s: i64) -> L
         next_in,
         next_out,
         period_start_s,
+        reports_through: 0,
     }
 }
 

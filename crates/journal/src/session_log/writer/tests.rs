@@ -365,6 +365,7 @@ fn submissions_and_configurations_out_of_bounds_are_refused() {
             next_in: 1,
             next_out: 0,
             period_start_s: 0,
+            reports_through: 0,
         }),
     ];
     assert_eq!(
