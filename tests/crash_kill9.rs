@@ -29,7 +29,7 @@ use testkit::venue::VenueProcess;
 
 const SESSIONS: [&str; 3] = ["CLIENT1", "CLIENT2", "CLIENT3"];
 /// SIGKILLs in the run.
-const KILLS: usize = 4;
+const KILLS: usize = 22;
 /// How long the venue runs between a start and its kill, in milliseconds (drawn from this range).
 const UPTIME_MS: (u64, u64) = (150, 900);
 /// Orders and cancels a client has in flight on one connection.
