@@ -371,13 +371,11 @@ impl RecoveringSession {
             self.send_text("2", &format!("7={from}|16=0|"));
         }
         match msg_type.as_str() {
-            "A" => {
-                if self.state == State::LoggingOn {
-                    self.state = State::Syncing;
-                    let id = format!("SYNC-{}", self.connections);
-                    self.test_request(&id);
-                    self.sync_id = Some(id);
-                }
+            "A" if self.state == State::LoggingOn => {
+                self.state = State::Syncing;
+                let id = format!("SYNC-{}", self.connections);
+                self.test_request(&id);
+                self.sync_id = Some(id);
             }
             "0" => {
                 if let Some(id) = m.get(112) {
