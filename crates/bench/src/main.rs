@@ -116,6 +116,10 @@ struct E2eArgs {
     /// their socket; the figures are the other sessions'. A remote venue must have these sessions configured.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=i64::from(bench::e2e::SESSIONS_MAX)))]
     slow_sessions: u32,
+    /// Orders per second of each slow session; default: the measured sessions' per-session rate (--rate / N), or
+    /// without --rate as fast as its socket takes them.
+    #[arg(long)]
+    slow_rate: Option<f64>,
 }
 
 impl E2eArgs {
@@ -143,6 +147,7 @@ impl E2eArgs {
             reject_pct_max: self.max_reject_pct,
             window: self.window,
             slow_sessions: self.slow_sessions,
+            slow_rate: self.slow_rate,
         }
     }
 }

@@ -131,6 +131,9 @@ pub struct Options {
     pub window: u32,
     /// Sessions `<sender_prefix>SLOW1..N` that send orders and never read their socket (not measured).
     pub slow_sessions: u32,
+    /// Orders per second of each slow session; `None`: the measured sessions' per-session rate (`--rate` / N),
+    /// or in closed loop as fast as its socket takes them.
+    pub slow_rate: Option<f64>,
 }
 
 /// Runs the benchmark; prints a summary on stderr and the JSON line on stdout.
@@ -154,6 +157,12 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
     );
     if let Some(rate) = options.rate {
         ensure!(rate.is_finite() && rate > 0.0, "--rate must be positive");
+    }
+    if let Some(rate) = options.slow_rate {
+        ensure!(
+            rate.is_finite() && rate > 0.0,
+            "--slow-rate must be positive"
+        );
     }
     let venue_config = match &options.venue_toml {
         Some(p) => VenueConfig::load(p)?,
@@ -222,14 +231,21 @@ async fn sessions(
             symbol: options.symbol.clone(),
             price: pricing.tick * Decimal::from(pricing.low_ticks),
             qty: pricing.lot * Decimal::from(pricing.min_lots),
-            rate: options.rate.map(|r| r / f64::from(options.sessions)),
+            rate: options
+                .slow_rate
+                .or(options.rate.map(|r| r / f64::from(options.sessions))),
         };
         let (host, port, connector) = (venue.host.clone(), venue.port, connector.clone());
         let (ready, start, stop) = (ready_tx.clone(), start_rx.clone(), stop_rx.clone());
+        let tls = options.tls_ca_file.is_some();
         slow_tasks.spawn(async move {
             let name = ctx.sender.clone();
             let result = async {
-                let stream = connector.connect(&host, port).await?;
+                let stream = if tls {
+                    connector.connect(&host, port).await?
+                } else {
+                    slow::connect_small_window(&host, port).await?
+                };
                 ctx.run(stream, ready, start, stop).await
             }
             .await;
