@@ -504,7 +504,11 @@ pub async fn start(
     .await?;
     drop(input_tx);
     let handle = server.handle();
-    deliver_rebuilt(&handle, &core, rebuilt).await?;
+    let session_ids: Vec<(String, String)> = core
+        .sessions()
+        .map(|s| (s.venue_comp_id.clone(), s.client_comp_id.clone()))
+        .collect();
+    deliver_rebuilt(&handle, session_ids, rebuilt).await?;
     let gateway = GatewayThread::start(
         core,
         sequencer,
@@ -542,16 +546,12 @@ pub async fn start(
 /// marks them reported: each session gets them by the ordinary gap and resend at its next Logon.
 async fn deliver_rebuilt(
     venue: &crate::net::VenueHandle,
-    core: &Gateway,
+    ids: Vec<(String, String)>,
     rebuilt: Vec<(usize, u64, session::app::AppMessage)>,
 ) -> Result<(), RuntimeError> {
     if rebuilt.is_empty() {
         return Ok(());
     }
-    let ids: Vec<(String, String)> = core
-        .sessions()
-        .map(|s| (s.venue_comp_id.clone(), s.client_comp_id.clone()))
-        .collect();
     let venue = venue.clone();
     tokio::task::spawn_blocking(move || {
         let count = rebuilt.len();

@@ -7,8 +7,9 @@
 //! - Crash: a child process runs the sequencer and prints the last sequence number of every batch it releases; the
 //!   parent kills it with SIGKILL at a moment it does not choose, and the recovered journal must hold every command
 //!   up to the last one released, with its origin, exactly as generated.
-//! - Submission: sequence numbers follow submission order from `last_seq_at_start`, and a refused submission
-//!   (oversize origin) takes none.
+//! - Submission: sequence numbers follow submission order from `last_seq_at_start`, `submit` returns the ones it
+//!   gave, a refused submission (oversize origin) takes none, and two submitters on two threads are each told the
+//!   numbers their own commands got.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -195,9 +196,10 @@ fn stepping_clock() -> Clock {
     })
 }
 
+/// Every event in its text form, then every field of it (`Debug`: the order states the text leaves out).
 fn event_bytes(events: &[Event], out: &mut Vec<u8>) {
     for event in events {
-        writeln!(out, "{event}").expect("writing to a vector");
+        writeln!(out, "{event} {event:?}").expect("writing to a vector");
     }
 }
 
@@ -472,8 +474,8 @@ fn restart(
     .expect("starts")
 }
 
-/// The gateway's prediction: the n-th command submitted after the start gets `last_seq_at_start() + n`, across
-/// submissions and restarts; a refused submission takes no number.
+/// The n-th command submitted after the start gets `last_seq_at_start() + n`, across submissions and restarts, and
+/// `submit` says so; a refused submission takes no number.
 #[test]
 fn sequence_numbers_follow_submission_order_and_refusals_take_none() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -504,8 +506,9 @@ fn sequence_numbers_follow_submission_order_and_refusals_take_none() {
                 Err(SubmitError::OriginTooLarge { .. })
             ));
             submission[0].origin.resize(ORIGIN_BYTES_MAX, 0xee);
+            let numbers = sequencer.submit(submission).expect("submits");
+            assert_eq!(numbers, predicted + 1..predicted + 1 + size as u64);
             predicted += size as u64;
-            sequencer.submit(submission).expect("submits");
         }
         sequencer.finish().expect("stops");
         let mut expected_seq = round * 30;
@@ -537,4 +540,64 @@ fn sequence_numbers_follow_submission_order_and_refusals_take_none() {
         .map(|(seq, _)| *seq)
         .collect();
     assert_eq!(largest, [1, 2, 12, 31, 32, 42, 61, 62, 72]);
+}
+
+/// Two submitters on two threads, their submissions interleaving however the threads run: each is told the numbers
+/// its own commands got, and the released commands carry exactly those numbers (what the gateway relies on to name
+/// OrderIDs when an admin or a drop copy submits beside it).
+#[test]
+fn every_submitter_learns_the_numbers_of_its_own_commands() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (sequencer, released) = restart(dir.path());
+    let submitters = [sequencer.submitter(), sequencer.submitter()];
+    let threads: Vec<_> = submitters
+        .into_iter()
+        .enumerate()
+        .map(|(who, submitter)| {
+            std::thread::spawn(move || {
+                let mut told = Vec::new();
+                for round in 0..200u64 {
+                    let size = 1 + (round as usize + who) % 3;
+                    let submission = (0..size)
+                        .map(|i| Submission {
+                            command: Command::Time { now_ns: 0 },
+                            origin: vec![who as u8, round as u8, i as u8],
+                        })
+                        .collect();
+                    let numbers = submitter.submit(submission).expect("submits");
+                    assert_eq!(numbers.end - numbers.start, size as u64);
+                    told.extend(
+                        numbers
+                            .zip(0..)
+                            .map(|(seq, i)| (seq, vec![who as u8, round as u8, i])),
+                    );
+                }
+                told
+            })
+        })
+        .collect();
+    let mut told: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
+    for thread in threads {
+        for (seq, origin) in thread.join().expect("submitter thread") {
+            assert!(told.insert(seq, origin).is_none(), "seq {seq} told twice");
+        }
+    }
+    sequencer.finish().expect("stops");
+    let mut seen = 0;
+    for batch in released {
+        for (index, command) in batch.commands.iter().enumerate() {
+            assert_eq!(
+                told.get(&command.seq).map(Vec::as_slice),
+                Some(batch.origin_of(index)),
+                "seq {}",
+                command.seq
+            );
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, told.len());
+    assert_eq!(
+        told.keys().copied().collect::<Vec<_>>(),
+        (1..=seen as u64).collect::<Vec<_>>()
+    );
 }

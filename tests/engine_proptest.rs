@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use engine::{
     AccountId, AccountProfile, Command, Engine, EngineConfig, Event, Funding, InstrumentId,
-    InstrumentSpec, NewOrder, OrderId, OrderKind, Replace, Sequenced, SessionId, Side, StpMode,
-    TimeInForce, TradingStatus,
+    InstrumentSpec, NewOrder, OrderId, OrderKind, OrderState, OrderStatus, Replace, Sequenced,
+    SessionId, Side, StpMode, TimeInForce, TradingStatus,
 };
 use proptest::prelude::*;
 use rust_decimal::Decimal;
@@ -339,6 +339,93 @@ fn engine_trades(events: &[Event]) -> Vec<Trade> {
         .collect()
 }
 
+/// Per order: its quantity, and the executed lots and sum of price x lots the test counts from the trades.
+#[derive(Clone, Copy, Debug, Default)]
+struct Tally {
+    qty_lots: i64,
+    cum_lots: i64,
+    notional: i128,
+}
+
+/// Every order state the events carry agrees with the tally of the trades before it: CumQty, LeavesQty, the AvgPx
+/// sum, and a status that fits them.
+fn check_states(events: &[Event], tallies: &mut BTreeMap<u64, Tally>) -> Result<(), String> {
+    let agree = |tally: &Tally, state: &OrderState, live: bool, event: &Event| {
+        let leaves_lots = if live {
+            tally.qty_lots - tally.cum_lots
+        } else {
+            0
+        };
+        let fits = state.cum_lots == tally.cum_lots
+            && state.notional.get() == tally.notional
+            && state.leaves_lots == leaves_lots;
+        if fits {
+            Ok(())
+        } else {
+            Err(format!("{state:?} against {tally:?} in {event:?}"))
+        }
+    };
+    for event in events {
+        match *event {
+            Event::Accepted {
+                order_id,
+                qty_lots,
+                state,
+                ..
+            } => {
+                let tally = Tally {
+                    qty_lots,
+                    ..Tally::default()
+                };
+                tallies.insert(order_id.0, tally);
+                agree(&tally, &state, true, event)?;
+                if state.status != OrderStatus::New {
+                    return Err(format!("accepted as {:?}", state.status));
+                }
+            }
+            Event::Trade {
+                price_ticks,
+                qty_lots,
+                buy,
+                sell,
+                ..
+            } => {
+                for fill in [buy, sell] {
+                    let tally = tallies.entry(fill.order_id.0).or_default();
+                    tally.cum_lots += qty_lots;
+                    tally.notional += i128::from(price_ticks) * i128::from(qty_lots);
+                    agree(tally, &fill.state(), true, event)?;
+                    let filled = fill.leaves_lots == 0;
+                    if filled != (fill.state().status == OrderStatus::Filled) {
+                        return Err(format!("status {:?} in {event:?}", fill.state().status));
+                    }
+                }
+            }
+            Event::Replaced {
+                order_id,
+                qty_lots,
+                state,
+                ..
+            } => {
+                let tally = tallies.entry(order_id.0).or_default();
+                tally.qty_lots = qty_lots;
+                agree(tally, &state, true, event)?;
+            }
+            Event::Canceled {
+                order_id, state, ..
+            }
+            | Event::Expired {
+                order_id, state, ..
+            } => {
+                let tally = tallies.entry(order_id.0).or_default();
+                agree(tally, &state, false, event)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 fn engine_side(engine: &Engine, side: Side) -> Vec<(u64, i64, i64)> {
     engine
         .book_side(InstrumentId(0), side)
@@ -370,11 +457,15 @@ proptest! {
         let mut reference = RefBook::default();
         let mut events = Vec::new();
         let mut seq = 0;
+        let mut tallies = BTreeMap::new();
         for op in &ops {
             let Some(command) = command(op, &reference) else { continue };
             seq += 1;
             events.clear();
             engine.apply(&Sequenced { seq, ts_ns: 0, command }, &mut events);
+            if let Err(why) = check_states(&events, &mut tallies) {
+                prop_assert!(false, "order state of command {} {:?}: {}", seq, command, why);
+            }
             let mut expected = Vec::new();
             reference.apply(seq, &command, &mut expected);
             prop_assert_eq!(engine_trades(&events), expected, "trades of command {} {:?}", seq, command);

@@ -296,7 +296,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
     };
     conn.step(Event::Connected, None).await;
     match first {
-        First::Frame(frame) => conn.step(Event::Frame(&frame), Some(&frame)).await,
+        First::Frame(frame) => conn.frame_step(frame).await,
         First::WrongBeginString => conn.step(Event::WrongBeginString, None).await,
     }
     conn.run().await;
@@ -343,6 +343,11 @@ async fn log_refused_logon(venue: &Venue, slot: &Slot, frame: &[u8]) {
             "compliance log of a refused Logon failed: {e}"
         );
     }
+}
+
+/// Whether a frame is a Logon (35=A), found without validating it.
+fn is_logon(frame: &[u8]) -> bool {
+    frame.windows(6).any(|w| w == b"\x0135=A\x01")
 }
 
 /// Incoming frames whose effects are committed together, at most.
@@ -426,7 +431,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
                         }
                     }
                 }
-                read = self.framed.next() => match read {
+                // Not while the gateway holds too many of this session's messages: the venue is behind, and the
+                // client waits on TCP rather than being refused (see `GatewayApp::backlogged`).
+                read = self.framed.next(), if !self.session().backlogged() => match read {
                     Some(Ok(item)) => {
                         self.frames(item).await;
                         partial_since = match (self.framed.read_buffer().is_empty(), partial_since) {
@@ -481,6 +488,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
         let mut batched = 0;
         loop {
             match item {
+                Inbound::Frame(frame) if is_logon(&frame) => {
+                    self.commit_and_send(Utc::now()).await;
+                    batched = 0;
+                    self.frame_step(frame).await;
+                }
                 Inbound::Frame(frame) => {
                     let now = Utc::now();
                     let actions = self.session().handle(Event::Frame(&frame), now);
@@ -506,6 +518,36 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
             }
         }
         self.commit_and_send(Utc::now()).await;
+    }
+
+    /// One received message through the session, then its actions. A Logon is handled on tokio's blocking pool:
+    /// its password check (argon2) takes milliseconds of CPU that must not stall the other connections' tasks.
+    async fn frame_step(&mut self, frame: BytesMut) {
+        if !is_logon(&frame) {
+            return self.step(Event::Frame(&frame), Some(&frame)).await;
+        }
+        let Some(mut session) = self.claimed.session.take() else {
+            return;
+        };
+        let handled = tokio::task::spawn_blocking(move || {
+            let now = Utc::now();
+            let actions = session.handle(Event::Frame(&frame), now);
+            (session, frame, actions, now)
+        })
+        .await;
+        match handled {
+            Ok((session, frame, actions, now)) => {
+                self.claimed.session = Some(session);
+                self.absorb(actions, Some(&frame), now).await;
+                self.commit_and_send(now).await;
+            }
+            Err(e) => {
+                // The session went with the task: the venue cannot go on with it (panics abort in release).
+                tracing::error!(session = self.claimed.slot.id, "Logon handling failed: {e}");
+                self.claimed.slot.failed.store(true, Ordering::SeqCst);
+                self.open = false;
+            }
+        }
     }
 
     /// One event through the session, then its actions: store (durable), then socket.

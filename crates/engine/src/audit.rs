@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::Engine;
 use super::accounts::{Funding, Reservation};
 use super::book::{Ladder, NIL};
-use super::types::{Asset, Command, Event, InstrumentId, OrderId, Side};
+use super::types::{Asset, Command, Event, InstrumentId, OrderId, OrderState, OrderStatus, Side};
 
 impl Engine {
     /// After every command: the books it touched are not crossed, its events are sane, and a new order's quantity
@@ -55,6 +55,8 @@ impl Engine {
                         buy.cum_lots >= qty_lots && sell.cum_lots >= qty_lots,
                         "cum below fill in {event}"
                     );
+                    check_state(&buy.state(), event);
+                    check_state(&sell.state(), event);
                     if buy.order_id.0 == self.last_seq || sell.order_id.0 == self.last_seq {
                         accounted_lots += qty_lots;
                     }
@@ -62,13 +64,21 @@ impl Engine {
                 Event::Canceled {
                     order_id,
                     canceled_lots,
+                    state,
                     ..
                 } => {
+                    check_state(&state, event);
                     assert!(canceled_lots >= 0, "negative cancel in {event}");
                     if order_id == OrderId(self.last_seq) {
                         accounted_lots += canceled_lots;
                     }
                 }
+                Event::Accepted { state, .. }
+                | Event::Rejected { state, .. }
+                | Event::Replaced { state, .. }
+                | Event::Expired { state, .. }
+                | Event::Triggered { state, .. }
+                | Event::Replenished { state, .. } => check_state(&state, event),
                 _ => {}
             }
         }
@@ -215,6 +225,14 @@ impl Engine {
                 "order {} quantities",
                 order.id.0
             );
+            assert!(
+                (order.cum_lots == 0) == (order.notional.get() == 0)
+                    && order.notional.get() >= i128::from(order.cum_lots),
+                "order {} notional {} against cum {}",
+                order.id.0,
+                order.notional.get(),
+                order.cum_lots
+            );
             live_lots += order.leaves_lots();
             if order.expire_ns != i64::MAX {
                 assert!(
@@ -294,4 +312,31 @@ impl Engine {
             }
         }
     }
+}
+
+/// An event's order state agrees with itself: quantities not negative, AvgPx's sum present exactly when something
+/// executed (prices are positive), nothing left once the order is done, something left while it lives, filled
+/// only with something executed. One branch on the way through: it runs for every event of every command.
+#[inline]
+fn check_state(state: &OrderState, event: &Event) {
+    let (cum, leaves) = (state.cum_lots, state.leaves_lots);
+    let quantities = cum >= 0
+        && leaves >= 0
+        && (cum == 0) == (state.notional.get() == 0)
+        && state.notional.get() >= i128::from(cum);
+    let status = match state.status {
+        OrderStatus::New => cum == 0 && leaves > 0,
+        OrderStatus::PartiallyFilled => cum > 0 && leaves > 0,
+        OrderStatus::Filled => cum > 0 && leaves == 0,
+        OrderStatus::Canceled | OrderStatus::Rejected | OrderStatus::Expired => leaves == 0,
+    };
+    if !(quantities && status) {
+        state_broken(state, event);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn state_broken(state: &OrderState, event: &Event) -> ! {
+    panic!("order state {state:?} does not fit its quantities in {event}")
 }

@@ -6,7 +6,10 @@ use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::instrument::InstrumentSpec;
-use super::types::{AccountId, InstrumentId, OrderId, SessionId, Side, TradingStatus};
+use super::types::{
+    AccountId, InstrumentId, Notional, OrderId, OrderState, OrderStatus, SessionId, Side,
+    TradingStatus,
+};
 
 /// "No slot": the end of a level's FIFO.
 pub(crate) const NIL: u32 = u32::MAX;
@@ -183,6 +186,8 @@ pub(crate) struct Order {
     pub display_lots: i64,
     pub qty_lots: i64,
     pub cum_lots: i64,
+    /// The sum of price_ticks x qty_lots over its fills, for AvgPx (see `OrderState`).
+    pub notional: Notional,
     /// Day or GTD expiry; `i64::MAX` for none.
     pub expire_ns: i64,
     /// The price at which risk reserved funds for each lot of leaves quantity.
@@ -199,6 +204,25 @@ pub(crate) struct Order {
 impl Order {
     pub fn leaves_lots(&self) -> i64 {
         self.visible_lots + self.hidden_lots
+    }
+
+    /// Its state while live (new or partly filled), for the events that name it.
+    pub fn state(&self) -> OrderState {
+        OrderState {
+            status: OrderStatus::live(self.cum_lots),
+            cum_lots: self.cum_lots,
+            leaves_lots: self.leaves_lots(),
+            notional: self.notional,
+        }
+    }
+
+    /// Its state once it has left the book with `status` and nothing left.
+    pub fn closed(&self, status: OrderStatus) -> OrderState {
+        OrderState {
+            status,
+            leaves_lots: 0,
+            ..self.state()
+        }
     }
 }
 

@@ -164,6 +164,7 @@ impl Engine {
             out.push(Event::Rejected {
                 order_id,
                 reason: RejectReason::UnknownInstrument,
+                state: OrderState::unfilled(OrderStatus::Rejected, 0),
             });
             return None;
         };
@@ -189,7 +190,11 @@ impl Engine {
         let (admission, account_slot) = match admitted {
             Ok(admitted) => admitted,
             Err(reason) => {
-                out.push(Event::Rejected { order_id, reason });
+                out.push(Event::Rejected {
+                    order_id,
+                    reason,
+                    state: OrderState::unfilled(OrderStatus::Rejected, 0),
+                });
                 return None;
             }
         };
@@ -200,6 +205,7 @@ impl Engine {
             side: order.side,
             kind: order.kind,
             qty_lots: order.qty_lots,
+            state: OrderState::unfilled(OrderStatus::New, order.qty_lots),
         });
         let reservation = Reservation {
             instrument: order.instrument,
@@ -213,7 +219,11 @@ impl Engine {
                 .admit(account_slot, spec, reservation, order.qty_lots, out)
         {
             out.truncate(mark);
-            out.push(Event::Rejected { order_id, reason });
+            out.push(Event::Rejected {
+                order_id,
+                reason,
+                state: OrderState::unfilled(OrderStatus::Rejected, 0),
+            });
             return None;
         }
         self.core.lots_accepted += order.qty_lots;
@@ -233,7 +243,10 @@ impl Engine {
                 order.qty_lots
             }
             Some(_) => {
-                cx.out.push(Event::Triggered { order_id });
+                cx.out.push(Event::Triggered {
+                    order_id,
+                    state: OrderState::unfilled(OrderStatus::New, order.qty_lots),
+                });
                 execute(&mut self.core, &mut cx, taker)
             }
             None => execute(&mut self.core, &mut cx, taker),
@@ -279,9 +292,10 @@ impl Engine {
             bound_ticks,
             rests: order.kind.limit_ticks().is_some()
                 && !matches!(order.tif, TimeInForce::Ioc | TimeInForce::Fok),
-            tif: order.tif,
+            fill_or_kill: matches!(order.tif, TimeInForce::Fok),
             qty_lots: order.qty_lots,
             cum_lots: 0,
+            notional: Notional::ZERO,
             display_lots: if order.display_lots == order.qty_lots {
                 0
             } else {
@@ -309,6 +323,7 @@ fn park_stop(core: &mut super::Core, taker: &Taker, order: &NewOrder, account_sl
         display_lots: taker.display_lots,
         qty_lots: taker.qty_lots,
         cum_lots: 0,
+        notional: Notional::ZERO,
         expire_ns: taker.expire_ns,
         reserve_ticks: taker.reserve_ticks,
         account: taker.account,
@@ -378,7 +393,10 @@ fn fire_stop(core: &mut super::Core, cx: &mut MatchCx<'_>, id: OrderId) {
     if order.expire_ns != i64::MAX {
         core.expiries.remove(&(order.expire_ns, id));
     }
-    cx.out.push(Event::Triggered { order_id: id });
+    cx.out.push(Event::Triggered {
+        order_id: id,
+        state: order.state(),
+    });
     let book = &core.books[order.instrument.0 as usize];
     let (low_ticks, high_ticks) = book.collar_ticks(cx.spec);
     let bound_ticks = match (pending.kind.limit_ticks(), order.side) {
@@ -398,9 +416,10 @@ fn fire_stop(core: &mut super::Core, cx: &mut MatchCx<'_>, id: OrderId) {
         bound_ticks,
         rests: pending.kind.limit_ticks().is_some()
             && !matches!(pending.tif, TimeInForce::Ioc | TimeInForce::Fok),
-        tif: pending.tif,
+        fill_or_kill: matches!(pending.tif, TimeInForce::Fok),
         qty_lots: order.qty_lots,
         cum_lots: 0,
+        notional: Notional::ZERO,
         display_lots: order.display_lots,
         expire_ns: order.expire_ns,
         reserve_ticks: order.reserve_ticks,
@@ -471,14 +490,25 @@ impl Engine {
             reserve_ticks: order.reserve_ticks,
         };
         out.push(match removal {
+            // A replace at or below the executed quantity ends an order that executed anything as filled.
+            Removal::Canceled(CancelReason::ReplacedBelowExecuted) if order.cum_lots > 0 => {
+                Event::Canceled {
+                    order_id: order.id,
+                    canceled_lots: lots,
+                    reason: CancelReason::ReplacedBelowExecuted,
+                    state: order.closed(OrderStatus::Filled),
+                }
+            }
             Removal::Canceled(reason) => Event::Canceled {
                 order_id: order.id,
                 canceled_lots: lots,
                 reason,
+                state: order.closed(OrderStatus::Canceled),
             },
             Removal::Expired => Event::Expired {
                 order_id: order.id,
                 expired_lots: lots,
+                state: order.closed(OrderStatus::Expired),
             },
         });
         core.accounts
@@ -701,6 +731,7 @@ impl Engine {
             qty_lots,
             leaves_lots: order.leaves_lots(),
             priority_kept: true,
+            state: order.state(),
         });
         if visible_cut_lots > 0 {
             let ladder = core.books[order.instrument.0 as usize].ladder_mut(order.side);
@@ -757,6 +788,10 @@ impl Engine {
             qty_lots,
             leaves_lots,
             priority_kept: false,
+            state: OrderState {
+                leaves_lots,
+                ..order.state()
+            },
         });
         let (instrument, side) = (order.instrument, order.side);
         out.push(Event::Level {
@@ -800,13 +835,11 @@ fn requeued_taker(
         stp_mode,
         bound_ticks: price_ticks,
         rests: true,
-        tif: if order.expire_ns == i64::MAX {
-            TimeInForce::Gtc
-        } else {
-            TimeInForce::Gtd(Expiry::AtNs(order.expire_ns))
-        },
+        // A resting order is GTC or GTD: never fill or kill.
+        fill_or_kill: false,
         qty_lots,
         cum_lots: order.cum_lots,
+        notional: order.notional,
         display_lots: order.display_lots,
         expire_ns: order.expire_ns,
         reserve_ticks: price_ticks,

@@ -324,6 +324,97 @@ pub enum CancelReason {
     TriggerRefused(RejectReason),
 }
 
+/// An order's status after an event, as its ExecutionReport states it (OrdStatus 39). The engine is the one
+/// writer of it: the gateway copies it into its reports and never works it out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OrderStatus {
+    New,
+    PartiallyFilled,
+    Filled,
+    Canceled,
+    Rejected,
+    Expired,
+}
+
+impl OrderStatus {
+    /// The status of a live order that has executed `cum_lots`: new, or partly filled.
+    pub fn live(cum_lots: i64) -> OrderStatus {
+        if cum_lots > 0 {
+            OrderStatus::PartiallyFilled
+        } else {
+            OrderStatus::New
+        }
+    }
+
+    /// True once the order can no longer trade.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Filled
+                | OrderStatus::Canceled
+                | OrderStatus::Rejected
+                | OrderStatus::Expired
+        )
+    }
+}
+
+/// A sum of price_ticks x qty_lots over an order's fills, exact: 96 bits, enough since prices and quantities are at
+/// most `TICKS_LOTS_MAX` (10^12) each, so a sum stays below 10^24 < 2^80. Packed to 12 bytes (alignment 4) so that
+/// the events carrying it stay small (a trade event with two of them fits in 120 bytes; an `i128` made it 144 and
+/// every event 16-byte aligned, measurably slower: BENCHMARKS.md, "Order state on engine events").
+#[repr(C, packed(4))]
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Notional {
+    lo: u64,
+    hi: u32,
+}
+
+impl Notional {
+    pub const ZERO: Notional = Notional { lo: 0, hi: 0 };
+
+    /// The sum.
+    pub fn get(self) -> i128 {
+        let (lo, hi) = (self.lo, self.hi);
+        (i128::from(hi) << 64) | i128::from(lo)
+    }
+
+    /// Adds one fill of `qty_lots` at `price_ticks` (both positive, at most `TICKS_LOTS_MAX`).
+    pub fn add(&mut self, price_ticks: i64, qty_lots: i64) {
+        let sum = self.get() + i128::from(price_ticks) * i128::from(qty_lots);
+        let hi = u32::try_from(sum >> 64).expect("a notional stays within 96 bits");
+        *self = Notional { lo: sum as u64, hi };
+    }
+}
+
+impl fmt::Debug for Notional {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.get())
+    }
+}
+
+/// What an order's ExecutionReport needs after an event: OrdStatus, CumQty and LeavesQty in lots, and AvgPx exactly,
+/// as the sum over its fills of price (ticks) x quantity (lots): AvgPx = `notional` x tick size / `cum_lots`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct OrderState {
+    pub status: OrderStatus,
+    pub cum_lots: i64,
+    pub leaves_lots: i64,
+    /// The sum of price_ticks x qty_lots over the order's fills (0 while nothing executed).
+    pub notional: Notional,
+}
+
+impl OrderState {
+    /// An order that never executed and has `leaves_lots` live.
+    pub fn unfilled(status: OrderStatus, leaves_lots: i64) -> OrderState {
+        OrderState {
+            status,
+            cum_lots: 0,
+            leaves_lots,
+            notional: Notional::ZERO,
+        }
+    }
+}
+
 /// One side of a trade, after the trade.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fill {
@@ -331,6 +422,30 @@ pub struct Fill {
     pub account: AccountId,
     pub cum_lots: i64,
     pub leaves_lots: i64,
+    /// The order's sum of price_ticks x qty_lots over its fills, this one included (see [`OrderState`]).
+    pub notional: Notional,
+}
+
+impl Fill {
+    /// The order's status after this fill: filled when nothing is left, else partly filled. (Worked out here
+    /// rather than carried, which keeps a trade event within 120 bytes.)
+    pub fn status(&self) -> OrderStatus {
+        if self.leaves_lots == 0 {
+            OrderStatus::Filled
+        } else {
+            OrderStatus::PartiallyFilled
+        }
+    }
+
+    /// The order's state after this fill.
+    pub fn state(&self) -> OrderState {
+        OrderState {
+            status: self.status(),
+            cum_lots: self.cum_lots,
+            leaves_lots: self.leaves_lots,
+            notional: self.notional,
+        }
+    }
 }
 
 /// A balance of one asset (a currency in cash units, or an instrument in lots).
@@ -350,10 +465,14 @@ pub enum Event {
         side: Side,
         kind: OrderKind,
         qty_lots: i64,
+        /// New, nothing executed, all of it left.
+        state: OrderState,
     },
     Rejected {
         order_id: OrderId,
         reason: RejectReason,
+        /// Rejected, nothing executed, nothing left.
+        state: OrderState,
     },
     CancelRejected {
         order_id: OrderId,
@@ -374,24 +493,35 @@ pub enum Event {
         qty_lots: i64,
         leaves_lots: i64,
         priority_kept: bool,
+        /// The order's state after the replace (new or partly filled).
+        state: OrderState,
     },
     Canceled {
         order_id: OrderId,
         canceled_lots: i64,
         reason: CancelReason,
+        /// Canceled, nothing left; a replace at or below the executed quantity leaves an order that executed
+        /// anything filled.
+        state: OrderState,
     },
     Expired {
         order_id: OrderId,
         expired_lots: i64,
+        /// Expired, nothing left.
+        state: OrderState,
     },
     Triggered {
         order_id: OrderId,
+        /// New, nothing executed yet.
+        state: OrderState,
     },
     /// An iceberg's visible slice was refilled from its hidden rest; it went to the back of its level.
     Replenished {
         order_id: OrderId,
         visible_lots: i64,
         hidden_lots: i64,
+        /// The order's state (partly filled) with its new leaves.
+        state: OrderState,
     },
     /// The visible quantity at a price level after the command (0: the level is gone).
     Level {
@@ -523,6 +653,7 @@ impl fmt::Display for Event {
                 side,
                 kind,
                 qty_lots,
+                ..
             } => {
                 write!(
                     f,
@@ -530,7 +661,9 @@ impl fmt::Display for Event {
                     order_id.0, instrument.0
                 )
             }
-            Event::Rejected { order_id, reason } => {
+            Event::Rejected {
+                order_id, reason, ..
+            } => {
                 write!(f, "rejected order={} reason={reason}", order_id.0)
             }
             Event::CancelRejected { order_id, reason } => {
@@ -555,6 +688,7 @@ impl fmt::Display for Event {
                 qty_lots,
                 leaves_lots,
                 priority_kept,
+                ..
             } => {
                 let priority = if *priority_kept { "kept" } else { "lost" };
                 write!(
@@ -567,6 +701,7 @@ impl fmt::Display for Event {
                 order_id,
                 canceled_lots,
                 reason,
+                ..
             } => {
                 write!(
                     f,
@@ -577,12 +712,14 @@ impl fmt::Display for Event {
             Event::Expired {
                 order_id,
                 expired_lots,
+                ..
             } => write!(f, "expired order={} lots={expired_lots}", order_id.0),
-            Event::Triggered { order_id } => write!(f, "triggered order={}", order_id.0),
+            Event::Triggered { order_id, .. } => write!(f, "triggered order={}", order_id.0),
             Event::Replenished {
                 order_id,
                 visible_lots,
                 hidden_lots,
+                ..
             } => {
                 write!(
                     f,
@@ -652,5 +789,27 @@ mod tests {
         assert_eq!(CancelRejectReason::UnknownOrder.cxl_rej_reason(), 1);
         assert_eq!(CancelRejectReason::Halted.cxl_rej_reason(), 2);
         assert_eq!(CancelRejectReason::Risk(CreditLimit).cxl_rej_reason(), 99);
+    }
+
+    #[test]
+    fn a_notional_sums_exactly_past_64_bits_and_refuses_to_pass_96() {
+        let max = crate::instrument::TICKS_LOTS_MAX;
+        let mut sum = Notional::ZERO;
+        for _ in 0..1_000 {
+            sum.add(max, max);
+        }
+        assert_eq!(sum.get(), 1_000 * i128::from(max) * i128::from(max));
+        assert!(sum.get() > i128::from(u64::MAX));
+        sum.add(3, 7);
+        assert_eq!(sum.get() % 1_000, 21);
+        let mut near = Notional {
+            lo: u64::MAX,
+            hi: u32::MAX,
+        };
+        let overflow = std::panic::catch_unwind(move || near.add(1, 1));
+        assert!(
+            overflow.is_err(),
+            "a sum past 96 bits is a broken invariant"
+        );
     }
 }

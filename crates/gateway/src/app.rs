@@ -36,6 +36,10 @@ pub struct GatewayApp {
     reports_through: u64,
 }
 
+/// Messages of one session handed to the gateway thread and not yet settled, at most: past it the connection
+/// stops reading its socket until answers come back (the venue slows its intake instead of refusing orders).
+pub const UNSETTLED_MAX: usize = 4_096;
+
 /// Where a message handed to the gateway thread stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Unsettled {
@@ -259,6 +263,10 @@ impl Application for GatewayApp {
         {
             self.logout = self.logout_after.take().map(|(_, text)| text);
         }
+    }
+
+    fn backlogged(&self) -> bool {
+        self.unsettled.len() >= UNSETTLED_MAX
     }
 
     fn unsettled_in(&self) -> Option<u64> {

@@ -11,7 +11,9 @@
 //!   duplicate ClOrdID), `handling` (new, cancel/replace, mass cancel, status), `trades`, `intake`
 //!   ([`core::Gateway::input`]) and `release` ([`core::Gateway::released`]: one function an engine event).
 //! - [`origin`]: the FIX context journaled beside each command, so a restart rebuilds the gateway exactly.
-//! - this module: the gateway thread, the only submitter to the sequencer. It submits commands, reads released
+//! - this module: the gateway thread. Its core submits commands through the sequencer's
+//!   [`Submitter`](journal::sequencer::Submitter) and learns
+//!   their numbers from the answer (another submitter may share the sequencer); the thread reads released
 //!   batches, appends their trades to the trade log, and hands reports to the sessions (stored and sent, or
 //!   stored for resend while a session is away). Nothing reaches a client before its command's batch is durable:
 //!   reports are only built from released batches.
@@ -29,11 +31,11 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, select};
 
-use journal::sequencer::{Released, Sequencer, Submission, SubmitError};
+use journal::sequencer::{Released, Sequencer, SubmitError};
 use session::app::AppMessage;
 use store::trades::{TradeAppendError, TradeLog};
 
-pub use self::core::{Dialect, Gateway, Input, Market, Output, SessionInfo};
+pub use self::core::{Dialect, Gateway, Input, Market, Output, SessionInfo, Submit};
 
 /// Requests waiting for the gateway thread, all sessions together; when full, a request is answered with a
 /// BusinessMessageReject (overload).
@@ -154,12 +156,13 @@ impl GatewayThread {
             .name("gateway".into())
             .spawn(move || {
                 let _exit = exit_tx;
+                let mut core = core;
+                core.attach(Box::new(sequencer.submitter()));
                 let mut worker = Worker {
                     core,
                     sequencer,
                     venue,
                     trades,
-                    pending: Vec::new(),
                     out: Output::default(),
                 };
                 worker.run(&input, &release_rx, &stop_rx)?;
@@ -192,8 +195,6 @@ struct Worker {
     sequencer: Sequencer,
     venue: Box<dyn Delivery>,
     trades: TradeLog,
-    /// Commands produced and not yet handed to the sequencer.
-    pending: Vec<Submission>,
     out: Output,
 }
 
@@ -212,10 +213,10 @@ impl Worker {
         let mut stopping = false;
         loop {
             self.submit_pending()?;
-            if stopping && self.pending.is_empty() && self.core.next_seq() == self.released_next() {
+            if stopping && !self.core.in_flight() {
                 return Ok(());
             }
-            let take_input = !stopping && self.pending.is_empty() && !self.core.backlogged();
+            let take_input = !stopping && !self.core.backlogged();
             let requests = if take_input { input } else { &never };
             select! {
                 recv(released) -> batch => match batch {
@@ -227,9 +228,9 @@ impl Worker {
                         let now = now_ns();
                         let mut out = std::mem::take(&mut self.out);
                         let mut taken = Vec::new();
-                        self.take(first, now, &mut out, &mut taken);
+                        self.take(first, now, &mut out, &mut taken)?;
                         for next in input.try_iter().take(TURN_REQUESTS_MAX - 1) {
-                            self.take(next, now, &mut out, &mut taken);
+                            self.take(next, now, &mut out, &mut taken)?;
                         }
                         self.carry_out(&mut out)?;
                         self.out = out;
@@ -243,7 +244,7 @@ impl Worker {
                     let mut out = std::mem::take(&mut self.out);
                     let mut taken = Vec::new();
                     for next in input.try_iter() {
-                        self.take(next, now, &mut out, &mut taken);
+                        self.take(next, now, &mut out, &mut taken)?;
                     }
                     self.carry_out(&mut out)?;
                     self.out = out;
@@ -253,22 +254,22 @@ impl Worker {
                 default(IDLE_WAIT) => {}
             }
             if !stopping && self.core.due(now_ns()) {
-                let mut out = std::mem::take(&mut self.out);
-                self.core.submit_time(now_ns(), &mut out);
-                self.carry_out(&mut out)?;
-                self.out = out;
+                self.core.submit_time(now_ns());
+                self.submit_pending()?;
             }
         }
     }
 
-    /// One input through the core; a session's message is noted with the command its effect waits for.
+    /// One input through the core, its commands handed to the sequencer at once; a session's message is noted
+    /// with the command its effect waits for (its own last command, or the one its held answer waits behind; 0
+    /// when it was answered at once).
     fn take(
         &mut self,
         item: Input,
         now: i64,
         out: &mut Output,
         taken: &mut Vec<(usize, u64, u64)>,
-    ) {
+    ) -> Result<(), GatewayError> {
         let message = match &item {
             Input::Request { session, inbound } => Some((*session, inbound.ref_seq)),
             Input::Answer {
@@ -278,7 +279,8 @@ impl Worker {
         };
         self.core.input(item, now, out);
         if let Some((session, in_seq)) = message {
-            let last = self.core.next_seq() - 1;
+            self.submit_pending()?;
+            let last = self.core.submitted_seq();
             let after = if last > self.core.released_seq() {
                 last
             } else {
@@ -286,6 +288,7 @@ impl Worker {
             };
             taken.push((session, in_seq, after));
         }
+        Ok(())
     }
 
     /// Tells each session which of its messages the turn took (after the turn's answers were handed over).
@@ -301,11 +304,6 @@ impl Worker {
                 tracing::error!(session = info.id, "taken mark not handed over: {e}");
             }
         }
-    }
-
-    /// The sequence number after the last released command.
-    fn released_next(&self) -> u64 {
-        self.core.released_seq() + 1
     }
 
     fn on_released(&mut self, batch: &Released) -> Result<(), GatewayError> {
@@ -334,7 +332,6 @@ impl Worker {
 
     /// Submissions, then trades, then messages.
     fn carry_out(&mut self, out: &mut Output) -> Result<(), GatewayError> {
-        self.pending.append(&mut out.submissions);
         self.submit_pending()?;
         if !out.trades.is_empty() {
             // Not flushed here: the trade log may lag the journal, and start-up appends the missing tail.
@@ -349,20 +346,10 @@ impl Worker {
         Ok(())
     }
 
-    /// Hands the commands to the sequencer, waiting while its input is full (requests wait meanwhile; released
-    /// batches keep flowing into the unbounded release channel).
+    /// Hands the turn's commands to the sequencer, waiting while its input is full (requests wait meanwhile;
+    /// released batches keep flowing into the unbounded release channel); the core learns their numbers.
     fn submit_pending(&mut self) -> Result<(), GatewayError> {
-        while !self.pending.is_empty() {
-            let n = self
-                .pending
-                .len()
-                .min(journal::sequencer::SUBMISSION_COMMANDS_MAX);
-            let batch: Vec<Submission> = self.pending.drain(..n).collect();
-            self.sequencer
-                .submit(batch)
-                .map_err(GatewayError::Sequencer)?;
-        }
-        Ok(())
+        self.core.submit_pending().map_err(GatewayError::Sequencer)
     }
 
     fn deliver(&mut self, session: usize, msg: AppMessage) {

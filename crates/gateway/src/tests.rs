@@ -1,15 +1,22 @@
 //! The gateway core against the real engine, without sockets: requests in as FIX text, the commands sequenced
-//! and applied by hand (as the sequencer does), reports out as FIX text.
+//! and applied by hand (as the sequencer does: numbered when submitted, applied and released when the test
+//! says), reports out as FIX text.
 
-use engine::{Engine, Event, Sequenced};
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
+
+use engine::{Command, Engine, Event, Seq, Sequenced};
 use fix::types::TimePrecision;
 use fix::{Decoder, Dictionary};
 use journal::sequencer::Released;
+use journal::sequencer::{Submission, SubmitError};
 use session::Routing;
 use venue_config::VenueConfig;
 
-use super::core::{Dialect, Gateway, Input, Market, Output, SessionInfo};
+use super::core::{Dialect, Gateway, Input, Market, Output, SessionInfo, Submit};
 use super::request;
+
+mod sequenced;
 
 const T0: i64 = 1_800_000_000_000_000_000;
 
@@ -20,8 +27,9 @@ struct Harness {
     ts_ns: i64,
     /// Every command applied, with its origin and events (a journal).
     journal: Vec<(Sequenced, Vec<u8>, Vec<Event>)>,
-    /// Submissions not yet sequenced (to test what happens while commands are in flight).
-    in_flight: Vec<journal::sequencer::Submission>,
+    /// Commands numbered and not yet applied (to test what happens while commands are in flight), shared with
+    /// the gateway's submitter.
+    in_flight: Arc<Mutex<InFlight>>,
     /// Requests are marked PossDupFlag=Y.
     poss_dup: bool,
 }
@@ -58,48 +66,88 @@ fn market_and_engine() -> (Market, Engine) {
     (market, engine)
 }
 
+/// What the hand-driven sequencer holds: the next number and the commands numbered, not yet applied.
+#[derive(Debug)]
+struct InFlight {
+    next_seq: Seq,
+    commands: Vec<(Seq, Submission)>,
+}
+
+/// A submitter numbering as the sequencer does: consecutive numbers in submission order, whoever submits.
+struct HandSequencer(Arc<Mutex<InFlight>>);
+
+impl Submit for HandSequencer {
+    fn submit(&mut self, batch: Vec<Submission>) -> Result<Range<Seq>, SubmitError> {
+        let mut in_flight = self.0.lock().unwrap();
+        let first = in_flight.next_seq;
+        for submission in batch {
+            let seq = in_flight.next_seq;
+            in_flight.commands.push((seq, submission));
+            in_flight.next_seq += 1;
+        }
+        Ok(first..in_flight.next_seq)
+    }
+}
+
 impl Harness {
     fn new() -> Harness {
         let (market, engine) = market_and_engine();
+        let in_flight = Arc::new(Mutex::new(InFlight {
+            next_seq: 1,
+            commands: Vec::new(),
+        }));
+        let mut gateway = Gateway::new(market, sessions(), 42);
+        gateway.attach(Box::new(HandSequencer(in_flight.clone())));
         Harness {
-            gateway: Gateway::new(market, sessions(), 42),
+            gateway,
             engine,
             dict: Dictionary::fix44().unwrap(),
             ts_ns: T0,
             journal: Vec::new(),
-            in_flight: Vec::new(),
+            in_flight,
             poss_dup: false,
         }
     }
 
+    /// A command of another submitter (an admin, say), numbered among the gateway's.
+    fn foreign(&mut self, command: Command) -> Seq {
+        let numbers = HandSequencer(self.in_flight.clone())
+            .submit(vec![Submission::bare(command)])
+            .unwrap();
+        numbers.start
+    }
+
+    /// The end of the gateway's turn: it hands its commands over.
+    fn end_turn(&mut self, out: Output) -> Vec<(usize, String)> {
+        self.gateway.submit_pending().unwrap();
+        texts(out)
+    }
+
     /// One request from `session` (fields without the header), not yet sequenced.
     fn request(&mut self, session: usize, fields: &str) -> Vec<(usize, String)> {
-        let text = format!("35={fields}");
-        let (msg_type, body) = text.split_once('|').unwrap();
-        let frame = fix::frame::from_text(&format!(
-            "{msg_type}|49=C|56=FIXVENUE|34=9|52=20261122-10:00:00|{body}"
-        ));
-        let mut decoder = Decoder::new();
-        let msg = decoder.decode(&self.dict, &frame).unwrap();
-        if let Err(e) = fix::Validator::default().validate(&self.dict, &msg) {
-            panic!("invalid test message {text}: {e:?}");
-        }
-        let mut inbound = request::parse(&msg, &Routing::default()).unwrap();
+        let out = self.request_in_turn(session, fields);
+        self.end_turn(out)
+    }
+
+    /// One request of a turn not yet over: what it submits stays with the gateway unless it needs a number.
+    fn request_in_turn(&mut self, session: usize, fields: &str) -> Output {
+        let mut inbound = inbound(&self.dict, fields);
         inbound.poss_dup |= self.poss_dup;
         let mut out = Output::default();
         self.gateway
             .input(Input::Request { session, inbound }, self.ts_ns, &mut out);
-        self.in_flight.append(&mut out.submissions);
-        texts(out)
+        out
     }
 
     /// Sequences, applies and releases everything in flight, as one batch.
     fn release(&mut self) -> Vec<(usize, String)> {
         let mut batch = Released::default();
-        for submission in std::mem::take(&mut self.in_flight) {
+        let commands = std::mem::take(&mut self.in_flight.lock().unwrap().commands);
+        for (seq, submission) in commands {
             self.ts_ns += 1_000;
+            assert_eq!(seq, self.engine.last_seq() + 1, "applied in number order");
             let record = Sequenced {
-                seq: self.engine.last_seq() + 1,
+                seq,
                 ts_ns: self.ts_ns,
                 command: submission.command,
             };
@@ -116,8 +164,7 @@ impl Harness {
         }
         let mut out = Output::default();
         self.gateway.released(&batch, &mut out);
-        assert!(out.submissions.is_empty());
-        texts(out)
+        self.end_turn(out)
     }
 
     /// A request, then its release.
@@ -130,11 +177,25 @@ impl Harness {
     fn event(&mut self, input: Input) -> Vec<(usize, String)> {
         let mut out = Output::default();
         self.gateway.input(input, self.ts_ns, &mut out);
-        self.in_flight.append(&mut out.submissions);
-        let mut answers = texts(out);
+        let mut answers = self.end_turn(out);
         answers.extend(self.release());
         answers
     }
+}
+
+/// A request as the session layer hands it over (fields without the header), checked against the dictionary.
+fn inbound(dict: &Dictionary, fields: &str) -> request::Inbound {
+    let text = format!("35={fields}");
+    let (msg_type, body) = text.split_once('|').unwrap();
+    let frame = fix::frame::from_text(&format!(
+        "{msg_type}|49=C|56=FIXVENUE|34=9|52=20261122-10:00:00|{body}"
+    ));
+    let mut decoder = Decoder::new();
+    let msg = decoder.decode(dict, &frame).unwrap();
+    if let Err(e) = fix::Validator::default().validate(dict, &msg) {
+        panic!("invalid test message {text}: {e:?}");
+    }
+    request::parse(&msg, &Routing::default()).unwrap()
 }
 
 fn texts(out: Output) -> Vec<(usize, String)> {
@@ -447,6 +508,8 @@ fn replay_rebuilds_the_gateway_so_orders_are_found_after_a_restart() {
     assert_eq!(trades[0].buy.cl_ord_id, "B1");
     assert_eq!(trades[0].sell.session, "FIX.4.4:FIXVENUE->CLIENT2");
     assert_eq!(gateway.live_orders(), 1);
+    gateway.resume_after(engine.last_seq());
+    gateway.attach(Box::new(HandSequencer(h.in_flight.clone())));
     h.gateway = gateway;
     h.engine = engine;
     let answers = h.send(0, "H|11=B2|55=ZVZZT|54=1|");
@@ -473,4 +536,66 @@ fn a_possdup_resend_of_a_known_order_gets_its_status_not_a_second_order() {
         "D|11=B9|55=ZVZZT|54=1|60=20261122-10:00:00|40=2|38=1|44=1|",
     );
     has(&answers[0], 0, "150=0|11=B9");
+}
+
+/// Another submitter (an admin halt, a drop copy) numbering commands between the gateway's: the gateway learns
+/// each order's number from the sequencer, so OrderIDs, ExecIDs and the cancel that names an order all follow the
+/// numbers the engine used (a gateway predicting numbers would have called the sell order 2).
+#[test]
+fn commands_of_another_submitter_between_the_gateways_leave_order_ids_and_exec_ids_right() {
+    let mut h = Harness::new();
+    h.request(0, BUY_10_AT_100);
+    let zvzzt = engine::InstrumentId(0);
+    let open = engine::TradingStatus::Open;
+    assert_eq!(
+        h.foreign(Command::SetStatus {
+            instrument: zvzzt,
+            status: open
+        }),
+        2
+    );
+    h.request(
+        1,
+        "D|11=S1|55=ZVZZT|54=2|60=20261122-10:00:00|40=2|38=14|44=100|",
+    );
+    let answers = h.release();
+    assert_eq!(answers.len(), 4, "{answers:?}");
+    has(&answers[0], 0, "150=0|11=B1|37=1|17=1.1");
+    has(&answers[1], 1, "150=0|11=S1|37=3|17=3.1");
+    has(&answers[2], 0, "150=F|11=B1|37=1|17=3.2|527=3-1|39=2");
+    has(&answers[3], 1, "150=F|11=S1|37=3|17=3.3|527=3-1|39=1|151=4");
+    assert_eq!(h.foreign(Command::Time { now_ns: T0 }), 4);
+    let answers = h.send(1, "F|41=S1|11=C1|55=ZVZZT|54=2|60=20261122-10:00:00|");
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    has(
+        &answers[0],
+        1,
+        "150=4|39=4|11=C1|41=S1|37=3|17=5.1|14=10|151=0|6=100",
+    );
+}
+
+/// An order and its cancel in one turn, with another submitter's command numbered before them: the cancel needs
+/// the order's number, so the gateway hands the order over first and learns it (2, not the 1 a count of its own
+/// commands would give).
+#[test]
+fn a_cancel_in_the_turn_of_its_order_learns_the_orders_number_from_the_sequencer() {
+    let mut h = Harness::new();
+    let out = h.request_in_turn(0, BUY_10_AT_100);
+    assert!(out.messages.is_empty());
+    assert_eq!(h.foreign(Command::Time { now_ns: T0 }), 1);
+    let out = h.request_in_turn(0, "F|41=B1|11=C1|55=ZVZZT|54=1|60=20261122-10:00:00|");
+    assert!(out.messages.is_empty());
+    // A duplicate of the order in the same turn is refused as such, once the first has its number.
+    let out = h.request_in_turn(0, BUY_10_AT_100);
+    assert!(
+        out.messages.is_empty(),
+        "held behind the commands in flight"
+    );
+    assert_eq!(h.gateway.submitted_seq(), 3, "order 2, cancel 3");
+    let mut answers = h.end_turn(out);
+    answers.extend(h.release());
+    assert_eq!(answers.len(), 3, "{answers:?}");
+    has(&answers[0], 0, "150=0|11=B1|37=2|17=2.1");
+    has(&answers[1], 0, "150=4|11=C1|41=B1|37=2|17=3.1");
+    has(&answers[2], 0, "150=8|103=6|11=B1|37=NONE");
 }

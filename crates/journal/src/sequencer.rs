@@ -7,17 +7,21 @@
 //! leave before its batch is durable, because nothing leaves but released batches.
 //!
 //! Sequence numbers are assigned contiguously in submission order: the commands of an accepted submission get
-//! consecutive numbers in the order given, submissions are taken in the order the channel received them, nothing
-//! accepted is skipped or reordered, and a refused submission (`Err` from [`Sequencer::submit`] or
-//! [`Sequencer::try_submit`]) gets none. Every command takes a number, whatever the engine makes of it. So a single
-//! submitting thread can predict them: the n-th command it submits after [`Sequencer::start`] gets
-//! [`Sequencer::last_seq_at_start`] + n. The gateway, the only submitter, relies on this.
+//! consecutive numbers in the order given, submissions are taken in the order they were numbered, nothing accepted
+//! is skipped or reordered, and a refused submission (`Err` from [`Submitter::submit`] or
+//! [`Submitter::try_submit`]) gets none. Every command takes a number, whatever the engine makes of it. A
+//! submission learns its numbers from what `submit` returns (numbered under the lock that also orders the
+//! channel), so any number of submitters (the gateway, an admin halt, a drop copy) can share the sequencer:
+//! nobody predicts another's numbers. The sequencer thread checks every submission's first number against its
+//! journal and stops (fail closed) if they ever differ.
 //!
 //! On a journal failure the sequencer stops (fail closed): the batch in flight is never released, the release
 //! channel closes, and [`Sequencer::finish`] reports why.
 
+use std::ops::Range;
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -133,6 +137,8 @@ pub enum SequencerError {
     Commit(#[from] CommitError),
     #[error("engine is at sequence {engine} but the journal at {journal}")]
     OutOfStep { engine: Seq, journal: Seq },
+    #[error("a submission was numbered from {numbered} but the journal's next number is {journal}")]
+    MisNumbered { numbered: Seq, journal: Seq },
     #[error("nobody reads the released batches any more")]
     ReleaseClosed,
     #[error("the sequencer thread panicked")]
@@ -166,9 +172,69 @@ pub fn recover(
 }
 
 pub struct Sequencer {
-    input: SyncSender<Vec<Submission>>,
+    submitter: Submitter,
     last_seq_at_start: Seq,
     thread: JoinHandle<Result<(Engine, Journal), SequencerError>>,
+}
+
+/// A submission as it travels to the sequencer thread: the number its first command was given, and the commands.
+type Numbered = (Seq, Vec<Submission>);
+
+/// The sequencer's input and the next number it will give, behind one lock, so that the order of the numbers is
+/// the order of the channel. `None` once the sequencer is finished.
+struct Input {
+    sender: Option<SyncSender<Numbered>>,
+    next_seq: Seq,
+}
+
+/// A handle that submits commands to the sequencer; clone it for each submitter. Each accepted submission is
+/// answered with the sequence numbers its commands were given.
+#[derive(Clone)]
+pub struct Submitter {
+    input: Arc<Mutex<Input>>,
+}
+
+impl Submitter {
+    fn lock(&self) -> MutexGuard<'_, Input> {
+        // The lock guards plain data that no panic can leave half-written (a number and a sender).
+        self.input.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Submits commands with their origins, waiting while the input is full; returns the sequence numbers the
+    /// commands were given, in order (empty for an empty submission). A submission with too many commands or an
+    /// origin over [`ORIGIN_BYTES_MAX`] is refused whole: nothing of it is sequenced.
+    pub fn submit(&self, submission: Vec<Submission>) -> Result<Range<Seq>, SubmitError> {
+        check_submission(&submission)?;
+        let mut input = self.lock();
+        let first = input.next_seq;
+        let count = submission.len() as Seq;
+        let sender = input.sender.as_ref().ok_or(SubmitError::Stopped)?;
+        sender
+            .send((first, submission))
+            .map_err(|_| SubmitError::Stopped)?;
+        input.next_seq += count;
+        Ok(first..first + count)
+    }
+
+    /// Submits commands with their origins unless the input is full (the gateway's overload policy: reject,
+    /// then disconnect); returns their sequence numbers. Refuses what [`Submitter::submit`] refuses, whole. It
+    /// never waits for room in the input, but it does wait for the lock while another submitter's `submit` waits
+    /// for room (numbers and channel order must stay one).
+    pub fn try_submit(&self, submission: Vec<Submission>) -> Result<Range<Seq>, SubmitError> {
+        check_submission(&submission)?;
+        let mut input = self.lock();
+        let first = input.next_seq;
+        let count = submission.len() as Seq;
+        let sender = input.sender.as_ref().ok_or(SubmitError::Stopped)?;
+        sender
+            .try_send((first, submission))
+            .map_err(|error| match error {
+                TrySendError::Full(_) => SubmitError::Full,
+                TrySendError::Disconnected(_) => SubmitError::Stopped,
+            })?;
+        input.next_seq += count;
+        Ok(first..first + count)
+    }
 }
 
 /// Refuses a submission the sequencer must not take: too many commands, or an origin too long to journal.
@@ -203,7 +269,7 @@ impl Sequencer {
                 journal: journal.last_seq(),
             });
         }
-        let (input, commands) = mpsc::sync_channel(config.input_capacity.max(1));
+        let (sender, commands) = mpsc::sync_channel(config.input_capacity.max(1));
         let (output, released) = mpsc::sync_channel(config.output_capacity.max(1));
         let last_ts_ns = journal.last_ts_ns();
         let last_seq_at_start = journal.last_seq();
@@ -223,8 +289,14 @@ impl Sequencer {
                     .map(|()| (worker.engine, worker.journal))
             })
             .expect("spawning the sequencer thread");
+        let submitter = Submitter {
+            input: Arc::new(Mutex::new(Input {
+                sender: Some(sender),
+                next_seq: last_seq_at_start + 1,
+            })),
+        };
         let sequencer = Sequencer {
-            input,
+            submitter,
             last_seq_at_start,
             thread,
         };
@@ -232,36 +304,31 @@ impl Sequencer {
     }
 
     /// The journal's last sequence number when the sequencer started: the first command submitted after the
-    /// start gets this plus one, and the next ones follow in submission order (see the module doc).
+    /// start gets this plus one.
     pub fn last_seq_at_start(&self) -> Seq {
         self.last_seq_at_start
     }
 
-    /// Submits commands with their origins, waiting while the input is full. A submission with too many
-    /// commands or an origin over [`ORIGIN_BYTES_MAX`] is refused whole: nothing of it is sequenced.
-    pub fn submit(&self, submission: Vec<Submission>) -> Result<(), SubmitError> {
-        check_submission(&submission)?;
-        self.input
-            .send(submission)
-            .map_err(|_| SubmitError::Stopped)
+    /// A handle for another submitter (an admin halt, a drop copy): its commands are numbered among everyone
+    /// else's, and each submission learns its own numbers. A handle outliving [`Sequencer::finish`] is refused.
+    pub fn submitter(&self) -> Submitter {
+        self.submitter.clone()
     }
 
-    /// Submits commands with their origins unless the input is full (the gateway's overload policy: reject,
-    /// then disconnect). Refuses what [`Sequencer::submit`] refuses, whole.
-    pub fn try_submit(&self, submission: Vec<Submission>) -> Result<(), SubmitError> {
-        check_submission(&submission)?;
-        self.input
-            .try_send(submission)
-            .map_err(|error| match error {
-                TrySendError::Full(_) => SubmitError::Full,
-                TrySendError::Disconnected(_) => SubmitError::Stopped,
-            })
+    /// [`Submitter::submit`] on the sequencer's own handle.
+    pub fn submit(&self, submission: Vec<Submission>) -> Result<Range<Seq>, SubmitError> {
+        self.submitter.submit(submission)
     }
 
-    /// Closes the input, lets the sequencer commit and release what it holds, and hands back the engine and
-    /// journal (or the error that stopped it).
+    /// [`Submitter::try_submit`] on the sequencer's own handle.
+    pub fn try_submit(&self, submission: Vec<Submission>) -> Result<Range<Seq>, SubmitError> {
+        self.submitter.try_submit(submission)
+    }
+
+    /// Closes the input (for every handle), lets the sequencer commit and release what it holds, and hands back
+    /// the engine and journal (or the error that stopped it).
     pub fn finish(self) -> Result<(Engine, Journal), SequencerError> {
-        drop(self.input);
+        drop(self.submitter.lock().sender.take());
         self.thread.join().map_err(|_| SequencerError::Panicked)?
     }
 }
@@ -278,7 +345,7 @@ struct Worker {
 impl Worker {
     fn run(
         &mut self,
-        input: &Receiver<Vec<Submission>>,
+        input: &Receiver<Numbered>,
         output: &SyncSender<Released>,
     ) -> Result<(), SequencerError> {
         while let Ok(submission) = input.recv() {
@@ -299,9 +366,17 @@ impl Worker {
     /// Sequences, journals and applies each command, committing whenever the batch is full.
     fn take(
         &mut self,
-        submission: Vec<Submission>,
+        (first, submission): Numbered,
         output: &SyncSender<Released>,
     ) -> Result<(), SequencerError> {
+        let journal = self.journal.last_seq() + 1;
+        if first != journal {
+            // Whatever the submitter was told is wrong: stop rather than let it misname orders.
+            return Err(SequencerError::MisNumbered {
+                numbered: first,
+                journal,
+            });
+        }
         for Submission {
             mut command,
             origin,

@@ -60,6 +60,12 @@ pub trait Application: Send {
 
     /// What the venue's log now covers of the messages the application handed on.
     fn settle(&mut self, _settled: Settled) {}
+
+    /// True while the application holds so many messages in flight that the connection should stop reading
+    /// (TCP back-pressure: the venue is behind, not the client) until [`Application::settle`] frees room.
+    fn backlogged(&self) -> bool {
+        false
+    }
 }
 
 /// News of the messages an application handed on (see [`Application::unsettled_in`]), in the order they happen.

@@ -261,6 +261,11 @@ impl Session {
         seq
     }
 
+    /// True while the connection should stop reading: the application is behind ([`Application::backlogged`]).
+    pub fn backlogged(&self) -> bool {
+        self.app.backlogged()
+    }
+
     /// Tells the application what the venue's log now covers (see [`Settled`]).
     pub fn settle(&mut self, settled: Settled) {
         self.app.settle(settled);

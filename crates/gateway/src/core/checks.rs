@@ -94,7 +94,7 @@ impl Gateway {
         let Some(order) = self.live_order_for(session, orig_cl_ord_id) else {
             return Err((1, format!("unknown order {orig_cl_ord_id}"), None));
         };
-        let found = Some((order.id, order.status));
+        let found = Some((order.id, order.status()));
         if self
             .live_order_for(session, cl_ord_id)
             .is_some_and(|o| !o.terminal())
@@ -121,7 +121,7 @@ impl Gateway {
             ));
         }
         if order.terminal() {
-            return Err((0, too_late_text(order.status), found));
+            return Err((0, too_late_text(order.status()), found));
         }
         if order.pending.is_some() {
             return Err((
@@ -140,7 +140,7 @@ impl Gateway {
         req: &ReplaceRequest,
     ) -> Result<Replace, AmendRefusal> {
         let spec = &self.market.instruments[order.instrument.0 as usize];
-        let found = Some((order.id, order.status));
+        let found = Some((order.id, order.status()));
         let refuse = |code, text: String| (code, text, found);
         if let Some(&tag) = req.unchangeable.first() {
             let name = match tag {

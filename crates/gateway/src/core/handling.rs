@@ -89,7 +89,6 @@ impl Gateway {
                 let info = &self.sessions[session].info;
                 let origin_session = info.id.clone();
                 let routing = (!routing_is_empty(&routing)).then(|| Box::new(routing));
-                let seq = self.next_seq;
                 self.submit(
                     Command::New(order),
                     Origin::New {
@@ -97,11 +96,8 @@ impl Gateway {
                         account: &account_name,
                         cl_ord_id: &req.cl_ord_id,
                     },
-                    out,
+                    routing,
                 );
-                if let Some(o) = self.orders.get_mut(&OrderId(seq)) {
-                    o.routing = routing;
-                }
             }
             Err((reason, text)) => {
                 tracing::info!(
@@ -158,7 +154,7 @@ impl Gateway {
                     Amendment::Cancel(req) if req.qty.is_some_and(|q| q <= Decimal::ZERO) => Err((
                         99,
                         "OrderQty (38) must be positive".to_string(),
-                        Some((order.id, order.status)),
+                        Some((order.id, order.status())),
                     )),
                     Amendment::Cancel(_) => Ok(Command::Cancel {
                         order_id: order.id,
@@ -170,7 +166,7 @@ impl Gateway {
         match checked {
             Ok(command) => {
                 let origin_session = self.sessions[session].info.id.clone();
-                self.submit(command, kind.origin(&origin_session, &ids.cl_ord_id), out);
+                self.submit(command, kind.origin(&origin_session, &ids.cl_ord_id), None);
             }
             Err((code, text, found)) => {
                 tracing::info!(
@@ -211,7 +207,7 @@ impl Gateway {
                         cl_ord_id: &req.cl_ord_id,
                         req_type: req.req_type,
                     },
-                    out,
+                    None,
                 );
             }
             Err((reason, text)) => {
@@ -231,7 +227,9 @@ impl Gateway {
     }
 
     /// The session ended: its live orders are canceled if it asked for that at logon.
-    pub(super) fn disconnected(&mut self, session: usize, out: &mut Output) {
+    pub(super) fn disconnected(&mut self, session: usize) {
+        // Orders of this turn get their numbers first, so that they are seen (and canceled) too.
+        self.number_pending();
         let Some(state) = self.sessions.get(session) else {
             return;
         };
@@ -252,7 +250,7 @@ impl Gateway {
             Origin::CancelOnDisconnect {
                 session: &origin_session,
             },
-            out,
+            None,
         );
     }
 
@@ -305,7 +303,7 @@ impl Gateway {
                     .get(&OrderId(id))
                     .filter(|o| o.session == Some(session))
             })
-            .filter(|o| o.status != OrdStatus::PendingNew);
+            .filter(|o| o.status() != OrdStatus::PendingNew);
         let msg = match order {
             Some(order) => self.execution_report(
                 order,
@@ -347,7 +345,7 @@ impl Gateway {
             .filter(|id| {
                 self.orders.get(id).is_some_and(|o| {
                     !o.terminal()
-                        && o.status != OrdStatus::PendingNew
+                        && o.status() != OrdStatus::PendingNew
                         && instrument.is_none_or(|i| o.instrument == i)
                 })
             })

@@ -24,7 +24,7 @@ impl Gateway {
                     s.cancel_on_disconnect = cancel_on_disconnect;
                 }
             }
-            Input::Disconnected { session } => self.disconnected(session, out),
+            Input::Disconnected { session } => self.disconnected(session),
             Input::Answer { session, msg, .. } => {
                 if session < self.sessions.len() {
                     self.answer(session, msg, out);
@@ -41,8 +41,8 @@ impl Gateway {
     }
 
     /// Submits "the time is now" (the sequencer stamps its own time).
-    pub fn submit_time(&mut self, now_ns: i64, out: &mut Output) {
-        self.submit(Command::Time { now_ns }, Origin::Venue, out);
+    pub fn submit_time(&mut self, now_ns: i64) {
+        self.submit(Command::Time { now_ns }, Origin::Venue, None);
         self.time_due_ns = self
             .market
             .instruments
@@ -62,6 +62,10 @@ impl Gateway {
             poss_dup,
             request,
         } = inbound;
+        if self.names_unnumbered(session, &request) {
+            // The request needs the OrderID of an order of this turn: the sequencer numbers what is pending.
+            self.number_pending();
+        }
         match request {
             // A resent order the venue already has (its first copy was journaled before the session store
             // recorded its MsgSeqNum): answered with the order's status, never entered twice.
@@ -101,6 +105,23 @@ impl Gateway {
                 );
                 self.answer(session, msg, out);
             }
+        }
+    }
+
+    /// True when the request names, by ClOrdID, a NewOrderSingle the sequencer has not numbered yet.
+    fn names_unnumbered(&self, session: usize, request: &Request) -> bool {
+        match request {
+            Request::New(req) => self.is_unnumbered(session, &req.cl_ord_id),
+            Request::Cancel(req) => {
+                self.is_unnumbered(session, &req.ids.orig_cl_ord_id)
+                    || self.is_unnumbered(session, &req.ids.cl_ord_id)
+            }
+            Request::Replace(req) => {
+                self.is_unnumbered(session, &req.ids.orig_cl_ord_id)
+                    || self.is_unnumbered(session, &req.ids.cl_ord_id)
+            }
+            Request::Status(req) => self.is_unnumbered(session, &req.cl_ord_id),
+            Request::MassStatus(_) | Request::MassCancel(_) | Request::Refused { .. } => false,
         }
     }
 

@@ -1,7 +1,11 @@
-//! The order record both views keep (see [`super`]), and how each event of a released batch changes it.
+//! The order record both views keep (see [`super`]): the routing and FIX context of an order (session, account,
+//! ClOrdID chain, the terms the client set), and the engine's latest state of it, copied from its events.
 //! Pure: it knows no maps, no sessions and no reports.
 
-use engine::{AccountId, Fill, InstrumentId, NewOrder, OrderId, OrderKind, Side, TimeInForce};
+use engine::{
+    AccountId, InstrumentId, NewOrder, OrderId, OrderKind, OrderState, OrderStatus, Side,
+    TimeInForce,
+};
 use fix::tags::OrdStatus;
 use session::Routing;
 
@@ -12,16 +16,16 @@ pub(super) struct Order {
     pub(super) session: Option<usize>,
     pub(super) account: AccountId,
     pub(super) instrument: InstrumentId,
+    // The order's terms as the client last set them (its NewOrderSingle, then each replace the engine took):
+    // what a report repeats, not what the engine decides.
     pub(super) side: Side,
     pub(super) kind: OrderKind,
     pub(super) tif: TimeInForce,
     pub(super) qty_lots: i64,
-    pub(super) cum_lots: i64,
-    pub(super) leaves_lots: i64,
-    /// Sum of price (ticks) x quantity (lots) over the fills, for AvgPx.
-    pub(super) notional: i128,
-    /// At release. `PendingNew` until the engine's answer is released.
-    pub(super) status: OrdStatus,
+    /// The engine's state of the order as its latest released event gave it (OrdStatus, CumQty, LeavesQty, the
+    /// AvgPx sum), copied and never worked out here: the engine is the one writer of an order's execution.
+    /// `None` (PendingNew) until the engine's answer to the NewOrderSingle is released.
+    pub(super) state: Option<OrderState>,
     pub(super) cl_ord_id: Box<str>,
     pub(super) orig_cl_ord_id: Option<Box<str>>,
     /// The ClOrdID of a cancel or replace submitted and not yet released.
@@ -33,7 +37,7 @@ pub(super) struct Order {
 }
 
 impl Order {
-    /// An order as its NewOrderSingle is submitted: `PendingNew`, nothing executed.
+    /// An order as its NewOrderSingle is submitted: `PendingNew`, no state from the engine yet.
     pub(super) fn submitted(
         id: OrderId,
         session: Option<usize>,
@@ -49,10 +53,7 @@ impl Order {
             kind: order.kind,
             tif: order.tif,
             qty_lots: order.qty_lots,
-            cum_lots: 0,
-            leaves_lots: order.qty_lots,
-            notional: 0,
-            status: OrdStatus::PendingNew,
+            state: None,
             cl_ord_id: cl_ord_id.into(),
             orig_cl_ord_id: None,
             pending: None,
@@ -61,48 +62,45 @@ impl Order {
         }
     }
 
+    /// OrdStatus (39): the engine's, or PendingNew before its answer.
+    pub(super) fn status(&self) -> OrdStatus {
+        match self.state {
+            None => OrdStatus::PendingNew,
+            Some(state) => ord_status(state.status),
+        }
+    }
+
     pub(super) fn terminal(&self) -> bool {
-        matches!(
-            self.status,
-            OrdStatus::Filled | OrdStatus::Canceled | OrdStatus::Rejected | OrdStatus::Expired
-        )
+        self.state.is_some_and(|state| state.status.is_terminal())
+    }
+
+    /// CumQty in lots, as the engine last stated it.
+    pub(super) fn cum_lots(&self) -> i64 {
+        self.state.map_or(0, |state| state.cum_lots)
+    }
+
+    /// LeavesQty in lots, as the engine last stated it (all of it before the engine's answer).
+    pub(super) fn leaves_lots(&self) -> i64 {
+        self.state.map_or(self.qty_lots, |state| state.leaves_lots)
+    }
+
+    /// The sum of price_ticks x qty_lots over the fills, as the engine last stated it (for AvgPx).
+    pub(super) fn notional(&self) -> i128 {
+        self.state.map_or(0, |state| state.notional.get())
     }
 
     // ----- the release view: what each event changes -----
 
-    /// The engine accepted the order.
-    pub(super) fn accept(&mut self) {
-        self.status = OrdStatus::New;
+    /// An event of the engine about this order: its state is now the event's.
+    pub(super) fn update(&mut self, state: OrderState) {
+        self.state = Some(state);
     }
 
-    /// The order ended with nothing left to trade: rejected, canceled or expired.
-    pub(super) fn close(&mut self, status: OrdStatus) {
-        self.status = status;
-        self.leaves_lots = 0;
-    }
-
-    /// One side of a trade of `qty_lots` at `price_ticks`.
-    pub(super) fn fill(&mut self, fill: &Fill, price_ticks: i64, qty_lots: i64) {
-        self.cum_lots = fill.cum_lots;
-        self.leaves_lots = fill.leaves_lots;
-        self.notional += i128::from(price_ticks) * i128::from(qty_lots);
-        self.status = if fill.leaves_lots == 0 {
-            OrdStatus::Filled
-        } else {
-            OrdStatus::PartiallyFilled
-        };
-    }
-
-    /// A replace took effect in the book.
-    pub(super) fn replace(&mut self, price_ticks: i64, qty_lots: i64, leaves_lots: i64) {
+    /// A replace took effect in the book: the terms are the replace's, the state the event's.
+    pub(super) fn replace(&mut self, price_ticks: i64, qty_lots: i64, state: OrderState) {
         self.kind = with_limit(self.kind, price_ticks);
         self.qty_lots = qty_lots;
-        self.leaves_lots = leaves_lots;
-        self.status = if self.cum_lots > 0 {
-            OrdStatus::PartiallyFilled
-        } else {
-            OrdStatus::New
-        };
+        self.update(state);
         self.promote_pending();
     }
 
@@ -112,6 +110,18 @@ impl Order {
             let old = std::mem::replace(&mut self.cl_ord_id, cl_ord_id);
             self.orig_cl_ord_id = Some(old);
         }
+    }
+}
+
+/// The FIX spelling of the engine's order status.
+pub(super) fn ord_status(status: OrderStatus) -> OrdStatus {
+    match status {
+        OrderStatus::New => OrdStatus::New,
+        OrderStatus::PartiallyFilled => OrdStatus::PartiallyFilled,
+        OrderStatus::Filled => OrdStatus::Filled,
+        OrderStatus::Canceled => OrdStatus::Canceled,
+        OrderStatus::Rejected => OrdStatus::Rejected,
+        OrderStatus::Expired => OrdStatus::Expired,
     }
 }
 

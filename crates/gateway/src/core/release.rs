@@ -3,9 +3,10 @@
 //! In replay the state is rebuilt exactly and nothing is sent.
 
 use engine::{
-    CancelReason, CancelRejectReason, Command, Event, OrderId, RejectReason, Seq, Sequenced, Side,
+    CancelReason, CancelRejectReason, Command, Event, OrderId, OrderState, RejectReason, Seq,
+    Sequenced, Side,
 };
-use fix::tags::{ExecType, OrdStatus};
+use fix::tags::ExecType;
 use journal::sequencer::Released;
 use session::app::AppMessage;
 use store::trades::TradeRecord;
@@ -42,7 +43,7 @@ impl Gateway {
     ) -> Vec<TradeRecord> {
         let mut out = Output::default();
         self.admit(record.seq, &record.command, origin);
-        self.next_seq = record.seq + 1;
+        self.submitted_seq = record.seq;
         self.apply(record, origin, events, &mut out, false);
         self.released_seq = record.seq;
         out.trades
@@ -60,7 +61,7 @@ impl Gateway {
     ) -> Vec<TradeRecord> {
         let mut out = Output::default();
         self.admit(record.seq, &record.command, origin);
-        self.next_seq = record.seq + 1;
+        self.submitted_seq = record.seq;
         self.apply(record, origin, events, &mut out, true);
         self.released_seq = record.seq;
         messages.append(&mut out.messages);
@@ -117,8 +118,14 @@ impl Gateway {
     /// One event: the order it names changes in the release view, and its report is built.
     fn event(&mut self, event: &Event, r: &mut Reports<'_>, out: &mut Output) {
         match *event {
-            Event::Accepted { order_id, .. } => self.accepted(order_id, r, out),
-            Event::Rejected { order_id, reason } => self.rejected(order_id, reason, r, out),
+            Event::Accepted {
+                order_id, state, ..
+            } => self.accepted(order_id, state, r, out),
+            Event::Rejected {
+                order_id,
+                reason,
+                state,
+            } => self.rejected(order_id, reason, state, r, out),
             Event::CancelRejected { order_id, reason } => {
                 self.cancel_rejected(order_id, reason, r, out)
             }
@@ -146,25 +153,41 @@ impl Gateway {
                 order_id,
                 price_ticks,
                 qty_lots,
-                leaves_lots,
+                state,
                 ..
-            } => self.replaced(order_id, price_ticks, qty_lots, leaves_lots, r, out),
+            } => self.replaced(order_id, price_ticks, qty_lots, state, r, out),
             Event::Canceled {
-                order_id, reason, ..
-            } => self.canceled(order_id, reason, r, out),
-            Event::Expired { order_id, .. } => self.expired(order_id, r, out),
-            Event::Triggered { order_id } => self.triggered(order_id, r, out),
-            Event::Replenished { .. }
-            | Event::Level { .. }
-            | Event::Status { .. }
-            | Event::Balance { .. } => {}
+                order_id,
+                reason,
+                state,
+                ..
+            } => self.canceled(order_id, reason, state, r, out),
+            Event::Expired {
+                order_id, state, ..
+            } => self.expired(order_id, state, r, out),
+            Event::Triggered { order_id, state } => self.triggered(order_id, state, r, out),
+            Event::Replenished {
+                order_id, state, ..
+            } => self.update(order_id, state),
+            Event::Level { .. } | Event::Status { .. } | Event::Balance { .. } => {}
         }
     }
 
-    fn accepted(&mut self, order_id: OrderId, reports: &mut Reports<'_>, out: &mut Output) {
+    /// The order's state is the event's.
+    fn update(&mut self, order_id: OrderId, state: OrderState) {
         if let Some(o) = self.orders.get_mut(&order_id) {
-            o.accept();
+            o.update(state);
         }
+    }
+
+    fn accepted(
+        &mut self,
+        order_id: OrderId,
+        state: OrderState,
+        reports: &mut Reports<'_>,
+        out: &mut Output,
+    ) {
+        self.update(order_id, state);
         self.report(order_id, ExecType::New, None, reports, out);
     }
 
@@ -172,12 +195,11 @@ impl Gateway {
         &mut self,
         order_id: OrderId,
         reason: RejectReason,
+        state: OrderState,
         reports: &mut Reports<'_>,
         out: &mut Output,
     ) {
-        if let Some(o) = self.orders.get_mut(&order_id) {
-            o.close(OrdStatus::Rejected);
-        }
+        self.update(order_id, state);
         let text = reason.text();
         if reports.send
             && let Some(o) = self.orders.get(&order_id)
@@ -192,9 +214,7 @@ impl Gateway {
     /// Both sides' reports (an order fully filled is finished), then the trade's record.
     fn traded(&mut self, trade: &Trade, reports: &mut Reports<'_>, out: &mut Output) {
         for (fill, side) in [(trade.buy, Side::Buy), (trade.sell, Side::Sell)] {
-            if let Some(o) = self.orders.get_mut(&fill.order_id) {
-                o.fill(&fill, trade.price_ticks, trade.qty_lots);
-            }
+            self.update(fill.order_id, fill.state());
             let extra = Extra::Fill {
                 price_ticks: trade.price_ticks,
                 qty_lots: trade.qty_lots,
@@ -215,12 +235,12 @@ impl Gateway {
         order_id: OrderId,
         price_ticks: i64,
         qty_lots: i64,
-        leaves_lots: i64,
+        state: OrderState,
         reports: &mut Reports<'_>,
         out: &mut Output,
     ) {
         if let Some(o) = self.orders.get_mut(&order_id) {
-            o.replace(price_ticks, qty_lots, leaves_lots);
+            o.replace(price_ticks, qty_lots, state);
         }
         self.report(order_id, ExecType::Replaced, None, reports, out);
     }
@@ -231,13 +251,12 @@ impl Gateway {
         &mut self,
         order_id: OrderId,
         reason: CancelReason,
+        state: OrderState,
         reports: &mut Reports<'_>,
         out: &mut Output,
     ) {
-        let (status, exec_type) = self.cancel_outcome(order_id, reason, &reports.record.command);
-        if let Some(o) = self.orders.get_mut(&order_id) {
-            o.close(status);
-        }
+        let exec_type = self.cancel_outcome(order_id, reason, &reports.record.command);
+        self.update(order_id, state);
         let text = cancel_text(reason, reports.origin);
         let report = self.build_report(order_id, exec_type, Some(Extra::Text(text)), reports);
         if let Some(report) = report {
@@ -253,47 +272,52 @@ impl Gateway {
         self.finish(order_id);
     }
 
-    /// The order's status after a cancel for `reason`, and its report's ExecType. A cancel the client asked for
-    /// (or a replace below the executed quantity) takes its ClOrdID.
+    /// The report's ExecType of a cancel for `reason` (its OrdStatus is the engine's). A cancel the client asked
+    /// for (or a replace below the executed quantity, whose OrderQty the report states) takes its ClOrdID.
     fn cancel_outcome(
         &mut self,
         order_id: OrderId,
         reason: CancelReason,
         command: &Command,
-    ) -> (OrdStatus, ExecType) {
+    ) -> ExecType {
         match reason {
             CancelReason::ReplacedBelowExecuted => {
                 if let (Command::Replace(r), Some(o)) = (command, self.orders.get_mut(&order_id)) {
                     o.qty_lots = r.qty_lots;
                     o.promote_pending();
                 }
-                let filled = self.orders.get(&order_id).is_some_and(|o| o.cum_lots > 0);
-                let status = if filled {
-                    OrdStatus::Filled
-                } else {
-                    OrdStatus::Canceled
-                };
-                (status, ExecType::Replaced)
+                ExecType::Replaced
             }
             CancelReason::Requested => {
                 if let Some(o) = self.orders.get_mut(&order_id) {
                     o.promote_pending();
                 }
-                (OrdStatus::Canceled, ExecType::Canceled)
+                ExecType::Canceled
             }
-            _ => (OrdStatus::Canceled, ExecType::Canceled),
+            _ => ExecType::Canceled,
         }
     }
 
-    fn expired(&mut self, order_id: OrderId, reports: &mut Reports<'_>, out: &mut Output) {
-        if let Some(o) = self.orders.get_mut(&order_id) {
-            o.close(OrdStatus::Expired);
-        }
+    fn expired(
+        &mut self,
+        order_id: OrderId,
+        state: OrderState,
+        reports: &mut Reports<'_>,
+        out: &mut Output,
+    ) {
+        self.update(order_id, state);
         self.report(order_id, ExecType::Expired, None, reports, out);
         self.finish(order_id);
     }
 
-    fn triggered(&mut self, order_id: OrderId, reports: &mut Reports<'_>, out: &mut Output) {
+    fn triggered(
+        &mut self,
+        order_id: OrderId,
+        state: OrderState,
+        reports: &mut Reports<'_>,
+        out: &mut Output,
+    ) {
+        self.update(order_id, state);
         // FIX 4.4 has no ExecType for a triggered stop (L came with FIX 5.0): only a session with VenueExtensions=Y
         // is told. The ExecID is used up either way, so the ids of later reports do not depend on the setting.
         let extensions = self
@@ -336,13 +360,13 @@ impl Gateway {
         // The engine no longer knows an order the gateway knew: a fill or expiry got there first.
         let (code, text) = match reason {
             CancelRejectReason::UnknownOrder if order.terminal() => {
-                (0, too_late_text(order.status))
+                (0, too_late_text(order.status()))
             }
             CancelRejectReason::Risk(r) => (99, r.text().to_string()),
             other => (other.cxl_rej_reason(), other.to_string()),
         };
         let orig = order.cl_ord_id.to_string();
-        let found = Some((order.id, order.status));
+        let found = Some((order.id, order.status()));
         let routing = order.routing.as_deref().cloned().unwrap_or_default();
         let reject = CancelReject {
             response_to: amend.response_to(),

@@ -118,7 +118,7 @@ pub(super) fn execution_report(
     }
     w.put_str(tags::EXEC_ID, report.exec_id);
     w.put_enum(tags::EXEC_TYPE, report.exec_type);
-    w.put_enum(tags::ORD_STATUS, order.status);
+    w.put_enum(tags::ORD_STATUS, order.status());
     if let Some(Extra::Reject(code, _)) = report.extra {
         w.put_u64(tags::ORD_REJ_REASON, u64::from(code));
     }
@@ -135,8 +135,8 @@ pub(super) fn execution_report(
         w.put_decimal(tags::LAST_QTY, spec.lots_to_qty(qty_lots));
         w.put_decimal(tags::LAST_PX, spec.ticks_to_price(price_ticks));
     }
-    w.put_decimal(tags::LEAVES_QTY, spec.lots_to_qty(order.leaves_lots));
-    w.put_decimal(tags::CUM_QTY, spec.lots_to_qty(order.cum_lots));
+    w.put_decimal(tags::LEAVES_QTY, spec.lots_to_qty(order.leaves_lots()));
+    w.put_decimal(tags::CUM_QTY, spec.lots_to_qty(order.cum_lots()));
     w.put_decimal(tags::AVG_PX, avg_px(spec, order));
     w.put_time(tags::TRANSACT_TIME, report.ts_ns);
     put_extra(&mut w, report.extra);
@@ -459,17 +459,16 @@ impl<'b> std::ops::DerefMut for Body<'b> {
 // ----- the FIX spelling of an order's fields -----
 
 fn avg_px(spec: &InstrumentSpec, order: &Order) -> Decimal {
-    if order.cum_lots == 0 {
+    let cum_lots = order.cum_lots();
+    if cum_lots == 0 {
         return Decimal::ZERO;
     }
-    let Some(notional) =
-        Decimal::from_i128_with_scale(order.notional, 0).checked_mul(spec.tick_size)
-    else {
+    // Exact: the engine's sum of price (ticks) x quantity (lots), times the tick, over the lots.
+    let notional = Decimal::try_from_i128_with_scale(order.notional(), 0).ok();
+    let Some(notional) = notional.and_then(|n| n.checked_mul(spec.tick_size)) else {
         return Decimal::ZERO;
     };
-    (notional / Decimal::from(order.cum_lots))
-        .round_dp(8)
-        .normalize()
+    (notional / Decimal::from(cum_lots)).round_dp(8).normalize()
 }
 
 /// Side (54) as a request sent it, buy when it sent none.

@@ -1,13 +1,15 @@
 //! What the gateway holds, and the bookkeeping every part of it shares: the types it is given and gives back,
-//! the [`Gateway`] itself, its numbering of sessions and accounts for the engine, the sequence numbers of the
-//! commands submitted and released, and the answers held behind commands in flight.
+//! the [`Gateway`] itself, its numbering of sessions and accounts for the engine, the commands waiting to be
+//! submitted and the sequence numbers the sequencer gave those it took, and the answers held behind commands in
+//! flight.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::ops::Range;
 
 use bytes::BytesMut;
 
-use engine::{AccountId, InstrumentId, InstrumentSpec, OrderId, Seq, SessionId};
-use journal::sequencer::Submission;
+use engine::{AccountId, InstrumentId, InstrumentSpec, NewOrder, OrderId, Seq, SessionId};
+use journal::sequencer::{Submission, SubmitError, Submitter};
 use session::Routing;
 use session::app::AppMessage;
 use store::trades::TradeRecord;
@@ -62,10 +64,10 @@ pub enum Input {
     },
 }
 
-/// What the gateway asks for; the caller carries it out in this order: submissions, trades, messages.
+/// What the gateway asks for; the caller carries it out in this order: trades, messages. (Commands go to the
+/// sequencer through [`Gateway::submit_pending`].)
 #[derive(Debug, Default)]
 pub struct Output {
-    pub submissions: Vec<Submission>,
     pub messages: Vec<(usize, AppMessage)>,
     pub trades: Vec<TradeRecord>,
 }
@@ -77,6 +79,34 @@ pub struct Market {
     pub currencies: Vec<String>,
     /// Configured account names and their engine ids.
     pub accounts: Vec<(String, AccountId)>,
+}
+
+/// The sequencer as the gateway uses it: it takes a batch of commands and answers with the sequence numbers it
+/// gave them, in order. The gateway learns its numbers only so: it never predicts them, so another submitter (an
+/// admin halt, a drop copy) can never make it misname an order.
+pub trait Submit: Send {
+    fn submit(&mut self, batch: Vec<Submission>) -> Result<Range<Seq>, SubmitError>;
+}
+
+impl Submit for Submitter {
+    fn submit(&mut self, batch: Vec<Submission>) -> Result<Range<Seq>, SubmitError> {
+        Submitter::submit(self, batch)
+    }
+}
+
+/// The ClOrdID map's entry for a NewOrderSingle handed over and not yet numbered by the sequencer (order ids
+/// start at 1). A request that names it makes the gateway submit what it holds first, to learn the number.
+pub(super) const UNNUMBERED: OrderId = OrderId(0);
+
+/// A NewOrderSingle waiting in `Gateway::pending` for its number (its OrderID).
+#[derive(Debug)]
+pub(super) struct Unnumbered {
+    /// Its place in `Gateway::pending`.
+    pub(super) at: usize,
+    pub(super) session: Option<usize>,
+    pub(super) order: NewOrder,
+    pub(super) cl_ord_id: Box<str>,
+    pub(super) routing: Option<Box<Routing>>,
 }
 
 #[derive(Debug)]
@@ -116,8 +146,16 @@ pub struct Gateway {
     pub(super) account_next: u32,
     pub(super) orders: HashMap<OrderId, Order>,
     pub(super) done: VecDeque<OrderId>,
-    /// The sequence number the next submitted command will get.
-    pub(super) next_seq: Seq,
+    /// Where commands go; `None` until [`Gateway::attach`] (replay submits nothing).
+    pub(super) submitter: Option<Box<dyn Submit>>,
+    /// Commands of this turn not yet handed to the sequencer, in order.
+    pub(super) pending: Vec<Submission>,
+    /// The NewOrderSingles among `pending`, in order.
+    pub(super) unnumbered: Vec<Unnumbered>,
+    /// Why a submission failed; the caller hears of it from [`Gateway::submit_pending`].
+    pub(super) failure: Option<SubmitError>,
+    /// The sequence number the sequencer gave the gateway's last submitted command.
+    pub(super) submitted_seq: Seq,
     pub(super) released_seq: Seq,
     pub(super) held: VecDeque<Held>,
     /// Status reports are not journaled: their ExecIDs are `<boot>-<n>`.
@@ -173,7 +211,11 @@ impl Gateway {
             account_next,
             orders: HashMap::new(),
             done: VecDeque::new(),
-            next_seq: 1,
+            submitter: None,
+            pending: Vec::new(),
+            unnumbered: Vec::new(),
+            failure: None,
+            submitted_seq: 0,
             released_seq: 0,
             held: VecDeque::new(),
             status_prefix: format!("{boot_us}"),
@@ -198,9 +240,9 @@ impl Gateway {
         self.held.len()
     }
 
-    /// The sequence number the next command will get.
-    pub fn next_seq(&self) -> Seq {
-        self.next_seq
+    /// The sequence number the sequencer gave the gateway's last submitted command.
+    pub fn submitted_seq(&self) -> Seq {
+        self.submitted_seq
     }
 
     /// The last command whose batch was released (or replayed).
@@ -212,38 +254,25 @@ impl Gateway {
         self.sessions.get(session).map(|s| &s.info)
     }
 
-    /// Starts numbering after the journal's last command (a venue whose journal is empty starts at 1).
+    /// Takes up after the journal's last command: everything up to it is released.
     pub fn resume_after(&mut self, last_seq: Seq) {
-        self.next_seq = last_seq + 1;
+        self.submitted_seq = last_seq;
         self.released_seq = last_seq;
+    }
+
+    /// Where the gateway's commands go from now on (the sequencer, through its [`Submitter`]).
+    pub fn attach(&mut self, submitter: Box<dyn Submit>) {
+        self.submitter = Some(submitter);
+    }
+
+    /// True while a command the gateway submitted (or holds to submit) is not released yet.
+    pub fn in_flight(&self) -> bool {
+        !self.pending.is_empty() || self.submitted_seq > self.released_seq
     }
 
     /// True when the caller should stop reading requests until more is released.
     pub fn backlogged(&self) -> bool {
         self.held.len() >= OUTBOX_MAX
-    }
-
-    // ----- held answers -----
-
-    pub(super) fn in_flight(&self) -> bool {
-        self.next_seq - 1 > self.released_seq
-    }
-
-    /// Sends now, or holds behind the commands in flight.
-    pub(super) fn answer(&mut self, session: usize, msg: AppMessage, out: &mut Output) {
-        if self.in_flight() {
-            self.hold(session, HeldItem::Ready(msg));
-        } else {
-            out.messages.push((session, msg));
-        }
-    }
-
-    pub(super) fn hold(&mut self, session: usize, item: HeldItem) {
-        self.held.push_back(Held {
-            after: self.next_seq - 1,
-            session,
-            item,
-        });
     }
 
     /// How the messages of `session` are written.
