@@ -1,6 +1,7 @@
 //! kill -9 under load (issue 10): the real `fixvenue` binary with three trading sessions, each driven by a client
 //! thread that sends a stream of limit orders (which cross sometimes) and cancels, while the venue is killed with
-//! SIGKILL at random points (seeded, the seed printed; `CRASH_SEED` replays one) and restarted on the same data
+//! SIGKILL at random points (seeded, the seed printed; `CRASH_SEED` replays the same kill intervals and order
+//! choices, though not the machine's timing) and restarted on the same data
 //! directory. The clients are [`RecoveringSession`]s: they log on again with their own next MsgSeqNum, resend or
 //! gap-fill what the venue asks for, ask for the gaps they see, and record everything.
 //!
