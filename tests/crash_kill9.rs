@@ -1,9 +1,10 @@
 //! kill -9 under load (issue 10): the real `fixvenue` binary with three trading sessions, each driven by a client
 //! thread that sends a stream of limit orders (which cross sometimes) and cancels, while the venue is killed with
-//! SIGKILL at random points (seeded, the seed printed; `CRASH_SEED` replays the same kill intervals and order
-//! choices, though not the machine's timing) and restarted on the same data
-//! directory. The clients are [`RecoveringSession`]s: they log on again with their own next MsgSeqNum, resend or
-//! gap-fill what the venue asks for, ask for the gaps they see, and record everything.
+//! SIGKILL at random points and restarted on the same data directory, 22 times. The seed is printed; `CRASH_SEED`
+//! replays the same kill intervals and order choices (not the machine's timing). The clients are
+//! [`RecoveringSession`]s: they log on again with their own next MsgSeqNum, resend or gap-fill what the venue asks
+//! for, ask for the gaps they see, and record everything; a failing run writes each session's trace to the
+//! temporary directory and names the files.
 //!
 //! After the last restart every invariant of the issue is checked:
 //! - every message the venue sent keeps its number: no MsgSeqNum received twice with different content, none sent
