@@ -115,6 +115,14 @@ struct E2eArgs {
     /// Orders outstanding per session without --rate.
     #[arg(long, default_value_t = bench::e2e::WINDOW_CLOSED_DEFAULT, value_parser = clap::value_parser!(u32).range(1..=i64::from(bench::e2e::WINDOW_MAX)))]
     window: u32,
+    /// Extra sessions <prefix>SLOW1..N that log on, send orders (IOC, at the collar's lowest price) and never read
+    /// their socket; the figures are the other sessions'. A remote venue must have these sessions configured.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=i64::from(bench::e2e::SESSIONS_MAX)))]
+    slow_sessions: u32,
+    /// Orders per second of each slow session; default: the measured sessions' per-session rate (--rate / N), or
+    /// without --rate as fast as its socket takes them.
+    #[arg(long)]
+    slow_rate: Option<f64>,
 }
 
 #[derive(clap::Args)]
@@ -165,6 +173,8 @@ impl MdArgs {
                 venue_toml: self.venue,
                 reject_pct_max: self.max_reject_pct,
                 window: WINDOW_CLOSED_DEFAULT,
+                slow_sessions: 0,
+                slow_rate: None,
             },
             md_sessions: self.md_sessions,
             hot_per_session: self.hot_per_session,
@@ -196,6 +206,8 @@ impl E2eArgs {
             venue_toml: self.venue,
             reject_pct_max: self.max_reject_pct,
             window: self.window,
+            slow_sessions: self.slow_sessions,
+            slow_rate: self.slow_rate,
         }
     }
 }

@@ -109,16 +109,16 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     eprintln!("bench md: order flow without subscribers ...");
-    let workload = e2e::load_workload(&options.flow)?;
+    let (workload, pricing) = e2e::load_workload_priced(&options.flow)?;
     let without = runtime.block_on(async {
         let venue = RunningVenue::start(&options.flow).await?;
-        let report = e2e::sessions(&options.flow, workload, &venue).await;
+        let report = e2e::sessions(&options.flow, workload, &pricing, &venue).await;
         venue.stop().await?;
         report
     })?;
     without.verdict(&options.flow)?;
     eprintln!("bench md: order flow with subscribers ...");
-    let workload = e2e::load_workload(&options.flow)?;
+    let (workload, pricing) = e2e::load_workload_priced(&options.flow)?;
     let (with, stats, updates) = runtime.block_on(async {
         let venue = RunningVenue::start_with(&options.flow, &md_sessions_cfg(options)).await?;
         let subscribers = Subscribers::start(&venue, options, &symbols).await;
@@ -129,7 +129,7 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
                 return Err(e);
             }
         };
-        let report = e2e::sessions(&options.flow, workload, &venue).await;
+        let report = e2e::sessions(&options.flow, workload, &pricing, &venue).await;
         let finished = subscribers.finish().await;
         venue.stop().await?;
         let (stats, updates) = finished?;

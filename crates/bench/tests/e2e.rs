@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 const ORDERS: u64 = 200;
 
 /// The keys of the JSON line and the type of each value.
-const KEYS: [(&str, Kind); 14] = [
+const KEYS: [(&str, Kind); 15] = [
     ("orders", Kind::Integer),
     ("duration_s", Kind::Number),
     ("orders_per_s", Kind::Number),
@@ -19,6 +19,7 @@ const KEYS: [(&str, Kind); 14] = [
     ("p999_us", Kind::Number),
     ("max_us", Kind::Number),
     ("sessions", Kind::Integer),
+    ("slow_sessions", Kind::Integer),
     ("tls", Kind::Bool),
     ("rejects", Kind::Integer),
     ("cancel_rejects", Kind::Integer),
@@ -95,6 +96,10 @@ fn an_in_process_run_answers_every_order_and_ends_with_its_json_line() {
     bench(&["--in-process"]);
     let open_loop = bench(&["--in-process", "--rate", "2000", "--warmup", "20"]);
     assert_eq!(open_loop["rate"].as_f64(), Some(2000.0));
+    // A session that sends and never reads does not keep the others from their answers (the run fails on any
+    // order unanswered).
+    let with_slow = bench(&["--in-process", "--rate", "2000", "--slow-sessions", "1"]);
+    assert_eq!(with_slow["slow_sessions"], 1);
 }
 
 #[test]

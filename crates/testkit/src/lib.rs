@@ -8,6 +8,8 @@
 //! - [`msg`]: a received message, owned, with field lookup and the `35=8|150=0|!41|` specs tests match.
 //! - [`client`]: the client, async: send, receive, expect, logon and logout over one of the above.
 //! - [`blocking`]: the same for tests that do not run on tokio, with the order-entry shorthands.
+//! - [`recovering`]: a blocking initiator that recovers as a real engine does (resends, gap fills, gaps asked
+//!   for) and records everything, for crash tests.
 //! - [`clock`]: a manual clock for the pure state machines' `now`.
 //! - [`venue`]: `fixvenue serve` as a child process, killed on drop.
 //!
@@ -20,6 +22,7 @@ pub mod clock;
 pub mod frames;
 pub mod md;
 pub mod msg;
+pub mod recovering;
 pub mod stamp;
 pub mod stream;
 pub mod tls;

@@ -22,14 +22,19 @@
 //! is built before the clock starts. The sessions speak FIX through testkit's client: its connector (TCP or TLS),
 //! its header stamp and its frame reader.
 //!
+//! - With `--slow-sessions N`, N more sessions log on, send orders and never read their socket ([`slow`]); they
+//!   are not measured, so the figures say what such a client costs the others.
+//!
 //! Code map: [`workload`] (corpus to orders), [`session`] (one session's life), [`sender`] and [`reader`] (its two
-//! halves), [`window`] (what they share), [`tally`] and [`report`] (the figures), [`venue`] (remote or in-process).
+//! halves), [`window`] (what they share), [`tally`] and [`report`] (the figures), [`venue`] (remote or in-process),
+//! [`slow`] (the sessions that never read).
 
 mod ids;
 mod reader;
 pub(crate) mod report;
 mod sender;
 mod session;
+mod slow;
 mod tally;
 pub(crate) mod venue;
 mod window;
@@ -43,6 +48,7 @@ use anyhow::{Context, bail, ensure};
 use tokio::sync::{mpsc, watch};
 
 use fix::Dictionary;
+use rust_decimal::Decimal;
 use testkit::stream::Connector;
 use testkit::tls::ClientTls;
 use venue_config::VenueConfig;
@@ -51,6 +57,7 @@ use ids::Ids;
 pub use report::E2eResult;
 use report::Report;
 use session::SessionCtx;
+use slow::SlowCtx;
 use tally::Tally;
 use venue::RunningVenue;
 use workload::{Pricing, Workload};
@@ -122,6 +129,11 @@ pub struct Options {
     pub reject_pct_max: f64,
     /// Orders outstanding per session in closed loop (open loop: `WINDOW_MAX`).
     pub window: u32,
+    /// Sessions `<sender_prefix>SLOW1..N` that send orders and never read their socket (not measured).
+    pub slow_sessions: u32,
+    /// Orders per second of each slow session; `None`: the measured sessions' per-session rate (`--rate` / N),
+    /// or in closed loop as fast as its socket takes them.
+    pub slow_rate: Option<f64>,
 }
 
 /// Runs the benchmark; prints a summary on stderr and the JSON line on stdout.
@@ -129,6 +141,10 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
     ensure!(
         (1..=SESSIONS_MAX).contains(&options.sessions),
         "--sessions must be 1 to {SESSIONS_MAX}"
+    );
+    ensure!(
+        options.sessions.saturating_add(options.slow_sessions) <= SESSIONS_MAX,
+        "--sessions plus --slow-sessions must be at most {SESSIONS_MAX}"
     );
     let total = options.orders.saturating_add(options.warmup);
     ensure!(
@@ -142,17 +158,23 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
     if let Some(rate) = options.rate {
         ensure!(rate.is_finite() && rate > 0.0, "--rate must be positive");
     }
-    let workload = load_workload(options)?;
+    if let Some(rate) = options.slow_rate {
+        ensure!(
+            rate.is_finite() && rate > 0.0,
+            "--slow-rate must be positive"
+        );
+    }
+    let (workload, pricing) = load_workload_priced(options)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let report = runtime.block_on(drive(options, workload))?;
+    let report = runtime.block_on(drive(options, workload, &pricing))?;
     report.print(options);
     report.verdict(options)
 }
 
-/// The corpus as orders for `options.symbol`, priced on the instrument of venue.toml.
-pub(crate) fn load_workload(options: &Options) -> anyhow::Result<Workload> {
+/// The corpus as orders for `options.symbol`, priced on the instrument of venue.toml, and that pricing.
+pub(crate) fn load_workload_priced(options: &Options) -> anyhow::Result<(Workload, Pricing)> {
     let venue_config = match &options.venue_toml {
         Some(p) => VenueConfig::load(p)?,
         None => VenueConfig::bundled(),
@@ -163,15 +185,16 @@ pub(crate) fn load_workload(options: &Options) -> anyhow::Result<Workload> {
         .find(|i| i.symbol == options.symbol)
         .with_context(|| format!("no instrument {} in venue.toml", options.symbol))?;
     let pricing = Pricing::new(instrument)?;
-    Workload::load(&options.corpus, options, &pricing)
+    let workload = Workload::load(&options.corpus, options, &pricing)?;
+    Ok((workload, pricing))
 }
 
-async fn drive(options: &Options, workload: Workload) -> anyhow::Result<Report> {
+async fn drive(options: &Options, workload: Workload, pricing: &Pricing) -> anyhow::Result<Report> {
     let venue = match &options.venue {
         Venue::Remote { host, port } => RunningVenue::remote(host, *port),
         Venue::InProcess => RunningVenue::start(options).await?,
     };
-    let result = sessions(options, workload, &venue).await;
+    let result = sessions(options, workload, pricing, &venue).await;
     venue.stop().await?;
     result
 }
@@ -179,6 +202,7 @@ async fn drive(options: &Options, workload: Workload) -> anyhow::Result<Report> 
 pub(crate) async fn sessions(
     options: &Options,
     workload: Workload,
+    pricing: &Pricing,
     venue: &RunningVenue,
 ) -> anyhow::Result<Report> {
     let dict = Arc::new(Dictionary::fix44().map_err(|e| anyhow::anyhow!("dictionary: {e}"))?);
@@ -200,7 +224,40 @@ pub(crate) async fn sessions(
     let (tick, lot) = (workload.tick, workload.lot);
     let (start_tx, start_rx) = watch::channel(None::<Instant>);
     let mut tasks = tokio::task::JoinSet::new();
-    let (ready_tx, mut ready_rx) = mpsc::channel::<()>(workload.sessions.len());
+    let (ready_tx, mut ready_rx) =
+        mpsc::channel::<()>(workload.sessions.len() + options.slow_sessions as usize);
+    // The slow sessions: each sends at the measured sessions' per-session rate, and stops when they are done.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut slow_tasks = tokio::task::JoinSet::new();
+    for i in 1..=options.slow_sessions {
+        let ctx = SlowCtx {
+            sender: format!("{}SLOW{i}", options.sender_prefix),
+            target: options.target_comp_id.clone(),
+            run: run.clone(),
+            symbol: options.symbol.clone(),
+            price: pricing.tick * Decimal::from(pricing.low_ticks),
+            qty: pricing.lot * Decimal::from(pricing.min_lots),
+            rate: options
+                .slow_rate
+                .or(options.rate.map(|r| r / f64::from(options.sessions))),
+        };
+        let (host, port, connector) = (venue.host.clone(), venue.port, connector.clone());
+        let (ready, start, stop) = (ready_tx.clone(), start_rx.clone(), stop_rx.clone());
+        let tls = options.tls_ca_file.is_some();
+        slow_tasks.spawn(async move {
+            let name = ctx.sender.clone();
+            let result = async {
+                let stream = if tls {
+                    connector.connect(&host, port).await?
+                } else {
+                    slow::connect_small_window(&host, port).await?
+                };
+                ctx.run(stream, ready, start, stop).await
+            }
+            .await;
+            result.with_context(|| format!("slow session {name}"))
+        });
+    }
     for (i, ops) in workload.sessions.into_iter().enumerate() {
         let ids = Arc::new(Ids {
             sender: format!("{}{}", options.sender_prefix, i + 1),
@@ -231,21 +288,48 @@ pub(crate) async fn sessions(
     }
     drop(ready_tx);
     let mut ready = 0;
-    while ready < options.sessions {
+    while ready < options.sessions + options.slow_sessions {
         tokio::select! {
             Some(()) = ready_rx.recv() => ready += 1,
             Some(joined) = tasks.join_next() => {
                 joined??;
                 bail!("a session ended before the start");
             }
+            Some(joined) = slow_tasks.join_next() => {
+                joined??;
+                bail!("a slow session ended before the start");
+            }
         }
     }
     let started = Instant::now() + START_DELAY;
     let _ = start_tx.send(Some(started));
     let mut total = Tally::new(0)?;
+    let mut measured = Ok(());
     while let Some(joined) = tasks.join_next().await {
-        total.merge(&joined??)?;
+        match joined {
+            Ok(Ok(tally)) => total.merge(&tally)?,
+            Ok(Err(e)) => measured = Err(e),
+            Err(e) => measured = Err(e.into()),
+        }
     }
+    let _ = stop_tx.send(true);
+    while let Some(joined) = slow_tasks.join_next().await {
+        let outcome = joined??;
+        match outcome.stalled_after {
+            Some(after) => eprintln!(
+                "bench e2e: slow session {} sent {} orders, then its socket stopped taking them after {:.3} s: {}",
+                outcome.sender,
+                outcome.orders,
+                after.as_secs_f64(),
+                outcome.why
+            ),
+            None => eprintln!(
+                "bench e2e: slow session {} sent {} orders and read nothing: {}",
+                outcome.sender, outcome.orders, outcome.why
+            ),
+        }
+    }
+    measured?;
     Ok(Report {
         tally: total,
         sessions: options.sessions,

@@ -21,6 +21,8 @@ pub struct E2eResult {
     pub p999_us: f64,
     pub max_us: f64,
     pub sessions: u32,
+    /// Sessions that sent orders and read nothing, beside the measured ones.
+    pub slow_sessions: u32,
     pub tls: bool,
     /// Order rejects, business and session rejects.
     pub rejects: u64,
@@ -77,13 +79,18 @@ impl Report {
             None => format!("closed loop, {} outstanding per session", options.window),
         };
         eprintln!(
-            "bench e2e: {} orders (+{} warm-up) over {} sessions{} ({mode}) in {duration_s:.3} s: {per_s:.0} \
+            "bench e2e: {} orders (+{} warm-up) over {} sessions{}{} ({mode}) in {duration_s:.3} s: {per_s:.0} \
              orders/s; ack round trip p50 {} us, p99 {} us, p99.9 {} us, max {max_us} us; {} accepted, {} refused, \
              {} cancel rejects, {} unanswered, {} unmatched, {} later reports; sender behind schedule by {:.1} ms \
              at most",
             options.orders,
             options.warmup,
             self.sessions,
+            if options.slow_sessions > 0 {
+                format!(" (+{} slow, not measured)", options.slow_sessions)
+            } else {
+                String::new()
+            },
             if options.tls_ca_file.is_some() {
                 " (TLS)"
             } else {
@@ -121,6 +128,7 @@ impl Report {
             p999_us: self.us(0.999),
             max_us,
             sessions: self.sessions,
+            slow_sessions: options.slow_sessions,
             tls: options.tls_ca_file.is_some(),
             rejects: self.tally.refused,
             cancel_rejects: self.tally.cancel_rejects,

@@ -13,7 +13,7 @@ use venue_config::InstrumentConfig;
 
 /// The instrument's grid: corpus ticks and lots mapped onto it, inside its collar.
 #[derive(Debug, Clone)]
-pub(super) struct Pricing {
+pub(crate) struct Pricing {
     pub(super) tick: Decimal,
     pub(super) lot: Decimal,
     pub(super) reference_ticks: i64,
