@@ -19,6 +19,8 @@
 //! `main.rs` alone knows the command line. Nothing here is linked into the benchmarks' or the conformance
 //! runner's code paths, and the venue binary links neither.
 
+pub mod admin;
+pub mod metrics;
 pub mod net;
 pub mod private;
 pub mod runtime;

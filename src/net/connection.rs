@@ -206,6 +206,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
         return;
     };
     slot.slow_consumer.store(false, Ordering::SeqCst);
+    slot.stats.connected(peer);
     tracing::info!(%peer, session = slot.id, "connection");
     let auth_stored = session.auth_state();
     let mut conn = Conn {
@@ -224,7 +225,10 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
     };
     conn.step(Event::Connected, None).await;
     match first {
-        First::Frame(frame) => conn.step(Event::Frame(&frame), Some(&frame)).await,
+        First::Frame(frame) => {
+            slot.stats.inbound(&frame, Utc::now().timestamp_micros());
+            conn.step(Event::Frame(&frame), Some(&frame)).await
+        }
         First::WrongBeginString => conn.step(Event::WrongBeginString, None).await,
     }
     conn.run().await;
@@ -235,6 +239,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
     while let Ok(msg) = conn.outbound.try_recv() {
         conn.step(Event::Send(&msg), None).await;
     }
+    slot.stats.disconnected();
     tracing::info!(%peer, session = slot.id, "disconnected");
 }
 
@@ -314,6 +319,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
 
     async fn run(&mut self) {
         let mut partial_since: Option<Instant> = None;
+        let stats = Arc::clone(&self.claimed.slot.stats);
         while self.open {
             if self
                 .claimed
@@ -364,6 +370,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
                     }
                     self.commit_and_send(now).await;
                 }
+                text = stats.logout_requested() => {
+                    tracing::info!(session = self.claimed.slot.id, "logged out by the operator: {text}");
+                    self.step(Event::OperatorLogout(&text), None).await;
+                }
                 _ = sleep_until(deadline.unwrap_or(far)) => {
                     if partial_since.is_some_and(|s| Instant::now() >= s + FRAME_STARTED_TIMEOUT) {
                         tracing::warn!(session = self.claimed.slot.id, "message not completed within {FRAME_STARTED_TIMEOUT:?}: disconnected");
@@ -383,6 +393,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
             match item {
                 Inbound::Frame(frame) => {
                     let now = Utc::now();
+                    self.claimed
+                        .slot
+                        .stats
+                        .inbound(&frame, now.timestamp_micros());
                     let actions = self.session().handle(Event::Frame(&frame), now);
                     self.absorb(actions, Some(&frame), now).await;
                     batched += 1;
@@ -496,8 +510,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
             return;
         }
         self.auth_stored = auth;
+        let seqnums = self.session().seqnums();
+        let logged_on = matches!(self.session().status(), session::Status::LoggedOn);
+        let stats = Arc::clone(&self.claimed.slot.stats);
+        stats.state(logged_on, seqnums.next_in, seqnums.next_out);
         if self.open && !pending.out.is_empty() {
             for o in pending.out {
+                stats.outbound(&o.bytes, time_us, &self.venue.counters);
                 if !self.write(o.bytes).await {
                     break;
                 }

@@ -42,6 +42,9 @@ use session::{Action, Event, SeqNums, Session, redact};
 use store::db::WriteError;
 use store::sessions::{Direction, LogRecord, ReadError, SessionStore, Writes};
 
+use crate::metrics::SessionStats;
+use crate::metrics::VenueCounters;
+
 /// Connections open at once, all listeners together.
 pub const CONNECTIONS_MAX: usize = 1024;
 /// Connections open at once from one IP address.
@@ -105,6 +108,8 @@ pub struct Slot {
     outbound: Mutex<Option<mpsc::Sender<AppMessage>>>,
     /// Set when that queue overflowed: the connection logs the session out.
     slow_consumer: AtomicBool,
+    /// The session's figures for the metrics and the admin server (kept by its connection).
+    pub stats: Arc<SessionStats>,
 }
 
 /// Everything connection tasks share.
@@ -115,6 +120,9 @@ pub struct Venue {
     connections: Arc<Semaphore>,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
     logon_timeout: Duration,
+    /// Every session's figures, in configuration order, and the counters they share.
+    stats: Vec<Arc<SessionStats>>,
+    pub(crate) counters: Arc<VenueCounters>,
 }
 
 impl Venue {
@@ -202,6 +210,8 @@ impl Server {
         let mut groups: Vec<(SocketAddr, Option<TlsSettings>, String)> = Vec::new();
         let mut slots = HashMap::new();
         let mut logon_timeout_s = 1;
+        let counters = Arc::new(VenueCounters::new());
+        let mut stats = Vec::new();
         for (session_index, config) in settings.sessions.iter().enumerate() {
             let addr = SocketAddr::new(config.accept_address, config.accept_port);
             let index = match groups
@@ -233,6 +243,12 @@ impl Server {
                 session.restore_auth(auth);
             }
             let key = (config.sender_comp_id.clone(), config.target_comp_id.clone());
+            let session_stats = Arc::new(SessionStats::new(
+                id.clone(),
+                config.sender_comp_id.clone(),
+                config.target_comp_id.clone(),
+            ));
+            stats.push(Arc::clone(&session_stats));
             slots.insert(
                 key,
                 Arc::new(Slot {
@@ -243,6 +259,7 @@ impl Server {
                     failed: AtomicBool::new(false),
                     outbound: Mutex::new(None),
                     slow_consumer: AtomicBool::new(false),
+                    stats: session_stats,
                 }),
             );
         }
@@ -269,6 +286,8 @@ impl Server {
             connections: Arc::new(Semaphore::new(CONNECTIONS_MAX)),
             per_ip: Mutex::new(HashMap::new()),
             logon_timeout: Duration::from_secs(u64::from(logon_timeout_s)),
+            stats,
+            counters,
         });
         Ok(Server { venue, listeners })
     }
@@ -423,6 +442,29 @@ impl gateway::Delivery for VenueHandle {
 const HANDOVER_SPINS_MAX: usize = 1_000;
 
 impl VenueHandle {
+    /// Every session's figures, in configuration order (metrics, admin server).
+    pub fn session_stats(&self) -> Vec<Arc<SessionStats>> {
+        self.venue.stats.clone()
+    }
+
+    /// The counters every connection adds to (rejects, throttle hits, acknowledgement latency).
+    pub fn counters(&self) -> Arc<VenueCounters> {
+        Arc::clone(&self.venue.counters)
+    }
+
+    /// Messages waiting in each connected session's outbound queue.
+    pub fn outbound_depths(&self) -> Vec<(String, u64)> {
+        self.venue
+            .slots
+            .values()
+            .filter_map(|slot| {
+                let outbound = slot.outbound.lock().expect("outbound lock");
+                let tx = outbound.as_ref()?;
+                Some((slot.id.clone(), (tx.max_capacity() - tx.capacity()) as u64))
+            })
+            .collect()
+    }
+
     /// Flushes the session store (at shutdown, after the last reports were stored).
     pub fn flush_store(&self) -> Result<(), WriteError> {
         self.venue.store.flush()

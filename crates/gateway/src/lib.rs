@@ -33,7 +33,9 @@ use journal::sequencer::{Released, Sequencer, Submission, SubmitError};
 use session::app::AppMessage;
 use store::trades::{TradeAppendError, TradeLog};
 
-pub use self::core::{Dialect, Gateway, Input, Market, Output, SessionInfo};
+pub use self::core::{
+    AdminCommand, AdminDone, Dialect, Gateway, Input, KillTarget, Market, Output, SessionInfo,
+};
 
 /// Requests waiting for the gateway thread, all sessions together; when full, a request is answered with a
 /// BusinessMessageReject (overload).

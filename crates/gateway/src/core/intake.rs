@@ -25,6 +25,11 @@ impl Gateway {
                 }
             }
             Input::Disconnected { session } => self.disconnected(session, out),
+            Input::Admin { command, reply } => {
+                let done = self.admin(command, out);
+                // The admin server may have stopped waiting (it timed out): nothing to tell then.
+                let _ = reply.try_send(done);
+            }
             Input::Answer { session, msg } => {
                 if session < self.sessions.len() {
                     self.answer(session, msg, out);

@@ -23,10 +23,12 @@
 //! - `checks`: the edge checks (instrument, tick, lot, account, duplicate ClOrdID, what an amendment may change).
 //! - `handling`: order handling: new, cancel and replace (one path), mass cancel, cancel on disconnect, status.
 //! - `trades`: the trade log's records of released trades.
+//! - `admin`: the operator's commands (trading status, mass cancel by instrument, kill switches).
 //! - `intake`: [`Gateway::input`] and the time: each input routed to its handling.
 //! - `release`: [`Gateway::released`] and [`Gateway::replay`]: each command's events applied, one function an
 //!   event, and its reports built.
 
+mod admin;
 mod checks;
 mod handling;
 mod intake;
@@ -38,4 +40,7 @@ mod trades;
 mod views;
 
 pub use self::reports::{Dialect, NO_ORDER_ID, business_reject};
-pub use self::state::{DONE_ORDERS_MAX, Gateway, Input, Market, OUTBOX_MAX, Output, SessionInfo};
+pub use self::state::{
+    AdminCommand, AdminDone, DONE_ORDERS_MAX, Gateway, Input, KillTarget, Market, OUTBOX_MAX,
+    Output, SessionInfo,
+};

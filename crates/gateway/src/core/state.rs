@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use bytes::BytesMut;
 
-use engine::{AccountId, InstrumentId, InstrumentSpec, OrderId, Seq, SessionId};
+use engine::{AccountId, InstrumentId, InstrumentSpec, OrderId, Seq, SessionId, TradingStatus};
 use journal::sequencer::Submission;
 use session::Routing;
 use session::app::AppMessage;
@@ -58,6 +58,50 @@ pub enum Input {
         session: usize,
         msg: AppMessage,
     },
+    /// An operator's command from the admin server; the outcome goes back on `reply`.
+    Admin {
+        command: AdminCommand,
+        reply: crossbeam_channel::Sender<Result<AdminDone, String>>,
+    },
+}
+
+/// What the operator asks of the gateway.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AdminCommand {
+    /// Trading status of the instrument `symbol` (halt, resume, cancel-only, post-only).
+    SetStatus {
+        symbol: String,
+        status: TradingStatus,
+    },
+    /// Cancels every live order in the instrument `symbol`.
+    MassCancelInstrument { symbol: String },
+    /// Engages (`engaged`) or releases the kill switch of a target.
+    Kill { target: KillTarget, engaged: bool },
+    /// Answers at once: the gateway thread takes its input (the admin server's readiness check).
+    Ping,
+}
+
+/// Whose orders a kill switch stops.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum KillTarget {
+    /// An account, by name.
+    Account(String),
+    /// A session, by its id (`FIX.4.4:FIXVENUE->CLIENT1`).
+    Session(String),
+}
+
+/// What the gateway did with an admin command: the sequence number of the command it submitted, if any.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdminDone {
+    pub seq: Option<u64>,
+    pub text: String,
+}
+
+/// The kill switches engaged.
+#[derive(Debug, Default)]
+pub(super) struct KillSwitches {
+    pub(super) accounts: BTreeSet<String>,
+    pub(super) sessions: BTreeSet<usize>,
 }
 
 /// What the gateway asks for; the caller carries it out in this order: submissions, trades, messages.
@@ -126,6 +170,8 @@ pub struct Gateway {
     pub(super) expiries: BTreeSet<(i64, u64)>,
     /// The next instrument close after the last time submitted.
     pub(super) time_due_ns: i64,
+    /// The operator's kill switches engaged.
+    pub(super) killed: KillSwitches,
 }
 
 impl Gateway {
@@ -179,6 +225,7 @@ impl Gateway {
             scratch: BytesMut::with_capacity(512),
             expiries: BTreeSet::new(),
             time_due_ns: i64::MIN,
+            killed: KillSwitches::default(),
         }
     }
 
