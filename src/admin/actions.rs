@@ -35,6 +35,35 @@ pub enum AskError {
     Timeout(Duration),
 }
 
+/// Hands `command` to the gateway thread, waits (off the async workers) for its answer and, when it submitted a
+/// command, until that command is released (durable and applied), so that an answered action has taken effect.
+pub async fn act(
+    state: &AdminState,
+    command: AdminCommand,
+    wait: Duration,
+) -> Result<AdminDone, AskError> {
+    let done = ask_gateway(state, command, wait).await?;
+    let Some(seq) = done.seq else {
+        return Ok(done);
+    };
+    let mut changes = state.metrics.changes.subscribe();
+    let released = async {
+        loop {
+            if state.metrics.market.lock().expect("market lock").last_seq >= seq {
+                return true;
+            }
+            if changes.changed().await.is_err() {
+                return false;
+            }
+        }
+    };
+    match tokio::time::timeout(wait, released).await {
+        Ok(true) => Ok(done),
+        Ok(false) => Err(AskError::Stopped),
+        Err(_) => Err(AskError::Timeout(wait)),
+    }
+}
+
 /// Hands `command` to the gateway thread and waits (off the async workers) for its answer.
 pub async fn ask_gateway(
     state: &AdminState,
@@ -129,11 +158,7 @@ pub async fn instrument(
         _ => return unknown_action(&action, "halt, resume, cancel-only, post-only, mass-cancel"),
     };
     let what = format!("{action} {symbol}");
-    answer(
-        peer,
-        &what,
-        ask_gateway(&state, command, GATEWAY_WAIT).await,
-    )
+    answer(peer, &what, act(&state, command, GATEWAY_WAIT).await)
 }
 
 /// `POST /api/accounts/{account}/{kill|release}`.
@@ -155,11 +180,7 @@ pub async fn account(
         engaged,
     };
     let what = format!("{action} account {account}");
-    answer(
-        peer,
-        &what,
-        ask_gateway(&state, command, GATEWAY_WAIT).await,
-    )
+    answer(peer, &what, act(&state, command, GATEWAY_WAIT).await)
 }
 
 /// `POST /api/sessions/{session}/{kill|release|logout}`.
@@ -215,9 +236,5 @@ pub async fn session(
         target: KillTarget::Session(stats.id.clone()),
         engaged,
     };
-    answer(
-        peer,
-        &what,
-        ask_gateway(&state, command, GATEWAY_WAIT).await,
-    )
+    answer(peer, &what, act(&state, command, GATEWAY_WAIT).await)
 }

@@ -9,6 +9,7 @@
 //! - [`blocking`]: the same for tests that do not run on tokio, with the order-entry shorthands.
 //! - [`clock`]: a manual clock for the pure state machines' `now`.
 //! - [`venue`]: `fixvenue serve` as a child process, killed on drop.
+//! - [`http`]: a minimal blocking HTTP client for the admin server, and a Prometheus sample reader.
 //!
 //! Invariants: testkit depends on no crate of the venue but `fix` (the session, gateway and venue crates use it
 //! in their tests, so it must not use them); there is one framer and one encoder, `fix`'s.
@@ -17,6 +18,7 @@ pub mod blocking;
 pub mod client;
 pub mod clock;
 pub mod frames;
+pub mod http;
 pub mod msg;
 pub mod stamp;
 pub mod stream;
