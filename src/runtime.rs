@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
+pub use crate::admin::AdminListen;
 use crate::net::tls::TlsError;
 use crate::net::{Bound, ServeError, Server};
 use engine::{Engine, EngineConfigError};
@@ -360,16 +361,6 @@ pub async fn start(
     shutdown: watch::Receiver<bool>,
 ) -> Result<Running, RuntimeError> {
     start_with(options, &AdminListen::Off, shutdown).await
-}
-
-/// Where the admin server listens.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AdminListen {
-    /// venue.toml's `[admin] address` (the default 127.0.0.1:9880 when it says nothing).
-    Configured,
-    /// This address (`serve --admin-addr`), with venue.toml's token file.
-    At(std::net::SocketAddr),
-    Off,
 }
 
 /// [`start`], with the admin server as `admin` says.

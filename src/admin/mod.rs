@@ -29,6 +29,16 @@ use tokio::sync::watch;
 use crate::metrics::Metrics;
 use gateway::Input;
 
+/// Where the admin server listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminListen {
+    /// venue.toml's `[admin] address` (the default 127.0.0.1:9880 when it says nothing).
+    Configured,
+    /// This address (`serve --admin-addr`), with venue.toml's token file.
+    At(std::net::SocketAddr),
+    Off,
+}
+
 /// What the handlers share.
 pub struct AdminState {
     pub metrics: Arc<Metrics>,

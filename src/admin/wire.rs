@@ -6,11 +6,10 @@ use std::sync::Arc;
 use crossbeam_channel::Sender;
 
 use super::auth::Auth;
-use super::{AdminError, AdminServer, AdminState};
+use super::{AdminError, AdminListen, AdminServer, AdminState};
 use crate::metrics::Metrics;
 use crate::metrics::collector::Queues;
 use crate::net::VenueHandle;
-use crate::runtime::AdminListen;
 use gateway::Input;
 use venue_config::AdminSettings;
 

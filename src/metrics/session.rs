@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use tokio::sync::Notify;
 
-use super::VenueCounters;
+use super::counters::VenueCounters;
 use super::wire::{self, MSG_TYPES};
 
 /// Orders (D, F, G) waiting for their first report, per session, at most; beyond it the oldest is dropped (its
