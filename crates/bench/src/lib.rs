@@ -5,4 +5,5 @@ pub mod codec;
 pub mod corpus;
 pub mod e2e;
 pub mod engine;
+pub mod scrape;
 pub mod session;
