@@ -12,6 +12,9 @@
 //! This crate adds:
 //! - [`net`]: the acceptor: tokio listeners, plain and TLS (rustls), one task per connection, connection limits,
 //!   shutdown; carries out the session's actions, store first, then socket; delivers the gateway's reports.
+//! - [`metrics`]: the venue's figures (per-session counters, rejects, latency, the market view fed by released
+//!   batches) and their Prometheus export.
+//! - [`admin`]: the admin HTTP server (axum): health, readiness, `/metrics`, JSON API, operator actions, live page.
 //! - [`runtime`]: wiring for `serve` and `check-config`: configuration files, store, journal, gateway,
 //!   acceptor, signals.
 //! - [`private`]: the modes of the data files (0600 / 0700 unless venue.toml says otherwise).
