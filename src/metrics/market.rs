@@ -319,3 +319,85 @@ impl InstrumentState {
         self.asks.iter().next().map(|(p, q)| (*p, *q))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::{AccountId, Engine, InstrumentId, NewOrder, SessionId, TimeInForce};
+    use gateway::origin::Origin;
+
+    /// A limit order; buys from account 7, sells from account 8 (no self-trade).
+    fn limit(side: Side, qty_lots: i64, price_ticks: i64) -> Command {
+        Command::New(NewOrder {
+            instrument: InstrumentId(0),
+            account: AccountId(if side == Side::Buy { 7 } else { 8 }),
+            session: SessionId(1),
+            side,
+            kind: OrderKind::Limit { price_ticks },
+            qty_lots,
+            tif: TimeInForce::Gtc,
+            post_only: false,
+            display_lots: 0,
+        })
+    }
+
+    #[test]
+    fn the_market_follows_the_engine_events() {
+        let config = venue_config::VenueConfig::bundled().resolve().unwrap();
+        let mut engine = Engine::new(config.engine).unwrap();
+        let mut market = Market::new(engine.instruments());
+        let mut events = Vec::new();
+        let commands = [
+            (limit(Side::Buy, 10, 10_000), "B1"),
+            (limit(Side::Buy, 5, 9_900), "B2"),
+            (limit(Side::Sell, 4, 10_000), "S1"),
+            (
+                Command::SetStatus {
+                    instrument: InstrumentId(0),
+                    status: TradingStatus::Halted,
+                },
+                "",
+            ),
+        ];
+        for (i, (command, cl_ord_id)) in commands.into_iter().enumerate() {
+            let record = Sequenced {
+                seq: i as u64 + 1,
+                ts_ns: 1_000,
+                command,
+            };
+            let origin = Origin::New {
+                session: "FIX.4.4:FIXVENUE->CLIENT1",
+                account: "ACC",
+                cl_ord_id,
+            }
+            .encode();
+            events.clear();
+            engine.apply(&record, &mut events);
+            market.apply(&record, &origin, &events);
+        }
+        let zvzzt = market.instrument("ZVZZT").unwrap();
+        assert_eq!(
+            zvzzt.bids.iter().collect::<Vec<_>>(),
+            vec![(&9_900, &5), (&10_000, &6)]
+        );
+        assert!(zvzzt.asks.is_empty());
+        assert_eq!(
+            (zvzzt.trades, zvzzt.volume_lots, zvzzt.last_price_ticks),
+            (1, 4, Some(10_000))
+        );
+        assert_eq!(zvzzt.status, TradingStatus::Halted);
+        assert_eq!(market.tape.len(), 1);
+        assert_eq!(market.tape[0].price.to_string(), "100.00");
+        let open: Vec<(String, String)> = market
+            .open_orders("ACC")
+            .iter()
+            .map(|o| (o.cl_ord_id.clone(), o.leaves_qty.to_string()))
+            .collect();
+        assert_eq!(
+            open,
+            vec![("B1".into(), "6".into()), ("B2".into(), "5".into())]
+        );
+        assert!(market.open_orders("OTHER").is_empty());
+        assert_eq!(market.last_seq, 4);
+    }
+}

@@ -218,3 +218,56 @@ impl SessionStats {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(text: &str) -> Vec<u8> {
+        text.replace('|', "\x01").into_bytes()
+    }
+
+    #[test]
+    fn counts_by_type_times_acknowledgements_and_counts_rejects() {
+        let venue = VenueCounters::new();
+        let s = SessionStats::new("S".into(), "V".into(), "C".into());
+        s.inbound(&frame("8=FIX.4.4|9=5|35=D|11=A|10=000|"), 1);
+        s.inbound(&frame("8=FIX.4.4|9=5|35=D|11=B|10=000|"), 2);
+        s.outbound(&frame("8=FIX.4.4|9=5|35=8|11=A|150=0|10=000|"), 3, &venue);
+        s.outbound(&frame("8=FIX.4.4|9=5|35=8|11=A|150=F|10=000|"), 3, &venue);
+        s.outbound(
+            &frame("8=FIX.4.4|9=5|35=8|11=B|150=8|103=3|10=000|"),
+            4,
+            &venue,
+        );
+        s.outbound(
+            &frame("8=FIX.4.4|9=5|35=j|380=0|58=throttle: over|10=000|"),
+            4,
+            &venue,
+        );
+        s.outbound(&frame("8=FIX.4.4|9=5|35=3|373=5|10=000|"), 4, &venue);
+        assert_eq!(s.orders_received(), 2);
+        let by_type: Vec<_> = s.by_type().collect();
+        assert_eq!(
+            by_type,
+            vec![("3", 0, 1), ("D", 2, 0), ("8", 0, 3), ("j", 0, 1)]
+        );
+        let mut text = String::new();
+        let mut registry = prometheus_client::registry::Registry::default();
+        registry.register("ack", "", venue.ack_latency.clone());
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        assert!(
+            text.contains("ack_count 2"),
+            "one per order, the first report only: {text}"
+        );
+        assert_eq!(
+            venue.rejects(),
+            vec![("373", 5, 1), ("380", 0, 1), ("103", 3, 1)]
+        );
+        assert_eq!(venue.throttle_hits(), 1);
+        assert_eq!(
+            s.view().last_message_time.as_deref(),
+            Some("1970-01-01T00:00:00.000004Z")
+        );
+    }
+}
