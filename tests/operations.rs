@@ -448,3 +448,60 @@ fn logout_action_logs_the_session_out_and_bad_tokens_are_refused() {
         r.body
     );
 }
+
+#[test]
+fn json_logs_go_to_a_daily_file_with_the_start_up_banner() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("sessions.cfg");
+    std::fs::write(&cfg, SESSIONS_CFG).unwrap();
+    let logs = dir.path().join("logs");
+    let venue = VenueProcess::start_with(
+        &cfg,
+        &dir.path().join("data"),
+        &[
+            OsStr::new("--log-format"),
+            OsStr::new("json"),
+            OsStr::new("--log-dir"),
+            logs.as_os_str(),
+        ],
+    );
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let file = logs.join(format!("fixvenue.log.{today}"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let messages = loop {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        let messages: Vec<String> = text
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value =
+                    serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
+                assert!(v["timestamp"].is_string() && v["level"].is_string(), "{l}");
+                v["fields"]["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect();
+        if messages.iter().any(|m| m.starts_with("admin server on")) {
+            break messages;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no banner in {}: {text}",
+            file.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    for expected in [
+        "fixvenue 0.1.0 started",
+        "listening on 127.0.0.1:",
+        "sessions: FIX.4.4:FIXVENUE->CLIENT1, FIX.4.4:FIXVENUE->CLIENT2, FIX.4.4:FIXVENUE->CLIENT3",
+        "data directory",
+        &format!("admin server on http://127.0.0.1:{}/", venue.admin_port),
+    ] {
+        assert!(
+            messages.iter().any(|m| m.starts_with(expected)),
+            "no {expected:?} in {messages:#?}"
+        );
+    }
+}
