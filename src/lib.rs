@@ -13,6 +13,9 @@
 //! - [`net`]: the acceptor: tokio listeners, plain and TLS (rustls), one task per connection, connection limits,
 //!   shutdown; carries out the session's actions, store first, then socket; delivers the gateway's reports.
 //! - [`indexer`]: the session log's writer and the sled indexer behind it, with the start-up catch-up.
+//! - [`metrics`]: the venue's figures (per-session counters, rejects, latency, the market view fed by released
+//!   batches) and their Prometheus export.
+//! - [`admin`]: the admin HTTP server (axum): health, readiness, `/metrics`, JSON API, operator actions, live page.
 //! - [`runtime`]: wiring for `serve` and `check-config`: configuration files, store, journal, gateway,
 //!   acceptor, signals.
 //! - [`private`]: the modes of the data files (0600 / 0700 unless venue.toml says otherwise).
@@ -20,7 +23,9 @@
 //! `main.rs` alone knows the command line. Nothing here is linked into the benchmarks' or the conformance
 //! runner's code paths, and the venue binary links neither.
 
+pub mod admin;
 pub mod indexer;
+pub mod metrics;
 pub mod net;
 pub mod private;
 pub mod runtime;

@@ -41,6 +41,15 @@ enum Command {
         /// Where the session store and logs live.
         #[arg(long, default_value = fixvenue::runtime::DATA_DIR_DEFAULT)]
         data_dir: PathBuf,
+        /// The admin HTTP server's address (ADDRESS:PORT), or "off"; default: venue.toml's [admin] address.
+        #[arg(long, value_parser = parse_admin_addr)]
+        admin_addr: Option<fixvenue::runtime::AdminListen>,
+        /// Log format on standard output (and in the log file).
+        #[arg(long, value_enum, default_value = "text")]
+        log_format: LogFormat,
+        /// Also write the log to files in this directory, a new file each day (fixvenue.log.YYYY-MM-DD).
+        #[arg(long)]
+        log_dir: Option<PathBuf>,
     },
     /// Validate the session configuration and venue.toml; exits non-zero on any error.
     CheckConfig {
@@ -102,6 +111,22 @@ enum Command {
     },
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// `--admin-addr`: ADDRESS:PORT or "off".
+fn parse_admin_addr(text: &str) -> Result<fixvenue::runtime::AdminListen, String> {
+    if text == "off" {
+        return Ok(fixvenue::runtime::AdminListen::Off);
+    }
+    text.parse()
+        .map(fixvenue::runtime::AdminListen::At)
+        .map_err(|_| format!("{text:?} is not ADDRESS:PORT (such as 127.0.0.1:9880) or \"off\""))
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum TradesFormatArg {
     Json,
@@ -121,7 +146,19 @@ fn main() -> ExitCode {
             sessions,
             venue,
             data_dir,
-        } => serve(sessions, venue, data_dir),
+            admin_addr,
+            log_format,
+            log_dir,
+        } => serve(
+            ServeArgs {
+                sessions,
+                venue,
+                data_dir,
+                admin_addr,
+            },
+            log_format,
+            log_dir,
+        ),
         Command::CheckConfig { sessions, venue } => check_config(sessions, venue),
         Command::HashPassword => hash_password(),
         Command::Bench { args } => tool("fixvenue-bench", &args),
@@ -161,27 +198,72 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing() {
+/// The log: text (colour only for a person at a terminal) or JSON lines on standard output, and the same to a
+/// daily-rotated file when `log_dir` is given. The returned guard flushes the file when dropped.
+fn init_tracing(
+    format: LogFormat,
+    log_dir: Option<&std::path::Path>,
+) -> anyhow::Result<Option<tracing_appender::non_blocking::WorkerGuard>> {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Colour only for a person at a terminal: a file or pipe gets plain text, and NO_COLOR (any value) turns it
     // off everywhere (https://no-color.org).
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout())
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
+    let stdout = match format {
+        LogFormat::Text => tracing_subscriber::fmt::layer().with_ansi(ansi).boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer().json().boxed(),
+    };
+    let (file, guard) = match log_dir {
+        None => (None, None),
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create the log directory {}", dir.display()))?;
+            let appender = tracing_appender::rolling::Builder::new()
+                .rotation(tracing_appender::rolling::Rotation::DAILY)
+                .filename_prefix("fixvenue.log")
+                .build(dir)
+                .with_context(|| format!("cannot open a log file in {}", dir.display()))?;
+            let (writer, guard) = tracing_appender::non_blocking(appender);
+            let layer = tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(writer);
+            let layer = match format {
+                LogFormat::Text => layer.boxed(),
+                LogFormat::Json => layer.json().boxed(),
+            };
+            (Some(layer), Some(guard))
+        }
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(stdout)
+        .with(file)
         .init();
+    Ok(guard)
 }
 
-fn serve(sessions: Vec<PathBuf>, venue: Option<PathBuf>, data_dir: PathBuf) -> anyhow::Result<()> {
-    init_tracing();
+struct ServeArgs {
+    sessions: Vec<PathBuf>,
+    venue: Option<PathBuf>,
+    data_dir: PathBuf,
+    admin_addr: Option<fixvenue::runtime::AdminListen>,
+}
+
+fn serve(args: ServeArgs, log_format: LogFormat, log_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let _guard = init_tracing(log_format, log_dir.as_deref())?;
     let options = fixvenue::runtime::ServeOptions {
-        sessions,
-        venue,
-        data_dir,
+        sessions: args.sessions,
+        venue: args.venue,
+        data_dir: args.data_dir,
     };
-    fixvenue::runtime::serve(&options)?;
+    let admin = args
+        .admin_addr
+        .unwrap_or(fixvenue::runtime::AdminListen::Configured);
+    fixvenue::runtime::serve(&options, &admin)?;
     Ok(())
 }
 

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
+pub use crate::admin::AdminListen;
 use crate::indexer::{self, IndexError, SessionLogging};
 use crate::net::tls::TlsError;
 use crate::net::{Bound, ServeError, Server};
@@ -84,6 +85,8 @@ pub enum RuntimeError {
     Sequencer(SequencerError),
     #[error("gateway")]
     Gateway(#[source] GatewayError),
+    #[error(transparent)]
+    Admin(#[from] crate::admin::AdminError),
     /// A task or thread of the venue panicked or was cancelled.
     #[error("{task}")]
     Task {
@@ -384,12 +387,26 @@ pub fn journal_dir(data_dir: &Path) -> PathBuf {
 /// The venue, started: its listeners and the task that runs it until the shutdown signal.
 pub struct Running {
     pub addrs: Vec<Bound>,
+    /// The admin server's address, when it runs.
+    pub admin: Option<std::net::SocketAddr>,
+    /// The venue's metrics and the market view the admin server shows.
+    pub metrics: Arc<crate::metrics::Metrics>,
     pub done: tokio::task::JoinHandle<Result<(), RuntimeError>>,
 }
 
-/// Starts the whole venue (see the module documentation) and runs it until `shutdown` turns true.
+/// Starts the whole venue (see the module documentation) without the admin server, and runs it until `shutdown`
+/// turns true (in-process venues of tests and benchmarks: many may run at once).
 pub async fn start(
     options: &ServeOptions,
+    shutdown: watch::Receiver<bool>,
+) -> Result<Running, RuntimeError> {
+    start_with(options, &AdminListen::Off, shutdown).await
+}
+
+/// [`start`], with the admin server as `admin` says.
+pub async fn start_with(
+    options: &ServeOptions,
+    admin: &AdminListen,
     shutdown: watch::Receiver<bool>,
 ) -> Result<Running, RuntimeError> {
     let settings = load_sessions(&options.sessions)?;
@@ -434,7 +451,8 @@ pub async fn start(
     let rebuild_after = marks.iter().copied().min().unwrap_or(u64::MAX);
     // Replay: engine, gateway and trade log check in one pass over the journal.
     let journal_dir = journal_dir(&options.data_dir);
-    let (engine, journal, core, trades, rebuilt) = tokio::task::spawn_blocking(move || {
+    let mut market = crate::metrics::Market::new(engine.instruments());
+    let (engine, journal, core, trades, rebuilt, market) = tokio::task::spawn_blocking(move || {
         let mut check = trades.checker();
         let mut mismatch = None;
         let mut rebuilt = Vec::new();
@@ -444,6 +462,7 @@ pub async fn start(
             JournalOptions::default(),
             engine,
             |record, origin, events| {
+                market.apply(record, origin, events);
                 // Reports of commands after a session's mark may never have been logged (a crash between the
                 // journal's commit and the session log's): built again, PossResend=Y, same ExecIDs.
                 let trades = if record.seq > rebuild_after {
@@ -481,7 +500,7 @@ pub async fn start(
             "journal replayed, trade log checked"
         );
         core.resume_after(journal.last_seq());
-        Ok((engine, journal, core, trades, rebuilt))
+        Ok((engine, journal, core, trades, rebuilt, market))
     })
     .await
     .map_err(task_failed("journal"))??;
@@ -502,13 +521,18 @@ pub async fn start(
         &mut apps,
     )
     .await?;
-    drop(input_tx);
     let handle = server.handle();
     let session_ids: Vec<(String, String)> = core
         .sessions()
         .map(|s| (s.venue_comp_id.clone(), s.client_comp_id.clone()))
         .collect();
     deliver_rebuilt(&handle, session_ids, rebuilt).await?;
+    let metrics = crate::metrics::Metrics::new(market, handle.session_stats(), handle.counters());
+    let released = crate::metrics::tap_released(Arc::clone(&metrics), released);
+    let admin_server =
+        crate::admin::wire::bind(admin, &resolved.admin, &metrics, &handle, input_tx.clone())
+            .await?;
+    drop(input_tx);
     let gateway = GatewayThread::start(
         core,
         sequencer,
@@ -519,6 +543,13 @@ pub async fn start(
     );
     let addrs = server.local_addrs();
     let stop = fail_closed(shutdown, &handle, gateway.exited(), logging.indexed());
+    let admin_addr = admin_server.as_ref().map(|a| a.addr);
+    if let Some(admin_server) = admin_server {
+        tokio::spawn(admin_server.run(stop.clone()));
+    }
+    metrics
+        .started
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     let done = tokio::spawn(async move {
         server.run(stop).await?;
         let sequencer = tokio::task::spawn_blocking(move || gateway.stop())
@@ -539,7 +570,12 @@ pub async fn start(
         tracing::info!("venue stopped: journal and session log committed, sled flushed");
         Ok(())
     });
-    Ok(Running { addrs, done })
+    Ok(Running {
+        addrs,
+        admin: admin_addr,
+        metrics,
+        done,
+    })
 }
 
 /// Hands the reports rebuilt from the journal to their sessions (all disconnected: nothing is accepted yet), then
@@ -612,8 +648,8 @@ fn fail_closed(
     stop_rx
 }
 
-/// `fixvenue serve`: runs until SIGINT or SIGTERM.
-pub fn serve(options: &ServeOptions) -> Result<(), RuntimeError> {
+/// `fixvenue serve`: runs until SIGINT or SIGTERM, with the admin server as `admin` says.
+pub fn serve(options: &ServeOptions, admin: &AdminListen) -> Result<(), RuntimeError> {
     // Before any thread or file: sled creates its files itself, so the umask is what keeps them private.
     let file_mode = load_venue(options.venue.as_deref())?.data_file_mode()?;
     crate::private::restrict_umask(file_mode);
@@ -626,10 +662,8 @@ pub fn serve(options: &ServeOptions) -> Result<(), RuntimeError> {
         // must get its Logout, not the default action of the signal.
         let signals = Signals::register().map_err(RuntimeError::Signals)?;
         let (tx, rx) = watch::channel(false);
-        let running = start(options, rx).await?;
-        for Bound { addr, tls } in &running.addrs {
-            tracing::info!("listening on {addr}{}", if *tls { " (TLS)" } else { "" });
-        }
+        let running = start_with(options, admin, rx).await?;
+        banner(options, &running);
         tokio::spawn(async move {
             signals.wait().await;
             tracing::info!("shutdown requested: logging every session out");
@@ -637,6 +671,44 @@ pub fn serve(options: &ServeOptions) -> Result<(), RuntimeError> {
         });
         running.done.await.map_err(task_failed("gateway"))?
     })
+}
+
+/// Sessions named one by one in the start-up banner, at most.
+const BANNER_SESSIONS_MAX: usize = 10;
+
+/// The start-up banner: versions, listeners, sessions, data directory, admin server.
+fn banner(options: &ServeOptions, running: &Running) {
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        fix = "FIX.4.4",
+        "fixvenue {} started",
+        env!("CARGO_PKG_VERSION")
+    );
+    for Bound { addr, tls } in &running.addrs {
+        tracing::info!("listening on {addr}{}", if *tls { " (TLS)" } else { "" });
+    }
+    let sessions = &running.metrics.sessions;
+    let named: Vec<&str> = sessions
+        .iter()
+        .take(BANNER_SESSIONS_MAX)
+        .map(|s| s.id.as_str())
+        .collect();
+    let more = sessions.len().saturating_sub(BANNER_SESSIONS_MAX);
+    tracing::info!(
+        sessions = sessions.len(),
+        "sessions: {}{}",
+        named.join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        }
+    );
+    tracing::info!(data_dir = %options.data_dir.display(), "data directory");
+    match running.admin {
+        Some(addr) => tracing::info!(%addr, "admin server on http://{addr}/ (metrics at /metrics)"),
+        None => tracing::info!("admin server off"),
+    }
 }
 
 /// SIGINT and SIGTERM, registered with the operating system when made.

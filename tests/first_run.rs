@@ -138,7 +138,7 @@ fn the_log_is_plain_text_in_a_pipe_and_names_refused_orders() {
     )
     .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_fixvenue"))
-        .args(["serve", "--sessions"])
+        .args(["serve", "--admin-addr", "127.0.0.1:0", "--sessions"])
         .arg(&cfg)
         .arg("--data-dir")
         .arg(dir.path().join("data"))

@@ -274,6 +274,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
         return;
     };
     slot.slow_consumer.store(false, Ordering::SeqCst);
+    slot.stats.connected(peer);
     tracing::info!(%peer, session = slot.id, "connection");
     let auth_stored = session.auth_state();
     let numbers_logged = session.seqnums_durable();
@@ -296,7 +297,10 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
     };
     conn.step(Event::Connected, None).await;
     match first {
-        First::Frame(frame) => conn.frame_step(frame).await,
+        First::Frame(frame) => {
+            slot.stats.inbound(&frame, Utc::now().timestamp_micros());
+            conn.frame_step(frame).await
+        }
         First::WrongBeginString => conn.step(Event::WrongBeginString, None).await,
     }
     conn.run().await;
@@ -314,6 +318,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
             slot.failed.store(true, Ordering::SeqCst);
         }
     }
+    slot.stats.disconnected();
     tracing::info!(%peer, session = slot.id, "disconnected");
 }
 
@@ -397,6 +402,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
 
     async fn run(&mut self) {
         let mut partial_since: Option<Instant> = None;
+        let stats = Arc::clone(&self.claimed.slot.stats);
         while self.open {
             if self
                 .claimed
@@ -471,6 +477,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
                     self.claimed.slot.queued.fetch_sub(taken, Ordering::AcqRel);
                     self.commit_and_send(now).await;
                 }
+                text = stats.logout_requested() => {
+                    tracing::info!(session = self.claimed.slot.id, "logged out by the operator: {text}");
+                    self.step(Event::OperatorLogout(&text), None).await;
+                }
                 _ = sleep_until(deadline.unwrap_or(far)) => {
                     if partial_since.is_some_and(|s| Instant::now() >= s + FRAME_STARTED_TIMEOUT) {
                         tracing::warn!(session = self.claimed.slot.id, "message not completed within {FRAME_STARTED_TIMEOUT:?}: disconnected");
@@ -489,12 +499,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
         loop {
             match item {
                 Inbound::Frame(frame) if is_logon(&frame) => {
-                    self.commit_and_send(Utc::now()).await;
+                    let now = Utc::now();
+                    self.claimed
+                        .slot
+                        .stats
+                        .inbound(&frame, now.timestamp_micros());
+                    self.commit_and_send(now).await;
                     batched = 0;
                     self.frame_step(frame).await;
                 }
                 Inbound::Frame(frame) => {
                     let now = Utc::now();
+                    self.claimed
+                        .slot
+                        .stats
+                        .inbound(&frame, now.timestamp_micros());
                     let actions = self.session().handle(Event::Frame(&frame), now);
                     self.absorb(actions, Some(&frame), now).await;
                     batched += 1;
@@ -621,8 +640,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
             self.fail_closed(&reason, now).await;
             return;
         }
+        let time_us = now.timestamp_micros();
+        let seqnums = self.session().seqnums();
+        let logged_on = matches!(self.session().status(), session::Status::LoggedOn);
+        let stats = Arc::clone(&self.claimed.slot.stats);
+        stats.state(logged_on, seqnums.next_in, seqnums.next_out);
         if self.open && !pending.out.is_empty() {
             for o in pending.out {
+                stats.outbound(&o.bytes, time_us, &self.venue.counters);
                 if !self.write(o.bytes).await {
                     break;
                 }

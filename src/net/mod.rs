@@ -44,6 +44,9 @@ use session::config::{SessionConfig, SessionSettings, TlsSettings};
 use session::{Action, Event, SeqNums, Session};
 use store::sessions::{ReadError, SessionStore};
 
+use crate::metrics::SessionStats;
+use crate::metrics::VenueCounters;
+
 /// Connections open at once, all listeners together.
 pub const CONNECTIONS_MAX: usize = 1024;
 /// Connections open at once from one IP address.
@@ -117,6 +120,8 @@ pub struct Slot {
     queued: AtomicUsize,
     /// Set when that queue passed [`OUTBOUND_QUEUE_MAX`]: the connection logs the session out.
     slow_consumer: AtomicBool,
+    /// The session's figures for the metrics and the admin server (kept by its connection).
+    pub stats: Arc<SessionStats>,
 }
 
 #[derive(Default)]
@@ -156,6 +161,9 @@ pub struct Venue {
     logon_timeout: Duration,
     /// Why the venue stops, when a part of it failed: the Logout of every session says it.
     halted: std::sync::OnceLock<String>,
+    /// Every session's figures, in configuration order, and the counters they share.
+    stats: Vec<Arc<SessionStats>>,
+    pub(crate) counters: Arc<VenueCounters>,
 }
 
 impl Venue {
@@ -245,6 +253,8 @@ impl Server {
         let mut groups: Vec<(SocketAddr, Option<TlsSettings>, String)> = Vec::new();
         let mut slots = HashMap::new();
         let mut logon_timeout_s = 1;
+        let counters = Arc::new(VenueCounters::new());
+        let mut stats = Vec::new();
         for (session_index, config) in settings.sessions.iter().enumerate() {
             let addr = SocketAddr::new(config.accept_address, config.accept_port);
             let index = match groups
@@ -279,6 +289,12 @@ impl Server {
                 session.restore_auth(auth);
             }
             let key = (config.sender_comp_id.clone(), config.target_comp_id.clone());
+            let session_stats = Arc::new(SessionStats::new(
+                id.clone(),
+                config.sender_comp_id.clone(),
+                config.target_comp_id.clone(),
+            ));
+            stats.push(Arc::clone(&session_stats));
             slots.insert(
                 key,
                 Arc::new(Slot {
@@ -294,6 +310,7 @@ impl Server {
                     failed: AtomicBool::new(false),
                     queued: AtomicUsize::new(0),
                     slow_consumer: AtomicBool::new(false),
+                    stats: session_stats,
                 }),
             );
         }
@@ -323,6 +340,8 @@ impl Server {
             per_ip: Mutex::new(HashMap::new()),
             logon_timeout: Duration::from_secs(u64::from(logon_timeout_s)),
             halted: std::sync::OnceLock::new(),
+            stats,
+            counters,
         });
         Ok(Server { venue, listeners })
     }
@@ -522,6 +541,29 @@ impl VenueHandle {
     /// session out with it.
     pub fn halt(&self, reason: String) {
         let _ = self.venue.halted.set(reason);
+    }
+
+    /// Every session's figures, in configuration order (metrics, admin server).
+    pub fn session_stats(&self) -> Vec<Arc<SessionStats>> {
+        self.venue.stats.clone()
+    }
+
+    /// The counters every connection adds to (rejects, throttle hits, acknowledgement latency).
+    pub fn counters(&self) -> Arc<VenueCounters> {
+        Arc::clone(&self.venue.counters)
+    }
+
+    /// Messages waiting in each connected session's outbound queue.
+    pub fn outbound_depths(&self) -> Vec<(String, u64)> {
+        self.venue
+            .slots
+            .values()
+            .filter_map(|slot| {
+                let held = slot.held.lock().expect("slot lock");
+                held.outbound.as_ref()?;
+                Some((slot.id.clone(), slot.queued.load(Ordering::Acquire) as u64))
+            })
+            .collect()
     }
 
     /// Hands `msg` to the session `venue_comp_id`->`client_comp_id` (see [`gateway::Delivery`]). Called from a

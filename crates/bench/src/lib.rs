@@ -6,4 +6,5 @@ pub mod corpus;
 pub mod e2e;
 pub mod engine;
 pub mod md;
+pub mod scrape;
 pub mod session;

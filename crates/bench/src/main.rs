@@ -34,6 +34,22 @@ enum BenchCommand {
         #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
         pings: u64,
     },
+    /// Time Prometheus scrapes of the admin server's /metrics on an in-process venue with many sessions
+    /// configured; ends with one JSON line on stdout.
+    Scrape {
+        /// Sessions configured.
+        #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        sessions: u32,
+        /// Sessions that log on and rest orders first (at most 32: the venue's connections per address).
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(0..=32))]
+        active: u32,
+        /// Orders each active session rests.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(0..=10_000))]
+        orders: u32,
+        /// Scrapes timed.
+        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        scrapes: u32,
+    },
     /// Frame, checksum and read the corpus messages (and validate them against the dictionary).
     Codec {
         /// The message corpus: one FIX message per line. Default: the 500-message excerpt shipped in the
@@ -217,6 +233,17 @@ fn main() -> ExitCode {
         BenchCommand::E2e(args) => bench::e2e::run(&args.options()),
         BenchCommand::Md(args) => bench::md::run(&args.options()),
         BenchCommand::Session { messages, pings } => bench::session::run(messages, pings),
+        BenchCommand::Scrape {
+            sessions,
+            active,
+            orders,
+            scrapes,
+        } => bench::scrape::run(&bench::scrape::ScrapeOptions {
+            sessions,
+            active,
+            orders,
+            scrapes,
+        }),
         BenchCommand::Codec {
             corpus,
             runs,

@@ -167,6 +167,61 @@ pub struct VenueConfig {
     #[serde(default)]
     pub accounts: Vec<AccountConfig>,
     pub default_account: AccountSettings,
+    /// The admin HTTP server (`[admin]`).
+    #[serde(default)]
+    pub admin: AdminConfig,
+}
+
+/// `[admin]`: where the admin HTTP server listens and the file holding the bearer token its actions require.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// `ADDRESS:PORT`, or "off"; default [`ADMIN_ADDRESS_DEFAULT`].
+    #[serde(default)]
+    pub address: Option<String>,
+    /// The file whose content (surrounding whitespace trimmed) is the bearer token; no file: every action is
+    /// refused.
+    #[serde(default)]
+    pub token_file: Option<std::path::PathBuf>,
+}
+
+/// Where the admin server listens when venue.toml says nothing: loopback only.
+pub const ADMIN_ADDRESS_DEFAULT: &str = "127.0.0.1:9880";
+
+/// The admin server's settings, checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdminSettings {
+    /// `None`: the admin server is off.
+    pub address: Option<std::net::SocketAddr>,
+    pub token_file: Option<std::path::PathBuf>,
+}
+
+impl AdminConfig {
+    /// The checked settings: the address parses (or is "off").
+    pub fn settings(&self) -> Result<AdminSettings, ConfigError> {
+        let text = self.address.as_deref().unwrap_or(ADMIN_ADDRESS_DEFAULT);
+        let address = if text == "off" {
+            None
+        } else {
+            Some(text.parse().map_err(|_| {
+                invalid(
+                    "admin.address",
+                    format!("{text:?} is not ADDRESS:PORT (such as \"127.0.0.1:9880\") or \"off\""),
+                )
+            })?)
+        };
+        if self
+            .token_file
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            return Err(invalid("admin.token_file", "empty path"));
+        }
+        Ok(AdminSettings {
+            address,
+            token_file: self.token_file.clone(),
+        })
+    }
 }
 
 // The messages carry the I/O and TOML errors they hold, so neither is a `source`: a chain would print it twice.
@@ -220,6 +275,8 @@ pub struct Resolved {
     pub accounts: BTreeMap<String, AccountId>,
     /// [`VenueConfig::data_file_mode`], checked.
     pub data_file_mode: u32,
+    /// [`VenueConfig::admin`], checked.
+    pub admin: AdminSettings,
 }
 
 /// The mode of data files when venue.toml names none: the venue's user alone reads and writes them.
@@ -286,6 +343,7 @@ impl VenueConfig {
 
     pub fn resolve(&self) -> Result<Resolved, ConfigError> {
         let data_file_mode = self.data_file_mode()?;
+        let admin = self.admin.settings()?;
         let currencies: Vec<String> = self
             .instruments
             .iter()
@@ -337,6 +395,7 @@ impl VenueConfig {
             currencies,
             accounts,
             data_file_mode,
+            admin,
         })
     }
 }

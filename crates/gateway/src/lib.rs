@@ -37,7 +37,10 @@ use journal::sequencer::{Released, Sequencer, SubmitError};
 use session::app::AppMessage;
 use store::trades::{TradeAppendError, TradeLog};
 
-pub use self::core::{Dialect, Gateway, Input, Market, Output, SessionInfo, Submit};
+pub use self::core::{
+    AdminCommand, AdminDone, Dialect, Gateway, Input, KillTarget, Market, Output, SessionInfo,
+    Submit,
+};
 
 /// Requests waiting for the gateway thread, all sessions together; when full, a request is answered with a
 /// BusinessMessageReject (overload).
@@ -301,7 +304,10 @@ impl Worker {
                 session, in_seq, ..
             } => Some((*session, *in_seq)),
             // Market data is not recovered after a crash (the client asks for a snapshot again).
-            Input::Logon { .. } | Input::Disconnected { .. } | Input::MarketData { .. } => None,
+            Input::Logon { .. }
+            | Input::Disconnected { .. }
+            | Input::MarketData { .. }
+            | Input::Admin { .. } => None,
         };
         self.core.input(item, now, out);
         if let Some((session, in_seq)) = message {

@@ -599,3 +599,117 @@ fn a_cancel_in_the_turn_of_its_order_learns_the_orders_number_from_the_sequencer
     has(&answers[1], 0, "150=4|11=C1|41=B1|37=2|17=3.1");
     has(&answers[2], 0, "150=8|103=6|11=B1|37=NONE");
 }
+
+impl Harness {
+    /// An operator's command, then the release of what it submitted.
+    fn admin(
+        &mut self,
+        command: super::AdminCommand,
+    ) -> (Result<super::AdminDone, String>, Vec<(usize, String)>) {
+        let done = self.gateway.admin(command);
+        (done, self.release())
+    }
+}
+
+#[test]
+fn the_operator_kill_switch_cancels_and_refuses_until_released() {
+    use super::{AdminCommand, KillTarget};
+    let mut h = Harness::new();
+    h.send(0, BUY_10_AT_100);
+    let kill = |engaged| AdminCommand::Kill {
+        target: KillTarget::Account("ACC-CLIENT1".into()),
+        engaged,
+    };
+    let (done, answers) = h.admin(kill(true));
+    assert_eq!(done.unwrap().seq, Some(2));
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    has(&answers[0], 0, "35=8|11=B1|150=4|39=4|58=mass cancel");
+    let answers = h.send(
+        0,
+        "D|11=B2|55=ZVZZT|54=1|60=20261122-10:00:00|40=2|38=1|44=100|",
+    );
+    has(&answers[0], 0, "35=8|11=B2|150=8|39=8|103=99|37=NONE");
+    assert!(
+        field(&answers[0].1, 58)
+            .unwrap()
+            .contains("kill switch engaged for account ACC-CLIENT1")
+    );
+    // The session's other account trades on.
+    let answers = h.send(
+        0,
+        "D|11=B3|1=SHARED|55=ZVZZT|54=1|60=20261122-10:00:00|40=2|38=1|44=100|",
+    );
+    has(&answers[0], 0, "35=8|11=B3|150=0");
+    let (done, answers) = h.admin(kill(false));
+    assert_eq!(done.unwrap().seq, None);
+    assert!(answers.is_empty());
+    let answers = h.send(
+        0,
+        "D|11=B4|55=ZVZZT|54=1|60=20261122-10:00:00|40=2|38=1|44=100|",
+    );
+    has(&answers[0], 0, "35=8|11=B4|150=0");
+
+    // A session the engine never saw: engaged, nothing to cancel, nothing journaled.
+    let (done, answers) = h.admin(AdminCommand::Kill {
+        target: KillTarget::Session("FIX.4.4:FIXVENUE->CLIENT2".into()),
+        engaged: true,
+    });
+    assert_eq!(done.unwrap().seq, None);
+    assert!(answers.is_empty());
+    let answers = h.send(
+        1,
+        "D|11=S1|55=ZVZZT|54=2|60=20261122-10:00:00|40=2|38=1|44=200|",
+    );
+    has(&answers[0], 1, "35=8|11=S1|150=8|103=99");
+    // Unknown names are refused with a reason.
+    let (done, _) = h.admin(AdminCommand::Kill {
+        target: KillTarget::Account("NOBODY".into()),
+        engaged: true,
+    });
+    assert_eq!(done.unwrap_err(), "unknown account NOBODY");
+}
+
+#[test]
+fn the_operator_halts_and_resumes_an_instrument_through_the_engine() {
+    use super::AdminCommand;
+    use engine::TradingStatus;
+    let mut h = Harness::new();
+    let status = |status| AdminCommand::SetStatus {
+        symbol: "ZVZZT".into(),
+        status,
+    };
+    let (done, _) = h.admin(status(TradingStatus::Halted));
+    assert_eq!(done.unwrap().seq, Some(1));
+    let answers = h.send(0, BUY_10_AT_100);
+    has(
+        &answers[0],
+        0,
+        "35=8|11=B1|150=8|103=2|58=instrument halted",
+    );
+    h.admin(status(TradingStatus::Open)).0.unwrap();
+    let answers = h.send(
+        0,
+        "D|11=B2|55=ZVZZT|54=1|60=20261122-10:00:00|40=2|38=1|44=100|",
+    );
+    has(&answers[0], 0, "35=8|11=B2|150=0");
+    let (done, answers) = h.admin(AdminCommand::MassCancelInstrument {
+        symbol: "ZVZZT".into(),
+    });
+    assert!(done.unwrap().seq.is_some());
+    has(&answers[0], 0, "35=8|11=B2|150=4");
+    let (done, _) = h.admin(AdminCommand::SetStatus {
+        symbol: "NOPE".into(),
+        status: TradingStatus::Halted,
+    });
+    assert_eq!(done.unwrap_err(), "unknown symbol NOPE");
+    // Replaying the journal rebuilds the same gateway: the status commands have the venue's own origin.
+    let (market, mut engine) = market_and_engine();
+    let mut replayed = Gateway::new(market, sessions(), 43);
+    let mut events = Vec::new();
+    for (record, origin, _) in &h.journal {
+        events.clear();
+        engine.apply(record, &mut events);
+        replayed.replay(record, origin, &events);
+    }
+    assert_eq!(replayed.live_orders(), h.gateway.live_orders());
+}

@@ -98,6 +98,8 @@ pub struct Released {
     pub events: Vec<Event>,
     /// `events[event_ends[i - 1]..event_ends[i]]` are the events of `commands[i]` (from 0 for the first).
     pub event_ends: Vec<usize>,
+    /// How long the batch's commit (write and fdatasync) took, in nanoseconds (the venue's metrics).
+    pub commit_ns: u64,
 }
 
 impl Released {
@@ -412,7 +414,9 @@ impl Worker {
         if self.batch.commands.is_empty() {
             return Ok(());
         }
+        let started = Instant::now();
         self.journal.commit()?;
+        self.batch.commit_ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         let batch = std::mem::take(&mut self.batch);
         output
             .send(batch)

@@ -104,6 +104,8 @@ pub enum Event<'a> {
     StoreFailed,
     /// The outbound queue filled up: the client does not keep up; Logout, then disconnect.
     SlowConsumer,
+    /// The venue's operator logs the session out (admin server): Logout with this text, as at shutdown.
+    OperatorLogout(&'a str),
     /// The connection is gone.
     Disconnected,
 }
@@ -347,6 +349,11 @@ impl Session {
                     );
                 }
             }
+            Event::OperatorLogout(text) => match self.status {
+                Status::LoggedOn => self.start_logout(text, now),
+                Status::AwaitingLogon => self.disconnect(text),
+                _ => {}
+            },
             Event::Disconnected => self.on_disconnected(),
         }
         std::mem::take(&mut self.actions)

@@ -12,6 +12,7 @@
 //!   for) and records everything, for crash tests.
 //! - [`clock`]: a manual clock for the pure state machines' `now`.
 //! - [`venue`]: `fixvenue serve` as a child process, killed on drop.
+//! - [`http`]: a minimal blocking HTTP client for the admin server, and a Prometheus sample reader.
 //!
 //! Invariants: testkit depends on no crate of the venue but `fix` (the session, gateway and venue crates use it
 //! in their tests, so it must not use them); there is one framer and one encoder, `fix`'s.
@@ -20,6 +21,7 @@ pub mod blocking;
 pub mod client;
 pub mod clock;
 pub mod frames;
+pub mod http;
 pub mod md;
 pub mod msg;
 pub mod recovering;

@@ -29,14 +29,16 @@ pub fn venue_binary() -> PathBuf {
     path
 }
 
-/// Starts `fixvenue serve` on a session file and data directory and returns the process and the plain port it
-/// reports listening on. The venue's output keeps being drained so that it never blocks on a full pipe.
-fn start_venue(cfg: &Path, data: &Path) -> (Child, u16) {
+/// Starts `fixvenue serve` on a session file and data directory (its admin server on a free loopback port, so
+/// that venues run side by side) and returns the process, the plain port it reports listening on and the admin
+/// server's port. The venue's output keeps being drained so that it never blocks on a full pipe.
+fn start_venue(cfg: &Path, data: &Path, extra: &[&std::ffi::OsStr]) -> (Child, u16, u16) {
     let mut child = Command::new(venue_binary())
-        .args(["serve", "--sessions"])
+        .args(["serve", "--admin-addr", "127.0.0.1:0", "--sessions"])
         .arg(cfg)
         .arg("--data-dir")
         .arg(data)
+        .args(extra)
         .env("NO_COLOR", "1")
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
@@ -44,39 +46,53 @@ fn start_venue(cfg: &Path, data: &Path) -> (Child, u16) {
         .spawn()
         .expect("start fixvenue");
     let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
-    let port = loop {
+    let port_after = |line: &str, marker: &str| {
+        let at = line.find(marker)? + marker.len();
+        let addr: String = line[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+            .collect();
+        addr.rsplit(':').next()?.parse::<u16>().ok()
+    };
+    let (mut port, mut admin_port) = (None, None);
+    while port.is_none() || admin_port.is_none() {
         let line = lines
             .next()
             .expect("venue output")
             .expect("venue output line");
-        if let Some(at) = line.find("listening on ") {
-            let addr: String = line[at + 13..]
-                .chars()
-                .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
-                .collect();
-            break addr
-                .rsplit(':')
-                .next()
-                .unwrap()
-                .parse::<u16>()
-                .expect("a port number");
-        }
-    };
+        port = port.or_else(|| port_after(&line, "listening on "));
+        admin_port = admin_port.or_else(|| port_after(&line, "admin server on http://"));
+    }
     std::thread::spawn(move || for _ in lines {});
-    (child, port)
+    (
+        child,
+        port.expect("a port"),
+        admin_port.expect("an admin port"),
+    )
 }
 
 /// A venue process that is killed (SIGKILL) and reaped when dropped, so a failing test leaves nothing behind.
 pub struct VenueProcess {
     pub child: Child,
     pub port: u16,
+    /// The admin HTTP server's port (on 127.0.0.1).
+    pub admin_port: u16,
 }
 
 impl VenueProcess {
     /// `fixvenue serve` on this session file and data directory, its plain port read from its output.
     pub fn start(cfg: &Path, data: &Path) -> VenueProcess {
-        let (child, port) = start_venue(cfg, data);
-        VenueProcess { child, port }
+        VenueProcess::start_with(cfg, data, &[])
+    }
+
+    /// [`VenueProcess::start`] with more arguments for `serve` (`--venue FILE`, `--log-format json`).
+    pub fn start_with(cfg: &Path, data: &Path, extra: &[&std::ffi::OsStr]) -> VenueProcess {
+        let (child, port, admin_port) = start_venue(cfg, data, extra);
+        VenueProcess {
+            child,
+            port,
+            admin_port,
+        }
     }
 
     /// Sends `signal` (`TERM`, `KILL`) without waiting for the process to end.

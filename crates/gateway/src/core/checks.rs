@@ -48,6 +48,9 @@ impl Gateway {
                 return Err((15, format!("account {a} may not trade on this session")));
             }
         };
+        if let Some(text) = self.kill_refusal(session, &account_name) {
+            return Err((99, text));
+        }
         let Some(&instrument) = self.symbols.get(&req.symbol) else {
             return Err((1, format!("unknown symbol {}", req.symbol)));
         };

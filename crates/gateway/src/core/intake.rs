@@ -31,6 +31,11 @@ impl Gateway {
             Input::MarketData { session, inbound } => {
                 self.md.request(session, inbound, &mut out.market_data)
             }
+            Input::Admin { command, reply } => {
+                let done = self.admin(command);
+                // The admin server may have stopped waiting (it timed out): nothing to tell then.
+                let _ = reply.try_send(done);
+            }
             Input::Answer { session, msg, .. } => {
                 if session < self.sessions.len() {
                     self.answer(session, msg, out);

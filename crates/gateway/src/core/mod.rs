@@ -32,11 +32,13 @@
 //! - `checks`: the edge checks (instrument, tick, lot, account, duplicate ClOrdID, what an amendment may change).
 //! - `handling`: order handling: new, cancel and replace (one path), mass cancel, cancel on disconnect, status.
 //! - `trades`: the trade log's records of released trades.
+//! - `admin`: the operator's commands (trading status, mass cancel by instrument, kill switches).
 //! - `intake`: [`Gateway::input`] and the time: each input routed to its handling.
 //! - `release`: [`Gateway::released`] and [`Gateway::replay`]: each command's events applied, one function an
 //!   event, and its reports built; market data (the `marketdata` crate) is given each command's events too.
 //! - `market`: what the gateway thread tells market data (a subscriber fell behind) and reads of it.
 
+mod admin;
 mod checks;
 mod handling;
 mod intake;
@@ -50,5 +52,6 @@ mod views;
 
 pub use self::reports::{Dialect, NO_ORDER_ID, business_reject};
 pub use self::state::{
-    DONE_ORDERS_MAX, Gateway, Input, Market, OUTBOX_MAX, Output, SessionInfo, Submit,
+    AdminCommand, AdminDone, DONE_ORDERS_MAX, Gateway, Input, KillTarget, Market, OUTBOX_MAX,
+    Output, SessionInfo, Submit,
 };

@@ -8,7 +8,9 @@ use std::ops::Range;
 
 use bytes::BytesMut;
 
-use engine::{AccountId, InstrumentId, InstrumentSpec, NewOrder, OrderId, Seq, SessionId};
+use engine::{
+    AccountId, InstrumentId, InstrumentSpec, NewOrder, OrderId, Seq, SessionId, TradingStatus,
+};
 use journal::sequencer::{Submission, SubmitError, Submitter};
 use marketdata::{MarketData, MdInbound};
 use session::Routing;
@@ -68,6 +70,50 @@ pub enum Input {
         session: usize,
         inbound: MdInbound,
     },
+    /// An operator's command from the admin server; the outcome goes back on `reply`.
+    Admin {
+        command: AdminCommand,
+        reply: crossbeam_channel::Sender<Result<AdminDone, String>>,
+    },
+}
+
+/// What the operator asks of the gateway.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AdminCommand {
+    /// Trading status of the instrument `symbol` (halt, resume, cancel-only, post-only).
+    SetStatus {
+        symbol: String,
+        status: TradingStatus,
+    },
+    /// Cancels every live order in the instrument `symbol`.
+    MassCancelInstrument { symbol: String },
+    /// Engages (`engaged`) or releases the kill switch of a target.
+    Kill { target: KillTarget, engaged: bool },
+    /// Answers at once: the gateway thread takes its input (the admin server's readiness check).
+    Ping,
+}
+
+/// Whose orders a kill switch stops.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum KillTarget {
+    /// An account, by name.
+    Account(String),
+    /// A session, by its id (`FIX.4.4:FIXVENUE->CLIENT1`).
+    Session(String),
+}
+
+/// What the gateway did with an admin command: the sequence number of the command it submitted, if any.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdminDone {
+    pub seq: Option<u64>,
+    pub text: String,
+}
+
+/// The kill switches engaged.
+#[derive(Debug, Default)]
+pub(super) struct KillSwitches {
+    pub(super) accounts: BTreeSet<String>,
+    pub(super) sessions: BTreeSet<usize>,
 }
 
 /// What the gateway asks for; the caller carries it out in this order: trades, messages. (Commands go to the
@@ -177,6 +223,8 @@ pub struct Gateway {
     pub(super) time_due_ns: i64,
     /// Market data: the books rebuilt from released events, subscriptions, their messages.
     pub(super) md: MarketData,
+    /// The operator's kill switches engaged.
+    pub(super) killed: KillSwitches,
 }
 
 impl Gateway {
@@ -246,6 +294,7 @@ impl Gateway {
             expiries: BTreeSet::new(),
             time_due_ns: i64::MIN,
             md,
+            killed: KillSwitches::default(),
         }
     }
 

@@ -39,6 +39,25 @@ fn a_venue_that_halts_after_a_failure_says_why_in_its_logout() {
 }
 
 #[test]
+fn operator_logout_says_so_and_waits_for_the_answer() {
+    let mut g = Given::logged_on();
+    let out = g.session.handle(
+        Event::OperatorLogout("Logged out by the venue operator"),
+        g.now,
+    );
+    assert_fields(&sends(&out)[0], "35=5|58=Logged out by the venue operator|");
+    assert!(!disconnected(&out));
+    let out = g.send("35=5|");
+    assert!(disconnected(&out));
+    // Nothing to log out once disconnected.
+    let out = g.session.handle(
+        Event::OperatorLogout("Logged out by the venue operator"),
+        g.now,
+    );
+    assert!(sends(&out).is_empty(), "{out:?}");
+}
+
+#[test]
 fn venue_logout_without_answer_disconnects_after_logout_timeout() {
     let mut g = Given::logged_on();
     g.session.handle(Event::Shutdown, g.now);
