@@ -23,7 +23,7 @@ use crate::db::WriteError;
 use crate::sessions::{Direction, LOG_CHUNK_VERSION, ReadError, SessionStore, push_log_chunk};
 
 /// The most bytes of records in one `fixlog` chunk.
-pub const LOG_CHUNK_BYTES: usize = 256 * 1024;
+pub const LOG_CHUNK_BYTES: usize = 16 * 1024;
 
 /// The `meta` key holding the index of the last session log record applied (big-endian u64).
 pub const SESSION_LOG_MARK: &[u8] = b"sessionlog";
