@@ -29,7 +29,7 @@ pub mod request;
 mod tests;
 
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, select};
 
@@ -54,11 +54,10 @@ pub fn input_channel() -> (Sender<Input>, Receiver<Input>) {
 pub const TURN_REQUESTS_MAX: usize = 1_024;
 /// How long the thread waits for anything before it looks at the clock again (GTD expiry precision).
 pub const IDLE_WAIT: Duration = Duration::from_millis(20);
-/// How long a report is retried while its session changes hands or its full queue logs it out.
-pub const DELIVERY_RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// Where reports go: the network layer implements it over the venue's sessions. The gateway knows nothing of
-/// sockets; it hands each message to its session and retries a while when the session is busy.
+/// sockets; it hands each message to its session, and an implementation never makes it wait on a session (a slow
+/// or absent one must not stall the gateway thread).
 pub trait Delivery: Send + 'static {
     /// Hands `msg` to the session `venue_comp_id`->`client_comp_id` (stored, then sent or kept for resend).
     fn deliver(
@@ -120,10 +119,6 @@ pub enum MarketDataDeliveryError {
 /// Why a report was not handed over.
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
-    /// The session is changing hands or its outbound queue is full: worth trying again shortly. Transparent: the
-    /// network layer's error says which, and is printed once.
-    #[error(transparent)]
-    Busy(Box<dyn std::error::Error + Send + Sync>),
     /// The session cannot take it (unknown, failed, its store refused it).
     #[error(transparent)]
     Failed(Box<dyn std::error::Error + Send + Sync>),
@@ -428,24 +423,15 @@ impl Worker {
         let Some(info) = self.core.session_info(session) else {
             return;
         };
-        let (venue_id, client_id) = (info.venue_comp_id.clone(), info.client_comp_id.clone());
-        let deadline = Instant::now() + DELIVERY_RETRY_MAX;
-        let mut wait = Duration::from_micros(100);
-        loop {
-            match self.venue.deliver(&venue_id, &client_id, msg.clone()) {
-                Ok(()) => return,
-                Err(DeliveryError::Busy(_)) if Instant::now() < deadline => {
-                    std::thread::sleep(wait);
-                    wait = (wait * 2).min(Duration::from_millis(50));
-                }
-                Err(e) => {
-                    tracing::error!(
-                        session = info.id,
-                        "report not delivered: {e}; the client can recover it with an OrderStatusRequest"
-                    );
-                    return;
-                }
-            }
+        // Never waits on a session (see `Delivery`): an error is a session that cannot take anything any more.
+        if let Err(e) = self
+            .venue
+            .deliver(&info.venue_comp_id, &info.client_comp_id, msg)
+        {
+            tracing::error!(
+                session = info.id,
+                "report not delivered: {e}; the client can recover it with an OrderStatusRequest"
+            );
         }
     }
 }
