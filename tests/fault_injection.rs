@@ -11,7 +11,7 @@ mod support;
 use std::time::Duration;
 
 use fixvenue::runtime::start;
-use support::{order, trading_client1};
+use support::{order, resend_order, trading_client1};
 use testkit::{Client, Endpoint};
 use tokio::sync::watch;
 
@@ -96,20 +96,7 @@ async fn a_failed_session_log_fdatasync_lets_no_acknowledgement_out_and_stops_th
                 // The venue did not keep AFTER as taken: resend it (PossDup) as a FIX engine does; the rest of
                 // the range is filled.
                 let begin: u64 = m.get(7).unwrap().parse().unwrap();
-                let resume = c.stamp.next_out;
-                for n in begin..logon_out {
-                    c.stamp.next_out = n;
-                    if n == logon_out - 1 {
-                        let resent =
-                            order("AFTER").replacen("35=D|", "35=D|43=Y|122=20261130-00:00:00|", 1);
-                        c.send(&resent).await.unwrap();
-                    } else {
-                        c.send(&format!("35=4|43=Y|123=Y|36={}|", n + 1))
-                            .await
-                            .unwrap();
-                    }
-                }
-                c.stamp.next_out = resume;
+                resend_order(&mut c, begin, logon_out, logon_out - 1, "AFTER").await;
             }
             "8" if m.is("11=AFTER") => acks_after.push(m),
             _ => {}

@@ -10,7 +10,7 @@ mod support;
 use std::time::Duration;
 
 use fixvenue::runtime::start;
-use support::{order, trading_client1};
+use support::{order, resend_order, trading_client1};
 use testkit::{Client, Endpoint};
 use tokio::sync::watch;
 
@@ -69,20 +69,7 @@ async fn an_order_whose_command_never_reached_the_journal_is_asked_for_again_aft
             "2" => {
                 let begin: u64 = m.get(7).unwrap().parse().unwrap();
                 asked_from = Some(begin);
-                let resume = c.stamp.next_out;
-                for n in begin..logon_out {
-                    c.stamp.next_out = n;
-                    if n == lost_seq {
-                        let resent =
-                            order("LOST").replacen("35=D|", "35=D|43=Y|122=20261130-00:00:00|", 1);
-                        c.send(&resent).await.unwrap();
-                    } else {
-                        c.send(&format!("35=4|43=Y|123=Y|36={}|", n + 1))
-                            .await
-                            .unwrap();
-                    }
-                }
-                c.stamp.next_out = resume;
+                resend_order(&mut c, begin, logon_out, lost_seq, "LOST").await;
             }
             "8" if m.is("11=LOST") => answers.push(m),
             _ => {}

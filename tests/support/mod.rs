@@ -110,3 +110,21 @@ pub fn order(id: &str) -> String {
         chrono::Utc::now().format("%Y%m%d-%H:%M:%S%.3f")
     )
 }
+
+/// Answers the venue's ResendRequest for `begin..until` (the client's numbers) as a FIX engine does: the order
+/// `cl_ord_id` sent under `order_seq` again with PossDupFlag=Y, every other number gap-filled.
+pub async fn resend_order(c: &mut Client, begin: u64, until: u64, order_seq: u64, cl_ord_id: &str) {
+    let resume = c.stamp.next_out;
+    for n in begin..until {
+        c.stamp.next_out = n;
+        if n == order_seq {
+            let resent = order(cl_ord_id).replacen("35=D|", "35=D|43=Y|122=20261130-00:00:00|", 1);
+            c.send(&resent).await.unwrap();
+        } else {
+            c.send(&format!("35=4|43=Y|123=Y|36={}|", n + 1))
+                .await
+                .unwrap();
+        }
+    }
+    c.stamp.next_out = resume;
+}
