@@ -15,6 +15,7 @@ use journal::session_log::writer::{
     Committed, SessionLogHandle, SessionLogWriter, WriteError, WriterConfig,
 };
 use journal::session_log::{OpenError, Record, SessionLog, SessionLogOptions};
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use store::sessions::{ReadError, SessionStore};
 use tokio::sync::watch;
 
@@ -58,17 +59,43 @@ pub struct CatchUp {
     pub reports_through: HashMap<String, u64>,
 }
 
+/// The session log's figures, observed by the indexer for each committed turn.
+#[derive(Clone, Debug)]
+pub struct SessionLogMetrics {
+    /// Seconds one turn's commit (writes and fdatasync) took.
+    pub commit: Histogram,
+    /// Records made durable by one turn's commit.
+    pub records: Histogram,
+}
+
+impl Default for SessionLogMetrics {
+    fn default() -> SessionLogMetrics {
+        SessionLogMetrics {
+            // 10 µs to about 2.6 s, as the journal's.
+            commit: Histogram::new(exponential_buckets(10e-6, 2.0, 19)),
+            // 1 to 65,536 records.
+            records: Histogram::new(exponential_buckets(1.0, 2.0, 17)),
+        }
+    }
+}
+
 /// The running session log: its writer, the indexer behind it, and how far the indexer got.
 pub struct SessionLogging {
     writer: SessionLogWriter,
     indexer: JoinHandle<Result<(), ReadError>>,
     indexed: watch::Receiver<u64>,
+    metrics: SessionLogMetrics,
 }
 
 impl SessionLogging {
     /// A client end of the writer, one per user.
     pub fn handle(&self) -> SessionLogHandle {
         self.writer.handle()
+    }
+
+    /// The session log's commit latency and size, for the metrics export.
+    pub fn metrics(&self) -> SessionLogMetrics {
+        self.metrics.clone()
     }
 
     /// How far the indexer got (the index of the last record applied to sled); closed if it stopped.
@@ -156,15 +183,18 @@ pub fn start(
         .map_err(|e| IndexError::Writer(e.to_string()))?;
     let (indexed_tx, indexed_rx) = watch::channel(recovery.last_index);
     let index_store = store.clone();
+    let metrics = SessionLogMetrics::default();
+    let observed = metrics.clone();
     let indexer = std::thread::Builder::new()
         .name("sessionlog-index".into())
-        .spawn(move || run(&index_store, &committed, &indexed_tx))
+        .spawn(move || run(&index_store, &committed, &indexed_tx, &observed))
         .map_err(|e| IndexError::Writer(format!("spawning the indexer thread: {e}")))?;
     Ok((
         SessionLogging {
             writer,
             indexer,
             indexed: indexed_rx,
+            metrics,
         },
         catch_up,
     ))
@@ -175,13 +205,20 @@ fn run(
     store: &SessionStore,
     committed: &Receiver<Committed>,
     indexed: &watch::Sender<u64>,
+    metrics: &SessionLogMetrics,
 ) -> Result<(), ReadError> {
+    let observe = |turn: &Committed| {
+        metrics.commit.observe(turn.commit_ns as f64 / 1e9);
+        metrics.records.observe(turn.records.len() as f64);
+    };
     while let Ok(first) = committed.recv() {
+        observe(&first);
         let first_index = first.first_index;
         let mut records = first.records;
         while records.len() < INDEX_BATCH_RECORDS_MAX {
             match committed.try_recv() {
                 Ok(next) => {
+                    observe(&next);
                     debug_assert_eq!(next.first_index, first_index + records.len() as u64);
                     records.extend(next.records);
                 }

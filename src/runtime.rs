@@ -527,7 +527,12 @@ pub async fn start_with(
         .map(|s| (s.venue_comp_id.clone(), s.client_comp_id.clone()))
         .collect();
     deliver_rebuilt(&handle, session_ids, rebuilt).await?;
-    let metrics = crate::metrics::Metrics::new(market, handle.session_stats(), handle.counters());
+    let metrics = crate::metrics::Metrics::new(
+        market,
+        handle.session_stats(),
+        handle.counters(),
+        logging.metrics(),
+    );
     let released = crate::metrics::tap_released(Arc::clone(&metrics), released);
     let admin_server =
         crate::admin::wire::bind(admin, &resolved.admin, &metrics, &handle, input_tx.clone())

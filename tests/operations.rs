@@ -276,6 +276,8 @@ fn metrics_move_by_exactly_the_orders_sent_and_pass_promtool() {
     );
     assert_eq!(sample(&after, "fixvenue_sessions_logged_on", ""), Some(2.0));
     assert!(counter(&after, "fixvenue_journal_commit_seconds_count", "") >= 1.0);
+    assert!(counter(&after, "fixvenue_session_log_commit_seconds_count", "") >= 1.0);
+    assert!(counter(&after, "fixvenue_session_log_commit_records_count", "") >= 1.0);
     assert!(sample(&after, "process_resident_memory_bytes", "").unwrap() > 0.0);
     promtool_check(&after);
 

@@ -41,6 +41,7 @@ pub struct Metrics {
     pub market: Mutex<Market>,
     journal_commit: Histogram,
     journal_batch: Histogram,
+    session_log: crate::indexer::SessionLogMetrics,
     /// Commands released since start (replayed ones not counted).
     released_commands: AtomicU64,
     /// The journal was replayed and the listeners are up.
@@ -58,6 +59,7 @@ impl Metrics {
         market: Market,
         sessions: Vec<Arc<SessionStats>>,
         counters: Arc<VenueCounters>,
+        session_log: crate::indexer::SessionLogMetrics,
     ) -> Arc<Metrics> {
         Arc::new(Metrics {
             counters,
@@ -67,6 +69,7 @@ impl Metrics {
             journal_commit: Histogram::new(exponential_buckets(10e-6, 2.0, 19)),
             // 1 to 65,536 commands.
             journal_batch: Histogram::new(exponential_buckets(1.0, 2.0, 17)),
+            session_log,
             released_commands: AtomicU64::new(0),
             started: AtomicBool::new(false),
             core_alive: AtomicBool::new(true),
@@ -118,6 +121,17 @@ impl Metrics {
             "fixvenue_journal_commit_commands",
             "Commands made durable by one journal commit",
             self.journal_batch.clone(),
+        );
+        registry.register_with_unit(
+            "fixvenue_session_log_commit",
+            "Session log commit (writes and fdatasync) of one turn, every session's messages of the turn together",
+            Unit::Seconds,
+            self.session_log.commit.clone(),
+        );
+        registry.register(
+            "fixvenue_session_log_commit_records",
+            "Session log records made durable by one turn's commit",
+            self.session_log.records.clone(),
         );
         registry.register_collector(Box::new(collector::VenueCollector {
             metrics: Arc::clone(self),

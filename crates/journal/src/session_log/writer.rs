@@ -94,6 +94,8 @@ struct Submission {
 pub struct Committed {
     pub first_index: u64,
     pub records: Vec<Record>,
+    /// Nanoseconds the turn's commits (writes and fdatasyncs) took.
+    pub commit_ns: u64,
 }
 
 /// Where committed turns go: a bounded channel, so that a reader that falls far behind slows the writer rather
@@ -286,6 +288,7 @@ fn run(
             }
         }
         lasts.clear();
+        let started = std::time::Instant::now();
         if let Err(reason) = write_turn(&mut log, &turn, &mut lasts, shared) {
             return Err(fail_closed(reason, turn, input, shared));
         }
@@ -296,6 +299,7 @@ fn run(
         shared
             .submissions
             .fetch_add(turn.len() as u64, Ordering::AcqRel);
+        let commit_ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         let first_index = match (turn.first(), lasts.first()) {
             (Some(submission), Some(&last)) => last + 1 - submission.records.len() as u64,
             _ => log.durable_index() + 1,
@@ -313,6 +317,7 @@ fn run(
                 .send(Committed {
                     first_index,
                     records,
+                    commit_ns,
                 })
                 .is_err()
         {
