@@ -1,8 +1,8 @@
 //! One connection: TLS handshake, the first message (which names the session), then the loop that feeds the
-//! session state machine with frames, ticks and shutdown, and carries out its actions: store, then socket.
+//! session state machine with frames, ticks and shutdown, and carries out its actions: session log, then socket.
 //!
 //! The socket runs under `tokio_util`'s `Framed` with the [`FixCodec`]: messages come out of it already framed,
-//! and go into it only after the store has made them durable.
+//! and go into it only after the session log has made them durable.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -264,7 +264,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
         return;
     }
     if slot.failed.load(Ordering::SeqCst) {
-        tracing::warn!(%peer, session = slot.id, "session stopped after a store failure: disconnected");
+        tracing::warn!(%peer, session = slot.id, "session stopped after a session log failure: disconnected");
         return;
     }
     // The queue is in place before the session is taken, so that a send never finds neither.
@@ -493,7 +493,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
     }
 
     /// Feeds every message of one read, starting with `item`, to the session, committing their effects in
-    /// batches of at most [`BATCH_MESSAGES_MAX`] (one store flush per batch), before anything is written.
+    /// batches of at most [`BATCH_MESSAGES_MAX`] (one session log submission per batch), before anything is written.
     async fn frames(&mut self, mut item: Inbound) {
         let mut batched = 0;
         loop {
@@ -569,7 +569,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
         }
     }
 
-    /// One event through the session, then its actions: store (durable), then socket.
+    /// One event through the session, then its actions: session log (durable), then socket.
     async fn step(&mut self, event: Event<'_>, inbound: Option<&[u8]>) {
         let now = Utc::now();
         let actions = self.session().handle(event, now);
@@ -577,7 +577,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
         self.commit_and_send(now).await;
     }
 
-    /// Adds one event's actions to the pending batch. Before a resend (which reads the store) and before a
+    /// Adds one event's actions to the pending batch. Before a resend (which reads the sled index) and before a
     /// reset (which clears it) the batch so far is committed and sent, so both see everything before them.
     async fn absorb(&mut self, actions: Vec<Action>, inbound: Option<&[u8]>, now: DateTime<Utc>) {
         let id = self.claimed.slot.id.clone();
