@@ -4,9 +4,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use engine::Side;
+use journal::session_log::{Message, Record};
 use rust_decimal::Decimal;
 use store::db::Db;
-use store::sessions::{Direction, LogRecord, SessionStore, Writes};
+use store::sessions::{Direction, SessionStore};
 use store::trades::{TradeLog, TradeRecord, TradeSide};
 
 fn fixvenue(args: &[&str], data_dir: &Path) -> Output {
@@ -53,12 +54,17 @@ fn trade(match_seq: u64, match_n: u32, symbol: &str) -> TradeRecord {
     }
 }
 
-fn log_record(direction: Direction, session: &str, frame: &[u8]) -> LogRecord {
-    LogRecord {
-        direction,
-        time_us: 1_700_000_000_000_042,
-        session: session.into(),
-        frame: frame.to_vec(),
+/// A message as the session log records it (the compliance log is indexed from there).
+fn log_record(direction: Direction, session: &str, frame: &[u8]) -> Record {
+    let message = Message {
+        session_id: session.into(),
+        msg_seq_num: 1,
+        ts_ns: 1_700_000_000_000_042_000,
+        bytes: frame.to_vec(),
+    };
+    match direction {
+        Direction::In => Record::Incoming(message),
+        Direction::Out => Record::Sent(message),
     }
 }
 
@@ -76,15 +82,17 @@ fn data_dir() -> tempfile::TempDir {
         ])
         .unwrap();
     trades.flush().unwrap();
-    let writes = Writes {
-        log: vec![
-            log_record(Direction::In, "S1", b"8=FIX.4.4\x0135=A\x01"),
-            log_record(Direction::Out, "S2", b"8=FIX.4.4\x0135=0\x01"),
-            log_record(Direction::Out, "S1", b"8=FIX.4.4\x0135=A\x01"),
-        ],
-        ..Writes::default()
-    };
-    store.commit("S1", &writes).unwrap();
+    store
+        .index(
+            1,
+            &[
+                log_record(Direction::In, "S1", b"8=FIX.4.4\x0135=A\x01"),
+                log_record(Direction::Out, "S2", b"8=FIX.4.4\x0135=0\x01"),
+                log_record(Direction::Out, "S1", b"8=FIX.4.4\x0135=A\x01"),
+            ],
+        )
+        .unwrap();
+    store.flush().unwrap();
     dir
 }
 
@@ -158,22 +166,24 @@ fn log_session_filter_takes_the_client_comp_id_and_fails_when_nothing_matches() 
     {
         let db = Db::open(dir.path()).unwrap();
         let store = SessionStore::open(&db).unwrap();
-        let writes = Writes {
-            log: vec![
-                log_record(
-                    Direction::In,
-                    "FIX.4.4:FIXVENUE->QA1",
-                    b"8=FIX.4.4\x0135=A\x01",
-                ),
-                log_record(
-                    Direction::In,
-                    "FIX.4.4:FIXVENUE->QA10",
-                    b"8=FIX.4.4\x0135=0\x01",
-                ),
-            ],
-            ..Writes::default()
-        };
-        store.commit("FIX.4.4:FIXVENUE->QA1", &writes).unwrap();
+        store
+            .index(
+                1,
+                &[
+                    log_record(
+                        Direction::In,
+                        "FIX.4.4:FIXVENUE->QA1",
+                        b"8=FIX.4.4\x0135=A\x01",
+                    ),
+                    log_record(
+                        Direction::In,
+                        "FIX.4.4:FIXVENUE->QA10",
+                        b"8=FIX.4.4\x0135=0\x01",
+                    ),
+                ],
+            )
+            .unwrap();
+        store.flush().unwrap();
     }
     let out = stdout(&fixvenue(&["log", "--session", "QA1"], dir.path()));
     assert_eq!(

@@ -90,11 +90,6 @@ impl Db {
     pub(crate) fn tree(&self, name: &str) -> Result<sled::Tree, sled::Error> {
         self.sled.open_tree(name)
     }
-
-    /// A new id, greater than every one given before (across restarts).
-    pub(crate) fn generate_id(&self) -> Result<u64, sled::Error> {
-        self.sled.generate_id()
-    }
 }
 
 /// Whether sled refused to open because another handle holds its lock on the database file.

@@ -517,19 +517,17 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with(TRADES_CSV_HEADER));
         assert!(text.contains("\n3,0,"));
-        let record = |session: &str| LogRecord {
-            direction: Direction::Out,
-            time_us: 5,
-            session: session.into(),
-            frame: b"x".to_vec(),
-        };
-        let writes = crate::sessions::Writes {
-            log: vec![record("S1"), record("S2"), record("S1")],
-            ..Default::default()
+        let record = |session: &str| {
+            journal::session_log::Record::Sent(journal::session_log::Message {
+                session_id: session.into(),
+                msg_seq_num: 1,
+                ts_ns: 5_000,
+                bytes: b"x".to_vec(),
+            })
         };
         SessionStore::open(&db)
             .unwrap()
-            .commit("S1", &writes)
+            .index(1, &[record("S1"), record("S2"), record("S1")])
             .unwrap();
         let mut out = Vec::new();
         assert_eq!(

@@ -3,15 +3,13 @@
 //! every incoming and outgoing message with a microsecond timestamp and its direction.
 //!
 //! Trees, taken from the [`Db`]: `seqnums` (session id -> [`SeqNums`] record), `auth` (session id -> failed
-//! Logons and lock-out expiry, [`AuthState`]), `msgs/<session id>` (MsgSeqNum, big-endian -> frame) and `fixlog`
-//! (a monotonic id -> [`LogRecord`]). Every record starts with a version byte.
+//! Logons and lock-out expiry, [`AuthState`]), `msgs/<session id>` (MsgSeqNum, big-endian -> frame), `fixlog`
+//! (the log index of a record or chunk -> [`LogRecord`]s) and `meta`. Every record starts with a version byte.
 //! This module never opens or locks the database itself ([`crate::db`] does) and knows nothing of trades.
 //!
-//! Durability: [`SessionStore::commit`] writes the outgoing messages of one step (one sled batch), then their
-//! sequence numbers, appends the log records (one batch), then calls `flush()`, before the runtime writes a byte
-//! to the socket. On Linux sled 0.34's `flush()` writes its buffers and calls `sync_file_range`: the data is in the
-//! kernel's page cache when `commit` returns, so it survives the process being killed at any moment (SIGKILL),
-//! but not a power loss or kernel crash (no fdatasync barrier). The engine's journal is where fdatasync is paid.
+//! Durability: these trees are an index written behind the session log by [`crate::index`] (all but `auth`, which
+//! the connection writes and flushes when it changes); the session log is the truth, and start-up brings the index
+//! up to its tail.
 
 use chrono::DateTime;
 use session::SeqNums;
@@ -38,18 +36,6 @@ pub struct LogRecord {
     pub session: String,
     /// The message with passwords redacted.
     pub frame: Vec<u8>,
-}
-
-/// What one step of a session writes.
-#[derive(Debug, Default)]
-pub struct Writes<'a> {
-    pub seqnums: Option<SeqNums>,
-    /// Failed Logons and lock-out, when they changed (so a lock-out survives a restart).
-    pub auth: Option<AuthState>,
-    /// Drop the stored outgoing messages first (sequence numbers were reset).
-    pub reset: bool,
-    pub messages: Vec<(u64, &'a [u8])>,
-    pub log: Vec<LogRecord>,
 }
 
 /// Errors of reading the session store, and of [`SessionStore::check`] (whose repairs and flush fail as `Io`).
@@ -137,10 +123,6 @@ fn decode_seqnums(bytes: &[u8]) -> Option<SeqNums> {
         period_start_s: u(17..25) as i64,
     };
     (seq.next_in >= 1 && seq.next_out >= 1).then_some(seq)
-}
-
-pub(crate) fn encode_log(r: &LogRecord) -> Vec<u8> {
-    encode_log_parts(r.direction, r.time_us, &r.session, &r.frame)
 }
 
 pub(crate) fn encode_log_parts(
@@ -278,47 +260,6 @@ impl SessionStore {
         }
     }
 
-    /// Makes one step durable: messages and sequence numbers in one transaction, then the log, then a flush.
-    pub fn commit(&self, session: &str, writes: &Writes) -> Result<(), WriteError> {
-        self.write(session, writes)?;
-        self.db.flush()?;
-        Ok(())
-    }
-
-    /// [`SessionStore::commit`] without the flush: for a step that writes nothing to the socket (the records
-    /// become durable with the next flush, in order, since sled's log keeps the order of writes).
-    pub fn write(&self, session: &str, writes: &Writes) -> Result<(), WriteError> {
-        let msgs = self.messages_tree(session)?;
-        if writes.reset {
-            msgs.clear()?;
-        }
-        // Messages first, then the numbers: sled's log keeps the order of writes, so after a crash the numbers
-        // never count a message that is not stored (and `check` raises numbers that lag the messages).
-        if !writes.messages.is_empty() {
-            let mut batch = sled::Batch::default();
-            for (seq, frame) in &writes.messages {
-                batch.insert(&seq.to_be_bytes(), message_record(frame));
-            }
-            msgs.apply_batch(batch)?;
-        }
-        if let Some(seq) = &writes.seqnums {
-            self.seqnums
-                .insert(session.as_bytes(), &encode_seqnums(seq))?;
-        }
-        if let Some(auth) = &writes.auth {
-            self.auth.insert(session.as_bytes(), &encode_auth(auth))?;
-        }
-        if !writes.log.is_empty() {
-            let mut batch = sled::Batch::default();
-            for record in &writes.log {
-                let id = self.db.generate_id()?;
-                batch.insert(&id.to_be_bytes(), encode_log(record));
-            }
-            self.fixlog.apply_batch(batch)?;
-        }
-        Ok(())
-    }
-
     /// Stored outgoing messages with `begin <= seq <= end`, in order, at most `max`.
     pub fn messages(
         &self,
@@ -451,6 +392,32 @@ mod tests {
         }
     }
 
+    /// Writes the trees as the indexer does for one session: its stored messages (after dropping the earlier
+    /// ones on a reset), its numbers and compliance log records.
+    fn put(
+        store: &SessionStore,
+        session: &str,
+        numbers: Option<SeqNums>,
+        reset: bool,
+        messages: &[(u64, &[u8])],
+        log: &[LogRecord],
+    ) {
+        let msgs = store.messages_tree(session).unwrap();
+        if reset {
+            msgs.clear().unwrap();
+        }
+        for (n, frame) in messages {
+            msgs.insert(n.to_be_bytes(), message_record(frame)).unwrap();
+        }
+        if let Some(numbers) = numbers {
+            store.put_seqnums(session, &numbers).unwrap();
+        }
+        for (id, r) in (1u64..).zip(log) {
+            let value = encode_log_parts(r.direction, r.time_us, &r.session, &r.frame);
+            store.fixlog.insert(id.to_be_bytes(), value).unwrap();
+        }
+    }
+
     #[test]
     fn seqnums_messages_and_log_round_trip_across_reopen() {
         let dir = tempfile::tempdir().unwrap();
@@ -463,14 +430,14 @@ mod tests {
                 session: "S".into(),
                 frame: b"8=FIX.4.4\x01".to_vec(),
             };
-            let writes = Writes {
-                seqnums: Some(seq(3, 5)),
-                auth: None,
-                reset: false,
-                messages: vec![(3, b"three"), (4, b"four")],
-                log: vec![log.clone()],
-            };
-            store.commit("S", &writes).unwrap();
+            put(
+                &store,
+                "S",
+                Some(seq(3, 5)),
+                false,
+                &[(3, b"three"), (4, b"four")],
+                std::slice::from_ref(&log),
+            );
             assert_eq!(store.log(10).unwrap(), vec![log]);
         }
         let store = open(dir.path());
@@ -497,16 +464,8 @@ mod tests {
         {
             let store = open(dir.path());
             assert_eq!(store.auth("S").unwrap(), None);
-            let writes = Writes {
-                auth: Some(locked),
-                ..Writes::default()
-            };
-            store.commit("S", &writes).unwrap();
-            let other = Writes {
-                auth: Some(AuthState::restored(2, None)),
-                ..Writes::default()
-            };
-            store.commit("T", &other).unwrap();
+            store.put_auth("S", &locked).unwrap();
+            store.put_auth("T", &AuthState::restored(2, None)).unwrap();
         }
         let store = open(dir.path());
         assert_eq!(store.auth("S").unwrap(), Some(locked));
@@ -521,18 +480,15 @@ mod tests {
     fn reset_drops_stored_messages() {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path());
-        let writes = Writes {
-            seqnums: Some(seq(1, 3)),
-            messages: vec![(1, b"a"), (2, b"b")],
-            ..Writes::default()
-        };
-        store.commit("S", &writes).unwrap();
-        let reset = Writes {
-            seqnums: Some(seq(1, 1)),
-            reset: true,
-            ..Writes::default()
-        };
-        store.commit("S", &reset).unwrap();
+        put(
+            &store,
+            "S",
+            Some(seq(1, 3)),
+            false,
+            &[(1, b"a"), (2, b"b")],
+            &[],
+        );
+        put(&store, "S", Some(seq(1, 1)), true, &[], &[]);
         assert!(store.messages("S", 1, 10, 10).unwrap().is_empty());
     }
 
@@ -540,16 +496,7 @@ mod tests {
     fn check_raises_next_out_past_stored_messages_and_refuses_corrupt_records() {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path());
-        store
-            .commit(
-                "S",
-                &Writes {
-                    seqnums: Some(seq(1, 2)),
-                    messages: vec![(7, b"x")],
-                    ..Writes::default()
-                },
-            )
-            .unwrap();
+        put(&store, "S", Some(seq(1, 2)), false, &[(7, b"x")], &[]);
         let report = store.check().unwrap();
         assert_eq!(report.repaired, vec!["S".to_string()]);
         assert_eq!(store.seqnums("S").unwrap().unwrap().next_out, 8);
