@@ -195,11 +195,7 @@ impl Claimed {
                         continue;
                     }
                 };
-                for action in session.handle(Event::Send(&msg), now) {
-                    if let Action::Send(o) = action {
-                        out.push(records::outgoing(&self.slot.id, &o, now));
-                    }
-                }
+                records::numbered_for_resend(&self.slot.id, &mut session, &msg, now, &mut out);
             }
             let after = (session.seqnums_durable(), reports_through);
             if after != before {

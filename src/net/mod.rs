@@ -41,7 +41,7 @@ use journal::session_log::SESSION_ID_BYTES_MAX;
 use journal::session_log::writer::SessionLogHandle;
 use session::app::{AppMessage, Application, Settled};
 use session::config::{SessionConfig, SessionSettings, TlsSettings};
-use session::{Action, Event, SeqNums, Session};
+use session::{SeqNums, Session};
 use store::sessions::{ReadError, SessionStore};
 
 use crate::metrics::SessionStats;
@@ -575,11 +575,7 @@ impl VenueHandle {
         client_comp_id: &str,
         msg: AppMessage,
     ) -> Result<(), SendError> {
-        let Some(slot) = self.venue.slot(client_comp_id, venue_comp_id) else {
-            return Err(SendError::UnknownSession(format!(
-                "{venue_comp_id}->{client_comp_id}"
-            )));
-        };
+        let slot = self.known_slot(venue_comp_id, client_comp_id)?;
         if slot.failed.load(Ordering::SeqCst) {
             return Err(SendError::Failed(slot.id.clone()));
         }
@@ -621,11 +617,7 @@ impl VenueHandle {
         client_comp_id: &str,
         seq: u64,
     ) -> Result<(), SendError> {
-        let Some(slot) = self.venue.slot(client_comp_id, venue_comp_id) else {
-            return Err(SendError::UnknownSession(format!(
-                "{venue_comp_id}->{client_comp_id}"
-            )));
-        };
+        let slot = self.known_slot(venue_comp_id, client_comp_id)?;
         let mut held = slot.held.lock().expect("slot lock");
         if let Some(tx) = &held.outbound
             && tx.send(Queued::ReportsThrough(seq)).is_ok()
@@ -657,11 +649,7 @@ impl VenueHandle {
         in_seq: u64,
         after: u64,
     ) -> Result<(), SendError> {
-        let Some(slot) = self.venue.slot(client_comp_id, venue_comp_id) else {
-            return Err(SendError::UnknownSession(format!(
-                "{venue_comp_id}->{client_comp_id}"
-            )));
-        };
+        let slot = self.known_slot(venue_comp_id, client_comp_id)?;
         let mut held = slot.held.lock().expect("slot lock");
         if let Some(tx) = &held.outbound
             && tx.send(Queued::Taken { in_seq, after }).is_ok()
@@ -680,6 +668,17 @@ impl VenueHandle {
         }
         let record = records::numbers(&slot.id, numbers, through, false, Utc::now());
         self.log_offline(slot, vec![record])
+    }
+
+    /// The session `venue_comp_id`->`client_comp_id`, or the error that names it unknown.
+    fn known_slot(
+        &self,
+        venue_comp_id: &str,
+        client_comp_id: &str,
+    ) -> Result<&Arc<Slot>, SendError> {
+        self.venue
+            .slot(client_comp_id, venue_comp_id)
+            .ok_or_else(|| SendError::UnknownSession(format!("{venue_comp_id}->{client_comp_id}")))
     }
 
     /// Submits a disconnected session's records, not waiting for them: nothing reaches a socket. A failed
@@ -711,14 +710,8 @@ fn offline_records(
 ) -> Vec<journal::session_log::Record> {
     let now = Utc::now();
     let before = session.seqnums_durable();
-    let mut out: Vec<_> = session
-        .handle(Event::Send(msg), now)
-        .into_iter()
-        .filter_map(|a| match a {
-            Action::Send(o) => Some(records::outgoing(id, &o, now)),
-            _ => None,
-        })
-        .collect();
+    let mut out = Vec::new();
+    records::numbered_for_resend(id, session, msg, now, &mut out);
     let after = session.seqnums_durable();
     if after != before {
         out.push(records::numbers(id, after, reports_through, false, now));

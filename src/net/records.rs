@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use journal::session_log::writer::{SUBMISSION_BYTES_MAX, SUBMISSION_RECORDS_MAX};
 use journal::session_log::{Message, Record, SeqNums as Logged};
 use journal::wal::FRAME_HEADER_BYTES;
-use session::{Outbound, SeqNums, redact};
+use session::app::AppMessage;
+use session::{Action, Event, Outbound, SeqNums, Session, redact};
 
 /// Nanoseconds since the Unix epoch (saturating far outside the years any venue runs).
 pub fn ts_ns(now: DateTime<Utc>) -> i64 {
@@ -74,6 +75,22 @@ pub fn numbers(
         Record::Reset(logged)
     } else {
         Record::SeqNums(logged)
+    }
+}
+
+/// A message handed to a session no connection sends for: the session numbers it (kept for resend) and its
+/// records are appended to `out`.
+pub fn numbered_for_resend(
+    session_id: &str,
+    session: &mut Session,
+    msg: &AppMessage,
+    now: DateTime<Utc>,
+    out: &mut Vec<Record>,
+) {
+    for action in session.handle(Event::Send(msg), now) {
+        if let Action::Send(o) = action {
+            out.push(outgoing(session_id, &o, now));
+        }
     }
 }
 
