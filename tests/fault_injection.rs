@@ -11,8 +11,8 @@ mod support;
 use std::time::Duration;
 
 use fixvenue::runtime::start;
-use support::{order, resend_order, trading_client1};
-use testkit::{Client, Endpoint};
+use support::{connect, order, resend_order, trading_client1};
+use testkit::Endpoint;
 use tokio::sync::watch;
 
 /// Generous: the machine may be loaded; nothing here waits on a timer of the venue's.
@@ -26,8 +26,7 @@ async fn a_failed_session_log_fdatasync_lets_no_acknowledgement_out_and_stops_th
     let running = start(&options, rx).await.unwrap();
     let port = running.addrs[0].addr.port();
 
-    let mut c = Client::new("CLIENT1", "FIXVENUE");
-    c.connect(&Endpoint::local(port)).await.unwrap();
+    let mut c = connect(port, 1).await;
     c.send("35=A|98=0|108=30|").await.unwrap();
     let logon = c.recv_or_eof(WAIT).await.unwrap().unwrap();
     assert!(logon.is("35=A"), "{logon}");

@@ -10,8 +10,8 @@ mod support;
 use std::time::Duration;
 
 use fixvenue::runtime::start;
-use support::{order, resend_order, trading_client1};
-use testkit::{Client, Endpoint};
+use support::{connect, order, resend_order, trading_client1};
+use testkit::Endpoint;
 use tokio::sync::watch;
 
 /// Generous: the machine may be loaded; nothing here waits on a timer of the venue's.
@@ -23,10 +23,7 @@ async fn an_order_whose_command_never_reached_the_journal_is_asked_for_again_aft
     let options = trading_client1(dir.path());
     let (_shutdown, rx) = watch::channel(false);
     let running = start(&options, rx).await.unwrap();
-    let mut c = Client::new("CLIENT1", "FIXVENUE");
-    c.connect(&Endpoint::local(running.addrs[0].addr.port()))
-        .await
-        .unwrap();
+    let mut c = connect(running.addrs[0].addr.port(), 1).await;
     c.send("35=A|98=0|108=30|").await.unwrap();
     assert!(c.recv_or_eof(WAIT).await.unwrap().unwrap().is("35=A"));
     c.send(&order("FIRST")).await.unwrap();

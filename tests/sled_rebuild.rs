@@ -6,8 +6,7 @@ mod support;
 use std::time::Duration;
 
 use fixvenue::runtime::start;
-use support::{order, trading_client1};
-use testkit::{Client, Endpoint};
+use support::{connect, order, trading_client1};
 use tokio::sync::watch;
 
 /// Generous: the machine may be loaded; nothing here waits on a timer of the venue's.
@@ -19,10 +18,7 @@ async fn a_deleted_sled_index_is_rebuilt_from_the_session_log() {
     let options = trading_client1(dir.path());
     let (shutdown, rx) = watch::channel(false);
     let running = start(&options, rx).await.unwrap();
-    let mut c = Client::new("CLIENT1", "FIXVENUE");
-    c.connect(&Endpoint::local(running.addrs[0].addr.port()))
-        .await
-        .unwrap();
+    let mut c = connect(running.addrs[0].addr.port(), 1).await;
     c.send("35=A|98=0|108=30|").await.unwrap();
     assert!(c.recv_or_eof(WAIT).await.unwrap().unwrap().is("35=A|34=1"));
     c.send(&order("KEPT")).await.unwrap();
@@ -36,11 +32,7 @@ async fn a_deleted_sled_index_is_rebuilt_from_the_session_log() {
     std::fs::remove_dir_all(options.data_dir.join("sessions")).unwrap();
     let (shutdown, rx) = watch::channel(false);
     let running = start(&options, rx).await.unwrap();
-    let mut c = Client::new("CLIENT1", "FIXVENUE");
-    c.stamp.next_out = 4;
-    c.connect(&Endpoint::local(running.addrs[0].addr.port()))
-        .await
-        .unwrap();
+    let mut c = connect(running.addrs[0].addr.port(), 4).await;
     c.send("35=A|98=0|108=30|").await.unwrap();
     let logon = c.recv_or_eof(WAIT).await.unwrap().unwrap();
     // Logon 1, the ack 2, the Logout 3: the venue goes on at 4 and expects our 4.
