@@ -43,21 +43,7 @@ impl SessionCtx {
             Stamp::new(&self.ids.sender, &self.ids.target).with_precision(TimePrecision::Micros);
         let mut client = Client::with_stamp(stamp);
         client.attach(stream);
-        client
-            .send(&format!("35=A|98=0|108={HEART_BT_INT_S}|141=Y|"))
-            .await?;
-        let logon = client
-            .recv_raw(LOGON_TIMEOUT)
-            .await?
-            .context("no Logon answer")?;
-        ensure!(logon.msg_type() == "A", "Logon answered by {logon}");
-        let _ = ready.send(()).await;
-        let started = loop {
-            if let Some(t) = *start.borrow_and_update() {
-                break t;
-            }
-            start.changed().await.context("the start was called off")?;
-        };
+        let started = log_on_and_wait(&mut client, &ready, &mut start).await?;
         let shared = Arc::new(Shared::new(self.window));
         let (admin_tx, admin_rx) = mpsc::channel(ADMIN_QUEUE_MAX);
         let (frames, write_half) = client
@@ -98,5 +84,28 @@ impl SessionCtx {
         drop(admin_tx);
         sending.await.context("the sender failed")??;
         Ok(tally)
+    }
+}
+
+/// Logs `client` on (141=Y), says it is ready, and waits for the common start; returns that start.
+pub(super) async fn log_on_and_wait(
+    client: &mut Client,
+    ready: &mpsc::Sender<()>,
+    start: &mut watch::Receiver<Option<Instant>>,
+) -> anyhow::Result<Instant> {
+    client
+        .send(&format!("35=A|98=0|108={HEART_BT_INT_S}|141=Y|"))
+        .await?;
+    let logon = client
+        .recv_raw(LOGON_TIMEOUT)
+        .await?
+        .context("no Logon answer")?;
+    ensure!(logon.msg_type() == "A", "Logon answered by {logon}");
+    let _ = ready.send(()).await;
+    loop {
+        if let Some(t) = *start.borrow_and_update() {
+            return Ok(t);
+        }
+        start.changed().await.context("the start was called off")?;
     }
 }

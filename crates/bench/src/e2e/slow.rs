@@ -13,7 +13,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, ensure};
+use anyhow::Context;
 use bytes::BytesMut;
 use chrono::Utc;
 use rust_decimal::Decimal;
@@ -23,7 +23,8 @@ use testkit::client::Client;
 use testkit::stamp::Stamp;
 use testkit::stream::Stream;
 
-use super::{BATCH_MAX, HEART_BT_INT_S, LOGON_TIMEOUT};
+use super::BATCH_MAX;
+use super::session::log_on_and_wait;
 
 /// How long a slow session reads at the end, looking for the venue's Logout, and the silence that ends it.
 const DRAIN_MAX: Duration = Duration::from_secs(5);
@@ -85,21 +86,7 @@ impl SlowCtx {
     ) -> anyhow::Result<SlowOutcome> {
         let mut client = Client::with_stamp(Stamp::new(&self.sender, &self.target));
         client.attach(stream);
-        client
-            .send(&format!("35=A|98=0|108={HEART_BT_INT_S}|141=Y|"))
-            .await?;
-        let logon = client
-            .recv_raw(LOGON_TIMEOUT)
-            .await?
-            .context("no Logon answer")?;
-        ensure!(logon.msg_type() == "A", "Logon answered by {logon}");
-        let _ = ready.send(()).await;
-        let started = loop {
-            if let Some(t) = *start.borrow_and_update() {
-                break t;
-            }
-            start.changed().await.context("the start was called off")?;
-        };
+        let started = log_on_and_wait(&mut client, &ready, &mut start).await?;
         tokio::time::sleep_until(started.into()).await;
         let interval = self.rate.map(|r| Duration::from_secs_f64(1.0 / r));
         let mut out = BytesMut::with_capacity(BATCH_MAX * 256);
