@@ -110,7 +110,7 @@ pub struct ServeOptions {
 }
 
 /// The session configuration: the files given (their sessions together; a CompID pair declared twice is an
-/// error), or the bundled one.
+/// error, and drop-copy scopes are checked against the trading sessions of all of them), or the bundled one.
 ///
 /// A relative file name in a session (SocketCertificateFile, SocketPrivateKeyFile, SocketCAFile, DataDictionary)
 /// is found beside the file that names it, so `serve` works from any directory; a name found only relative to the
@@ -120,6 +120,7 @@ pub fn load_sessions(paths: &[PathBuf]) -> Result<SessionSettings, RuntimeError>
     if paths.is_empty() {
         let mut settings = config::parse("sessions/default.cfg (bundled)", BUNDLED_SESSIONS_CFG)?;
         resolve_relative(&mut settings, Path::new(crate::BUNDLED_BASE_DIR));
+        config::check_drop_copy(&settings.sessions)?;
         return Ok(settings);
     }
     let mut all = SessionSettings {
@@ -133,6 +134,8 @@ pub fn load_sessions(paths: &[PathBuf]) -> Result<SessionSettings, RuntimeError>
             all.sessions.push(session);
         }
     }
+    // Drop-copy scopes name accounts and sessions of any of the files.
+    config::check_drop_copy(&all.sessions)?;
     Ok(all)
 }
 
@@ -250,6 +253,11 @@ pub fn check_config(sessions: &[PathBuf], venue: Option<&Path>) -> ConfigCheck {
             }
             Err(errors) => check.errors.extend(errors.iter().map(|e| error_chain(e))),
         }
+    }
+    if let Err(e) = config::check_drop_copy(&all) {
+        check
+            .errors
+            .push(error_chain(&RuntimeError::SessionConfig(e)));
     }
     if let Err(e) = load_venue(venue) {
         check
@@ -438,6 +446,7 @@ pub async fn start_with(
                 time_precision: s.time_precision,
                 venue_extensions: s.venue_extensions,
             },
+            drop_copy: s.drop_copy.clone(),
         })
         .collect();
     let boot_us = chrono::Utc::now().timestamp_micros();

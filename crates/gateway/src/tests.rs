@@ -51,6 +51,7 @@ fn sessions() -> Vec<SessionInfo> {
                 },
                 venue_extensions: c == "CLIENT2",
             },
+            drop_copy: None,
         })
         .collect()
 }

@@ -29,6 +29,8 @@
 //! - `views`: the submission view (what a command changes the moment it is queued or numbered, or replayed),
 //!   handing commands to the sequencer, holding answers behind them, lookups by ClOrdID, forgetting finished
 //!   orders, an order's ExecutionReport.
+//! - `dropcopy`: the drop-copy sessions' scopes and the copies of a report (797=Y, the originating session's
+//!   CompIDs in OnBehalfOfCompID/DeliverToCompID), built beside the original.
 //! - `checks`: the edge checks (instrument, tick, lot, account, duplicate ClOrdID, what an amendment may change).
 //! - `handling`: order handling: new, cancel and replace (one path), mass cancel, cancel on disconnect, status.
 //! - `trades`: the trade log's records of released trades.
@@ -40,6 +42,7 @@
 
 mod admin;
 mod checks;
+mod dropcopy;
 mod handling;
 mod intake;
 mod market;

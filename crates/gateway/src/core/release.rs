@@ -271,15 +271,15 @@ impl Gateway {
         let exec_type = self.cancel_outcome(order_id, reason, &reports.record.command);
         self.update(order_id, state);
         let text = cancel_text(reason, reports.origin);
-        let report = self.build_report(order_id, exec_type, Some(Extra::Text(text)), reports);
-        if let Some(report) = report {
+        let mut built = self.build_report(order_id, exec_type, Some(Extra::Text(text)), reports);
+        if !built.is_empty() {
             if matches!(reason, CancelReason::MassCancel)
                 && matches!(reports.origin, Origin::MassCancel { .. })
             {
                 reports.mass_canceled += 1;
-                reports.mass_reports.push(report);
+                reports.mass_reports.append(&mut built);
             } else if reports.send {
-                out.messages.push(report);
+                out.messages.append(&mut built);
             }
         }
         self.finish(order_id);
@@ -449,26 +449,30 @@ impl Gateway {
         reports: &mut Reports<'_>,
         out: &mut Output,
     ) {
-        if let Some(report) = self.build_report(order_id, exec_type, extra, reports)
-            && reports.send
-        {
-            out.messages.push(report);
+        let mut built = self.build_report(order_id, exec_type, extra, reports);
+        if reports.send {
+            out.messages.append(&mut built);
         }
     }
 
-    /// An ExecutionReport of a journaled command: ExecID `<seq>.<n>`, deterministic on replay.
+    /// An ExecutionReport of a journaled command (ExecID `<seq>.<n>`, deterministic on replay), then its drop
+    /// copies; nothing when the order has no session or nothing is sent (replay).
     fn build_report(
         &self,
         order_id: OrderId,
         exec_type: ExecType,
         extra: Option<Extra<'_>>,
         reports: &mut Reports<'_>,
-    ) -> Option<(usize, AppMessage)> {
+    ) -> Vec<(usize, AppMessage)> {
         reports.exec_n += 1;
-        let order = self.orders.get(&order_id)?;
-        let session = order.session?;
+        let Some(order) = self.orders.get(&order_id) else {
+            return Vec::new();
+        };
+        let Some(session) = order.session else {
+            return Vec::new();
+        };
         if !reports.send {
-            return None;
+            return Vec::new();
         }
         let exec_id = format!("{}.{}", reports.record.seq, reports.exec_n);
         let report = ExecReport {
@@ -478,6 +482,8 @@ impl Gateway {
             ts_ns: reports.record.ts_ns,
             status_ids: None,
         };
-        Some((session, self.execution_report(order, &report)))
+        let mut built = vec![(session, self.execution_report(order, &report))];
+        self.copy_report(order, session, &report, &mut built);
+        built
     }
 }

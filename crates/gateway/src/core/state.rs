@@ -3,7 +3,7 @@
 //! submitted and the sequence numbers the sequencer gave those it took, and the answers held behind commands in
 //! flight.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::ops::Range;
 
 use bytes::BytesMut;
@@ -39,6 +39,51 @@ pub struct SessionInfo {
     pub accounts: Vec<String>,
     /// How its messages are written (TimeStampPrecision, VenueExtensions).
     pub dialect: Dialect,
+    /// A drop-copy session's scope; `None` for every other session.
+    pub drop_copy: Option<session::config::DropCopyScope>,
+}
+
+/// A drop-copy session and what it takes, resolved against the configured sessions.
+#[derive(Debug)]
+pub(super) struct CopyTarget {
+    pub(super) session: usize,
+    pub(super) all_accounts: bool,
+    pub(super) accounts: HashSet<String>,
+    /// The trading sessions whose client CompID `DropCopySessions` names.
+    pub(super) origins: Vec<usize>,
+}
+
+impl CopyTarget {
+    pub(super) fn takes(&self, origin: usize, account: Option<&str>) -> bool {
+        self.all_accounts
+            || account.is_some_and(|a| self.accounts.contains(a))
+            || self.origins.contains(&origin)
+    }
+}
+
+/// The drop-copy sessions among `sessions`, with their scopes resolved (CompIDs to session numbers).
+fn copy_targets(sessions: &[SessionInfo]) -> Vec<CopyTarget> {
+    sessions
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            let scope = s.drop_copy.as_ref()?;
+            let origins = sessions
+                .iter()
+                .enumerate()
+                .filter(|(j, o)| {
+                    *j != i && o.drop_copy.is_none() && scope.sessions.contains(&o.client_comp_id)
+                })
+                .map(|(j, _)| j)
+                .collect();
+            Some(CopyTarget {
+                session: i,
+                all_accounts: scope.all_accounts,
+                accounts: scope.accounts.iter().cloned().collect(),
+                origins,
+            })
+        })
+        .collect()
 }
 
 /// What the gateway is told.
@@ -225,6 +270,8 @@ pub struct Gateway {
     pub(super) md: MarketData,
     /// The operator's kill switches engaged.
     pub(super) killed: KillSwitches,
+    /// The drop-copy sessions and their scopes.
+    pub(super) copy_targets: Vec<CopyTarget>,
 }
 
 impl Gateway {
@@ -256,6 +303,7 @@ impl Gateway {
                 })
                 .collect::<Vec<_>>(),
         );
+        let copy_targets = copy_targets(&sessions);
         let session_by_id = sessions
             .iter()
             .enumerate()
@@ -295,6 +343,7 @@ impl Gateway {
             time_due_ns: i64::MIN,
             md,
             killed: KillSwitches::default(),
+            copy_targets,
         }
     }
 
