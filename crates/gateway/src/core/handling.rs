@@ -299,6 +299,9 @@ impl Gateway {
             HeldItem::MassStatus(req, routing) => {
                 self.mass_status(session, &req, &routing, now_ns, out)
             }
+            HeldItem::TradeCapture(req, routing) => {
+                self.trade_capture(session, req, routing, now_ns, out)
+            }
         }
     }
 

@@ -3,7 +3,7 @@
 //! In replay the state is rebuilt exactly and nothing is sent.
 
 use engine::{
-    CancelReason, CancelRejectReason, Command, Event, OrderId, OrderState, RejectReason, Seq,
+    CancelReason, CancelRejectReason, Command, Event, Fill, OrderId, OrderState, RejectReason, Seq,
     Sequenced, Side,
 };
 use fix::tags::ExecType;
@@ -11,6 +11,7 @@ use journal::sequencer::Released;
 use session::app::AppMessage;
 use store::trades::TradeRecord;
 
+use super::captured::{CapturedSide, CapturedTrade};
 use super::handling::Amend;
 use super::reports::{
     CancelReject, ExecReport, Extra, cancel_text, mass_cancel_done, too_late_text,
@@ -224,8 +225,10 @@ impl Gateway {
         self.finish(order_id);
     }
 
-    /// Both sides' reports (an order fully filled is finished), then the trade's record.
+    /// Both sides' reports (an order fully filled is finished), then the trade's record, and the trade kept for
+    /// trade capture.
     fn traded(&mut self, trade: &Trade, reports: &mut Reports<'_>, out: &mut Output) {
+        let mut sides = Vec::with_capacity(2);
         for (fill, side) in [(trade.buy, Side::Buy), (trade.sell, Side::Sell)] {
             self.update(fill.order_id, fill.state());
             let extra = Extra::Fill {
@@ -235,11 +238,40 @@ impl Gateway {
                 added: side != trade.aggressor,
             };
             self.report(fill.order_id, ExecType::Trade, Some(extra), reports, out);
+            sides.push(self.captured_side(fill, side, reports));
             if fill.leaves_lots == 0 {
                 self.finish(fill.order_id);
             }
         }
         out.trades.push(self.trade_record(reports.record, trade));
+        if let Ok(sides) = <[CapturedSide; 2]>::try_from(sides) {
+            let captured = CapturedTrade {
+                match_id: (trade.match_id.seq, trade.match_id.n),
+                ts_ns: reports.record.ts_ns,
+                instrument: trade.instrument,
+                price_ticks: trade.price_ticks,
+                qty_lots: trade.qty_lots,
+                sides,
+            };
+            self.captured_trade(captured, reports.send, out);
+        }
+    }
+
+    /// A side of a trade as trade capture keeps it, after its fill report (whose ExecID it names).
+    fn captured_side(&self, fill: Fill, side: Side, reports: &Reports<'_>) -> CapturedSide {
+        let order = self.orders.get(&fill.order_id);
+        CapturedSide {
+            side,
+            order_id: fill.order_id,
+            cl_ord_id: order.map(|o| o.cl_ord_id.clone()).unwrap_or_default(),
+            account: self
+                .account_names
+                .get(&fill.account)
+                .map(|a| a.as_str().into())
+                .unwrap_or_default(),
+            session: order.and_then(|o| o.session),
+            exec_id: format!("{}.{}", reports.record.seq, reports.exec_n).into(),
+        }
     }
 
     /// The order is replaced: its limit price, quantity and what is left of it are now these.

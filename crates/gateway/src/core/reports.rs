@@ -429,13 +429,13 @@ pub(super) fn mass_cancel_done(
 }
 
 /// An application message body under construction.
-struct Body<'b> {
+pub(super) struct Body<'b> {
     fields: FieldWriter<'b>,
     dialect: Dialect,
 }
 
 impl<'b> Body<'b> {
-    fn new(buf: &'b mut BytesMut, dialect: Dialect) -> Body<'b> {
+    pub(super) fn new(buf: &'b mut BytesMut, dialect: Dialect) -> Body<'b> {
         buf.clear();
         Body {
             fields: FieldWriter::new(buf),
@@ -443,14 +443,14 @@ impl<'b> Body<'b> {
         }
     }
 
-    fn put_time(&mut self, tag: u32, ts_ns: i64) {
+    pub(super) fn put_time(&mut self, tag: u32, ts_ns: i64) {
         let time = chrono::DateTime::from_timestamp_nanos(ts_ns);
         let mut text = [0u8; UTC_TIMESTAMP_BYTES_MAX];
         let n = format_utc_timestamp(&time, self.dialect.time_precision, &mut text);
         self.fields.put_bytes(tag, &text[..n]);
     }
 
-    fn finish(self, msg_type: &[u8], routing: &Routing) -> AppMessage {
+    pub(super) fn finish(self, msg_type: &[u8], routing: &Routing) -> AppMessage {
         AppMessage {
             msg_type: msg_type.to_vec(),
             routing: routing.clone(),

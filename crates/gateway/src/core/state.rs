@@ -17,9 +17,10 @@ use session::Routing;
 use session::app::AppMessage;
 use store::trades::TradeRecord;
 
+use super::captured::{Captured, Subscription};
 use super::order::Order;
 use super::reports::Dialect;
-use crate::request::{Inbound, MassStatusRequest, StatusRequest};
+use crate::request::{Inbound, MassStatusRequest, StatusRequest, TradeCaptureRequest};
 
 /// Finished orders remembered (for "too late to cancel" and status requests), venue-wide; the oldest are
 /// forgotten first.
@@ -231,6 +232,7 @@ pub(super) enum HeldItem {
     Ready(AppMessage),
     Status(StatusRequest, Routing),
     MassStatus(MassStatusRequest, Routing),
+    TradeCapture(TradeCaptureRequest, Routing),
 }
 
 /// The gateway core.
@@ -272,6 +274,9 @@ pub struct Gateway {
     pub(super) killed: KillSwitches,
     /// The drop-copy sessions and their scopes.
     pub(super) copy_targets: Vec<CopyTarget>,
+    /// The current UTC day's trades, for trade capture, and the live trade-capture subscriptions.
+    pub(super) captured: Captured,
+    pub(super) capture_subs: Vec<Subscription>,
 }
 
 impl Gateway {
@@ -344,6 +349,8 @@ impl Gateway {
             md,
             killed: KillSwitches::default(),
             copy_targets,
+            captured: Captured::default(),
+            capture_subs: Vec::new(),
         }
     }
 
