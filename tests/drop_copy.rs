@@ -137,13 +137,17 @@ impl Net {
     /// Sends `35=msg_type|body` from session `i` and waits for an answer naming `cl_ord_id`.
     fn send(&mut self, i: usize, msg_type: &str, body: &str, cl_ord_id: &str) {
         self.sessions[i].send_text(msg_type, body);
-        self.until(&format!("{} gets an answer for {cl_ord_id}", NAMES[i]), |n| {
-            n.received(i, cl_ord_id)
-        });
+        self.until(
+            &format!("{} gets an answer for {cl_ord_id}", NAMES[i]),
+            |n| n.received(i, cl_ord_id),
+        );
     }
 
     fn order(&mut self, i: usize, id: &str, side: u8, qty: u32, price: u32) {
-        let body = format!("11={id}|55=ZVZZT|54={side}|60={}|40=2|38={qty}|44={price}|59=1|", now());
+        let body = format!(
+            "11={id}|55=ZVZZT|54={side}|60={}|40=2|38={qty}|44={price}|59=1|",
+            now()
+        );
         self.send(i, "D", &body, id);
     }
 
@@ -213,7 +217,9 @@ fn drop_copies_get_exactly_their_scope_across_a_disconnect_and_a_sigkill() {
     let body = format!("11=X1|55=NOPE|54=2|60={}|40=2|38=1|44=7|", now());
     net.send(CLIENT2, "D", &body, "X1");
     // The account-scoped drop copy goes away mid-flow.
-    net.until("DCACC has its copies so far", |n| reports(&n.sessions[DCACC]).len() >= 6);
+    net.until("DCACC has its copies so far", |n| {
+        reports(&n.sessions[DCACC]).len() >= 6
+    });
     net.sessions[DCACC].disconnect();
     net.away[DCACC] = true;
     net.order(CLIENT2, "S3", 2, 3, 150);
@@ -226,8 +232,15 @@ fn drop_copies_get_exactly_their_scope_across_a_disconnect_and_a_sigkill() {
     net.settle("BACK");
     // A burst in flight, and SIGKILL in the middle of it.
     for k in 0..20 {
-        let (i, side) = if k % 2 == 0 { (CLIENT1, 1) } else { (CLIENT2, 2) };
-        let body = format!("11=K{k}|55=ZVZZT|54={side}|60={}|40=2|38=1|44=100|59=1|", now());
+        let (i, side) = if k % 2 == 0 {
+            (CLIENT1, 1)
+        } else {
+            (CLIENT2, 2)
+        };
+        let body = format!(
+            "11=K{k}|55=ZVZZT|54={side}|60={}|40=2|38=1|44=100|59=1|",
+            now()
+        );
         net.sessions[i].send_text("D", &body);
     }
     // Killed while the burst is being taken: some of its commands journaled with their reports and copies not
@@ -248,7 +261,11 @@ fn drop_copies_get_exactly_their_scope_across_a_disconnect_and_a_sigkill() {
     net.order(CLIENT1, "B8", 1, 2, 101);
     net.settle("END");
 
-    let mut violations: Vec<String> = net.sessions.iter().flat_map(|s| s.violations.clone()).collect();
+    let mut violations: Vec<String> = net
+        .sessions
+        .iter()
+        .flat_map(|s| s.violations.clone())
+        .collect();
     // Originals: what the trading sessions received, but status answers (not copied by design).
     let mut originals: BTreeMap<String, Msg> = BTreeMap::new();
     for i in [CLIENT1, CLIENT2] {
@@ -263,7 +280,10 @@ fn drop_copies_get_exactly_their_scope_across_a_disconnect_and_a_sigkill() {
     }
     let kinds: BTreeSet<&str> = originals.values().filter_map(|m| m.get(150)).collect();
     for kind in ["0", "F", "5", "4", "8"] {
-        assert!(kinds.contains(kind), "ExecType {kind} among the originals: {kinds:?}");
+        assert!(
+            kinds.contains(kind),
+            "ExecType {kind} among the originals: {kinds:?}"
+        );
     }
     for (dc, scope) in [(DCACC, Some("ACC1")), (DCALL, None)] {
         let copies = reports(&net.sessions[dc]);
@@ -274,17 +294,29 @@ fn drop_copies_get_exactly_their_scope_across_a_disconnect_and_a_sigkill() {
             .collect();
         let got: BTreeSet<&String> = copies.keys().collect();
         for missing in expected.difference(&got) {
-            violations.push(format!("{}: no copy of {}", NAMES[dc], originals[*missing].text()));
+            violations.push(format!(
+                "{}: no copy of {}",
+                NAMES[dc],
+                originals[*missing].text()
+            ));
         }
         for extra in got.difference(&expected) {
-            violations.push(format!("{}: a copy of no original in scope: {}", NAMES[dc], copies[*extra][0].text()));
+            violations.push(format!(
+                "{}: a copy of no original in scope: {}",
+                NAMES[dc],
+                copies[*extra][0].text()
+            ));
         }
         for (id, list) in &copies {
             let Some(original) = originals.get(id) else {
                 continue;
             };
             for (n, copy) in list.iter().enumerate() {
-                let client = if original.get(1) == Some("ACC1") { "CLIENT1" } else { "CLIENT2" };
+                let client = if original.get(1) == Some("ACC1") {
+                    "CLIENT1"
+                } else {
+                    "CLIENT2"
+                };
                 let right = copy.get(797) == Some("Y")
                     && copy.get(115) == Some("FIXVENUE")
                     && copy.get(128) == Some(client)
@@ -300,7 +332,10 @@ fn drop_copies_get_exactly_their_scope_across_a_disconnect_and_a_sigkill() {
                 }
             }
         }
-        let resent = copies.values().filter(|l| l.iter().any(|c| c.get(97) == Some("Y"))).count();
+        let resent = copies
+            .values()
+            .filter(|l| l.iter().any(|c| c.get(97) == Some("Y")))
+            .count();
         println!(
             "{}: copies of {} ExecIDs ({resent} rebuilt after the kill, PossResend=Y) for {} originals in scope",
             NAMES[dc],

@@ -171,7 +171,6 @@ const ORDER_ENTRY: [&[u8]; 6] = [
     msg_type::ORDER_MASS_CANCEL_REQUEST,
 ];
 
-
 impl Application for GatewayApp {
     fn on_logon(&mut self, logon: &Message, now: DateTime<Utc>) -> Result<(), String> {
         if let Some(until) = self.cooldown_until {
@@ -216,7 +215,8 @@ impl Application for GatewayApp {
             );
         }
         // Trade capture is for trading sessions (their own accounts) and drop copies (their scope).
-        if msg.msg_type() == request::TRADE_CAPTURE_REPORT_REQUEST && self.role == Role::MarketData {
+        if msg.msg_type() == request::TRADE_CAPTURE_REPORT_REQUEST && self.role == Role::MarketData
+        {
             return self.reject(
                 msg,
                 BusinessRejectReason::NotAuthorized,

@@ -367,7 +367,9 @@ impl Fields<'_, '_> {
                             "TrdCapDtGrp: at most {TRADE_CAPTURE_DATES_MAX} entries (a date or a range)"
                         ));
                     }
-                    let date = value().as_date().map_err(|_| "TradeDate (75) is not a date")?;
+                    let date = value()
+                        .as_date()
+                        .map_err(|_| "TradeDate (75) is not a date")?;
                     req.dates.push((Some(days_since_epoch(date)), None));
                 }
                 60 => {

@@ -26,7 +26,7 @@ use fix::types::TimePrecision;
 
 mod dropcopy;
 
-pub use self::dropcopy::{DROP_COPY_NAMES_MAX, DropCopyScope, check_drop_copy};
+pub use dropcopy::{DROP_COPY_NAMES_MAX, DropCopyScope, check_drop_copy};
 
 /// Largest configuration file read.
 pub const CONFIG_BYTES_MAX: u64 = 1024 * 1024;

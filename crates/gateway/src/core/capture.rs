@@ -21,8 +21,8 @@ use session::Routing;
 use session::app::AppMessage;
 
 use super::captured::{
-    CAPTURE_SNAPSHOT_MAX, CAPTURE_SUBSCRIPTIONS_MAX, CAPTURE_TRADES_MAX, CapturedSide, CapturedTrade,
-    Filter, Refusal, Subscription, date_range,
+    CAPTURE_SNAPSHOT_MAX, CAPTURE_SUBSCRIPTIONS_MAX, CAPTURE_TRADES_MAX, CapturedSide,
+    CapturedTrade, Filter, Refusal, Subscription, date_range,
 };
 use super::reports::{Body, side_code};
 use super::state::{Gateway, HeldItem, Output};
@@ -73,7 +73,9 @@ impl Gateway {
         if let Some(tag) = req.unsupported_tag {
             return Err((
                 99,
-                format!("tag {tag} is not a filter the venue applies: send TradeRequestType, SubscriptionRequestType, Symbol and TrdCapDtGrp only"),
+                format!(
+                    "tag {tag} is not a filter the venue applies: send TradeRequestType, SubscriptionRequestType, Symbol and TrdCapDtGrp only"
+                ),
             ));
         }
         if req.trade_request_type != 0 {
@@ -86,10 +88,9 @@ impl Gateway {
             b'0' => false,
             b'1' => true,
             b'2' => {
-                let known = self
-                    .capture_subs
-                    .iter()
-                    .any(|s| s.session == session && s.req.trade_request_id == req.trade_request_id);
+                let known = self.capture_subs.iter().any(|s| {
+                    s.session == session && s.req.trade_request_id == req.trade_request_id
+                });
                 if !known {
                     return Err((
                         99,
@@ -101,7 +102,10 @@ impl Gateway {
             other => {
                 return Err((
                     99,
-                    format!("SubscriptionRequestType (263) {} is not 0, 1 or 2", other as char),
+                    format!(
+                        "SubscriptionRequestType (263) {} is not 0, 1 or 2",
+                        other as char
+                    ),
                 ));
             }
         };
@@ -113,13 +117,18 @@ impl Gateway {
             {
                 return Err((
                     99,
-                    format!("TradeRequestID {} already names a subscription", req.trade_request_id),
+                    format!(
+                        "TradeRequestID {} already names a subscription",
+                        req.trade_request_id
+                    ),
                 ));
             }
             if self.capture_subs.len() >= CAPTURE_SUBSCRIPTIONS_MAX {
                 return Err((
                     99,
-                    format!("the venue holds {CAPTURE_SUBSCRIPTIONS_MAX} trade-capture subscriptions, its most"),
+                    format!(
+                        "the venue holds {CAPTURE_SUBSCRIPTIONS_MAX} trade-capture subscriptions, its most"
+                    ),
                 ));
             }
         }
@@ -158,8 +167,9 @@ impl Gateway {
             }
         };
         if req.subscription == b'2' {
-            self.capture_subs
-                .retain(|s| !(s.session == session && s.req.trade_request_id == req.trade_request_id));
+            self.capture_subs.retain(|s| {
+                !(s.session == session && s.req.trade_request_id == req.trade_request_id)
+            });
             let msg = self.capture_ack(session, &req, Ack::Ended, &routing);
             out.messages.push((session, msg));
             return;
@@ -203,7 +213,14 @@ impl Gateway {
                 total: sides.len(),
                 last: n + 1 == sides.len(),
             };
-            let msg = self.capture_report(session, &req.trade_request_id, trades[i], k, place, &routing);
+            let msg = self.capture_report(
+                session,
+                &req.trade_request_id,
+                trades[i],
+                k,
+                place,
+                &routing,
+            );
             out.messages.push((session, msg));
         }
         if req.subscription == b'1' {
@@ -311,7 +328,10 @@ impl Gateway {
         let mut w = Body::new(&mut buf, self.dialect(session));
         w.put_str(
             tag::TRADE_REPORT_ID,
-            &format!("{match_id}-{}", if side.side == Side::Buy { 'B' } else { 'S' }),
+            &format!(
+                "{match_id}-{}",
+                if side.side == Side::Buy { 'B' } else { 'S' }
+            ),
         );
         w.put_str(tag::TRADE_REQUEST_ID, req_id);
         match place {
@@ -329,7 +349,9 @@ impl Gateway {
         w.put_str(fix::tags::SYMBOL, &spec.symbol);
         w.put_decimal(fix::tags::LAST_QTY, spec.lots_to_qty(trade.qty_lots));
         w.put_decimal(fix::tags::LAST_PX, spec.ticks_to_price(trade.price_ticks));
-        let date = chrono::DateTime::from_timestamp_nanos(trade.ts_ns).format("%Y%m%d").to_string();
+        let date = chrono::DateTime::from_timestamp_nanos(trade.ts_ns)
+            .format("%Y%m%d")
+            .to_string();
         w.put_str(tag::TRADE_DATE, &date);
         w.put_time(fix::tags::TRANSACT_TIME, trade.ts_ns);
         w.put_u64(tag::NO_SIDES, 1);
@@ -355,4 +377,3 @@ enum Place {
     Snapshot { total: usize, last: bool },
     Update,
 }
-

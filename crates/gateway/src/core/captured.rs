@@ -15,7 +15,6 @@ pub const CAPTURE_SNAPSHOT_MAX: usize = 2_000;
 /// Trade-capture subscriptions held venue-wide, at most.
 pub const CAPTURE_SUBSCRIPTIONS_MAX: usize = 256;
 
-
 pub(super) const NS_PER_DAY: i64 = 86_400 * 1_000_000_000;
 
 /// One side of a trade kept for capture.
@@ -126,7 +125,12 @@ pub(super) fn date_range(dates: &[(Option<i32>, Option<i64>)]) -> Result<(i64, i
         [] => (i64::MIN, i64::MAX),
         [one] => (from(one), if one.1.is_some() { i64::MAX } else { to(one) }),
         [first, second] => (from(first), to(second)),
-        _ => return Err((99, "TrdCapDtGrp: at most 2 entries (a date or a range)".into())),
+        _ => {
+            return Err((
+                99,
+                "TrdCapDtGrp: at most 2 entries (a date or a range)".into(),
+            ));
+        }
     };
     if from_ns > to_ns {
         return Err((99, "TrdCapDtGrp: the range ends before it starts".into()));
@@ -143,8 +147,14 @@ mod tests {
         let day = 20_000;
         let start = i64::from(day) * NS_PER_DAY;
         assert_eq!(date_range(&[]), Ok((i64::MIN, i64::MAX)));
-        assert_eq!(date_range(&[(Some(day), None)]), Ok((start, start + NS_PER_DAY - 1)));
-        assert_eq!(date_range(&[(Some(day), Some(start + 5))]), Ok((start + 5, i64::MAX)));
+        assert_eq!(
+            date_range(&[(Some(day), None)]),
+            Ok((start, start + NS_PER_DAY - 1))
+        );
+        assert_eq!(
+            date_range(&[(Some(day), Some(start + 5))]),
+            Ok((start + 5, i64::MAX))
+        );
         assert_eq!(
             date_range(&[(Some(day), Some(start + 5)), (Some(day), Some(start + 9))]),
             Ok((start + 5, start + 9))

@@ -64,7 +64,8 @@ impl Gateway {
             if report.exec_type == ExecType::TriggeredOrActivated && !dialect.venue_extensions {
                 continue;
             }
-            let msg = reports::execution_report(spec, account, order, report, dialect, Some(&routing));
+            let msg =
+                reports::execution_report(spec, account, order, report, dialect, Some(&routing));
             out.push((target, msg));
         }
     }

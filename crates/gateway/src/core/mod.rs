@@ -58,8 +58,8 @@ mod state;
 mod trades;
 mod views;
 
-pub use self::reports::{Dialect, NO_ORDER_ID, business_reject};
 pub use self::captured::{CAPTURE_SNAPSHOT_MAX, CAPTURE_SUBSCRIPTIONS_MAX, CAPTURE_TRADES_MAX};
+pub use self::reports::{Dialect, NO_ORDER_ID, business_reject};
 pub use self::state::{
     AdminCommand, AdminDone, DONE_ORDERS_MAX, Gateway, Input, KillTarget, Market, OUTBOX_MAX,
     Output, SessionInfo, Submit,

@@ -30,9 +30,15 @@ pub(super) fn scope(r: &Reader, role: Role) -> Result<Option<DropCopyScope>, Con
     let accounts = r.str("DropCopyAccounts").map(str::trim);
     let sessions = r.str("DropCopySessions").map(str::trim);
     if role != Role::DropCopy {
-        for (key, value) in [("DropCopyAccounts", accounts), ("DropCopySessions", sessions)] {
+        for (key, value) in [
+            ("DropCopyAccounts", accounts),
+            ("DropCopySessions", sessions),
+        ] {
             if value.is_some() {
-                return Err(r.error(key, "only a drop-copy session (SessionRole=dropcopy) has it"));
+                return Err(r.error(
+                    key,
+                    "only a drop-copy session (SessionRole=dropcopy) has it",
+                ));
             }
         }
         return Ok(None);

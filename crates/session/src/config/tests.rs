@@ -284,7 +284,12 @@ fn drop_copy_scopes_are_read_and_checked_against_the_trading_sessions() {
     let e = parse_err(&format!("{BASE}DropCopyAccounts=*\n"));
     assert_eq!(e.key.as_deref(), Some("DropCopyAccounts"), "{e}");
     assert!(e.message.contains("only a drop-copy session"), "{e}");
-    for bad in ["DropCopyAccounts=A1,A1", "DropCopyAccounts=*,A1", "DropCopySessions=C|D", "DropCopySessions=,"] {
+    for bad in [
+        "DropCopyAccounts=A1,A1",
+        "DropCopyAccounts=*,A1",
+        "DropCopySessions=C|D",
+        "DropCopySessions=,",
+    ] {
         let e = parse_err(&format!("{BASE}{dc}{bad}\n"));
         assert_eq!(e.key.as_deref(), bad.split('=').next(), "{bad}: {e}");
     }

@@ -305,7 +305,8 @@ fn wrong_begin_string_is_logged_out() {
 }
 
 #[test]
-fn a_message_kept_for_a_session_away_since_a_new_period_is_numbered_in_that_period_and_survives_its_logon() {
+fn a_message_kept_for_a_session_away_since_a_new_period_is_numbered_in_that_period_and_survives_its_logon()
+ {
     use crate::Routing;
     use crate::app::AppMessage;
     let clock = ManualClock::new();
@@ -317,13 +318,18 @@ fn a_message_kept_for_a_session_away_since_a_new_period_is_numbered_in_that_peri
     };
     // Never connected since the period before: a drop copy that has not logged on today.
     let mut session = Session::new(
-        Arc::new(config("NonStopSession=N\nStartTime=07:00:00\nEndTime=17:00:00\n")),
+        Arc::new(config(
+            "NonStopSession=N\nStartTime=07:00:00\nEndTime=17:00:00\n",
+        )),
         dict(),
         Box::new(NotAvailable),
         old,
         now,
     );
-    assert!(session.enter_period(now), "the period changed: numbers reset");
+    assert!(
+        session.enter_period(now),
+        "the period changed: numbers reset"
+    );
     assert!(!session.enter_period(now), "once");
     let seq = session.seqnums();
     assert_eq!((seq.next_in, seq.next_out), (1, 1));
@@ -342,7 +348,10 @@ fn a_message_kept_for_a_session_away_since_a_new_period_is_numbered_in_that_peri
         client_seq: 1,
     };
     let out = g.send("35=A|98=0|108=30|");
-    assert!(!out.contains(&Action::ResetStore), "what was kept stays: {out:?}");
+    assert!(
+        !out.contains(&Action::ResetStore),
+        "what was kept stays: {out:?}"
+    );
     // The Logon comes after the kept message: the client sees the gap and asks for it.
     assert_fields(&sends(&out)[0], "35=A|34=2|");
     // Connected: nothing changes any more.
