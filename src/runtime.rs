@@ -797,8 +797,30 @@ mod tests {
         // Two files declaring the same session.
         let one = dir.join("one.cfg");
         std::fs::write(&one, format!("{base}[SESSION]\nTargetCompID=A\n")).unwrap();
-        let e = check_config(&[one.clone(), one], None).errors.join("\n");
+        let e = check_config(&[one.clone(), one.clone()], None)
+            .errors
+            .join("\n");
         assert!(e.contains("already declared"), "{e}");
+        // A drop copy's scope is checked against the trading sessions of every file: found in another file,
+        // refused when no file has it (by check-config and by serve's loading alike).
+        let dc = dir.join("dc.cfg");
+        std::fs::write(
+            &dc,
+            format!("{base}[SESSION]\nTargetCompID=DC\nSessionRole=dropcopy\nDropCopySessions=A\n"),
+        )
+        .unwrap();
+        let both = [one, dc.clone()];
+        assert_eq!(check_config(&both, None).errors, Vec::<String>::new());
+        load_sessions(&both).unwrap();
+        let e = check_config(std::slice::from_ref(&dc), None)
+            .errors
+            .join("\n");
+        assert!(
+            e.contains("DropCopySessions") && e.contains("not the client CompID"),
+            "{e}"
+        );
+        let e = load_sessions(&[dc]).unwrap_err().to_string();
+        assert!(e.contains("DropCopySessions"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
