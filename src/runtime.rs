@@ -110,7 +110,7 @@ pub struct ServeOptions {
 }
 
 /// The session configuration: the files given (their sessions together; a CompID pair declared twice is an
-/// error), or the bundled one.
+/// error, and drop-copy scopes are checked against the trading sessions of all of them), or the bundled one.
 ///
 /// A relative file name in a session (SocketCertificateFile, SocketPrivateKeyFile, SocketCAFile, DataDictionary)
 /// is found beside the file that names it, so `serve` works from any directory; a name found only relative to the
@@ -120,6 +120,7 @@ pub fn load_sessions(paths: &[PathBuf]) -> Result<SessionSettings, RuntimeError>
     if paths.is_empty() {
         let mut settings = config::parse("sessions/default.cfg (bundled)", BUNDLED_SESSIONS_CFG)?;
         resolve_relative(&mut settings, Path::new(crate::BUNDLED_BASE_DIR));
+        config::check_drop_copy(&settings.sessions)?;
         return Ok(settings);
     }
     let mut all = SessionSettings {
@@ -133,6 +134,8 @@ pub fn load_sessions(paths: &[PathBuf]) -> Result<SessionSettings, RuntimeError>
             all.sessions.push(session);
         }
     }
+    // Drop-copy scopes name accounts and sessions of any of the files.
+    config::check_drop_copy(&all.sessions)?;
     Ok(all)
 }
 
@@ -250,6 +253,11 @@ pub fn check_config(sessions: &[PathBuf], venue: Option<&Path>) -> ConfigCheck {
             }
             Err(errors) => check.errors.extend(errors.iter().map(|e| error_chain(e))),
         }
+    }
+    if let Err(e) = config::check_drop_copy(&all) {
+        check
+            .errors
+            .push(error_chain(&RuntimeError::SessionConfig(e)));
     }
     if let Err(e) = load_venue(venue) {
         check
@@ -438,6 +446,7 @@ pub async fn start_with(
                 time_precision: s.time_precision,
                 venue_extensions: s.venue_extensions,
             },
+            drop_copy: s.drop_copy.clone(),
         })
         .collect();
     let boot_us = chrono::Utc::now().timestamp_micros();
@@ -788,8 +797,30 @@ mod tests {
         // Two files declaring the same session.
         let one = dir.join("one.cfg");
         std::fs::write(&one, format!("{base}[SESSION]\nTargetCompID=A\n")).unwrap();
-        let e = check_config(&[one.clone(), one], None).errors.join("\n");
+        let e = check_config(&[one.clone(), one.clone()], None)
+            .errors
+            .join("\n");
         assert!(e.contains("already declared"), "{e}");
+        // A drop copy's scope is checked against the trading sessions of every file: found in another file,
+        // refused when no file has it (by check-config and by serve's loading alike).
+        let dc = dir.join("dc.cfg");
+        std::fs::write(
+            &dc,
+            format!("{base}[SESSION]\nTargetCompID=DC\nSessionRole=dropcopy\nDropCopySessions=A\n"),
+        )
+        .unwrap();
+        let both = [one, dc.clone()];
+        assert_eq!(check_config(&both, None).errors, Vec::<String>::new());
+        load_sessions(&both).unwrap();
+        let e = check_config(std::slice::from_ref(&dc), None)
+            .errors
+            .join("\n");
+        assert!(
+            e.contains("DropCopySessions") && e.contains("not the client CompID"),
+            "{e}"
+        );
+        let e = load_sessions(&[dc]).unwrap_err().to_string();
+        assert!(e.contains("DropCopySessions"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

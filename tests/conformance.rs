@@ -183,7 +183,8 @@ async fn every_scenario_passes_against_the_venue() {
     let (failures, types) = run_all(&scenarios, STANDARD).await;
     // The stock check must have seen what the venue sends: session messages, reports, rejects.
     for t in [
-        "0", "1", "2", "3", "4", "5", "8", "9", "A", "j", "r", "W", "X", "Y", "f", "h", "y",
+        "0", "1", "2", "3", "4", "5", "8", "9", "A", "j", "r", "W", "X", "Y", "f", "h", "y", "AQ",
+        "AE",
     ] {
         assert!(
             types.contains(t),

@@ -44,6 +44,7 @@ SessionRole=marketdata
 [SESSION]
 TargetCompID=DC1
 SessionRole=dropcopy
+DropCopyAccounts=*
 ";
 
 struct Venue {

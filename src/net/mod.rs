@@ -701,7 +701,8 @@ impl VenueHandle {
     }
 }
 
-/// A message for a disconnected session: numbered and kept for the resend after its next Logon.
+/// A message for a disconnected session: numbered and kept for the resend after its next Logon (in the session
+/// period it is handed over in: see [`Session::enter_period`]).
 fn offline_records(
     id: &str,
     session: &mut Session,
@@ -709,8 +710,23 @@ fn offline_records(
     msg: &AppMessage,
 ) -> Vec<journal::session_log::Record> {
     let now = Utc::now();
-    let before = session.seqnums_durable();
     let mut out = Vec::new();
+    // A session away since a new period of its schedule began: its numbers start that period now, so that what
+    // is kept for it is not discarded by the period's reset at its next Logon.
+    if session.enter_period(now) {
+        tracing::info!(
+            session = id,
+            "new session period while away: sequence numbers reset"
+        );
+        out.push(records::numbers(
+            id,
+            session.seqnums_durable(),
+            reports_through,
+            true,
+            now,
+        ));
+    }
+    let before = session.seqnums_durable();
     records::numbered_for_resend(id, session, msg, now, &mut out);
     let after = session.seqnums_durable();
     if after != before {

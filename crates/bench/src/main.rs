@@ -139,6 +139,10 @@ struct E2eArgs {
     /// without --rate as fast as its socket takes them.
     #[arg(long)]
     slow_rate: Option<f64>,
+    /// A venue-wide drop-copy session <prefix>DC (SessionRole=dropcopy, DropCopyAccounts=*) logs on and reads every
+    /// copy; not measured. A remote venue must have it configured.
+    #[arg(long)]
+    drop_copy: bool,
 }
 
 #[derive(clap::Args)]
@@ -191,6 +195,7 @@ impl MdArgs {
                 window: WINDOW_CLOSED_DEFAULT,
                 slow_sessions: 0,
                 slow_rate: None,
+                drop_copy: false,
             },
             md_sessions: self.md_sessions,
             hot_per_session: self.hot_per_session,
@@ -224,6 +229,7 @@ impl E2eArgs {
             window: self.window,
             slow_sessions: self.slow_sessions,
             slow_rate: self.slow_rate,
+            drop_copy: self.drop_copy,
         }
     }
 }

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 const ORDERS: u64 = 200;
 
 /// The keys of the JSON line and the type of each value.
-const KEYS: [(&str, Kind); 15] = [
+const KEYS: [(&str, Kind); 16] = [
     ("orders", Kind::Integer),
     ("duration_s", Kind::Number),
     ("orders_per_s", Kind::Number),
@@ -20,6 +20,7 @@ const KEYS: [(&str, Kind); 15] = [
     ("max_us", Kind::Number),
     ("sessions", Kind::Integer),
     ("slow_sessions", Kind::Integer),
+    ("drop_copy", Kind::Bool),
     ("tls", Kind::Bool),
     ("rejects", Kind::Integer),
     ("cancel_rejects", Kind::Integer),
@@ -100,6 +101,9 @@ fn an_in_process_run_answers_every_order_and_ends_with_its_json_line() {
     // order unanswered).
     let with_slow = bench(&["--in-process", "--rate", "2000", "--slow-sessions", "1"]);
     assert_eq!(with_slow["slow_sessions"], 1);
+    // A venue-wide drop copy logged on and reading.
+    let with_drop_copy = bench(&["--in-process", "--rate", "2000", "--drop-copy"]);
+    assert_eq!(with_drop_copy["drop_copy"], true);
 }
 
 #[test]

@@ -171,12 +171,6 @@ const ORDER_ENTRY: [&[u8]; 6] = [
     msg_type::ORDER_MASS_CANCEL_REQUEST,
 ];
 
-/// Requests a client may send that the venue does not take yet (trade capture): BusinessMessageReject 380=4.
-/// Every other type it does not take is unsupported (380=3).
-const NOT_AVAILABLE_YET: [&[u8]; 1] = [
-    b"AD", // TradeCaptureReportRequest
-];
-
 impl Application for GatewayApp {
     fn on_logon(&mut self, logon: &Message, now: DateTime<Utc>) -> Result<(), String> {
         if let Some(until) = self.cooldown_until {
@@ -220,6 +214,16 @@ impl Application for GatewayApp {
                 routing,
             );
         }
+        // Trade capture is for trading sessions (their own accounts) and drop copies (their scope).
+        if msg.msg_type() == request::TRADE_CAPTURE_REPORT_REQUEST && self.role == Role::MarketData
+        {
+            return self.reject(
+                msg,
+                BusinessRejectReason::NotAuthorized,
+                "this session may not send trade capture requests (it is a market-data session)",
+                routing,
+            );
+        }
         if let Some(bucket) = &mut self.throttle
             && !bucket.take(now)
         {
@@ -260,14 +264,6 @@ impl Application for GatewayApp {
             if msg.msg_type() == msg_type::BUSINESS_MESSAGE_REJECT {
                 // Never reject a reject: that is how two parties loop.
                 return Vec::new();
-            }
-            if NOT_AVAILABLE_YET.contains(&msg.msg_type()) {
-                return self.reject(
-                    msg,
-                    BusinessRejectReason::ApplicationNotAvailable,
-                    "this message type is not available on the venue yet",
-                    routing,
-                );
             }
             return self.reject(
                 msg,

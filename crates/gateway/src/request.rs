@@ -32,6 +32,7 @@ pub enum Request {
     Status(StatusRequest),
     MassStatus(MassStatusRequest),
     MassCancel(MassCancelRequest),
+    TradeCapture(TradeCaptureRequest),
     /// A message a trading session may send that the gateway refuses whole (a field too long for the venue).
     Refused {
         msg_type: Vec<u8>,
@@ -127,6 +128,29 @@ pub struct MassCancelRequest {
     pub symbol: Option<String>,
 }
 
+/// TradeCaptureReportRequest (AD): the fields the venue acts on, and the first it does not (refused with the
+/// request, never ignored).
+#[derive(Clone, Debug, Default)]
+pub struct TradeCaptureRequest {
+    /// TradeRequestID (568).
+    pub trade_request_id: String,
+    /// TradeRequestType (569) as sent.
+    pub trade_request_type: u64,
+    /// SubscriptionRequestType (263) as sent; snapshot (0) when absent.
+    pub subscription: u8,
+    pub symbol: Option<String>,
+    /// TrdCapDtGrp (580): each entry's TradeDate (75, days since the Unix epoch) and TransactTime (60, ns).
+    pub dates: Vec<(Option<i32>, Option<i64>)>,
+    /// The first body field the venue does not act on, if any.
+    pub unsupported_tag: Option<u32>,
+}
+
+/// TradeCaptureReportRequest fields the venue acts on: TradeRequestID, TradeRequestType, SubscriptionRequestType,
+/// Symbol, and the TrdCapDtGrp group (NoDates, TradeDate, TransactTime).
+pub const TRADE_CAPTURE_FIELDS: [u32; 7] = [568, 569, 263, 55, 580, 75, 60];
+/// Most TrdCapDtGrp entries read (FIX allows one or two).
+const TRADE_CAPTURE_DATES_MAX: usize = 2;
+
 /// Reads an application message of a trading session; `None` for a type the gateway does not handle.
 pub fn parse(msg: &Message, routing: &Routing) -> Option<Inbound> {
     let request = match read(msg) {
@@ -155,6 +179,9 @@ pub fn ref_seq(msg: &Message) -> u64 {
         .unwrap_or(0)
 }
 
+/// TradeCaptureReportRequest (AD).
+pub const TRADE_CAPTURE_REPORT_REQUEST: &[u8] = b"AD";
+
 fn read(msg: &Message) -> Option<Result<Request, String>> {
     let fields = Fields { msg };
     let request = match msg.msg_type() {
@@ -164,6 +191,7 @@ fn read(msg: &Message) -> Option<Result<Request, String>> {
         msg_type::ORDER_STATUS_REQUEST => fields.status().map(Request::Status),
         msg_type::ORDER_MASS_STATUS_REQUEST => fields.mass_status().map(Request::MassStatus),
         msg_type::ORDER_MASS_CANCEL_REQUEST => fields.mass_cancel().map(Request::MassCancel),
+        TRADE_CAPTURE_REPORT_REQUEST => fields.trade_capture().map(Request::TradeCapture),
         _ => return None,
     };
     Some(request)
@@ -306,6 +334,61 @@ impl Fields<'_, '_> {
             req_type: self.char(tags::MASS_CANCEL_REQUEST_TYPE),
             symbol: self.id(tags::SYMBOL, SYMBOL_BYTES_MAX)?,
         })
+    }
+}
+
+impl Fields<'_, '_> {
+    fn trade_capture(&self) -> Result<TradeCaptureRequest, String> {
+        let mut req = TradeCaptureRequest {
+            trade_request_id: self.required_id(568, CL_ORD_ID_BYTES_MAX)?,
+            trade_request_type: self
+                .msg
+                .get(569)
+                .and_then(|v| v.as_uint().ok())
+                .unwrap_or(u64::MAX),
+            subscription: match self.char(263) {
+                0 => b'0',
+                c => c,
+            },
+            symbol: self.id(tags::SYMBOL, SYMBOL_BYTES_MAX)?,
+            dates: Vec::new(),
+            unsupported_tag: None,
+        };
+        // The body in wire order: the group's entries start at TradeDate (75), its delimiter.
+        for field in self.msg.body() {
+            let value = || fix::decode::FieldValue {
+                tag: field.tag,
+                bytes: self.msg.value(field),
+            };
+            match field.tag {
+                75 => {
+                    if req.dates.len() == TRADE_CAPTURE_DATES_MAX {
+                        return Err(format!(
+                            "TrdCapDtGrp: at most {TRADE_CAPTURE_DATES_MAX} entries (a date or a range)"
+                        ));
+                    }
+                    let date = value()
+                        .as_date()
+                        .map_err(|_| "TradeDate (75) is not a date")?;
+                    req.dates.push((Some(days_since_epoch(date)), None));
+                }
+                60 => {
+                    let at = value()
+                        .as_timestamp()
+                        .map_err(|_| "TransactTime (60) is not a timestamp")?;
+                    let at = at.timestamp_nanos_opt().unwrap_or(i64::MAX);
+                    match req.dates.last_mut() {
+                        Some(entry) if entry.1.is_none() => entry.1 = Some(at),
+                        _ => req.dates.push((None, Some(at))),
+                    }
+                }
+                tag if TRADE_CAPTURE_FIELDS.contains(&tag) => {}
+                tag => {
+                    req.unsupported_tag.get_or_insert(tag);
+                }
+            }
+        }
+        Ok(req)
     }
 }
 

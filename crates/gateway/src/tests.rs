@@ -16,6 +16,7 @@ use venue_config::VenueConfig;
 use super::core::{Dialect, Gateway, Input, Market, Output, SessionInfo, Submit};
 use super::request;
 
+mod dropcopy;
 mod sequenced;
 
 const T0: i64 = 1_800_000_000_000_000_000;
@@ -32,6 +33,8 @@ struct Harness {
     in_flight: Arc<Mutex<InFlight>>,
     /// Requests are marked PossDupFlag=Y.
     poss_dup: bool,
+    /// Every message the gateway gave out, as it gave it (with its routing).
+    raw: Vec<(usize, session::app::AppMessage)>,
 }
 
 /// CLIENT1 in standard FIX 4.4; CLIENT2 with the venue's extensions and microsecond timestamps.
@@ -51,6 +54,7 @@ fn sessions() -> Vec<SessionInfo> {
                 },
                 venue_extensions: c == "CLIENT2",
             },
+            drop_copy: None,
         })
         .collect()
 }
@@ -91,12 +95,16 @@ impl Submit for HandSequencer {
 
 impl Harness {
     fn new() -> Harness {
+        Harness::with_sessions(sessions())
+    }
+
+    fn with_sessions(sessions: Vec<SessionInfo>) -> Harness {
         let (market, engine) = market_and_engine();
         let in_flight = Arc::new(Mutex::new(InFlight {
             next_seq: 1,
             commands: Vec::new(),
         }));
-        let mut gateway = Gateway::new(market, sessions(), 42);
+        let mut gateway = Gateway::new(market, sessions, 42);
         gateway.attach(Box::new(HandSequencer(in_flight.clone())));
         Harness {
             gateway,
@@ -106,6 +114,7 @@ impl Harness {
             journal: Vec::new(),
             in_flight,
             poss_dup: false,
+            raw: Vec::new(),
         }
     }
 
@@ -120,6 +129,7 @@ impl Harness {
     /// The end of the gateway's turn: it hands its commands over.
     fn end_turn(&mut self, out: Output) -> Vec<(usize, String)> {
         self.gateway.submit_pending().unwrap();
+        self.raw.extend(out.messages.iter().cloned());
         texts(out)
     }
 

@@ -6,7 +6,8 @@
 //! string; a plain password is never accepted), and for order entry `Accounts` (comma-separated; the first is
 //! the default), `CancelOnDisconnect`, `ThrottleRate`/`ThrottleBurst` (application messages per second, and the
 //! bucket size), `ThrottleMaxRejects`/`ThrottleCooldown` (throttled messages in one second that log the session
-//! out, and the seconds before its next Logon is accepted). Every key of the venue has a default, so a file with standard
+//! out, and the seconds before its next Logon is accepted), and for drop copy `DropCopyAccounts`/`DropCopySessions`
+//! (see [`DropCopyScope`]; [`check_drop_copy`] checks them against the trading sessions). Every key of the venue has a default, so a file with standard
 //! QuickFIX keys only is a valid configuration. A few QuickFIX keys that concern an initiator or QuickFIX's own
 //! file store are accepted and have no effect here ([`IGNORED_KEYS`]).
 //!
@@ -22,6 +23,10 @@ use chrono::{DateTime, FixedOffset, NaiveDateTime, NaiveTime, TimeDelta, TimeZon
 
 use fix::ValidationOptions;
 use fix::types::TimePrecision;
+
+mod dropcopy;
+
+pub use dropcopy::{DROP_COPY_NAMES_MAX, DropCopyScope, check_drop_copy};
 
 /// Largest configuration file read.
 pub const CONFIG_BYTES_MAX: u64 = 1024 * 1024;
@@ -191,6 +196,8 @@ pub struct SessionConfig {
     /// VenueExtensions: send the venue's declared extensions to FIX 4.4 (TrdMatchID 880 on fills, ExecType L for
     /// a triggered stop); without it the session gets only what standard FIX 4.4 defines for each message.
     pub venue_extensions: bool,
+    /// A drop-copy session's scope (DropCopyAccounts, DropCopySessions); `None` for every other role.
+    pub drop_copy: Option<DropCopyScope>,
 }
 
 impl SessionConfig {
@@ -273,6 +280,8 @@ pub const KNOWN_KEYS: &[&str] = &[
     "ThrottleCooldown",
     "TimeStampPrecision",
     "VenueExtensions",
+    "DropCopyAccounts",
+    "DropCopySessions",
 ];
 
 /// QuickFIX keys accepted without effect: they concern QuickFIX's own stores and logs, initiators, or what the
@@ -609,6 +618,7 @@ fn session_config(
         return Err(r.error("PasswordHash", "set Username too"));
     }
     let accounts = accounts(&r, &target_comp_id)?;
+    let drop_copy = dropcopy::scope(&r, role)?;
     let tls = tls(&r)?;
     let client_certificate_names = certificate_names(&r, &tls, &target_comp_id)?;
     let default_port = if tls.is_some() {
@@ -656,6 +666,7 @@ fn session_config(
         throttle: throttle(&r)?,
         time_precision: time_precision(&r)?,
         venue_extensions: r.bool("VenueExtensions", false)?,
+        drop_copy,
     })
 }
 

@@ -252,6 +252,28 @@ impl Session {
         self.seq
     }
 
+    /// A message is about to be numbered for a session no connection holds: if `now` falls in a schedule period
+    /// newer than the numbers', the numbers reset to that period first (as its first Logon would reset them), so
+    /// that what is kept for the session during the period it was away is numbered in that period and survives
+    /// the Logon (a drop copy that joins late gets it by the ordinary resend). True when they were reset: the
+    /// caller logs the reset (the messages kept before are gone). Nothing changes outside the session's hours or
+    /// while a connection holds the session.
+    pub fn enter_period(&mut self, now: DateTime<Utc>) -> bool {
+        if self.status != Status::Disconnected {
+            return false;
+        }
+        let Some(period) = crate::schedule::period(&self.config.schedule, now) else {
+            return false;
+        };
+        if period.start_s == self.seq.period_start_s {
+            return false;
+        }
+        self.seq.next_in = 1;
+        self.seq.next_out = 1;
+        self.seq.period_start_s = period.start_s;
+        true
+    }
+
     /// The numbers to make durable: [`Session::seqnums`], but the incoming number never passes a message the
     /// application took whose effect is not yet durable ([`Application::unsettled_in`]): after a crash the
     /// client is asked for it again rather than it being lost.

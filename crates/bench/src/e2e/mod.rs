@@ -24,11 +24,14 @@
 //!
 //! - With `--slow-sessions N`, N more sessions log on, send orders and never read their socket ([`slow`]); they
 //!   are not measured, so the figures say what such a client costs the others.
+//! - With `--drop-copy`, a venue-wide drop-copy session `<prefix>DC` logs on and reads every copy ([`dropcopy`]);
+//!   not measured, so a run with and one without it show what drop copy costs the acknowledgement path.
 //!
 //! Code map: [`workload`] (corpus to orders), [`session`] (one session's life), [`sender`] and [`reader`] (its two
 //! halves), [`window`] (what they share), [`tally`] and [`report`] (the figures), [`venue`] (remote or in-process),
 //! [`slow`] (the sessions that never read).
 
+mod dropcopy;
 mod ids;
 mod reader;
 pub(crate) mod report;
@@ -134,6 +137,8 @@ pub struct Options {
     /// Orders per second of each slow session; `None`: the measured sessions' per-session rate (`--rate` / N),
     /// or in closed loop as fast as its socket takes them.
     pub slow_rate: Option<f64>,
+    /// A venue-wide drop-copy session `<sender_prefix>DC` logged on and reading (not measured).
+    pub drop_copy: bool,
 }
 
 /// Runs the benchmark; prints a summary on stderr and the JSON line on stdout.
@@ -224,8 +229,9 @@ pub(crate) async fn sessions(
     let (tick, lot) = (workload.tick, workload.lot);
     let (start_tx, start_rx) = watch::channel(None::<Instant>);
     let mut tasks = tokio::task::JoinSet::new();
-    let (ready_tx, mut ready_rx) =
-        mpsc::channel::<()>(workload.sessions.len() + options.slow_sessions as usize);
+    let (ready_tx, mut ready_rx) = mpsc::channel::<()>(
+        workload.sessions.len() + options.slow_sessions as usize + usize::from(options.drop_copy),
+    );
     // The slow sessions: each sends at the measured sessions' per-session rate, and stops when they are done.
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut slow_tasks = tokio::task::JoinSet::new();
@@ -258,6 +264,35 @@ pub(crate) async fn sessions(
             result.with_context(|| format!("slow session {name}"))
         });
     }
+    if options.drop_copy {
+        let sender = format!("{}DC", options.sender_prefix);
+        let target = options.target_comp_id.clone();
+        let (host, port, connector) = (venue.host.clone(), venue.port, connector.clone());
+        let (ready, start, stop) = (ready_tx.clone(), start_rx.clone(), stop_rx.clone());
+        slow_tasks.spawn(async move {
+            let name = sender.clone();
+            let result = async {
+                let stream = connector.connect(&host, port).await?;
+                let outcome = dropcopy::run(stream, sender, target, ready, start, stop).await?;
+                anyhow::Ok(slow::SlowOutcome {
+                    sender: name.clone(),
+                    orders: 0,
+                    stalled_after: None,
+                    why: format!(
+                        "drop copy: read {} copies (797=Y) and {} other messages; {}",
+                        outcome.copies,
+                        outcome.other,
+                        match &outcome.logout {
+                            Some(text) => format!("logged out by the venue: {text}"),
+                            None => "read to the end".to_string(),
+                        }
+                    ),
+                })
+            }
+            .await;
+            result.with_context(|| format!("drop-copy session {name}"))
+        });
+    }
     for (i, ops) in workload.sessions.into_iter().enumerate() {
         let ids = Arc::new(Ids {
             sender: format!("{}{}", options.sender_prefix, i + 1),
@@ -288,7 +323,7 @@ pub(crate) async fn sessions(
     }
     drop(ready_tx);
     let mut ready = 0;
-    while ready < options.sessions + options.slow_sessions {
+    while ready < options.sessions + options.slow_sessions + u32::from(options.drop_copy) {
         tokio::select! {
             Some(()) = ready_rx.recv() => ready += 1,
             Some(joined) = tasks.join_next() => {
@@ -315,6 +350,10 @@ pub(crate) async fn sessions(
     let _ = stop_tx.send(true);
     while let Some(joined) = slow_tasks.join_next().await {
         let outcome = joined??;
+        if outcome.orders == 0 && outcome.stalled_after.is_none() {
+            eprintln!("bench e2e: {}: {}", outcome.sender, outcome.why);
+            continue;
+        }
         match outcome.stalled_after {
             Some(after) => eprintln!(
                 "bench e2e: slow session {} sent {} orders, then its socket stopped taking them after {:.3} s: {}",

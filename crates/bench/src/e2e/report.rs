@@ -23,6 +23,8 @@ pub struct E2eResult {
     pub sessions: u32,
     /// Sessions that sent orders and read nothing, beside the measured ones.
     pub slow_sessions: u32,
+    /// A venue-wide drop-copy session was logged on and reading.
+    pub drop_copy: bool,
     pub tls: bool,
     /// Order rejects, business and session rejects.
     pub rejects: u64,
@@ -88,6 +90,8 @@ impl Report {
             self.sessions,
             if options.slow_sessions > 0 {
                 format!(" (+{} slow, not measured)", options.slow_sessions)
+            } else if options.drop_copy {
+                " (+1 venue-wide drop copy, not measured)".to_string()
             } else {
                 String::new()
             },
@@ -129,6 +133,7 @@ impl Report {
             max_us,
             sessions: self.sessions,
             slow_sessions: options.slow_sessions,
+            drop_copy: options.drop_copy,
             tls: options.tls_ca_file.is_some(),
             rejects: self.tally.refused,
             cancel_rejects: self.tally.cancel_rejects,

@@ -32,7 +32,8 @@ impl RunningVenue {
     }
 
     /// A venue on 127.0.0.1, port 0, in a fresh directory under the system's temporary directory, with the
-    /// sessions `<prefix>1..N` and `<prefix>SLOW1..M` -> `<target>`.
+    /// sessions `<prefix>1..N`, `<prefix>SLOW1..M` and with `--drop-copy` the venue-wide drop copy `<prefix>DC`
+    /// -> `<target>`.
     pub(crate) async fn start(options: &Options) -> anyhow::Result<RunningVenue> {
         RunningVenue::start_with(options, "").await
     }
@@ -128,6 +129,12 @@ pub(super) fn session_config(options: &Options) -> String {
     for i in 1..=options.slow_sessions {
         cfg.push_str(&format!(
             "[SESSION]\nTargetCompID={}SLOW{i}\n",
+            options.sender_prefix
+        ));
+    }
+    if options.drop_copy {
+        cfg.push_str(&format!(
+            "[SESSION]\nTargetCompID={}DC\nSessionRole=dropcopy\nDropCopyAccounts=*\n",
             options.sender_prefix
         ));
     }

@@ -119,11 +119,12 @@ impl Gateway {
                             .map(String::as_str)
                     })
                     .map(str::to_string);
-                let refusal = reports::Refusal {
+                let mut refusal = reports::Refusal {
                     exec_id: &exec_id,
                     account: account.as_deref(),
                     code: reason,
                     text: &text,
+                    copy: false,
                 };
                 let msg = reports::refused_new(
                     &mut self.scratch,
@@ -134,6 +135,21 @@ impl Gateway {
                     now_ns,
                 );
                 self.answer(session, msg, out);
+                // Its drop copies follow it, held in the same turn (not journaled: see `dropcopy`).
+                refusal.copy = true;
+                let copy_routing = self.copy_routing(session);
+                for target in self.copy_targets(session, account.as_deref()) {
+                    let dialect = self.dialect(target);
+                    let copy = reports::refused_new(
+                        &mut self.scratch,
+                        dialect,
+                        req,
+                        refusal,
+                        &copy_routing,
+                        now_ns,
+                    );
+                    self.answer(target, copy, out);
+                }
             }
         }
     }
@@ -282,6 +298,9 @@ impl Gateway {
             HeldItem::Status(req, routing) => self.status(session, &req, &routing, now_ns, out),
             HeldItem::MassStatus(req, routing) => {
                 self.mass_status(session, &req, &routing, now_ns, out)
+            }
+            HeldItem::TradeCapture(req, routing) => {
+                self.trade_capture(session, req, routing, now_ns, out)
             }
         }
     }

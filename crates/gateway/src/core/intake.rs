@@ -26,6 +26,7 @@ impl Gateway {
             }
             Input::Disconnected { session } => {
                 self.md.disconnected(session);
+                self.capture_disconnected(session);
                 self.disconnected(session)
             }
             Input::MarketData { session, inbound } => {
@@ -106,6 +107,9 @@ impl Gateway {
                 self.mass_status_request(session, ref_seq, req, routing, now_ns, out)
             }
             Request::MassCancel(req) => self.mass_cancel(session, &req, &routing, now_ns, out),
+            Request::TradeCapture(req) => {
+                self.trade_capture_request(session, req, routing, now_ns, out)
+            }
             Request::Refused { msg_type, text } => {
                 let msg = business_reject(
                     ref_seq,
@@ -132,7 +136,10 @@ impl Gateway {
                     || self.is_unnumbered(session, &req.ids.cl_ord_id)
             }
             Request::Status(req) => self.is_unnumbered(session, &req.cl_ord_id),
-            Request::MassStatus(_) | Request::MassCancel(_) | Request::Refused { .. } => false,
+            Request::MassStatus(_)
+            | Request::MassCancel(_)
+            | Request::TradeCapture(_)
+            | Request::Refused { .. } => false,
         }
     }
 

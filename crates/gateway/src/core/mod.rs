@@ -23,15 +23,20 @@
 //! - `order`: the order record both views keep: routing, ClOrdID chain, terms, and the engine's latest state.
 //! - `reports`: the messages written (ExecutionReport, OrderCancelReject, OrderMassCancelReport,
 //!   BusinessMessageReject) and the FIX codes of an order's fields; pure builders.
+//! - `captured`: the trades kept for trade capture (the current UTC day's, bounded) and the live subscriptions.
 //! - `state`: [`Gateway`] and the types it is given and gives back ([`Input`], [`Output`], [`Market`],
 //!   [`SessionInfo`], [`Submit`]); its numbering of sessions and accounts; the commands of the turn and the numbers
 //!   the sequencer gave them; the answers held behind commands in flight.
 //! - `views`: the submission view (what a command changes the moment it is queued or numbered, or replayed),
 //!   handing commands to the sequencer, holding answers behind them, lookups by ClOrdID, forgetting finished
 //!   orders, an order's ExecutionReport.
+//! - `dropcopy`: the drop-copy sessions' scopes and the copies of a report (797=Y, the originating session's
+//!   CompIDs in OnBehalfOfCompID/DeliverToCompID), built beside the original.
 //! - `checks`: the edge checks (instrument, tick, lot, account, duplicate ClOrdID, what an amendment may change).
 //! - `handling`: order handling: new, cancel and replace (one path), mass cancel, cancel on disconnect, status.
 //! - `trades`: the trade log's records of released trades.
+//! - `capture`: TradeCaptureReportRequest (AD) answered with AQ and AE: snapshot of the day's trades in the
+//!   session's scope, live updates, refusals.
 //! - `admin`: the operator's commands (trading status, mass cancel by instrument, kill switches).
 //! - `intake`: [`Gateway::input`] and the time: each input routed to its handling.
 //! - `release`: [`Gateway::released`] and [`Gateway::replay`]: each command's events applied, one function an
@@ -39,7 +44,10 @@
 //! - `market`: what the gateway thread tells market data (a subscriber fell behind) and reads of it.
 
 mod admin;
+mod capture;
+mod captured;
 mod checks;
+mod dropcopy;
 mod handling;
 mod intake;
 mod market;
@@ -50,6 +58,7 @@ mod state;
 mod trades;
 mod views;
 
+pub use self::captured::{CAPTURE_SNAPSHOT_MAX, CAPTURE_SUBSCRIPTIONS_MAX, CAPTURE_TRADES_MAX};
 pub use self::reports::{Dialect, NO_ORDER_ID, business_reject};
 pub use self::state::{
     AdminCommand, AdminDone, DONE_ORDERS_MAX, Gateway, Input, KillTarget, Market, OUTBOX_MAX,

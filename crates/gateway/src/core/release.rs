@@ -3,7 +3,7 @@
 //! In replay the state is rebuilt exactly and nothing is sent.
 
 use engine::{
-    CancelReason, CancelRejectReason, Command, Event, OrderId, OrderState, RejectReason, Seq,
+    CancelReason, CancelRejectReason, Command, Event, Fill, OrderId, OrderState, RejectReason, Seq,
     Sequenced, Side,
 };
 use fix::tags::ExecType;
@@ -11,6 +11,7 @@ use journal::sequencer::Released;
 use session::app::AppMessage;
 use store::trades::TradeRecord;
 
+use super::captured::{CapturedSide, CapturedTrade};
 use super::handling::Amend;
 use super::reports::{
     CancelReject, ExecReport, Extra, cancel_text, mass_cancel_done, too_late_text,
@@ -224,8 +225,10 @@ impl Gateway {
         self.finish(order_id);
     }
 
-    /// Both sides' reports (an order fully filled is finished), then the trade's record.
+    /// Both sides' reports (an order fully filled is finished), then the trade's record, and the trade kept for
+    /// trade capture.
     fn traded(&mut self, trade: &Trade, reports: &mut Reports<'_>, out: &mut Output) {
+        let mut sides = Vec::with_capacity(2);
         for (fill, side) in [(trade.buy, Side::Buy), (trade.sell, Side::Sell)] {
             self.update(fill.order_id, fill.state());
             let extra = Extra::Fill {
@@ -235,11 +238,40 @@ impl Gateway {
                 added: side != trade.aggressor,
             };
             self.report(fill.order_id, ExecType::Trade, Some(extra), reports, out);
+            sides.push(self.captured_side(fill, side, reports));
             if fill.leaves_lots == 0 {
                 self.finish(fill.order_id);
             }
         }
         out.trades.push(self.trade_record(reports.record, trade));
+        if let Ok(sides) = <[CapturedSide; 2]>::try_from(sides) {
+            let captured = CapturedTrade {
+                match_id: (trade.match_id.seq, trade.match_id.n),
+                ts_ns: reports.record.ts_ns,
+                instrument: trade.instrument,
+                price_ticks: trade.price_ticks,
+                qty_lots: trade.qty_lots,
+                sides,
+            };
+            self.captured_trade(captured, reports.send, out);
+        }
+    }
+
+    /// A side of a trade as trade capture keeps it, after its fill report (whose ExecID it names).
+    fn captured_side(&self, fill: Fill, side: Side, reports: &Reports<'_>) -> CapturedSide {
+        let order = self.orders.get(&fill.order_id);
+        CapturedSide {
+            side,
+            order_id: fill.order_id,
+            cl_ord_id: order.map(|o| o.cl_ord_id.clone()).unwrap_or_default(),
+            account: self
+                .account_names
+                .get(&fill.account)
+                .map(|a| a.as_str().into())
+                .unwrap_or_default(),
+            session: order.and_then(|o| o.session),
+            exec_id: format!("{}.{}", reports.record.seq, reports.exec_n).into(),
+        }
     }
 
     /// The order is replaced: its limit price, quantity and what is left of it are now these.
@@ -271,15 +303,15 @@ impl Gateway {
         let exec_type = self.cancel_outcome(order_id, reason, &reports.record.command);
         self.update(order_id, state);
         let text = cancel_text(reason, reports.origin);
-        let report = self.build_report(order_id, exec_type, Some(Extra::Text(text)), reports);
-        if let Some(report) = report {
+        let mut built = self.build_report(order_id, exec_type, Some(Extra::Text(text)), reports);
+        if !built.is_empty() {
             if matches!(reason, CancelReason::MassCancel)
                 && matches!(reports.origin, Origin::MassCancel { .. })
             {
                 reports.mass_canceled += 1;
-                reports.mass_reports.push(report);
+                reports.mass_reports.append(&mut built);
             } else if reports.send {
-                out.messages.push(report);
+                out.messages.append(&mut built);
             }
         }
         self.finish(order_id);
@@ -449,26 +481,30 @@ impl Gateway {
         reports: &mut Reports<'_>,
         out: &mut Output,
     ) {
-        if let Some(report) = self.build_report(order_id, exec_type, extra, reports)
-            && reports.send
-        {
-            out.messages.push(report);
+        let mut built = self.build_report(order_id, exec_type, extra, reports);
+        if reports.send {
+            out.messages.append(&mut built);
         }
     }
 
-    /// An ExecutionReport of a journaled command: ExecID `<seq>.<n>`, deterministic on replay.
+    /// An ExecutionReport of a journaled command (ExecID `<seq>.<n>`, deterministic on replay), then its drop
+    /// copies; nothing when the order has no session or nothing is sent (replay).
     fn build_report(
         &self,
         order_id: OrderId,
         exec_type: ExecType,
         extra: Option<Extra<'_>>,
         reports: &mut Reports<'_>,
-    ) -> Option<(usize, AppMessage)> {
+    ) -> Vec<(usize, AppMessage)> {
         reports.exec_n += 1;
-        let order = self.orders.get(&order_id)?;
-        let session = order.session?;
+        let Some(order) = self.orders.get(&order_id) else {
+            return Vec::new();
+        };
+        let Some(session) = order.session else {
+            return Vec::new();
+        };
         if !reports.send {
-            return None;
+            return Vec::new();
         }
         let exec_id = format!("{}.{}", reports.record.seq, reports.exec_n);
         let report = ExecReport {
@@ -478,6 +514,8 @@ impl Gateway {
             ts_ns: reports.record.ts_ns,
             status_ids: None,
         };
-        Some((session, self.execution_report(order, &report)))
+        let mut built = vec![(session, self.execution_report(order, &report))];
+        self.copy_report(order, session, &report, &mut built);
+        built
     }
 }

@@ -89,13 +89,19 @@ impl StatusIds<'_> {
     }
 }
 
-/// An ExecutionReport of `order` as the release view has it; `account` is its account's name.
+/// CopyMsgIndicator (797): standard FIX 4.4 on ExecutionReport, Y on a drop copy.
+pub(super) const COPY_MSG_INDICATOR: u32 = 797;
+
+/// An ExecutionReport of `order` as the release view has it; `account` is its account's name. `copy`: the
+/// header routing of a drop copy (the report then ends with CopyMsgIndicator 797=Y); `None` for the report to the
+/// order's own session (with the order's routing).
 pub(super) fn execution_report(
     spec: &InstrumentSpec,
     account: Option<&str>,
     order: &Order,
     report: &ExecReport<'_>,
     dialect: Dialect,
+    copy: Option<&Routing>,
 ) -> AppMessage {
     // A buffer of its own: the caller lends the order out of the gateway's state while this runs.
     let mut scratch = BytesMut::with_capacity(384);
@@ -140,6 +146,10 @@ pub(super) fn execution_report(
     w.put_decimal(tags::AVG_PX, avg_px(spec, order));
     w.put_time(tags::TRANSACT_TIME, report.ts_ns);
     put_extra(&mut w, report.extra);
+    if let Some(copy) = copy {
+        w.put_bool(COPY_MSG_INDICATOR, true);
+        return w.finish(msg_type::EXECUTION_REPORT, copy);
+    }
     let routing = order.routing.as_deref().cloned().unwrap_or_default();
     w.finish(msg_type::EXECUTION_REPORT, &routing)
 }
@@ -206,6 +216,8 @@ pub(super) struct Refusal<'a> {
     /// OrdRejReason (103).
     pub(super) code: u32,
     pub(super) text: &'a str,
+    /// A drop copy: CopyMsgIndicator 797=Y (the routing given is the copy's).
+    pub(super) copy: bool,
 }
 
 /// The ExecutionReport of a new order refused at the edge (it never reached the engine): its OrdRejReason and
@@ -223,6 +235,7 @@ pub(super) fn refused_new(
         account,
         code,
         text,
+        ..
     } = refusal;
     let mut w = Body::new(buf, dialect);
     w.put_str(tags::ORDER_ID, NO_ORDER_ID);
@@ -257,6 +270,9 @@ pub(super) fn refused_new(
         put_expire_date(&mut w, days);
     }
     put_nothing_executed(&mut w, now_ns, text);
+    if refusal.copy {
+        w.put_bool(COPY_MSG_INDICATOR, true);
+    }
     w.finish(msg_type::EXECUTION_REPORT, routing)
 }
 
@@ -413,13 +429,13 @@ pub(super) fn mass_cancel_done(
 }
 
 /// An application message body under construction.
-struct Body<'b> {
+pub(super) struct Body<'b> {
     fields: FieldWriter<'b>,
     dialect: Dialect,
 }
 
 impl<'b> Body<'b> {
-    fn new(buf: &'b mut BytesMut, dialect: Dialect) -> Body<'b> {
+    pub(super) fn new(buf: &'b mut BytesMut, dialect: Dialect) -> Body<'b> {
         buf.clear();
         Body {
             fields: FieldWriter::new(buf),
@@ -427,14 +443,14 @@ impl<'b> Body<'b> {
         }
     }
 
-    fn put_time(&mut self, tag: u32, ts_ns: i64) {
+    pub(super) fn put_time(&mut self, tag: u32, ts_ns: i64) {
         let time = chrono::DateTime::from_timestamp_nanos(ts_ns);
         let mut text = [0u8; UTC_TIMESTAMP_BYTES_MAX];
         let n = format_utc_timestamp(&time, self.dialect.time_precision, &mut text);
         self.fields.put_bytes(tag, &text[..n]);
     }
 
-    fn finish(self, msg_type: &[u8], routing: &Routing) -> AppMessage {
+    pub(super) fn finish(self, msg_type: &[u8], routing: &Routing) -> AppMessage {
         AppMessage {
             msg_type: msg_type.to_vec(),
             routing: routing.clone(),

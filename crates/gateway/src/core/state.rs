@@ -3,7 +3,7 @@
 //! submitted and the sequence numbers the sequencer gave those it took, and the answers held behind commands in
 //! flight.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::ops::Range;
 
 use bytes::BytesMut;
@@ -17,9 +17,10 @@ use session::Routing;
 use session::app::AppMessage;
 use store::trades::TradeRecord;
 
+use super::captured::{Captured, Subscription};
 use super::order::Order;
 use super::reports::Dialect;
-use crate::request::{Inbound, MassStatusRequest, StatusRequest};
+use crate::request::{Inbound, MassStatusRequest, StatusRequest, TradeCaptureRequest};
 
 /// Finished orders remembered (for "too late to cancel" and status requests), venue-wide; the oldest are
 /// forgotten first.
@@ -39,6 +40,51 @@ pub struct SessionInfo {
     pub accounts: Vec<String>,
     /// How its messages are written (TimeStampPrecision, VenueExtensions).
     pub dialect: Dialect,
+    /// A drop-copy session's scope; `None` for every other session.
+    pub drop_copy: Option<session::config::DropCopyScope>,
+}
+
+/// A drop-copy session and what it takes, resolved against the configured sessions.
+#[derive(Debug)]
+pub(super) struct CopyTarget {
+    pub(super) session: usize,
+    pub(super) all_accounts: bool,
+    pub(super) accounts: HashSet<String>,
+    /// The trading sessions whose client CompID `DropCopySessions` names.
+    pub(super) origins: Vec<usize>,
+}
+
+impl CopyTarget {
+    pub(super) fn takes(&self, origin: usize, account: Option<&str>) -> bool {
+        self.all_accounts
+            || account.is_some_and(|a| self.accounts.contains(a))
+            || self.origins.contains(&origin)
+    }
+}
+
+/// The drop-copy sessions among `sessions`, with their scopes resolved (CompIDs to session numbers).
+fn copy_targets(sessions: &[SessionInfo]) -> Vec<CopyTarget> {
+    sessions
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            let scope = s.drop_copy.as_ref()?;
+            let origins = sessions
+                .iter()
+                .enumerate()
+                .filter(|(j, o)| {
+                    *j != i && o.drop_copy.is_none() && scope.sessions.contains(&o.client_comp_id)
+                })
+                .map(|(j, _)| j)
+                .collect();
+            Some(CopyTarget {
+                session: i,
+                all_accounts: scope.all_accounts,
+                accounts: scope.accounts.iter().cloned().collect(),
+                origins,
+            })
+        })
+        .collect()
 }
 
 /// What the gateway is told.
@@ -186,6 +232,7 @@ pub(super) enum HeldItem {
     Ready(AppMessage),
     Status(StatusRequest, Routing),
     MassStatus(MassStatusRequest, Routing),
+    TradeCapture(TradeCaptureRequest, Routing),
 }
 
 /// The gateway core.
@@ -225,6 +272,11 @@ pub struct Gateway {
     pub(super) md: MarketData,
     /// The operator's kill switches engaged.
     pub(super) killed: KillSwitches,
+    /// The drop-copy sessions and their scopes.
+    pub(super) copy_targets: Vec<CopyTarget>,
+    /// The current UTC day's trades, for trade capture, and the live trade-capture subscriptions.
+    pub(super) captured: Captured,
+    pub(super) capture_subs: Vec<Subscription>,
 }
 
 impl Gateway {
@@ -256,6 +308,7 @@ impl Gateway {
                 })
                 .collect::<Vec<_>>(),
         );
+        let copy_targets = copy_targets(&sessions);
         let session_by_id = sessions
             .iter()
             .enumerate()
@@ -295,6 +348,9 @@ impl Gateway {
             time_due_ns: i64::MIN,
             md,
             killed: KillSwitches::default(),
+            copy_targets,
+            captured: Captured::default(),
+            capture_subs: Vec::new(),
         }
     }
 

@@ -253,6 +253,6 @@ impl Gateway {
         let spec = &self.market.instruments[order.instrument.0 as usize];
         let account = self.account_names.get(&order.account).map(String::as_str);
         let dialect = order.session.map(|s| self.dialect(s)).unwrap_or_default();
-        reports::execution_report(spec, account, order, report, dialect)
+        reports::execution_report(spec, account, order, report, dialect, None)
     }
 }

@@ -263,3 +263,45 @@ fn dialect_keys_default_to_standard_fix44_and_are_checked() {
         assert_eq!(e.key.as_deref(), bad.split('=').next(), "{bad}: {e}");
     }
 }
+
+#[test]
+fn drop_copy_scopes_are_read_and_checked_against_the_trading_sessions() {
+    let dc = "[SESSION]\nTargetCompID=DC1\nSessionRole=dropcopy\n";
+    let text = format!("{BASE}Accounts=A1,A2\n{dc}DropCopyAccounts=A2\nDropCopySessions=CLIENT1\n");
+    let s = parse("t.cfg", &text).unwrap();
+    assert_eq!(s.sessions[0].drop_copy, None);
+    let scope = s.sessions[1].drop_copy.clone().unwrap();
+    assert_eq!(scope.accounts, vec!["A2".to_string()]);
+    assert_eq!(scope.sessions, vec!["CLIENT1".to_string()]);
+    assert!(!scope.all_accounts);
+    check_drop_copy(&s.sessions).unwrap();
+    let all = parse("t.cfg", &format!("{BASE}{dc}DropCopyAccounts=*\n")).unwrap();
+    assert!(all.sessions[1].drop_copy.as_ref().unwrap().all_accounts);
+    check_drop_copy(&all.sessions).unwrap();
+    // Per session: no scope, a key on another role, a bad list.
+    let e = parse_err(&format!("{BASE}{dc}"));
+    assert!(e.message.contains("needs a scope"), "{e}");
+    let e = parse_err(&format!("{BASE}DropCopyAccounts=*\n"));
+    assert_eq!(e.key.as_deref(), Some("DropCopyAccounts"), "{e}");
+    assert!(e.message.contains("only a drop-copy session"), "{e}");
+    for bad in [
+        "DropCopyAccounts=A1,A1",
+        "DropCopyAccounts=*,A1",
+        "DropCopySessions=C|D",
+        "DropCopySessions=,",
+    ] {
+        let e = parse_err(&format!("{BASE}{dc}{bad}\n"));
+        assert_eq!(e.key.as_deref(), bad.split('=').next(), "{bad}: {e}");
+    }
+    // Across sessions: an account no trading session trades, a CompID that is no trading session's client.
+    for (bad, key) in [
+        ("DropCopyAccounts=NOBODY", "DropCopyAccounts"),
+        ("DropCopySessions=DC1", "DropCopySessions"),
+        ("DropCopySessions=NOBODY", "DropCopySessions"),
+    ] {
+        let s = parse("t.cfg", &format!("{BASE}{dc}{bad}\n")).unwrap();
+        let e = check_drop_copy(&s.sessions).expect_err(bad);
+        assert_eq!(e.key.as_deref(), Some(key), "{bad}: {e}");
+        assert_eq!(e.line, 8, "the drop-copy session's [SESSION] line: {e}");
+    }
+}

@@ -303,3 +303,57 @@ fn wrong_begin_string_is_logged_out() {
     );
     assert!(disconnected(&out));
 }
+
+#[test]
+fn a_message_kept_for_a_session_away_since_a_new_period_is_numbered_in_that_period_and_survives_its_logon()
+ {
+    use crate::Routing;
+    use crate::app::AppMessage;
+    let clock = ManualClock::new();
+    let now = clock.now();
+    let old = SeqNums {
+        next_in: 9,
+        next_out: 9,
+        period_start_s: 1,
+    };
+    // Never connected since the period before: a drop copy that has not logged on today.
+    let mut session = Session::new(
+        Arc::new(config(
+            "NonStopSession=N\nStartTime=07:00:00\nEndTime=17:00:00\n",
+        )),
+        dict(),
+        Box::new(NotAvailable),
+        old,
+        now,
+    );
+    assert!(
+        session.enter_period(now),
+        "the period changed: numbers reset"
+    );
+    assert!(!session.enter_period(now), "once");
+    let seq = session.seqnums();
+    assert_eq!((seq.next_in, seq.next_out), (1, 1));
+    let msg = AppMessage {
+        msg_type: b"8".to_vec(),
+        routing: Routing::default(),
+        body: b"37=O1\x0117=E1\x01".to_vec(),
+    };
+    let out = session.handle(Event::Send(&msg), now);
+    assert_fields(&sends(&out)[0], "35=8|34=1|");
+    assert!(session.handle(Event::Connected, now).is_empty());
+    let mut g = Given {
+        session,
+        clock,
+        now,
+        client_seq: 1,
+    };
+    let out = g.send("35=A|98=0|108=30|");
+    assert!(
+        !out.contains(&Action::ResetStore),
+        "what was kept stays: {out:?}"
+    );
+    // The Logon comes after the kept message: the client sees the gap and asks for it.
+    assert_fields(&sends(&out)[0], "35=A|34=2|");
+    // Connected: nothing changes any more.
+    assert!(!g.session.enter_period(g.now + TimeDelta::days(1)));
+}
