@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use engine::Side;
-use journal::session_log::{Message, Record};
+use journal::session_log::{Message, Record, SessionLog, SessionLogOptions};
 use rust_decimal::Decimal;
 use store::db::Db;
 use store::sessions::{Direction, SessionStore};
@@ -68,6 +68,16 @@ fn log_record(direction: Direction, session: &str, frame: &[u8]) -> Record {
     }
 }
 
+/// Appends `records` to the session log of `data_dir` and commits them, as the venue's writer does.
+fn write_session_log(data_dir: &Path, records: &[Record]) {
+    let dir = fixvenue::query::session_log_dir(data_dir);
+    let (mut log, _) = SessionLog::open(&dir, SessionLogOptions::default(), |_, _| {}).unwrap();
+    for record in records {
+        log.append(record).unwrap();
+    }
+    log.commit().unwrap();
+}
+
 /// A data dir holding three trades and three logged messages; the store is closed when this returns.
 fn data_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -82,17 +92,15 @@ fn data_dir() -> tempfile::TempDir {
         ])
         .unwrap();
     trades.flush().unwrap();
-    store
-        .index(
-            1,
-            &[
-                log_record(Direction::In, "S1", b"8=FIX.4.4\x0135=A\x01"),
-                log_record(Direction::Out, "S2", b"8=FIX.4.4\x0135=0\x01"),
-                log_record(Direction::Out, "S1", b"8=FIX.4.4\x0135=A\x01"),
-            ],
-        )
-        .unwrap();
-    store.flush().unwrap();
+    write_session_log(
+        dir.path(),
+        &[
+            log_record(Direction::In, "S1", b"8=FIX.4.4\x0135=A\x01"),
+            log_record(Direction::Out, "S2", b"8=FIX.4.4\x0135=0\x01"),
+            log_record(Direction::Out, "S1", b"8=FIX.4.4\x0135=A\x01"),
+        ],
+    );
+    drop(store);
     dir
 }
 
@@ -140,14 +148,14 @@ fn log_as_fix_text_json_and_with_soh() {
     let out = stdout(&fixvenue(&["log"], dir.path()));
     assert_eq!(
         out,
-        "IN 2023-11-14T22:13:20.000042Z S1 8=FIX.4.4|35=A|\n\
-         OUT 2023-11-14T22:13:20.000042Z S2 8=FIX.4.4|35=0|\n\
-         OUT 2023-11-14T22:13:20.000042Z S1 8=FIX.4.4|35=A|\n"
+        "2023-11-14T22:13:20.000042000Z IN S1 1 8=FIX.4.4|35=A|\n\
+         2023-11-14T22:13:20.000042000Z OUT S2 1 8=FIX.4.4|35=0|\n\
+         2023-11-14T22:13:20.000042000Z OUT S1 1 8=FIX.4.4|35=A|\n"
     );
     let out = fixvenue(&["log", "--session", "S2", "--soh"], dir.path());
     assert_eq!(
         stdout(&out),
-        "OUT 2023-11-14T22:13:20.000042Z S2 8=FIX.4.4\x0135=0\x01\n"
+        "2023-11-14T22:13:20.000042000Z OUT S2 1 8=FIX.4.4\x0135=0\x01\n"
     );
     let out = stdout(&fixvenue(
         &["log", "--format", "json", "--session", "S1"],
@@ -155,40 +163,33 @@ fn log_as_fix_text_json_and_with_soh() {
     ));
     assert_eq!(out.lines().count(), 2);
     assert!(out.starts_with(
-        "{\"direction\":\"in\",\"time\":\"2023-11-14T22:13:20.000042Z\",\"time_us\":1700000000000042,\
-         \"session\":\"S1\",\"frame\":\"8=FIX.4.4|35=A|\"}\n"
+        "{\"time\":\"2023-11-14T22:13:20.000042000Z\",\"ts_ns\":1700000000000042000,\"direction\":\"IN\",\
+         \"session\":\"S1\",\"msg_seq_num\":1,\"message\":\"8=FIX.4.4|35=A|\"}\n"
     ));
 }
 
 #[test]
 fn log_session_filter_takes_the_client_comp_id_and_fails_when_nothing_matches() {
     let dir = tempfile::tempdir().unwrap();
-    {
-        let db = Db::open(dir.path()).unwrap();
-        let store = SessionStore::open(&db).unwrap();
-        store
-            .index(
-                1,
-                &[
-                    log_record(
-                        Direction::In,
-                        "FIX.4.4:FIXVENUE->QA1",
-                        b"8=FIX.4.4\x0135=A\x01",
-                    ),
-                    log_record(
-                        Direction::In,
-                        "FIX.4.4:FIXVENUE->QA10",
-                        b"8=FIX.4.4\x0135=0\x01",
-                    ),
-                ],
-            )
-            .unwrap();
-        store.flush().unwrap();
-    }
+    write_session_log(
+        dir.path(),
+        &[
+            log_record(
+                Direction::In,
+                "FIX.4.4:FIXVENUE->QA1",
+                b"8=FIX.4.4\x0135=A\x01",
+            ),
+            log_record(
+                Direction::In,
+                "FIX.4.4:FIXVENUE->QA10",
+                b"8=FIX.4.4\x0135=0\x01",
+            ),
+        ],
+    );
     let out = stdout(&fixvenue(&["log", "--session", "QA1"], dir.path()));
     assert_eq!(
         out,
-        "IN 2023-11-14T22:13:20.000042Z FIX.4.4:FIXVENUE->QA1 8=FIX.4.4|35=A|\n"
+        "2023-11-14T22:13:20.000042000Z IN FIX.4.4:FIXVENUE->QA1 1 8=FIX.4.4|35=A|\n"
     );
     let full = stdout(&fixvenue(
         &["log", "--session", "FIX.4.4:FIXVENUE->QA1"],
@@ -224,13 +225,44 @@ fn a_missing_data_dir_is_a_clear_error() {
 }
 
 #[test]
-fn a_data_dir_held_by_a_running_venue_is_a_clear_error() {
+fn the_log_reads_while_a_running_venue_holds_the_store_and_trades_say_it_is_locked() {
     let dir = data_dir();
     let _held = Db::open(dir.path()).unwrap();
-    let out = fixvenue(&["log"], dir.path());
+    let out = stdout(&fixvenue(&["log"], dir.path()));
+    assert_eq!(out.lines().count(), 3, "{out}");
+    let out = fixvenue(&["trades"], dir.path());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("is locked"), "{stderr}");
     assert!(stderr.contains("could not acquire lock"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn bad_filter_values_are_clear_cli_errors() {
+    let dir = data_dir();
+    for (args, says) in [
+        (&["log", "--from", "yesterday"][..], "is not a time"),
+        (&["log", "--to", "2025-11-30"][..], "RFC 3339"),
+        (&["log", "--msg-type", "ZZ"][..], "not a FIX 4.4 MsgType"),
+        (&["log", "--clordid", ""][..], "empty value"),
+        (
+            &[
+                "log",
+                "--from",
+                "2025-11-30T00:00:01Z",
+                "--to",
+                "20251130-00:00:00",
+            ][..],
+            "--from must be before --to",
+        ),
+        (&["order", "abc"][..], "not an OrderID"),
+        (&["order", "0"][..], "not an OrderID"),
+    ] {
+        let out = fixvenue(args, dir.path());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
 }
