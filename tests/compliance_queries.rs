@@ -66,14 +66,20 @@ struct Line {
 impl Line {
     fn parse(line: &str) -> Line {
         let mut parts = line.splitn(5, ' ');
-        let mut next = || parts.next().unwrap_or_else(|| panic!("a short line: {line}"));
+        let mut next = || {
+            parts
+                .next()
+                .unwrap_or_else(|| panic!("a short line: {line}"))
+        };
         let (time, direction, session, seq, msg) = (next(), next(), next(), next(), next());
         assert!(time.ends_with('Z') && time.len() == 30, "{line}");
         Line {
             time: time.into(),
             direction: direction.into(),
             session: session.into(),
-            seq: seq.parse().unwrap_or_else(|_| panic!("MsgSeqNum in {line}")),
+            seq: seq
+                .parse()
+                .unwrap_or_else(|_| panic!("MsgSeqNum in {line}")),
             msg: msg.into(),
         }
     }
@@ -96,7 +102,12 @@ fn lines(text: &str) -> Vec<Line> {
     text.lines().map(Line::parse).collect()
 }
 
-fn key(direction: &str, msg_type: &str, cl_ord_id: &str, exec_type: &str) -> (String, String, String, String) {
+fn key(
+    direction: &str,
+    msg_type: &str,
+    cl_ord_id: &str,
+    exec_type: &str,
+) -> (String, String, String, String) {
     (
         direction.into(),
         msg_type.into(),
@@ -136,9 +147,15 @@ fn trade(port: u16) -> Flow {
     report(&mut c2, &format!("11={sell}|150=F|39=2"));
     report(&mut c1, &format!("37={order_id}|11={buy}|150=F|39=1|32=4"));
     let replace = c1.replace(&buy, '1', "8", "50.20");
-    report(&mut c1, &format!("37={order_id}|11={replace}|41={buy}|150=5"));
+    report(
+        &mut c1,
+        &format!("37={order_id}|11={replace}|41={buy}|150=5"),
+    );
     let cancel = c1.cancel(&replace, '1');
-    report(&mut c1, &format!("37={order_id}|11={cancel}|41={replace}|150=4|39=4"));
+    report(
+        &mut c1,
+        &format!("37={order_id}|11={cancel}|41={replace}|150=4|39=4"),
+    );
     c1.logout();
     c2.logout();
     Flow {
@@ -151,7 +168,12 @@ fn trade(port: u16) -> Flow {
 }
 
 /// The queries of the test and what each printed.
-fn queries(data: &Path, cfg: &Path, flow: &Flow, window: Option<(&str, &str)>) -> Vec<(String, String)> {
+fn queries(
+    data: &Path,
+    cfg: &Path,
+    flow: &Flow,
+    window: Option<(&str, &str)>,
+) -> Vec<(String, String)> {
     let cfg = cfg.to_str().expect("a UTF-8 path");
     let mut runs: Vec<Vec<&str>> = vec![
         vec!["log", "--clordid", &flow.buy],
@@ -216,10 +238,17 @@ fn check_queries(data: &Path, cfg: &Path, flow: &Flow) -> Vec<(String, String)> 
         outputs[1].0,
         outputs[1].1
     );
-    assert!(lines(&outputs[1].1).iter().all(|l| l.field(37) == Some(flow.order_id.as_str())));
+    assert!(
+        lines(&outputs[1].1)
+            .iter()
+            .all(|l| l.field(37) == Some(flow.order_id.as_str()))
+    );
     assert_eq!(
         keys(&outputs[2].1),
-        vec![key("OUT", "8", &flow.sell, "0"), key("OUT", "8", &flow.sell, "F")],
+        vec![
+            key("OUT", "8", &flow.sell, "0"),
+            key("OUT", "8", &flow.sell, "F")
+        ],
         "{}:\n{}",
         outputs[2].0,
         outputs[2].1
@@ -228,7 +257,8 @@ fn check_queries(data: &Path, cfg: &Path, flow: &Flow) -> Vec<(String, String)> 
 
     // The order's story: its messages exactly, in time order, and the engine's side.
     let story = &outputs[3].1;
-    let (engine, messages): (Vec<&str>, Vec<&str>) = story.lines().partition(|l| l.contains(" ENGINE "));
+    let (engine, messages): (Vec<&str>, Vec<&str>) =
+        story.lines().partition(|l| l.contains(" ENGINE "));
     let messages: Vec<Line> = messages.into_iter().map(Line::parse).collect();
     assert_eq!(
         messages.iter().map(Line::key).collect::<Vec<_>>(),
@@ -259,7 +289,10 @@ fn check_queries(data: &Path, cfg: &Path, flow: &Flow) -> Vec<(String, String)> 
         );
     }
     let times: Vec<&str> = story.lines().map(|l| &l[..30]).collect();
-    assert!(times.windows(2).all(|w| w[0] <= w[1]), "time order:\n{story}");
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "time order:\n{story}"
+    );
 
     // --from/--to: exactly the messages of the full log stamped in the window.
     let window: Vec<&Line> = all
@@ -291,7 +324,10 @@ fn check_stamps(data: &Path) {
                 .clone()
         };
         let (inbound, outbound) = (logon("IN"), logon("OUT"));
-        assert!(inbound < outbound, "{session}: Logon IN {inbound}, OUT {outbound}");
+        assert!(
+            inbound < outbound,
+            "{session}: Logon IN {inbound}, OUT {outbound}"
+        );
     }
 }
 
@@ -306,7 +342,10 @@ fn queries_answer_while_the_venue_runs_and_the_same_after_it_stopped() {
 
     let running = check_queries(&data, &cfg, &flow);
     check_stamps(&data);
-    let unknown = fixvenue(&["order", "999999", "--sessions", cfg.to_str().unwrap()], &data);
+    let unknown = fixvenue(
+        &["order", "999999", "--sessions", cfg.to_str().unwrap()],
+        &data,
+    );
     assert_eq!(unknown.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&unknown.stderr);
     assert!(stderr.contains("no order 999999"), "{stderr}");

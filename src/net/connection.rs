@@ -23,6 +23,7 @@ use tokio_util::codec::Framed;
 
 use super::codec::{FixCodec, Inbound};
 use super::peer::CertificateNames;
+use super::stamped::ReadStamped;
 use super::{
     FRAME_STARTED_TIMEOUT, READ_CHUNK_BYTES, Slot, TLS_HANDSHAKE_TIMEOUT, Venue, WRITE_TIMEOUT,
 };
@@ -64,7 +65,8 @@ pub async fn accept(
 
 /// What the first message was.
 enum First {
-    Frame(BytesMut),
+    /// A message and when its last byte was read.
+    Frame(BytesMut, DateTime<Utc>),
     WrongBeginString,
 }
 
@@ -85,7 +87,7 @@ fn identify(bytes: &[u8]) -> Option<(String, String)> {
 
 /// Reads until the first complete message (or a message with another BeginString), within LogonTimeout.
 async fn first_message<S: AsyncRead + AsyncWrite + Unpin>(
-    framed: &mut Framed<S, FixCodec>,
+    framed: &mut Framed<ReadStamped<S>, FixCodec>,
     venue: &Venue,
     peer: SocketAddr,
 ) -> Option<(First, (String, String))> {
@@ -105,7 +107,8 @@ async fn first_message<S: AsyncRead + AsyncWrite + Unpin>(
                     tracing::warn!(%peer, "first message has no SenderCompID/TargetCompID: disconnected");
                     return None;
                 };
-                return Some((First::Frame(frame), ids));
+                let read_at = framed.get_ref().last_read();
+                return Some((First::Frame(frame, read_at), ids));
             }
             Inbound::WrongBeginString(bytes) => {
                 let ids = identify(&bytes)?;
@@ -235,7 +238,11 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
     shutdown: watch::Receiver<bool>,
     client_certificate: Option<CertificateNames>,
 ) {
-    let mut framed = Framed::with_capacity(stream, FixCodec::default(), READ_CHUNK_BYTES);
+    let mut framed = Framed::with_capacity(
+        ReadStamped::new(stream),
+        FixCodec::default(),
+        READ_CHUNK_BYTES,
+    );
     let Some((first, (client, ours))) = first_message(&mut framed, &venue, peer).await else {
         return;
     };
@@ -254,8 +261,8 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
     }
     if let Some(refusal) = certificate_refusal(&slot, client_certificate.as_ref()) {
         tracing::warn!(%peer, session = slot.id, "Logon refused: {refusal}: disconnected without a reply");
-        if let First::Frame(frame) = &first {
-            log_refused_logon(&venue, &slot, frame).await;
+        if let First::Frame(frame, read_at) = &first {
+            log_refused_logon(&venue, &slot, frame, *read_at).await;
         }
         return;
     }
@@ -293,9 +300,9 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
     };
     conn.step(Event::Connected, None).await;
     match first {
-        First::Frame(frame) => {
+        First::Frame(frame, read_at) => {
             slot.stats.inbound(&frame, Utc::now().timestamp_micros());
-            conn.frame_step(frame).await
+            conn.frame_step(frame, read_at).await
         }
         First::WrongBeginString => conn.step(Event::WrongBeginString, None).await,
     }
@@ -336,8 +343,8 @@ fn certificate_refusal(slot: &Slot, certificate: Option<&CertificateNames>) -> O
 }
 
 /// Keeps a Logon refused before it reached the session in the compliance log (the session is not touched).
-async fn log_refused_logon(venue: &Venue, slot: &Slot, frame: &[u8]) {
-    let record = records::incoming(&slot.id, frame, Utc::now());
+async fn log_refused_logon(venue: &Venue, slot: &Slot, frame: &[u8], read_at: DateTime<Utc>) {
+    let record = records::incoming(&slot.id, frame, read_at);
     if let Err(e) = venue.log.submit(vec![record]).await {
         tracing::error!(
             session = slot.id,
@@ -357,15 +364,18 @@ pub const BATCH_MESSAGES_MAX: usize = 1024;
 /// Effects of events not yet committed and sent.
 #[derive(Default)]
 struct Pending {
-    out: Vec<Outbound>,
-    reset: bool,
+    /// Messages to send, each with the time it was framed (its SendingTime): its stamp in the session log.
+    out: Vec<(Outbound, DateTime<Utc>)>,
+    /// When the session's numbers were reset, if they were.
+    reset: Option<DateTime<Utc>>,
     /// Messages received, for the compliance log.
     log: Vec<Record>,
     disconnect: Option<String>,
 }
 
 struct Conn<S> {
-    framed: Framed<S, FixCodec>,
+    /// The socket, noting when each read brought bytes (the stamp of the messages it completed).
+    framed: Framed<ReadStamped<S>, FixCodec>,
     pending: Pending,
     claimed: Claimed,
     venue: Arc<Venue>,
@@ -495,6 +505,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
         loop {
             match item {
                 Inbound::Frame(frame) if is_logon(&frame) => {
+                    let read_at = self.framed.get_ref().last_read();
                     let now = Utc::now();
                     self.claimed
                         .slot
@@ -502,16 +513,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
                         .inbound(&frame, now.timestamp_micros());
                     self.commit_and_send(now).await;
                     batched = 0;
-                    self.frame_step(frame).await;
+                    self.frame_step(frame, read_at).await;
                 }
                 Inbound::Frame(frame) => {
+                    let read_at = self.framed.get_ref().last_read();
                     let now = Utc::now();
                     self.claimed
                         .slot
                         .stats
                         .inbound(&frame, now.timestamp_micros());
                     let actions = self.session().handle(Event::Frame(&frame), now);
-                    self.absorb(actions, Some(&frame), now).await;
+                    self.absorb(actions, Some((&frame, read_at)), now).await;
                     batched += 1;
                     if batched == BATCH_MESSAGES_MAX {
                         self.commit_and_send(now).await;
@@ -537,9 +549,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
 
     /// One received message through the session, then its actions. A Logon is handled on tokio's blocking pool:
     /// its password check (argon2) takes milliseconds of CPU that must not stall the other connections' tasks.
-    async fn frame_step(&mut self, frame: BytesMut) {
+    async fn frame_step(&mut self, frame: BytesMut, read_at: DateTime<Utc>) {
         if !is_logon(&frame) {
-            return self.step(Event::Frame(&frame), Some(&frame)).await;
+            return self
+                .step(Event::Frame(&frame), Some((&frame, read_at)))
+                .await;
         }
         let Some(mut session) = self.claimed.session.take() else {
             return;
@@ -553,7 +567,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
         match handled {
             Ok((session, frame, actions, now)) => {
                 self.claimed.session = Some(session);
-                self.absorb(actions, Some(&frame), now).await;
+                self.absorb(actions, Some((&frame, read_at)), now).await;
                 self.commit_and_send(now).await;
             }
             Err(e) => {
@@ -566,7 +580,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
     }
 
     /// One event through the session, then its actions: session log (durable), then socket.
-    async fn step(&mut self, event: Event<'_>, inbound: Option<&[u8]>) {
+    async fn step(&mut self, event: Event<'_>, inbound: Option<(&[u8], DateTime<Utc>)>) {
         let now = Utc::now();
         let actions = self.session().handle(event, now);
         self.absorb(actions, inbound, now).await;
@@ -575,14 +589,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
 
     /// Adds one event's actions to the pending batch. Before a resend (which reads the sled index) and before a
     /// reset (which clears it) the batch so far is committed and sent, so both see everything before them.
-    async fn absorb(&mut self, actions: Vec<Action>, inbound: Option<&[u8]>, now: DateTime<Utc>) {
+    ///
+    /// Stamps: a message received (`inbound`) carries the time its last byte was read; a message to send carries
+    /// `now`, the time the session framed it (its SendingTime), which is when it enters the socket's path: the
+    /// durability rule puts the session log's commit between that moment and the write to the socket.
+    async fn absorb(
+        &mut self,
+        actions: Vec<Action>,
+        inbound: Option<(&[u8], DateTime<Utc>)>,
+        now: DateTime<Utc>,
+    ) {
         let id = self.claimed.slot.id.clone();
-        if let Some(frame) = inbound {
-            self.pending.log.push(records::incoming(&id, frame, now));
+        if let Some((frame, read_at)) = inbound {
+            self.pending
+                .log
+                .push(records::incoming(&id, frame, read_at));
         }
         for action in actions {
             match action {
-                Action::Send(o) => self.pending.out.push(o),
+                Action::Send(o) => self.pending.out.push((o, now)),
                 Action::Resend { begin, end } => {
                     self.commit_and_send(now).await;
                     match self.resend(begin, end, now).await {
@@ -598,7 +623,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
                 }
                 Action::ResetStore => {
                     self.commit_and_send(now).await;
-                    self.pending.reset = true;
+                    self.pending.reset = Some(now);
                 }
                 Action::Disconnect(reason) => self.pending.disconnect = Some(reason),
                 Action::Log(Level::Info, text) => tracing::info!(session = id, "{text}"),
@@ -616,13 +641,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
         let numbers = self.session().seqnums_durable();
         let mut log = Vec::with_capacity(pending.log.len() + pending.out.len() + 2);
         let through = self.reports_through;
-        if pending.reset {
-            log.push(records::numbers(&id, numbers, through, true, now));
+        if let Some(at) = pending.reset {
+            log.push(records::numbers(&id, numbers, through, true, at));
         }
         log.extend(pending.log);
-        log.extend(pending.out.iter().map(|o| records::outgoing(&id, o, now)));
+        log.extend(
+            pending
+                .out
+                .iter()
+                .map(|(o, framed_at)| records::outgoing(&id, o, *framed_at)),
+        );
         let changed = numbers != self.numbers_logged || through != self.reports_through_logged;
-        if changed && !pending.reset {
+        if changed && pending.reset.is_none() {
             log.push(records::numbers(&id, numbers, through, false, now));
         }
         self.numbers_logged = numbers;
@@ -631,7 +661,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
         if auth != self.auth_stored {
             self.store_auth(auth).await;
         }
-        let wait = !pending.out.is_empty() || pending.reset || pending.disconnect.is_some();
+        let wait =
+            !pending.out.is_empty() || pending.reset.is_some() || pending.disconnect.is_some();
         if let Err(reason) = self.log(log, wait).await {
             self.fail_closed(&reason, now).await;
             return;
@@ -642,7 +673,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
         let stats = Arc::clone(&self.claimed.slot.stats);
         stats.state(logged_on, seqnums.next_in, seqnums.next_out);
         if self.open && !pending.out.is_empty() {
-            for o in pending.out {
+            for (o, _) in pending.out {
                 stats.outbound(&o.bytes, time_us, &self.venue.counters);
                 if !self.write(o.bytes).await {
                     break;
@@ -731,7 +762,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
             };
             for action in self.session().replay(from, page_end, &page, now) {
                 if let Action::Send(o) = action {
-                    self.pending.out.push(o);
+                    self.pending.out.push((o, now));
                 }
             }
             if page_end >= end || !self.open {

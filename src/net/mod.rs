@@ -11,7 +11,8 @@
 //! Modules: [`connection`] runs one connection (first message, then the loop that carries out the session's
 //! actions) under [`codec`], the FIX framing as a `tokio_util` codec; [`tls`] builds the rustls acceptor,
 //! [`peer`] reads a client certificate's names (which bind it to sessions) and [`certs`] makes the development
-//! certificates.
+//! certificates; [`stamped`] notes when each read of a connection brought bytes (the stamp of a message received)
+//! and [`records`] makes what a session writes to the session log.
 //!
 //! Invariant: nothing here decides protocol behaviour; the session state machine does, this module carries
 //! out its actions (store first, then the socket).
@@ -21,6 +22,7 @@ pub mod codec;
 pub mod connection;
 pub mod peer;
 pub mod records;
+pub mod stamped;
 pub mod tls;
 
 use std::collections::HashMap;
