@@ -22,7 +22,8 @@ use engine::Side;
 
 /// The CSV header row of [`write_trades`].
 pub const TRADES_CSV_HEADER: &str = "match_seq,match_n,time,symbol,price,qty,currency,aggressor,\
-buy_order_id,buy_account,buy_session,buy_cl_ord_id,sell_order_id,sell_account,sell_session,sell_cl_ord_id";
+buy_order_id,buy_account,buy_session,buy_cl_ord_id,buy_exec_id,sell_order_id,sell_account,sell_session,\
+sell_cl_ord_id,sell_exec_id";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TradeFormat {
@@ -250,6 +251,7 @@ struct JsonSide<'a> {
     account: &'a str,
     session: &'a str,
     cl_ord_id: &'a str,
+    exec_id: &'a str,
 }
 
 impl<'a> JsonSide<'a> {
@@ -259,6 +261,7 @@ impl<'a> JsonSide<'a> {
             account: &side.account,
             session: &side.session,
             cl_ord_id: &side.cl_ord_id,
+            exec_id: &side.exec_id,
         }
     }
 }
@@ -299,10 +302,12 @@ struct CsvTrade<'a> {
     buy_account: &'a str,
     buy_session: &'a str,
     buy_cl_ord_id: &'a str,
+    buy_exec_id: &'a str,
     sell_order_id: u64,
     sell_account: &'a str,
     sell_session: &'a str,
     sell_cl_ord_id: &'a str,
+    sell_exec_id: &'a str,
 }
 
 impl<'a> CsvTrade<'a> {
@@ -320,10 +325,12 @@ impl<'a> CsvTrade<'a> {
             buy_account: &t.buy.account,
             buy_session: &t.buy.session,
             buy_cl_ord_id: &t.buy.cl_ord_id,
+            buy_exec_id: &t.buy.exec_id,
             sell_order_id: t.sell.order_id,
             sell_account: &t.sell.account,
             sell_session: &t.sell.session,
             sell_cl_ord_id: &t.sell.cl_ord_id,
+            sell_exec_id: &t.sell.exec_id,
         }
     }
 }
@@ -403,12 +410,14 @@ mod tests {
                 account: "ACC,1".into(),
                 session: "FIX.4.4:FIXVENUE->CLIENT1".into(),
                 cl_ord_id: "say \"hi\"".into(),
+                exec_id: "7.1".into(),
             },
             sell: TradeSide {
                 order_id: seq,
                 account: "B".into(),
                 session: "S2".into(),
                 cl_ord_id: "c\n2".into(),
+                exec_id: "7.2".into(),
             },
         }
     }
@@ -433,17 +442,17 @@ mod tests {
             "{\"match_seq\":7,\"match_n\":0,\"time\":\"2023-11-14T22:13:20.123456789Z\",\
              \"ts_ns\":1700000000123456789,\"symbol\":\"EURUSD\",\"price\":\"101.25\",\"qty\":\"10\",\
              \"currency\":\"USD\",\"aggressor\":\"sell\",\"buy\":{\"order_id\":3,\"account\":\"ACC,1\",\
-             \"session\":\"FIX.4.4:FIXVENUE->CLIENT1\",\"cl_ord_id\":\"say \\\"hi\\\"\"},\
-             \"sell\":{\"order_id\":7,\"account\":\"B\",\"session\":\"S2\",\"cl_ord_id\":\"c\\n2\"}}\n"
+             \"session\":\"FIX.4.4:FIXVENUE->CLIENT1\",\"cl_ord_id\":\"say \\\"hi\\\"\",\"exec_id\":\"7.1\"},\
+             \"sell\":{\"order_id\":7,\"account\":\"B\",\"session\":\"S2\",\"cl_ord_id\":\"c\\n2\",\"exec_id\":\"7.2\"}}\n"
         );
         assert_eq!(
             csv(&[trade(7, "EURUSD")]),
             format!(
                 "{TRADES_CSV_HEADER}\n7,0,2023-11-14T22:13:20.123456789Z,EURUSD,101.25,10,USD,sell,3,\"ACC,1\",\
-                 FIX.4.4:FIXVENUE->CLIENT1,\"say \"\"hi\"\"\",7,B,S2,\"c\n2\"\n"
+                 FIX.4.4:FIXVENUE->CLIENT1,\"say \"\"hi\"\"\",7.1,7,B,S2,\"c\n2\",7.2\n"
             )
         );
-        assert_eq!(TRADES_CSV_HEADER.split(',').count(), 16);
+        assert_eq!(TRADES_CSV_HEADER.split(',').count(), 18);
         assert_eq!(csv(&[]), format!("{TRADES_CSV_HEADER}\n"));
     }
 
@@ -452,7 +461,7 @@ mod tests {
         let mut t = trade(1, "EURUSD");
         t.buy.cl_ord_id = "a\"b\\c\u{1}d\ne\u{8}\u{c}\r\t\u{1f}\u{7f}é/".into();
         // serde_json's short forms for backspace and form feed (\b, \f); the other control characters as \u00xx.
-        let expected = "\"cl_ord_id\":\"a\\\"b\\\\c\\u0001d\\ne\\b\\f\\r\\t\\u001f\u{7f}é/\"}";
+        let expected = "\"cl_ord_id\":\"a\\\"b\\\\c\\u0001d\\ne\\b\\f\\r\\t\\u001f\u{7f}é/\",";
         let json = json(&t);
         assert!(json.contains(expected), "{json}");
     }
@@ -467,7 +476,7 @@ mod tests {
         t.sell.cl_ord_id = String::new();
         let row = csv(&[t]).lines().nth(1).unwrap().to_string();
         assert!(
-            row.ends_with(",3,plain,\"a,\"\"b\"\"\",\"cr\rhere\",1, spaced ,S2,"),
+            row.ends_with(",3,plain,\"a,\"\"b\"\"\",\"cr\rhere\",7.1,1, spaced ,S2,,7.2"),
             "{row}"
         );
     }

@@ -226,7 +226,11 @@ impl Gateway {
 
     /// Both sides' reports (an order fully filled is finished), then the trade's record.
     fn traded(&mut self, trade: &Trade, reports: &mut Reports<'_>, out: &mut Output) {
-        for (fill, side) in [(trade.buy, Side::Buy), (trade.sell, Side::Sell)] {
+        let mut exec_ids = [String::new(), String::new()];
+        for ((fill, side), exec_id) in [(trade.buy, Side::Buy), (trade.sell, Side::Sell)]
+            .into_iter()
+            .zip(&mut exec_ids)
+        {
             self.update(fill.order_id, fill.state());
             let extra = Extra::Fill {
                 price_ticks: trade.price_ticks,
@@ -235,11 +239,15 @@ impl Gateway {
                 added: side != trade.aggressor,
             };
             self.report(fill.order_id, ExecType::Trade, Some(extra), reports, out);
+            // The fill report's ExecID, as `build_report` numbered it (it uses up the number even when it
+            // builds no report).
+            *exec_id = format!("{}.{}", reports.record.seq, reports.exec_n);
             if fill.leaves_lots == 0 {
                 self.finish(fill.order_id);
             }
         }
-        out.trades.push(self.trade_record(reports.record, trade));
+        out.trades
+            .push(self.trade_record(reports.record, trade, exec_ids));
     }
 
     /// The order is replaced: its limit price, quantity and what is left of it are now these.
