@@ -74,18 +74,26 @@ enum Command {
         #[arg(long, default_value = "TLSCLIENT1")]
         client_name: String,
     },
-    /// Print the trade log, one trade per line (works while the venue is stopped).
+    /// Print the trades, one per line, with both sides' ExecIDs, from a read-only replay of the journal (as the
+    /// trade log records them): works while the venue runs (up to what is journaled at that moment) and on an
+    /// archived data dir. The replay needs the configuration the venue ran with.
     Trades {
         /// The venue's data dir.
         #[arg(long, default_value = fixvenue::runtime::DATA_DIR_DEFAULT)]
         data_dir: PathBuf,
+        /// The session configuration the venue ran with, repeatable; default: the bundled one.
+        #[arg(long)]
+        sessions: Vec<PathBuf>,
+        /// The venue.toml the venue ran with; default: the bundled one.
+        #[arg(long)]
+        venue: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "json")]
         format: TradesFormatArg,
         /// Only trades whose match sequence number is at least this.
         #[arg(long, default_value_t = 0)]
         from_seq: u64,
         /// Only trades in this symbol.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_value)]
         symbol: Option<String>,
         /// Write to this file, created mode 0600, instead of standard output.
         #[arg(long)]
@@ -216,11 +224,17 @@ fn main() -> ExitCode {
         } => certs(&out, &host, &client_name),
         Command::Trades {
             data_dir,
+            sessions,
+            venue,
             format,
             from_seq,
             symbol,
             output,
-        } => trades(&data_dir, format, from_seq, symbol, output.as_deref()),
+        } => {
+            let config = fixvenue::replay::ReplayConfig { sessions, venue };
+            let filter = store::export::TradeFilter { from_seq, symbol };
+            trades(&data_dir, &config, &filter, format, output.as_deref())
+        }
         Command::Log {
             data_dir,
             from,
@@ -414,30 +428,22 @@ fn export_output(
     Ok(std::io::BufWriter::new(sink))
 }
 
-/// A reader that went away (`fixvenue trades | head`) ends the export without an error.
-fn export_result(result: Result<u64, store::export::ExportError>) -> anyhow::Result<()> {
-    match result {
-        Err(e) if e.is_broken_pipe() => Ok(()),
-        other => other.map(|_| ()).map_err(Into::into),
-    }
-}
-
 fn trades(
     data_dir: &std::path::Path,
+    config: &fixvenue::replay::ReplayConfig,
+    filter: &store::export::TradeFilter,
     format: TradesFormatArg,
-    from_seq: u64,
-    symbol: Option<String>,
     output: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
-    use store::export::{self, TradeFilter, TradeFormat};
-    let store = export::open_store(data_dir)?;
+    use store::export::TradeFormat;
     let format = match format {
         TradesFormatArg::Json => TradeFormat::Json,
         TradesFormatArg::Csv => TradeFormat::Csv,
     };
-    let filter = TradeFilter { from_seq, symbol };
     let mut out = export_output(output)?;
-    export_result(export::write_trades(&store, &filter, format, &mut out))
+    query_result(fixvenue::query::write_trades(
+        data_dir, config, filter, format, &mut out,
+    ))
 }
 
 /// `--from`/`--to`: see [`fixvenue::query::parse_time`].

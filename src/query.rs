@@ -1,5 +1,6 @@
 //! Compliance queries over the append-only logs, read-only: `fixvenue log` (the session log's messages, filtered
-//! on their parsed fields) and `fixvenue order` ([`order`]: one order's whole story). They read the session log
+//! on their parsed fields), `fixvenue order` ([`order`]: one order's whole story) and `fixvenue trades` (the
+//! trades of a read-only replay of the journal, [`crate::replay`], as the trade log records them). They read the session log
 //! and the journal files directly ([`journal::session_log::reader`], [`journal::journal::reader`]), never sled,
 //! so they work while the venue runs (the end is what is written at that moment) and on an archived data dir.
 //!
@@ -49,12 +50,18 @@ pub enum QueryError {
     Dictionary(String),
     #[error(transparent)]
     Replay(#[from] crate::replay::ReplayError),
+    #[error(transparent)]
+    Export(#[from] store::export::ExportError),
 }
 
 impl QueryError {
     /// The reader went away (`fixvenue log | head`): not a failure of the query.
     pub fn is_broken_pipe(&self) -> bool {
-        matches!(self, QueryError::Io(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+        match self {
+            QueryError::Io(e) => e.kind() == std::io::ErrorKind::BrokenPipe,
+            QueryError::Export(e) => e.is_broken_pipe(),
+            _ => false,
+        }
     }
 }
 
@@ -377,6 +384,36 @@ pub fn write_log(
         Some(session) if !session_seen => Err(QueryError::NoSuchSession(session.clone())),
         _ => Ok(count),
     }
+}
+
+/// `fixvenue trades`: the trades that pass `filter`, in match order, from a read-only replay of the journal under
+/// `data_dir` with the configuration the venue ran with; returns how many. Works while the venue runs (up to what
+/// the journal holds at that moment).
+pub fn write_trades(
+    data_dir: &Path,
+    config: &crate::replay::ReplayConfig,
+    filter: &store::export::TradeFilter,
+    format: store::export::TradeFormat,
+    out: &mut dyn Write,
+) -> Result<u64, QueryError> {
+    if !data_dir.is_dir() {
+        return Err(QueryError::NoDataDir(data_dir.to_path_buf()));
+    }
+    let mut writer = store::export::TradeWriter::new(format, out)?;
+    let mut failed = None;
+    crate::replay::replay(&journal_dir(data_dir), config, |replayed| {
+        for trade in replayed.trades.iter().filter(|t| filter.matches(t)) {
+            if let Err(e) = writer.write(trade) {
+                failed = Some(e);
+                return std::ops::ControlFlow::Break(());
+            }
+        }
+        std::ops::ControlFlow::Continue(())
+    })?;
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    Ok(writer.finish()?)
 }
 
 #[cfg(test)]

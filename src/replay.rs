@@ -9,6 +9,7 @@
 //!
 //! It must never: write anything, submit a command, or build a report for a socket.
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use engine::{Event, Sequenced};
@@ -48,11 +49,12 @@ pub struct Replayed<'a> {
 }
 
 /// Replays the journal in `journal_dir` through a fresh engine and gateway built from `config`, handing each
-/// command with its events and trades to `each`, in order; returns the last sequence number replayed.
+/// command with its events and trades to `each`, in order, until `each` breaks; returns the last sequence number
+/// replayed.
 pub fn replay(
     journal_dir: &Path,
     config: &ReplayConfig,
-    mut each: impl FnMut(Replayed<'_>),
+    mut each: impl FnMut(Replayed<'_>) -> ControlFlow<()>,
 ) -> Result<u64, ReplayError> {
     let (mut engine, mut core) = fresh(config).map_err(|e| ReplayError::Config(Box::new(e)))?;
     let mut reader = JournalReader::open(journal_dir)?;
@@ -62,13 +64,16 @@ pub fn replay(
         events.clear();
         engine.apply(&record, &mut events);
         let trades = core.replay(&record, &origin, &events);
-        each(Replayed {
+        last_seq = record.seq;
+        let flow = each(Replayed {
             record: &record,
             origin: &origin,
             events: &events,
             trades,
         });
-        last_seq = record.seq;
+        if flow.is_break() {
+            break;
+        }
     }
     Ok(last_seq)
 }

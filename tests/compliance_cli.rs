@@ -1,14 +1,13 @@
-//! `fixvenue trades` and `fixvenue log` against a data dir written through the library, run as the real binary.
+//! `fixvenue log` against a data dir whose session log is written through the library, and the CLI's errors for
+//! a missing data dir and bad filter values, run as the real binary. `fixvenue trades` and `fixvenue order`
+//! against a real venue's logs: tests/compliance_queries.rs.
 
 use std::path::Path;
 use std::process::{Command, Output};
 
-use engine::Side;
 use journal::session_log::{Message, Record, SessionLog, SessionLogOptions};
-use rust_decimal::Decimal;
 use store::db::Db;
-use store::sessions::{Direction, SessionStore};
-use store::trades::{TradeLog, TradeRecord, TradeSide};
+use store::sessions::Direction;
 
 fn fixvenue(args: &[&str], data_dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_fixvenue"))
@@ -27,31 +26,6 @@ fn stdout(output: &Output) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout.clone()).unwrap()
-}
-
-fn trade(match_seq: u64, match_n: u32, symbol: &str) -> TradeRecord {
-    TradeRecord {
-        match_seq,
-        match_n,
-        ts_ns: 1_700_000_000_000_000_000,
-        symbol: symbol.into(),
-        price: Decimal::new(10_125, 2),
-        qty: Decimal::new(300, 0),
-        currency: "USD".into(),
-        aggressor: Side::Buy,
-        buy: TradeSide {
-            order_id: match_seq,
-            account: "ALPHA".into(),
-            session: "FIX.4.4:FIXVENUE->CLIENT1".into(),
-            cl_ord_id: "B-1".into(),
-        },
-        sell: TradeSide {
-            order_id: 2,
-            account: "BETA, Ltd".into(),
-            session: "FIX.4.4:FIXVENUE->CLIENT2".into(),
-            cl_ord_id: "S-1".into(),
-        },
-    }
 }
 
 /// A message as the session log records it (the compliance log is indexed from there).
@@ -78,20 +52,9 @@ fn write_session_log(data_dir: &Path, records: &[Record]) {
     log.commit().unwrap();
 }
 
-/// A data dir holding three trades and three logged messages; the store is closed when this returns.
+/// A data dir holding three logged messages.
 fn data_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path()).unwrap();
-    let store = SessionStore::open(&db).unwrap();
-    let trades = TradeLog::open(&db).unwrap();
-    trades
-        .append(&[
-            trade(5, 0, "ACME"),
-            trade(5, 1, "ACME"),
-            trade(9, 0, "INIT"),
-        ])
-        .unwrap();
-    trades.flush().unwrap();
     write_session_log(
         dir.path(),
         &[
@@ -100,46 +63,7 @@ fn data_dir() -> tempfile::TempDir {
             log_record(Direction::Out, "S1", b"8=FIX.4.4\x0135=A\x01"),
         ],
     );
-    drop(store);
     dir
-}
-
-#[test]
-fn trades_as_json_lines() {
-    let dir = data_dir();
-    let out = stdout(&fixvenue(&["trades", "--format", "json"], dir.path()));
-    let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 3, "{out}");
-    assert_eq!(
-        lines[0],
-        "{\"match_seq\":5,\"match_n\":0,\"time\":\"2023-11-14T22:13:20.000000000Z\",\"ts_ns\":1700000000000000000,\
-         \"symbol\":\"ACME\",\"price\":\"101.25\",\"qty\":\"300\",\"currency\":\"USD\",\"aggressor\":\"buy\",\
-         \"buy\":{\"order_id\":5,\"account\":\"ALPHA\",\"session\":\"FIX.4.4:FIXVENUE->CLIENT1\",\"cl_ord_id\":\"B-1\"},\
-         \"sell\":{\"order_id\":2,\"account\":\"BETA, Ltd\",\"session\":\"FIX.4.4:FIXVENUE->CLIENT2\",\"cl_ord_id\":\"S-1\"}}"
-    );
-    assert!(lines[1].starts_with("{\"match_seq\":5,\"match_n\":1,"));
-    assert!(lines[2].starts_with("{\"match_seq\":9,\"match_n\":0,"));
-    let from = stdout(&fixvenue(&["trades", "--from-seq", "6"], dir.path()));
-    assert_eq!(from.lines().count(), 1);
-    assert!(from.contains("\"symbol\":\"INIT\""));
-}
-
-#[test]
-fn trades_as_csv_with_a_header_and_a_symbol_filter() {
-    let dir = data_dir();
-    let out = stdout(&fixvenue(
-        &["trades", "--format", "csv", "--symbol", "ACME"],
-        dir.path(),
-    ));
-    let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines[0], store::export::TRADES_CSV_HEADER);
-    assert_eq!(
-        lines[1],
-        "5,0,2023-11-14T22:13:20.000000000Z,ACME,101.25,300,USD,buy,5,ALPHA,FIX.4.4:FIXVENUE->CLIENT1,B-1,\
-         2,\"BETA, Ltd\",FIX.4.4:FIXVENUE->CLIENT2,S-1"
-    );
-    assert!(lines[2].starts_with("5,1,"));
-    assert_eq!(lines.len(), 3, "{out}");
 }
 
 #[test]
@@ -217,25 +141,23 @@ fn a_missing_data_dir_is_a_clear_error() {
         assert!(!stderr.contains("panicked"), "{stderr}");
         assert!(!missing.exists());
     }
-    // A data dir without a session store is not given one.
-    let out = fixvenue(&["trades"], dir.path());
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no session store at"));
-    assert!(!dir.path().join("sessions").exists());
+    // A data dir without logs is not given any.
+    for command in ["trades", "log"] {
+        let out = fixvenue(&[command], dir.path());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("no "), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
 
 #[test]
-fn the_log_reads_while_a_running_venue_holds_the_store_and_trades_say_it_is_locked() {
+fn the_log_reads_while_a_running_venue_holds_the_store() {
     let dir = data_dir();
     let _held = Db::open(dir.path()).unwrap();
     let out = stdout(&fixvenue(&["log"], dir.path()));
     assert_eq!(out.lines().count(), 3, "{out}");
-    let out = fixvenue(&["trades"], dir.path());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("is locked"), "{stderr}");
-    assert!(stderr.contains("could not acquire lock"), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 #[test]

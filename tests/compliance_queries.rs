@@ -130,6 +130,9 @@ struct Flow {
     sell: String,
     replace: String,
     cancel: String,
+    /// The ExecIDs of the fill's reports: CLIENT1's (buy), CLIENT2's (sell).
+    buy_exec_id: String,
+    sell_exec_id: String,
 }
 
 /// CLIENT1 buys 10 at 50.25; CLIENT2 sells 4 into it (a partial fill); CLIENT1 replaces it to 8 at 50.20, then
@@ -144,8 +147,8 @@ fn trade(port: u16) -> Flow {
     let order_id = new.field(37).to_string();
     let sell = c2.limit('2', "4", "50.25");
     report(&mut c2, &format!("11={sell}|150=0"));
-    report(&mut c2, &format!("11={sell}|150=F|39=2"));
-    report(&mut c1, &format!("37={order_id}|11={buy}|150=F|39=1|32=4"));
+    let sell_fill = report(&mut c2, &format!("11={sell}|150=F|39=2"));
+    let buy_fill = report(&mut c1, &format!("37={order_id}|11={buy}|150=F|39=1|32=4"));
     let replace = c1.replace(&buy, '1', "8", "50.20");
     report(
         &mut c1,
@@ -164,6 +167,8 @@ fn trade(port: u16) -> Flow {
         sell,
         replace,
         cancel,
+        buy_exec_id: buy_fill.field(17).to_string(),
+        sell_exec_id: sell_fill.field(17).to_string(),
     }
 }
 
@@ -180,6 +185,18 @@ fn queries(
         vec!["log", "--order-id", &flow.order_id],
         vec!["log", "--msg-type", "8", "--session", "CLIENT2"],
         vec!["order", &flow.order_id, "--sessions", cfg],
+        vec!["trades", "--sessions", cfg],
+        vec![
+            "trades",
+            "--sessions",
+            cfg,
+            "--format",
+            "csv",
+            "--symbol",
+            "ZVZZT",
+        ],
+        vec!["trades", "--sessions", cfg, "--symbol", "ZXZZT"],
+        vec!["trades", "--sessions", cfg, "--from-seq", "999999"],
     ];
     if let Some((from, to)) = window {
         runs.push(vec!["log", "--from", from, "--to", to]);
@@ -294,16 +311,50 @@ fn check_queries(data: &Path, cfg: &Path, flow: &Flow) -> Vec<(String, String)> 
         "time order:\n{story}"
     );
 
+    check_trades(flow, &outputs[4..8]);
+
     // --from/--to: exactly the messages of the full log stamped in the window.
     let window: Vec<&Line> = all
         .iter()
         .filter(|l| l.time >= fill.time && l.time < replaced.time)
         .collect();
-    let got = lines(&outputs[4].1);
-    assert_eq!(got.iter().collect::<Vec<_>>(), window, "{}", outputs[4].0);
+    let got = lines(&outputs[8].1);
+    assert_eq!(got.iter().collect::<Vec<_>>(), window, "{}", outputs[8].0);
     assert!(got.iter().any(|l| l.field(150) == Some("F")));
     assert!(!got.iter().any(|l| l.field(150) == Some("5")));
     outputs
+}
+
+/// `fixvenue trades`: the one trade, both sides with their ClOrdIDs and the ExecIDs of their fill reports; the
+/// filters.
+fn check_trades(flow: &Flow, outputs: &[(String, String)]) {
+    let json = &outputs[0].1;
+    assert_eq!(json.lines().count(), 1, "{json}");
+    let trade: serde_json::Value = serde_json::from_str(json.trim_end()).expect("JSON");
+    let order_id: u64 = flow.order_id.parse().expect("a numeric OrderID");
+    assert_eq!(trade["symbol"], "ZVZZT");
+    assert_eq!(trade["price"], "50.25");
+    assert_eq!(trade["qty"], "4");
+    assert_eq!(trade["aggressor"], "sell");
+    assert_eq!(trade["buy"]["order_id"], order_id);
+    assert_eq!(trade["buy"]["cl_ord_id"], flow.buy.as_str());
+    assert_eq!(trade["buy"]["session"], CLIENT1);
+    assert_eq!(trade["buy"]["exec_id"], flow.buy_exec_id.as_str());
+    assert_eq!(trade["sell"]["cl_ord_id"], flow.sell.as_str());
+    assert_eq!(trade["sell"]["session"], CLIENT2);
+    assert_eq!(trade["sell"]["exec_id"], flow.sell_exec_id.as_str());
+    assert_ne!(flow.buy_exec_id, flow.sell_exec_id);
+    let csv: Vec<&str> = outputs[1].1.lines().collect();
+    assert_eq!(csv.len(), 2, "{}", outputs[1].1);
+    assert!(csv[0].contains("buy_exec_id") && csv[0].contains("sell_exec_id"));
+    assert!(
+        csv[1].contains(&format!(",{},{},", flow.buy, flow.buy_exec_id))
+            && csv[1].ends_with(&format!(",{},{}", flow.sell, flow.sell_exec_id)),
+        "{}",
+        csv[1]
+    );
+    assert_eq!(outputs[2].1, "", "{}", outputs[2].0);
+    assert_eq!(outputs[3].1, "", "{}", outputs[3].0);
 }
 
 /// Each session's records are in time order; the inbound and outbound Logon carry different stamps, the inbound

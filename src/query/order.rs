@@ -15,6 +15,7 @@
 
 use std::collections::HashSet;
 use std::io::Write;
+use std::ops::ControlFlow;
 use std::path::Path;
 
 use engine::{Command, Event, OrderId};
@@ -170,6 +171,7 @@ pub fn engine_entries(
             });
         }
         entries.extend(events);
+        ControlFlow::Continue(())
     })?;
     Ok(entries)
 }

@@ -114,13 +114,9 @@ pub fn write_trades(
     format: TradeFormat,
     out: &mut dyn Write,
 ) -> Result<u64, ExportError> {
-    let trades =
-        TradeLog::open(db)?
-            .iter_from(filter.from_seq)
-            .filter(|t| match (t, &filter.symbol) {
-                (Ok(t), Some(symbol)) => t.symbol == *symbol,
-                _ => true,
-            });
+    let trades = TradeLog::open(db)?
+        .iter_from(filter.from_seq)
+        .filter(|t| t.as_ref().map_or(true, |t| filter.matches(t)));
     let count = match format {
         TradeFormat::Json => trades_json(trades, out)?,
         TradeFormat::Csv => trades_csv(trades, out)?,
@@ -133,33 +129,89 @@ fn trades_json(
     trades: impl Iterator<Item = Result<TradeRecord, TradeReadError>>,
     out: &mut dyn Write,
 ) -> Result<u64, ExportError> {
-    let mut count = 0;
-    let mut line = Vec::new();
+    let mut writer = TradeWriter::new(TradeFormat::Json, out)?;
     for trade in trades {
-        line.clear();
-        trade_json(&trade?, &mut line)?;
-        out.write_all(&line)?;
-        count += 1;
+        writer.write(&trade?)?;
     }
-    Ok(count)
+    writer.finish()
 }
 
 fn trades_csv(
     trades: impl Iterator<Item = Result<TradeRecord, TradeReadError>>,
     out: &mut dyn Write,
 ) -> Result<u64, ExportError> {
-    // The header is written even when no trade follows, so the header row is not taken from the records.
-    let mut csv = csv::WriterBuilder::new()
-        .has_headers(false)
-        .from_writer(out);
-    csv.write_record(TRADES_CSV_HEADER.split(','))?;
-    let mut count = 0;
+    let mut writer = TradeWriter::new(TradeFormat::Csv, out)?;
     for trade in trades {
-        csv.serialize(CsvTrade::new(&trade?))?;
-        count += 1;
+        writer.write(&trade?)?;
     }
-    csv.flush()?;
-    Ok(count)
+    writer.finish()
+}
+
+/// Writes trades one at a time as they come (from the trade log, or from a replay of the journal), so memory
+/// stays bounded: JSON lines, or CSV with its header row first (written even when no trade follows).
+pub struct TradeWriter<'a> {
+    sink: TradeSink<'a>,
+    count: u64,
+}
+
+enum TradeSink<'a> {
+    Json {
+        out: &'a mut dyn Write,
+        line: Vec<u8>,
+    },
+    Csv(csv::Writer<&'a mut dyn Write>),
+}
+
+impl<'a> TradeWriter<'a> {
+    pub fn new(
+        format: TradeFormat,
+        out: &'a mut dyn Write,
+    ) -> Result<TradeWriter<'a>, ExportError> {
+        let sink = match format {
+            TradeFormat::Json => TradeSink::Json {
+                out,
+                line: Vec::new(),
+            },
+            TradeFormat::Csv => {
+                // The header is written by hand, so it is there even when no trade follows.
+                let mut csv = csv::WriterBuilder::new()
+                    .has_headers(false)
+                    .from_writer(out);
+                csv.write_record(TRADES_CSV_HEADER.split(','))?;
+                TradeSink::Csv(csv)
+            }
+        };
+        Ok(TradeWriter { sink, count: 0 })
+    }
+
+    pub fn write(&mut self, trade: &TradeRecord) -> Result<(), ExportError> {
+        match &mut self.sink {
+            TradeSink::Json { out, line } => {
+                line.clear();
+                trade_json(trade, line)?;
+                out.write_all(line)?;
+            }
+            TradeSink::Csv(csv) => csv.serialize(CsvTrade::new(trade))?,
+        }
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Flushes what is written; returns how many trades.
+    pub fn finish(self) -> Result<u64, ExportError> {
+        match self.sink {
+            TradeSink::Json { out, .. } => out.flush()?,
+            TradeSink::Csv(mut csv) => csv.flush()?,
+        }
+        Ok(self.count)
+    }
+}
+
+impl TradeFilter {
+    /// Whether `trade` passes.
+    pub fn matches(&self, trade: &TradeRecord) -> bool {
+        trade.match_seq >= self.from_seq && self.symbol.as_ref().is_none_or(|s| trade.symbol == *s)
+    }
 }
 
 /// Prints the compliance log (of one session, or all), oldest first, one message per line; returns how many.
