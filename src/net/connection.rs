@@ -140,15 +140,22 @@ async fn take_session(slot: &Slot, tx: mpsc::UnboundedSender<Queued>) -> Option<
         tokio::pin!(handed_over);
         // Registered before the look, so that a give-back between the look and the wait is not missed.
         handed_over.as_mut().enable();
-        {
+        let taken = {
             let mut held = slot.held.lock().expect("slot lock");
             if held.outbound.is_none()
                 && let Some(session) = held.session.take()
             {
-                held.outbound = Some(tx);
+                held.outbound = Some(tx.clone());
                 slot.queued.store(0, Ordering::SeqCst);
-                return Some((session, held.reports_through));
+                Some((session, held.reports_through))
+            } else {
+                None
             }
+        };
+        if taken.is_some() {
+            // Whoever gave the session back may still be queueing its records: ours come after them.
+            drop(slot.log_order.lock().await);
+            return taken;
         }
         if tokio::time::timeout_at(deadline, handed_over)
             .await
@@ -308,7 +315,10 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
     }
     conn.run().await;
     conn.step(Event::Disconnected, None).await;
-    // Messages still queued are numbered and logged: the client gets them by resend after its next Logon.
+    // Messages still queued are numbered and logged: the client gets them by resend after its next Logon. The log
+    // order is held until they are queued to the writer, so that nothing logged for the session after it is back
+    // (a report delivered offline, the next connection's Logon) can reach the log before them.
+    let order = slot.log_order.lock().await;
     let rest = conn
         .claimed
         .give_back(&mut conn.outbound, conn.reports_through);
@@ -321,6 +331,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
             slot.failed.store(true, Ordering::SeqCst);
         }
     }
+    drop(order);
     slot.stats.disconnected();
     tracing::info!(%peer, session = slot.id, "disconnected");
 }
