@@ -159,7 +159,7 @@ enum TradeSink<'a> {
         out: &'a mut dyn Write,
         line: Vec<u8>,
     },
-    Csv(csv::Writer<&'a mut dyn Write>),
+    Csv(Box<csv::Writer<&'a mut dyn Write>>),
 }
 
 impl<'a> TradeWriter<'a> {
@@ -178,7 +178,7 @@ impl<'a> TradeWriter<'a> {
                     .has_headers(false)
                     .from_writer(out);
                 csv.write_record(TRADES_CSV_HEADER.split(','))?;
-                TradeSink::Csv(csv)
+                TradeSink::Csv(Box::new(csv))
             }
         };
         Ok(TradeWriter { sink, count: 0 })

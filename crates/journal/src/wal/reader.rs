@@ -207,9 +207,8 @@ impl WalReader {
         if self.current.is_none() && !self.open_next()? {
             return Ok(Step::End);
         }
-        match self.look(false)? {
-            Ok(Some(bytes)) => return Ok(self.frame(bytes)),
-            Ok(None) | Err(_) => {}
+        if let Ok(Some(bytes)) = self.look(false)? {
+            return Ok(self.frame(bytes));
         }
         // Not a whole frame. Is the segment finished (a later one exists)? Then a fresh look is final.
         if self.has_later_segment()? {
