@@ -75,9 +75,12 @@ impl From<OpenError> for ReadError {
             },
             OpenError::BadName { name, path } => ReadError::BadName { name, path },
             OpenError::TooManySegments { name, dir } => ReadError::TooManySegments { name, dir },
+            // Only `Wal::open` checks a segment size; listing segments never returns this.
             OpenError::SegmentTooSmall { segment_bytes } => ReadError::Io {
                 path: PathBuf::new(),
-                source: std::io::Error::other(format!("segment size {segment_bytes}")),
+                source: std::io::Error::other(format!(
+                    "segment size {segment_bytes} below the minimum"
+                )),
             },
         }
     }
