@@ -27,10 +27,14 @@ TargetCompID=CLIENT1
 
 [SESSION]
 TargetCompID=CLIENT2
+
+[SESSION]
+TargetCompID=CLIENT3
 ";
 
 const CLIENT1: &str = "FIX.4.4:FIXVENUE->CLIENT1";
 const CLIENT2: &str = "FIX.4.4:FIXVENUE->CLIENT2";
+const CLIENT3: &str = "FIX.4.4:FIXVENUE->CLIENT3";
 
 fn fixvenue(args: &[&str], data: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_fixvenue"))
@@ -161,6 +165,7 @@ fn trade(port: u16) -> Flow {
     );
     c1.logout();
     c2.logout();
+    pipelined_after_logon(port);
     Flow {
         order_id,
         buy,
@@ -170,6 +175,32 @@ fn trade(port: u16) -> Flow {
         buy_exec_id: buy_fill.field(17).to_string(),
         sell_exec_id: sell_fill.field(17).to_string(),
     }
+}
+
+/// CLIENT3 sends its Logon and a TestRequest in one write: the venue answers the Logon (committed and sent)
+/// before it handles the TestRequest, which must still be logged, with its read time, before that answer.
+fn pipelined_after_logon(port: u16) {
+    let mut c3 = Fix::new("CLIENT3");
+    c3.connect(port);
+    let mut both = bytes::BytesMut::new();
+    let now = chrono::Utc::now();
+    c3.client()
+        .stamp
+        .put_text(&mut both, "35=A|98=0|108=30|141=Y|", now);
+    c3.client()
+        .stamp
+        .put_text(&mut both, "35=1|112=PIPELINED|", now);
+    c3.write(&both);
+    let heartbeat = loop {
+        let m = c3
+            .recv_raw(std::time::Duration::from_secs(10))
+            .expect("the answers to the Logon and the TestRequest");
+        if m.msg_type() == "0" && m.get(112) == Some("PIPELINED") {
+            break m;
+        }
+    };
+    c3.set_next_in(heartbeat.seq() + 1);
+    c3.logout();
 }
 
 /// The queries of the test and what each printed.
@@ -361,7 +392,7 @@ fn check_trades(flow: &Flow, outputs: &[(String, String)]) {
 /// first (it was read before the answer was framed).
 fn check_stamps(data: &Path) {
     let all = lines(&stdout(&fixvenue(&["log"], data)));
-    for session in [CLIENT1, CLIENT2] {
+    for session in [CLIENT1, CLIENT2, CLIENT3] {
         let of: Vec<&Line> = all.iter().filter(|l| l.session == session).collect();
         assert!(
             of.windows(2).all(|w| w[0].time <= w[1].time),

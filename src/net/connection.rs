@@ -305,16 +305,14 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
         reports_through,
         reports_through_logged: reports_through,
     };
-    conn.step(Event::Connected, None).await;
+    conn.step(Event::Connected).await;
     match first {
-        First::Frame(frame, read_at) => {
-            slot.stats.inbound(&frame, Utc::now().timestamp_micros());
-            conn.frame_step(frame, read_at).await
-        }
-        First::WrongBeginString => conn.step(Event::WrongBeginString, None).await,
+        // Through `frames`, which logs it (and whatever else its read completed) as received.
+        First::Frame(frame, _) => conn.frames(Inbound::Frame(frame)).await,
+        First::WrongBeginString => conn.step(Event::WrongBeginString).await,
     }
     conn.run().await;
-    conn.step(Event::Disconnected, None).await;
+    conn.step(Event::Disconnected).await;
     // Messages still queued are numbered and logged: the client gets them by resend after its next Logon. The log
     // order is held until they are queued to the writer, so that nothing logged for the session after it is back
     // (a report delivered offline, the next connection's Logon) can reach the log before them.
@@ -431,7 +429,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
                     session = self.claimed.slot.id,
                     "outbound queue full: logging the session out"
                 );
-                self.step(Event::SlowConsumer, None).await;
+                self.step(Event::SlowConsumer).await;
                 continue;
             }
             let mut deadline = self.session().next_deadline().map(to_instant);
@@ -449,8 +447,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
                     if changed.is_err() || *self.shutdown.borrow() {
                         let venue = Arc::clone(&self.venue);
                         match venue.halted.get() {
-                            Some(reason) => self.step(Event::Halted(reason), None).await,
-                            None => self.step(Event::Shutdown, None).await,
+                            Some(reason) => self.step(Event::Halted(reason)).await,
+                            None => self.step(Event::Shutdown).await,
                         }
                     }
                 }
@@ -477,7 +475,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
                             Queued::Msg(msg) => {
                                 taken += 1;
                                 let actions = self.session().handle(Event::Send(&msg), now);
-                                self.absorb(actions, None, now).await;
+                                self.absorb(actions, now).await;
                             }
                             Queued::ReportsThrough(seq) => {
                                 self.reports_through = self.reports_through.max(seq);
@@ -496,14 +494,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
                 }
                 text = stats.logout_requested() => {
                     tracing::info!(session = self.claimed.slot.id, "logged out by the operator: {text}");
-                    self.step(Event::OperatorLogout(&text), None).await;
+                    self.step(Event::OperatorLogout(&text)).await;
                 }
                 _ = sleep_until(deadline.unwrap_or(far)) => {
                     if partial_since.is_some_and(|s| Instant::now() >= s + FRAME_STARTED_TIMEOUT) {
                         tracing::warn!(session = self.claimed.slot.id, "message not completed within {FRAME_STARTED_TIMEOUT:?}: disconnected");
                         return;
                     }
-                    self.step(Event::Tick, None).await;
+                    self.step(Event::Tick).await;
                 }
             }
         }
@@ -511,12 +509,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
 
     /// Feeds every message of one read, starting with `item`, to the session, committing their effects in
     /// batches of at most [`BATCH_MESSAGES_MAX`] (one session log submission per batch), before anything is written.
-    async fn frames(&mut self, mut item: Inbound) {
+    ///
+    /// Every message the read completed is logged as received first, stamped with the time of that read, before
+    /// any of them is answered: a resend, a reset or a Logon in the middle of the read commits and sends its
+    /// answers before the later messages are handled, and those answers are stamped later than the read, so the
+    /// session's records stay in time order. Messages after one that closes the session are logged, not handled.
+    async fn frames(&mut self, item: Inbound) {
+        let read_at = self.framed.get_ref().last_read();
+        let items = self.rest_of_read(item).await;
+        let id = self.claimed.slot.id.clone();
+        for item in &items {
+            if let Inbound::Frame(frame) = item {
+                self.pending
+                    .log
+                    .push(records::incoming(&id, frame, read_at));
+            }
+        }
         let mut batched = 0;
-        loop {
+        for item in items {
             match item {
                 Inbound::Frame(frame) if is_logon(&frame) => {
-                    let read_at = self.framed.get_ref().last_read();
                     let now = Utc::now();
                     self.claimed
                         .slot
@@ -524,61 +536,64 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
                         .inbound(&frame, now.timestamp_micros());
                     self.commit_and_send(now).await;
                     batched = 0;
-                    self.frame_step(frame, read_at).await;
+                    self.logon_step(frame).await;
                 }
                 Inbound::Frame(frame) => {
-                    let read_at = self.framed.get_ref().last_read();
                     let now = Utc::now();
                     self.claimed
                         .slot
                         .stats
                         .inbound(&frame, now.timestamp_micros());
                     let actions = self.session().handle(Event::Frame(&frame), now);
-                    self.absorb(actions, Some((&frame, read_at)), now).await;
+                    self.absorb(actions, now).await;
                     batched += 1;
                     if batched == BATCH_MESSAGES_MAX {
                         self.commit_and_send(now).await;
                         batched = 0;
                     }
                 }
-                Inbound::Garbled(reason) => self.step(Event::Garbled(reason), None).await,
-                Inbound::WrongBeginString(_) => self.step(Event::WrongBeginString, None).await,
+                Inbound::Garbled(reason) => self.step(Event::Garbled(reason)).await,
+                Inbound::WrongBeginString(_) => self.step(Event::WrongBeginString).await,
                 Inbound::Drained => break,
             }
             if !self.open || self.pending.disconnect.is_some() {
                 break;
             }
-            // The codec hands out the rest of the read, then `Drained`, before it reads the socket again: this
-            // never waits for the peer.
-            match self.framed.next().await {
-                Some(Ok(next)) => item = next,
-                Some(Err(_)) | None => break,
-            }
         }
         self.commit_and_send(Utc::now()).await;
     }
 
-    /// One received message through the session, then its actions. A Logon is handled on tokio's blocking pool:
-    /// its password check (argon2) takes milliseconds of CPU that must not stall the other connections' tasks.
-    async fn frame_step(&mut self, frame: BytesMut, read_at: DateTime<Utc>) {
-        if !is_logon(&frame) {
-            return self
-                .step(Event::Frame(&frame), Some((&frame, read_at)))
-                .await;
+    /// `first` and what the codec hands out after it through `Drained`: the rest of the same read. The codec hands
+    /// out all of a read, then `Drained`, before it reads the socket again, so this never waits for the peer; the
+    /// items are bounded by the read buffer.
+    async fn rest_of_read(&mut self, first: Inbound) -> Vec<Inbound> {
+        let mut items = vec![first];
+        while !matches!(items.last(), Some(Inbound::Drained)) {
+            match self.framed.next().await {
+                Some(Ok(next)) => items.push(next),
+                Some(Err(_)) | None => break,
+            }
         }
+        items
+    }
+
+    /// A received Logon through the session, then its actions, on tokio's blocking pool: its password check
+    /// (argon2) takes milliseconds of CPU that must not stall the other connections' tasks. The message was logged
+    /// as received by [`Conn::frames`].
+    async fn logon_step(&mut self, frame: BytesMut) {
         let Some(mut session) = self.claimed.session.take() else {
             return;
         };
         let handled = tokio::task::spawn_blocking(move || {
             let now = Utc::now();
             let actions = session.handle(Event::Frame(&frame), now);
-            (session, frame, actions, now)
+            (session, actions, now)
         })
         .await;
         match handled {
-            Ok((session, frame, actions, now)) => {
+            Ok((session, actions, now)) => {
                 self.claimed.session = Some(session);
-                self.absorb(actions, Some((&frame, read_at)), now).await;
+                self.absorb(actions, now).await;
                 self.commit_and_send(now).await;
             }
             Err(e) => {
@@ -591,31 +606,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
     }
 
     /// One event through the session, then its actions: session log (durable), then socket.
-    async fn step(&mut self, event: Event<'_>, inbound: Option<(&[u8], DateTime<Utc>)>) {
+    async fn step(&mut self, event: Event<'_>) {
         let now = Utc::now();
         let actions = self.session().handle(event, now);
-        self.absorb(actions, inbound, now).await;
+        self.absorb(actions, now).await;
         self.commit_and_send(now).await;
     }
 
     /// Adds one event's actions to the pending batch. Before a resend (which reads the sled index) and before a
     /// reset (which clears it) the batch so far is committed and sent, so both see everything before them.
     ///
-    /// Stamps: a message received (`inbound`) carries the time its last byte was read; a message to send carries
-    /// `now`, the time the session framed it (its SendingTime), which is when it enters the socket's path: the
-    /// durability rule puts the session log's commit between that moment and the write to the socket.
-    async fn absorb(
-        &mut self,
-        actions: Vec<Action>,
-        inbound: Option<(&[u8], DateTime<Utc>)>,
-        now: DateTime<Utc>,
-    ) {
+    /// A message to send is stamped with `now`, the time the session framed it (its SendingTime), which is when it
+    /// enters the socket's path: the durability rule puts the session log's commit between that moment and the
+    /// write to the socket. (A message received is stamped with its read time by [`Conn::frames`].)
+    async fn absorb(&mut self, actions: Vec<Action>, now: DateTime<Utc>) {
         let id = self.claimed.slot.id.clone();
-        if let Some((frame, read_at)) = inbound {
-            self.pending
-                .log
-                .push(records::incoming(&id, frame, read_at));
-        }
         for action in actions {
             match action {
                 Action::Send(o) => self.pending.out.push((o, now)),
