@@ -19,6 +19,9 @@
 //! - [`runtime`]: wiring for `serve` and `check-config`: configuration files, store, journal, gateway,
 //!   acceptor, signals.
 //! - [`private`]: the modes of the data files (0600 / 0700 unless venue.toml says otherwise).
+//! - [`query`]: the compliance queries (`fixvenue log`, `fixvenue order`), read-only over the log files, so they
+//!   work while the venue runs.
+//! - [`replay`]: a read-only replay of the journal through a fresh engine and gateway, as start-up does.
 //!
 //! `main.rs` alone knows the command line. Nothing here is linked into the benchmarks' or the conformance
 //! runner's code paths, and the venue binary links neither.
@@ -28,6 +31,8 @@ pub mod indexer;
 pub mod metrics;
 pub mod net;
 pub mod private;
+pub mod query;
+pub mod replay;
 pub mod runtime;
 
 /// The directory the bundled session configuration's relative names resolve from: the repository root at build

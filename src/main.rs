@@ -74,32 +74,86 @@ enum Command {
         #[arg(long, default_value = "TLSCLIENT1")]
         client_name: String,
     },
-    /// Print the trade log, one trade per line (works while the venue is stopped).
+    /// Print the trades, one per line, with both sides' ExecIDs, from a read-only replay of the journal (as the
+    /// trade log records them): works while the venue runs (up to what is journaled at that moment) and on an
+    /// archived data dir. The replay needs the configuration the venue ran with.
     Trades {
         /// The venue's data dir.
         #[arg(long, default_value = fixvenue::runtime::DATA_DIR_DEFAULT)]
         data_dir: PathBuf,
+        /// The session configuration the venue ran with, repeatable; default: the bundled one.
+        #[arg(long)]
+        sessions: Vec<PathBuf>,
+        /// The venue.toml the venue ran with; default: the bundled one.
+        #[arg(long)]
+        venue: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "json")]
         format: TradesFormatArg,
         /// Only trades whose match sequence number is at least this.
         #[arg(long, default_value_t = 0)]
         from_seq: u64,
         /// Only trades in this symbol.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_value)]
         symbol: Option<String>,
         /// Write to this file, created mode 0600, instead of standard output.
         #[arg(long)]
         output: Option<PathBuf>,
     },
-    /// Print the compliance log of every message in and out, oldest first (works while the venue is stopped).
+    /// Print the messages in and out from the session log, one per line: time (UTC), IN/OUT, session, MsgSeqNum
+    /// and the message (SOH shown as |). Reads the log files read-only: works while the venue runs (up to what
+    /// is written at that moment) and on an archived data dir. Every filter given must match.
     Log {
         /// The venue's data dir.
         #[arg(long, default_value = fixvenue::runtime::DATA_DIR_DEFAULT)]
         data_dir: PathBuf,
+        /// Only messages stamped at or after this time: RFC 3339 (2026-11-30T06:38:28.5Z, any offset) or FIX
+        /// UTCTimestamp (20261130-06:38:28.500, UTC).
+        #[arg(long, value_parser = parse_time)]
+        from: Option<i64>,
+        /// Only messages stamped before this time (same forms as --from).
+        #[arg(long, value_parser = parse_time)]
+        to: Option<i64>,
         /// Only this session's messages: its id as the venue names it (FIX.4.4:FIXVENUE->CLIENT1) or the client's
         /// CompID (CLIENT1); a filter that matches no session is an error.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_value)]
         session: Option<String>,
+        /// Only messages of this MsgType (35), as FIX 4.4 names it: 8, D, F, G, 9, A, ...
+        #[arg(long, value_parser = parse_msg_type)]
+        msg_type: Option<String>,
+        /// Only messages whose ClOrdID (11) or OrigClOrdID (41) is this.
+        #[arg(long, value_parser = parse_value)]
+        clordid: Option<String>,
+        /// Only messages whose OrderID (37) is this.
+        #[arg(long, value_parser = parse_value)]
+        order_id: Option<String>,
+        /// Only messages whose Account (1) is this.
+        #[arg(long, value_parser = parse_value)]
+        account: Option<String>,
+        #[arg(long, value_enum, default_value = "fix")]
+        format: LogFormatArg,
+        /// Keep SOH between fields instead of writing `|`.
+        #[arg(long)]
+        soh: bool,
+        /// Write to this file, created mode 0600, instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Print one order's whole story in time order: every message in and out about it (its reports by OrderID,
+    /// the client's requests by the ClOrdIDs of its chain) and the engine's side (the journaled commands about
+    /// it and their events, from a read-only replay of the journal). Works while the venue runs.
+    Order {
+        /// The OrderID (37) the venue gave the order.
+        #[arg(value_parser = parse_order_id)]
+        order_id: u64,
+        /// The venue's data dir.
+        #[arg(long, default_value = fixvenue::runtime::DATA_DIR_DEFAULT)]
+        data_dir: PathBuf,
+        /// The session configuration the venue ran with (for the replay), repeatable; default: the bundled one.
+        #[arg(long)]
+        sessions: Vec<PathBuf>,
+        /// The venue.toml the venue ran with (for the replay); default: the bundled one.
+        #[arg(long)]
+        venue: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "fix")]
         format: LogFormatArg,
         /// Keep SOH between fields instead of writing `|`.
@@ -170,24 +224,53 @@ fn main() -> ExitCode {
         } => certs(&out, &host, &client_name),
         Command::Trades {
             data_dir,
+            sessions,
+            venue,
             format,
             from_seq,
             symbol,
             output,
-        } => trades(&data_dir, format, from_seq, symbol, output.as_deref()),
+        } => {
+            let config = fixvenue::replay::ReplayConfig { sessions, venue };
+            let filter = store::export::TradeFilter { from_seq, symbol };
+            trades(&data_dir, &config, &filter, format, output.as_deref())
+        }
         Command::Log {
             data_dir,
+            from,
+            to,
             session,
+            msg_type,
+            clordid,
+            order_id,
+            account,
             format,
             soh,
             output,
-        } => log(
-            &data_dir,
-            session.as_deref(),
+        } => {
+            let filter = fixvenue::query::LogFilter {
+                from_ns: from,
+                to_ns: to,
+                session,
+                msg_type,
+                cl_ord_id: clordid,
+                order_id,
+                account,
+            };
+            log(&data_dir, &filter, format, soh, output.as_deref())
+        }
+        Command::Order {
+            order_id,
+            data_dir,
+            sessions,
+            venue,
             format,
             soh,
-            output.as_deref(),
-        ),
+            output,
+        } => {
+            let config = fixvenue::replay::ReplayConfig { sessions, venue };
+            order(&data_dir, &config, order_id, format, soh, output.as_deref())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -345,45 +428,97 @@ fn export_output(
     Ok(std::io::BufWriter::new(sink))
 }
 
-/// A reader that went away (`fixvenue trades | head`) ends the export without an error.
-fn export_result(result: Result<u64, store::export::ExportError>) -> anyhow::Result<()> {
+fn trades(
+    data_dir: &std::path::Path,
+    config: &fixvenue::replay::ReplayConfig,
+    filter: &store::export::TradeFilter,
+    format: TradesFormatArg,
+    output: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    use store::export::TradeFormat;
+    let format = match format {
+        TradesFormatArg::Json => TradeFormat::Json,
+        TradesFormatArg::Csv => TradeFormat::Csv,
+    };
+    let mut out = export_output(output)?;
+    query_result(fixvenue::query::write_trades(
+        data_dir, config, filter, format, &mut out,
+    ))
+}
+
+/// `--from`/`--to`: see [`fixvenue::query::parse_time`].
+fn parse_time(text: &str) -> Result<i64, String> {
+    fixvenue::query::parse_time(text)
+}
+
+fn parse_msg_type(text: &str) -> Result<String, String> {
+    fixvenue::query::parse_msg_type(text)
+}
+
+fn parse_value(text: &str) -> Result<String, String> {
+    fixvenue::query::parse_value(text)
+}
+
+/// An OrderID as the venue gives them: a positive whole number (the journal sequence number of the order's entry).
+fn parse_order_id(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(id) if id > 0 => Ok(id),
+        _ => Err(format!(
+            "{text:?} is not an OrderID of this venue (a positive whole number, as in 37=42)"
+        )),
+    }
+}
+
+fn log_format(format: LogFormatArg) -> fixvenue::query::LogFormat {
+    match format {
+        LogFormatArg::Fix => fixvenue::query::LogFormat::Fix,
+        LogFormatArg::Json => fixvenue::query::LogFormat::Json,
+    }
+}
+
+/// A reader that went away (`fixvenue log | head`) ends the query without an error.
+fn query_result(result: Result<u64, fixvenue::query::QueryError>) -> anyhow::Result<()> {
     match result {
         Err(e) if e.is_broken_pipe() => Ok(()),
         other => other.map(|_| ()).map_err(Into::into),
     }
 }
 
-fn trades(
-    data_dir: &std::path::Path,
-    format: TradesFormatArg,
-    from_seq: u64,
-    symbol: Option<String>,
-    output: Option<&std::path::Path>,
-) -> anyhow::Result<()> {
-    use store::export::{self, TradeFilter, TradeFormat};
-    let store = export::open_store(data_dir)?;
-    let format = match format {
-        TradesFormatArg::Json => TradeFormat::Json,
-        TradesFormatArg::Csv => TradeFormat::Csv,
-    };
-    let filter = TradeFilter { from_seq, symbol };
-    let mut out = export_output(output)?;
-    export_result(export::write_trades(&store, &filter, format, &mut out))
-}
-
 fn log(
     data_dir: &std::path::Path,
-    session: Option<&str>,
+    filter: &fixvenue::query::LogFilter,
     format: LogFormatArg,
     soh: bool,
     output: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
-    use store::export::{self, LogFormat};
-    let store = export::open_store(data_dir)?;
-    let format = match format {
-        LogFormatArg::Fix => LogFormat::Fix,
-        LogFormatArg::Json => LogFormat::Json,
-    };
+    if let (Some(from), Some(to)) = (filter.from_ns, filter.to_ns) {
+        anyhow::ensure!(from < to, "--from must be before --to");
+    }
     let mut out = export_output(output)?;
-    export_result(export::write_log(&store, session, format, soh, &mut out))
+    query_result(fixvenue::query::write_log(
+        data_dir,
+        filter,
+        log_format(format),
+        soh,
+        &mut out,
+    ))
+}
+
+fn order(
+    data_dir: &std::path::Path,
+    config: &fixvenue::replay::ReplayConfig,
+    order_id: u64,
+    format: LogFormatArg,
+    soh: bool,
+    output: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let mut out = export_output(output)?;
+    query_result(fixvenue::query::order::write_order(
+        data_dir,
+        config,
+        order_id,
+        log_format(format),
+        soh,
+        &mut out,
+    ))
 }

@@ -23,6 +23,7 @@ use tokio_util::codec::Framed;
 
 use super::codec::{FixCodec, Inbound};
 use super::peer::CertificateNames;
+use super::stamped::ReadStamped;
 use super::{
     FRAME_STARTED_TIMEOUT, READ_CHUNK_BYTES, Slot, TLS_HANDSHAKE_TIMEOUT, Venue, WRITE_TIMEOUT,
 };
@@ -64,7 +65,8 @@ pub async fn accept(
 
 /// What the first message was.
 enum First {
-    Frame(BytesMut),
+    /// A message and when its last byte was read.
+    Frame(BytesMut, DateTime<Utc>),
     WrongBeginString,
 }
 
@@ -85,7 +87,7 @@ fn identify(bytes: &[u8]) -> Option<(String, String)> {
 
 /// Reads until the first complete message (or a message with another BeginString), within LogonTimeout.
 async fn first_message<S: AsyncRead + AsyncWrite + Unpin>(
-    framed: &mut Framed<S, FixCodec>,
+    framed: &mut Framed<ReadStamped<S>, FixCodec>,
     venue: &Venue,
     peer: SocketAddr,
 ) -> Option<(First, (String, String))> {
@@ -105,7 +107,8 @@ async fn first_message<S: AsyncRead + AsyncWrite + Unpin>(
                     tracing::warn!(%peer, "first message has no SenderCompID/TargetCompID: disconnected");
                     return None;
                 };
-                return Some((First::Frame(frame), ids));
+                let read_at = framed.get_ref().last_read();
+                return Some((First::Frame(frame, read_at), ids));
             }
             Inbound::WrongBeginString(bytes) => {
                 let ids = identify(&bytes)?;
@@ -137,15 +140,22 @@ async fn take_session(slot: &Slot, tx: mpsc::UnboundedSender<Queued>) -> Option<
         tokio::pin!(handed_over);
         // Registered before the look, so that a give-back between the look and the wait is not missed.
         handed_over.as_mut().enable();
-        {
+        let taken = {
             let mut held = slot.held.lock().expect("slot lock");
             if held.outbound.is_none()
                 && let Some(session) = held.session.take()
             {
-                held.outbound = Some(tx);
+                held.outbound = Some(tx.clone());
                 slot.queued.store(0, Ordering::SeqCst);
-                return Some((session, held.reports_through));
+                Some((session, held.reports_through))
+            } else {
+                None
             }
+        };
+        if taken.is_some() {
+            // Whoever gave the session back may still be queueing its records: ours come after them.
+            drop(slot.log_order.lock().await);
+            return taken;
         }
         if tokio::time::timeout_at(deadline, handed_over)
             .await
@@ -235,7 +245,11 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
     shutdown: watch::Receiver<bool>,
     client_certificate: Option<CertificateNames>,
 ) {
-    let mut framed = Framed::with_capacity(stream, FixCodec::default(), READ_CHUNK_BYTES);
+    let mut framed = Framed::with_capacity(
+        ReadStamped::new(stream),
+        FixCodec::default(),
+        READ_CHUNK_BYTES,
+    );
     let Some((first, (client, ours))) = first_message(&mut framed, &venue, peer).await else {
         return;
     };
@@ -254,8 +268,8 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
     }
     if let Some(refusal) = certificate_refusal(&slot, client_certificate.as_ref()) {
         tracing::warn!(%peer, session = slot.id, "Logon refused: {refusal}: disconnected without a reply");
-        if let First::Frame(frame) = &first {
-            log_refused_logon(&venue, &slot, frame).await;
+        if let First::Frame(frame, read_at) = &first {
+            log_refused_logon(&venue, &slot, frame, *read_at).await;
         }
         return;
     }
@@ -291,17 +305,18 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
         reports_through,
         reports_through_logged: reports_through,
     };
-    conn.step(Event::Connected, None).await;
+    conn.step(Event::Connected).await;
     match first {
-        First::Frame(frame) => {
-            slot.stats.inbound(&frame, Utc::now().timestamp_micros());
-            conn.frame_step(frame).await
-        }
-        First::WrongBeginString => conn.step(Event::WrongBeginString, None).await,
+        // Through `frames`, which logs it (and whatever else its read completed) as received.
+        First::Frame(frame, _) => conn.frames(Inbound::Frame(frame)).await,
+        First::WrongBeginString => conn.step(Event::WrongBeginString).await,
     }
     conn.run().await;
-    conn.step(Event::Disconnected, None).await;
-    // Messages still queued are numbered and logged: the client gets them by resend after its next Logon.
+    conn.step(Event::Disconnected).await;
+    // Messages still queued are numbered and logged: the client gets them by resend after its next Logon. The log
+    // order is held until they are queued to the writer, so that nothing logged for the session after it is back
+    // (a report delivered offline, the next connection's Logon) can reach the log before them.
+    let order = slot.log_order.lock().await;
     let rest = conn
         .claimed
         .give_back(&mut conn.outbound, conn.reports_through);
@@ -314,6 +329,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
             slot.failed.store(true, Ordering::SeqCst);
         }
     }
+    drop(order);
     slot.stats.disconnected();
     tracing::info!(%peer, session = slot.id, "disconnected");
 }
@@ -336,8 +352,8 @@ fn certificate_refusal(slot: &Slot, certificate: Option<&CertificateNames>) -> O
 }
 
 /// Keeps a Logon refused before it reached the session in the compliance log (the session is not touched).
-async fn log_refused_logon(venue: &Venue, slot: &Slot, frame: &[u8]) {
-    let record = records::incoming(&slot.id, frame, Utc::now());
+async fn log_refused_logon(venue: &Venue, slot: &Slot, frame: &[u8], read_at: DateTime<Utc>) {
+    let record = records::incoming(&slot.id, frame, read_at);
     if let Err(e) = venue.log.submit(vec![record]).await {
         tracing::error!(
             session = slot.id,
@@ -357,15 +373,18 @@ pub const BATCH_MESSAGES_MAX: usize = 1024;
 /// Effects of events not yet committed and sent.
 #[derive(Default)]
 struct Pending {
-    out: Vec<Outbound>,
-    reset: bool,
+    /// Messages to send, each with the time it was framed (its SendingTime): its stamp in the session log.
+    out: Vec<(Outbound, DateTime<Utc>)>,
+    /// When the session's numbers were reset, if they were.
+    reset: Option<DateTime<Utc>>,
     /// Messages received, for the compliance log.
     log: Vec<Record>,
     disconnect: Option<String>,
 }
 
 struct Conn<S> {
-    framed: Framed<S, FixCodec>,
+    /// The socket, noting when each read brought bytes (the stamp of the messages it completed).
+    framed: Framed<ReadStamped<S>, FixCodec>,
     pending: Pending,
     claimed: Claimed,
     venue: Arc<Venue>,
@@ -410,7 +429,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
                     session = self.claimed.slot.id,
                     "outbound queue full: logging the session out"
                 );
-                self.step(Event::SlowConsumer, None).await;
+                self.step(Event::SlowConsumer).await;
                 continue;
             }
             let mut deadline = self.session().next_deadline().map(to_instant);
@@ -428,8 +447,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
                     if changed.is_err() || *self.shutdown.borrow() {
                         let venue = Arc::clone(&self.venue);
                         match venue.halted.get() {
-                            Some(reason) => self.step(Event::Halted(reason), None).await,
-                            None => self.step(Event::Shutdown, None).await,
+                            Some(reason) => self.step(Event::Halted(reason)).await,
+                            None => self.step(Event::Shutdown).await,
                         }
                     }
                 }
@@ -456,7 +475,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
                             Queued::Msg(msg) => {
                                 taken += 1;
                                 let actions = self.session().handle(Event::Send(&msg), now);
-                                self.absorb(actions, None, now).await;
+                                self.absorb(actions, now).await;
                             }
                             Queued::ReportsThrough(seq) => {
                                 self.reports_through = self.reports_through.max(seq);
@@ -475,14 +494,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
                 }
                 text = stats.logout_requested() => {
                     tracing::info!(session = self.claimed.slot.id, "logged out by the operator: {text}");
-                    self.step(Event::OperatorLogout(&text), None).await;
+                    self.step(Event::OperatorLogout(&text)).await;
                 }
                 _ = sleep_until(deadline.unwrap_or(far)) => {
                     if partial_since.is_some_and(|s| Instant::now() >= s + FRAME_STARTED_TIMEOUT) {
                         tracing::warn!(session = self.claimed.slot.id, "message not completed within {FRAME_STARTED_TIMEOUT:?}: disconnected");
                         return;
                     }
-                    self.step(Event::Tick, None).await;
+                    self.step(Event::Tick).await;
                 }
             }
         }
@@ -490,9 +509,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
 
     /// Feeds every message of one read, starting with `item`, to the session, committing their effects in
     /// batches of at most [`BATCH_MESSAGES_MAX`] (one session log submission per batch), before anything is written.
-    async fn frames(&mut self, mut item: Inbound) {
+    ///
+    /// Every message the read completed is logged as received first, stamped with the time of that read, before
+    /// any of them is answered: a resend, a reset or a Logon in the middle of the read commits and sends its
+    /// answers before the later messages are handled, and those answers are stamped later than the read, so the
+    /// session's records stay in time order. Messages after one that closes the session are logged, not handled.
+    async fn frames(&mut self, item: Inbound) {
+        let read_at = self.framed.get_ref().last_read();
+        let items = self.rest_of_read(item).await;
+        let id = self.claimed.slot.id.clone();
+        for item in &items {
+            if let Inbound::Frame(frame) = item {
+                self.pending
+                    .log
+                    .push(records::incoming(&id, frame, read_at));
+            }
+        }
         let mut batched = 0;
-        loop {
+        for item in items {
             match item {
                 Inbound::Frame(frame) if is_logon(&frame) => {
                     let now = Utc::now();
@@ -502,7 +536,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
                         .inbound(&frame, now.timestamp_micros());
                     self.commit_and_send(now).await;
                     batched = 0;
-                    self.frame_step(frame).await;
+                    self.logon_step(frame).await;
                 }
                 Inbound::Frame(frame) => {
                     let now = Utc::now();
@@ -511,49 +545,55 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
                         .stats
                         .inbound(&frame, now.timestamp_micros());
                     let actions = self.session().handle(Event::Frame(&frame), now);
-                    self.absorb(actions, Some(&frame), now).await;
+                    self.absorb(actions, now).await;
                     batched += 1;
                     if batched == BATCH_MESSAGES_MAX {
                         self.commit_and_send(now).await;
                         batched = 0;
                     }
                 }
-                Inbound::Garbled(reason) => self.step(Event::Garbled(reason), None).await,
-                Inbound::WrongBeginString(_) => self.step(Event::WrongBeginString, None).await,
+                Inbound::Garbled(reason) => self.step(Event::Garbled(reason)).await,
+                Inbound::WrongBeginString(_) => self.step(Event::WrongBeginString).await,
                 Inbound::Drained => break,
             }
             if !self.open || self.pending.disconnect.is_some() {
                 break;
             }
-            // The codec hands out the rest of the read, then `Drained`, before it reads the socket again: this
-            // never waits for the peer.
-            match self.framed.next().await {
-                Some(Ok(next)) => item = next,
-                Some(Err(_)) | None => break,
-            }
         }
         self.commit_and_send(Utc::now()).await;
     }
 
-    /// One received message through the session, then its actions. A Logon is handled on tokio's blocking pool:
-    /// its password check (argon2) takes milliseconds of CPU that must not stall the other connections' tasks.
-    async fn frame_step(&mut self, frame: BytesMut) {
-        if !is_logon(&frame) {
-            return self.step(Event::Frame(&frame), Some(&frame)).await;
+    /// `first` and what the codec hands out after it through `Drained`: the rest of the same read. The codec hands
+    /// out all of a read, then `Drained`, before it reads the socket again, so this never waits for the peer; the
+    /// items are bounded by the read buffer.
+    async fn rest_of_read(&mut self, first: Inbound) -> Vec<Inbound> {
+        let mut items = vec![first];
+        while !matches!(items.last(), Some(Inbound::Drained)) {
+            match self.framed.next().await {
+                Some(Ok(next)) => items.push(next),
+                Some(Err(_)) | None => break,
+            }
         }
+        items
+    }
+
+    /// A received Logon through the session, then its actions, on tokio's blocking pool: its password check
+    /// (argon2) takes milliseconds of CPU that must not stall the other connections' tasks. The message was logged
+    /// as received by [`Conn::frames`].
+    async fn logon_step(&mut self, frame: BytesMut) {
         let Some(mut session) = self.claimed.session.take() else {
             return;
         };
         let handled = tokio::task::spawn_blocking(move || {
             let now = Utc::now();
             let actions = session.handle(Event::Frame(&frame), now);
-            (session, frame, actions, now)
+            (session, actions, now)
         })
         .await;
         match handled {
-            Ok((session, frame, actions, now)) => {
+            Ok((session, actions, now)) => {
                 self.claimed.session = Some(session);
-                self.absorb(actions, Some(&frame), now).await;
+                self.absorb(actions, now).await;
                 self.commit_and_send(now).await;
             }
             Err(e) => {
@@ -566,23 +606,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
     }
 
     /// One event through the session, then its actions: session log (durable), then socket.
-    async fn step(&mut self, event: Event<'_>, inbound: Option<&[u8]>) {
+    async fn step(&mut self, event: Event<'_>) {
         let now = Utc::now();
         let actions = self.session().handle(event, now);
-        self.absorb(actions, inbound, now).await;
+        self.absorb(actions, now).await;
         self.commit_and_send(now).await;
     }
 
     /// Adds one event's actions to the pending batch. Before a resend (which reads the sled index) and before a
     /// reset (which clears it) the batch so far is committed and sent, so both see everything before them.
-    async fn absorb(&mut self, actions: Vec<Action>, inbound: Option<&[u8]>, now: DateTime<Utc>) {
+    ///
+    /// A message to send is stamped with `now`, the time the session framed it (its SendingTime), which is when it
+    /// enters the socket's path: the durability rule puts the session log's commit between that moment and the
+    /// write to the socket. (A message received is stamped with its read time by [`Conn::frames`].)
+    async fn absorb(&mut self, actions: Vec<Action>, now: DateTime<Utc>) {
         let id = self.claimed.slot.id.clone();
-        if let Some(frame) = inbound {
-            self.pending.log.push(records::incoming(&id, frame, now));
-        }
         for action in actions {
             match action {
-                Action::Send(o) => self.pending.out.push(o),
+                Action::Send(o) => self.pending.out.push((o, now)),
                 Action::Resend { begin, end } => {
                     self.commit_and_send(now).await;
                     match self.resend(begin, end, now).await {
@@ -598,7 +639,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
                 }
                 Action::ResetStore => {
                     self.commit_and_send(now).await;
-                    self.pending.reset = true;
+                    self.pending.reset = Some(now);
                 }
                 Action::Disconnect(reason) => self.pending.disconnect = Some(reason),
                 Action::Log(Level::Info, text) => tracing::info!(session = id, "{text}"),
@@ -616,13 +657,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
         let numbers = self.session().seqnums_durable();
         let mut log = Vec::with_capacity(pending.log.len() + pending.out.len() + 2);
         let through = self.reports_through;
-        if pending.reset {
-            log.push(records::numbers(&id, numbers, through, true, now));
+        if let Some(at) = pending.reset {
+            log.push(records::numbers(&id, numbers, through, true, at));
         }
         log.extend(pending.log);
-        log.extend(pending.out.iter().map(|o| records::outgoing(&id, o, now)));
+        log.extend(
+            pending
+                .out
+                .iter()
+                .map(|(o, framed_at)| records::outgoing(&id, o, *framed_at)),
+        );
         let changed = numbers != self.numbers_logged || through != self.reports_through_logged;
-        if changed && !pending.reset {
+        if changed && pending.reset.is_none() {
             log.push(records::numbers(&id, numbers, through, false, now));
         }
         self.numbers_logged = numbers;
@@ -631,7 +677,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
         if auth != self.auth_stored {
             self.store_auth(auth).await;
         }
-        let wait = !pending.out.is_empty() || pending.reset || pending.disconnect.is_some();
+        let wait =
+            !pending.out.is_empty() || pending.reset.is_some() || pending.disconnect.is_some();
         if let Err(reason) = self.log(log, wait).await {
             self.fail_closed(&reason, now).await;
             return;
@@ -642,7 +689,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
         let stats = Arc::clone(&self.claimed.slot.stats);
         stats.state(logged_on, seqnums.next_in, seqnums.next_out);
         if self.open && !pending.out.is_empty() {
-            for o in pending.out {
+            for (o, _) in pending.out {
                 stats.outbound(&o.bytes, time_us, &self.venue.counters);
                 if !self.write(o.bytes).await {
                     break;
@@ -731,7 +778,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
             };
             for action in self.session().replay(from, page_end, &page, now) {
                 if let Action::Send(o) = action {
-                    self.pending.out.push(o);
+                    self.pending.out.push((o, now));
                 }
             }
             if page_end >= end || !self.open {

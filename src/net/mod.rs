@@ -11,7 +11,8 @@
 //! Modules: [`connection`] runs one connection (first message, then the loop that carries out the session's
 //! actions) under [`codec`], the FIX framing as a `tokio_util` codec; [`tls`] builds the rustls acceptor,
 //! [`peer`] reads a client certificate's names (which bind it to sessions) and [`certs`] makes the development
-//! certificates.
+//! certificates; [`stamped`] notes when each read of a connection brought bytes (the stamp of a message received)
+//! and [`records`] makes what a session writes to the session log.
 //!
 //! Invariant: nothing here decides protocol behaviour; the session state machine does, this module carries
 //! out its actions (store first, then the socket).
@@ -21,6 +22,7 @@ pub mod codec;
 pub mod connection;
 pub mod peer;
 pub mod records;
+pub mod stamped;
 pub mod tls;
 
 use std::collections::HashMap;
@@ -114,6 +116,12 @@ pub struct Slot {
     held: Mutex<Held>,
     /// Woken when a connection gives the session back (a Logon waiting for the handover).
     handover: Notify,
+    /// The order of the session's records in the session log while no connection holds it: held by a connection
+    /// giving the session back until the records it numbered are queued to the writer, and by the gateway while
+    /// it logs for the session offline; a connection that takes the session waits for it before it logs
+    /// anything. So each session's records reach the log in the order they were made (and stamped). Always taken
+    /// before `held`, never while holding it.
+    log_order: tokio::sync::Mutex<()>,
     /// Set when the session log refused a write: the session stays down until the venue restarts.
     failed: AtomicBool,
     /// Application messages in the connection's queue, not yet taken by it.
@@ -122,6 +130,26 @@ pub struct Slot {
     slow_consumer: AtomicBool,
     /// The session's figures for the metrics and the admin server (kept by its connection).
     pub stats: Arc<SessionStats>,
+}
+
+impl Slot {
+    /// The slot's lock for a delivery from the gateway (a plain thread: this may block). When no connection
+    /// holds the session, the caller logs for it: the log order is taken first (see [`Slot::log_order`]) and
+    /// returned with the lock.
+    fn lock_for_delivery(
+        &self,
+    ) -> (
+        Option<tokio::sync::MutexGuard<'_, ()>>,
+        std::sync::MutexGuard<'_, Held>,
+    ) {
+        let held = self.held.lock().expect("slot lock");
+        if held.outbound.is_some() {
+            return (None, held);
+        }
+        drop(held);
+        let order = self.log_order.blocking_lock();
+        (Some(order), self.held.lock().expect("slot lock"))
+    }
 }
 
 #[derive(Default)]
@@ -307,6 +335,7 @@ impl Server {
                         reports_through: 0,
                     }),
                     handover: Notify::new(),
+                    log_order: tokio::sync::Mutex::new(()),
                     failed: AtomicBool::new(false),
                     queued: AtomicUsize::new(0),
                     slow_consumer: AtomicBool::new(false),
@@ -579,7 +608,7 @@ impl VenueHandle {
         if slot.failed.load(Ordering::SeqCst) {
             return Err(SendError::Failed(slot.id.clone()));
         }
-        let mut held = slot.held.lock().expect("slot lock");
+        let (_order, mut held) = slot.lock_for_delivery();
         if let Some(tx) = &held.outbound {
             // Counted before it can be taken, so that the connection's count never goes below zero.
             if slot.queued.fetch_add(1, Ordering::AcqRel) >= OUTBOUND_QUEUE_MAX {
@@ -618,7 +647,7 @@ impl VenueHandle {
         seq: u64,
     ) -> Result<(), SendError> {
         let slot = self.known_slot(venue_comp_id, client_comp_id)?;
-        let mut held = slot.held.lock().expect("slot lock");
+        let (_order, mut held) = slot.lock_for_delivery();
         if let Some(tx) = &held.outbound
             && tx.send(Queued::ReportsThrough(seq)).is_ok()
         {
@@ -650,7 +679,7 @@ impl VenueHandle {
         after: u64,
     ) -> Result<(), SendError> {
         let slot = self.known_slot(venue_comp_id, client_comp_id)?;
-        let mut held = slot.held.lock().expect("slot lock");
+        let (_order, mut held) = slot.lock_for_delivery();
         if let Some(tx) = &held.outbound
             && tx.send(Queued::Taken { in_seq, after }).is_ok()
         {

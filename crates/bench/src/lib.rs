@@ -5,6 +5,7 @@ pub mod codec;
 pub mod corpus;
 pub mod e2e;
 pub mod engine;
+pub mod logread;
 pub mod md;
 pub mod scrape;
 pub mod session;

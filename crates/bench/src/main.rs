@@ -50,6 +50,16 @@ enum BenchCommand {
         #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
         scrapes: u32,
     },
+    /// The compliance queries' read path: write a session log of N ExecutionReports, then time the read-only
+    /// reader alone and `fixvenue log --order-id` over it (records per second, median of the runs).
+    Logread {
+        /// Records in the session log.
+        #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+        records: u64,
+        /// How many timed runs; the median is reported.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        runs: u32,
+    },
     /// Frame, checksum and read the corpus messages (and validate them against the dictionary).
     Codec {
         /// The message corpus: one FIX message per line. Default: the 500-message excerpt shipped in the
@@ -239,6 +249,7 @@ fn main() -> ExitCode {
         BenchCommand::E2e(args) => bench::e2e::run(&args.options()),
         BenchCommand::Md(args) => bench::md::run(&args.options()),
         BenchCommand::Session { messages, pings } => bench::session::run(messages, pings),
+        BenchCommand::Logread { records, runs } => bench::logread::run(records, runs),
         BenchCommand::Scrape {
             sessions,
             active,

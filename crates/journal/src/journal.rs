@@ -181,6 +181,8 @@ impl Journal {
     }
 }
 
+pub mod reader;
+
 #[cfg(test)]
 mod tests {
     use super::*;

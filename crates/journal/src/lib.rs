@@ -3,6 +3,8 @@
 //!
 //! - [`wal`]: the write-ahead log itself: opaque CRC-framed records in preallocated segments, one fdatasync per
 //!   group commit, torn-tail recovery, corruption refused with file and offset. Two users, below.
+//!   [`wal::reader`] reads a log read-only while its writer appends (the compliance queries), with its two users'
+//!   readers [`journal::reader`] and [`session_log::reader`].
 //! - [`journal`]: the first user (`journal-*.seg`): one record per sequenced command with its origin.
 //! - [`record`]: the record payload, one sequenced command and its origin (the submitter's opaque context).
 //! - [`sequencer`]: the one thread that numbers, journals and applies commands, and releases their events only

@@ -22,6 +22,7 @@ use super::wal::{self, Wal, WalOptions};
 
 pub use super::wal::{CommitError, OpenError, SEGMENT_BYTES_DEFAULT, SEGMENT_BYTES_MIN};
 
+pub mod reader;
 pub mod writer;
 
 /// The log's name: segment files are `sessionlog-<20 digits>.seg`.

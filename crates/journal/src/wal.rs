@@ -462,6 +462,8 @@ impl Wal {
     }
 }
 
+pub mod reader;
+
 #[cfg(test)]
 mod tests;
 

@@ -22,7 +22,8 @@ use engine::Side;
 
 /// The CSV header row of [`write_trades`].
 pub const TRADES_CSV_HEADER: &str = "match_seq,match_n,time,symbol,price,qty,currency,aggressor,\
-buy_order_id,buy_account,buy_session,buy_cl_ord_id,sell_order_id,sell_account,sell_session,sell_cl_ord_id";
+buy_order_id,buy_account,buy_session,buy_cl_ord_id,buy_exec_id,sell_order_id,sell_account,sell_session,\
+sell_cl_ord_id,sell_exec_id";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TradeFormat {
@@ -113,13 +114,9 @@ pub fn write_trades(
     format: TradeFormat,
     out: &mut dyn Write,
 ) -> Result<u64, ExportError> {
-    let trades =
-        TradeLog::open(db)?
-            .iter_from(filter.from_seq)
-            .filter(|t| match (t, &filter.symbol) {
-                (Ok(t), Some(symbol)) => t.symbol == *symbol,
-                _ => true,
-            });
+    let trades = TradeLog::open(db)?
+        .iter_from(filter.from_seq)
+        .filter(|t| t.as_ref().map_or(true, |t| filter.matches(t)));
     let count = match format {
         TradeFormat::Json => trades_json(trades, out)?,
         TradeFormat::Csv => trades_csv(trades, out)?,
@@ -132,33 +129,89 @@ fn trades_json(
     trades: impl Iterator<Item = Result<TradeRecord, TradeReadError>>,
     out: &mut dyn Write,
 ) -> Result<u64, ExportError> {
-    let mut count = 0;
-    let mut line = Vec::new();
+    let mut writer = TradeWriter::new(TradeFormat::Json, out)?;
     for trade in trades {
-        line.clear();
-        trade_json(&trade?, &mut line)?;
-        out.write_all(&line)?;
-        count += 1;
+        writer.write(&trade?)?;
     }
-    Ok(count)
+    writer.finish()
 }
 
 fn trades_csv(
     trades: impl Iterator<Item = Result<TradeRecord, TradeReadError>>,
     out: &mut dyn Write,
 ) -> Result<u64, ExportError> {
-    // The header is written even when no trade follows, so the header row is not taken from the records.
-    let mut csv = csv::WriterBuilder::new()
-        .has_headers(false)
-        .from_writer(out);
-    csv.write_record(TRADES_CSV_HEADER.split(','))?;
-    let mut count = 0;
+    let mut writer = TradeWriter::new(TradeFormat::Csv, out)?;
     for trade in trades {
-        csv.serialize(CsvTrade::new(&trade?))?;
-        count += 1;
+        writer.write(&trade?)?;
     }
-    csv.flush()?;
-    Ok(count)
+    writer.finish()
+}
+
+/// Writes trades one at a time as they come (from the trade log, or from a replay of the journal), so memory
+/// stays bounded: JSON lines, or CSV with its header row first (written even when no trade follows).
+pub struct TradeWriter<'a> {
+    sink: TradeSink<'a>,
+    count: u64,
+}
+
+enum TradeSink<'a> {
+    Json {
+        out: &'a mut dyn Write,
+        line: Vec<u8>,
+    },
+    Csv(Box<csv::Writer<&'a mut dyn Write>>),
+}
+
+impl<'a> TradeWriter<'a> {
+    pub fn new(
+        format: TradeFormat,
+        out: &'a mut dyn Write,
+    ) -> Result<TradeWriter<'a>, ExportError> {
+        let sink = match format {
+            TradeFormat::Json => TradeSink::Json {
+                out,
+                line: Vec::new(),
+            },
+            TradeFormat::Csv => {
+                // The header is written by hand, so it is there even when no trade follows.
+                let mut csv = csv::WriterBuilder::new()
+                    .has_headers(false)
+                    .from_writer(out);
+                csv.write_record(TRADES_CSV_HEADER.split(','))?;
+                TradeSink::Csv(Box::new(csv))
+            }
+        };
+        Ok(TradeWriter { sink, count: 0 })
+    }
+
+    pub fn write(&mut self, trade: &TradeRecord) -> Result<(), ExportError> {
+        match &mut self.sink {
+            TradeSink::Json { out, line } => {
+                line.clear();
+                trade_json(trade, line)?;
+                out.write_all(line)?;
+            }
+            TradeSink::Csv(csv) => csv.serialize(CsvTrade::new(trade))?,
+        }
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Flushes what is written; returns how many trades.
+    pub fn finish(self) -> Result<u64, ExportError> {
+        match self.sink {
+            TradeSink::Json { out, .. } => out.flush()?,
+            TradeSink::Csv(mut csv) => csv.flush()?,
+        }
+        Ok(self.count)
+    }
+}
+
+impl TradeFilter {
+    /// Whether `trade` passes.
+    pub fn matches(&self, trade: &TradeRecord) -> bool {
+        trade.match_seq >= self.from_seq && self.symbol.as_ref().is_none_or(|s| trade.symbol == *s)
+    }
 }
 
 /// Prints the compliance log (of one session, or all), oldest first, one message per line; returns how many.
@@ -250,6 +303,7 @@ struct JsonSide<'a> {
     account: &'a str,
     session: &'a str,
     cl_ord_id: &'a str,
+    exec_id: &'a str,
 }
 
 impl<'a> JsonSide<'a> {
@@ -259,6 +313,7 @@ impl<'a> JsonSide<'a> {
             account: &side.account,
             session: &side.session,
             cl_ord_id: &side.cl_ord_id,
+            exec_id: &side.exec_id,
         }
     }
 }
@@ -299,10 +354,12 @@ struct CsvTrade<'a> {
     buy_account: &'a str,
     buy_session: &'a str,
     buy_cl_ord_id: &'a str,
+    buy_exec_id: &'a str,
     sell_order_id: u64,
     sell_account: &'a str,
     sell_session: &'a str,
     sell_cl_ord_id: &'a str,
+    sell_exec_id: &'a str,
 }
 
 impl<'a> CsvTrade<'a> {
@@ -320,10 +377,12 @@ impl<'a> CsvTrade<'a> {
             buy_account: &t.buy.account,
             buy_session: &t.buy.session,
             buy_cl_ord_id: &t.buy.cl_ord_id,
+            buy_exec_id: &t.buy.exec_id,
             sell_order_id: t.sell.order_id,
             sell_account: &t.sell.account,
             sell_session: &t.sell.session,
             sell_cl_ord_id: &t.sell.cl_ord_id,
+            sell_exec_id: &t.sell.exec_id,
         }
     }
 }
@@ -403,12 +462,14 @@ mod tests {
                 account: "ACC,1".into(),
                 session: "FIX.4.4:FIXVENUE->CLIENT1".into(),
                 cl_ord_id: "say \"hi\"".into(),
+                exec_id: "7.1".into(),
             },
             sell: TradeSide {
                 order_id: seq,
                 account: "B".into(),
                 session: "S2".into(),
                 cl_ord_id: "c\n2".into(),
+                exec_id: "7.2".into(),
             },
         }
     }
@@ -433,17 +494,17 @@ mod tests {
             "{\"match_seq\":7,\"match_n\":0,\"time\":\"2023-11-14T22:13:20.123456789Z\",\
              \"ts_ns\":1700000000123456789,\"symbol\":\"EURUSD\",\"price\":\"101.25\",\"qty\":\"10\",\
              \"currency\":\"USD\",\"aggressor\":\"sell\",\"buy\":{\"order_id\":3,\"account\":\"ACC,1\",\
-             \"session\":\"FIX.4.4:FIXVENUE->CLIENT1\",\"cl_ord_id\":\"say \\\"hi\\\"\"},\
-             \"sell\":{\"order_id\":7,\"account\":\"B\",\"session\":\"S2\",\"cl_ord_id\":\"c\\n2\"}}\n"
+             \"session\":\"FIX.4.4:FIXVENUE->CLIENT1\",\"cl_ord_id\":\"say \\\"hi\\\"\",\"exec_id\":\"7.1\"},\
+             \"sell\":{\"order_id\":7,\"account\":\"B\",\"session\":\"S2\",\"cl_ord_id\":\"c\\n2\",\"exec_id\":\"7.2\"}}\n"
         );
         assert_eq!(
             csv(&[trade(7, "EURUSD")]),
             format!(
                 "{TRADES_CSV_HEADER}\n7,0,2023-11-14T22:13:20.123456789Z,EURUSD,101.25,10,USD,sell,3,\"ACC,1\",\
-                 FIX.4.4:FIXVENUE->CLIENT1,\"say \"\"hi\"\"\",7,B,S2,\"c\n2\"\n"
+                 FIX.4.4:FIXVENUE->CLIENT1,\"say \"\"hi\"\"\",7.1,7,B,S2,\"c\n2\",7.2\n"
             )
         );
-        assert_eq!(TRADES_CSV_HEADER.split(',').count(), 16);
+        assert_eq!(TRADES_CSV_HEADER.split(',').count(), 18);
         assert_eq!(csv(&[]), format!("{TRADES_CSV_HEADER}\n"));
     }
 
@@ -452,7 +513,7 @@ mod tests {
         let mut t = trade(1, "EURUSD");
         t.buy.cl_ord_id = "a\"b\\c\u{1}d\ne\u{8}\u{c}\r\t\u{1f}\u{7f}é/".into();
         // serde_json's short forms for backspace and form feed (\b, \f); the other control characters as \u00xx.
-        let expected = "\"cl_ord_id\":\"a\\\"b\\\\c\\u0001d\\ne\\b\\f\\r\\t\\u001f\u{7f}é/\"}";
+        let expected = "\"cl_ord_id\":\"a\\\"b\\\\c\\u0001d\\ne\\b\\f\\r\\t\\u001f\u{7f}é/\",";
         let json = json(&t);
         assert!(json.contains(expected), "{json}");
     }
@@ -467,7 +528,7 @@ mod tests {
         t.sell.cl_ord_id = String::new();
         let row = csv(&[t]).lines().nth(1).unwrap().to_string();
         assert!(
-            row.ends_with(",3,plain,\"a,\"\"b\"\"\",\"cr\rhere\",1, spaced ,S2,"),
+            row.ends_with(",3,plain,\"a,\"\"b\"\"\",\"cr\rhere\",7.1,1, spaced ,S2,,7.2"),
             "{row}"
         );
     }

@@ -18,13 +18,17 @@ use crate::db::{Db, OpenError, SESSION_ID_BYTES_MAX, WriteError};
 
 /// The sled tree holding the trade log.
 pub const TRADES_TREE: &str = "trades";
-/// The version byte of every trade record this module writes.
-pub const TRADE_RECORD_VERSION: u8 = 1;
+/// The version byte of every trade record this module writes: 2 carries each side's ExecID.
+pub const TRADE_RECORD_VERSION: u8 = 2;
+/// The first version, without ExecIDs: refused with [`TradeRecordError::OldVersion`], never guessed at.
+pub const TRADE_RECORD_VERSION_NO_EXEC_IDS: u8 = 1;
 /// Bytes of a key: match sequence number (u64) and rank (u32), big-endian.
 pub const TRADE_KEY_BYTES: usize = 12;
 /// Longest strings a trade record holds; a longer one is refused, never cut.
 pub const CURRENCY_BYTES_MAX: usize = 16;
 pub use fix::limits::{ACCOUNT_BYTES_MAX, CL_ORD_ID_BYTES_MAX, SYMBOL_BYTES_MAX};
+/// The longest ExecID (the venue's are `<journal seq>.<n>`, at most 31 bytes).
+pub const EXEC_ID_BYTES_MAX: usize = 64;
 pub const SESSION_BYTES_MAX: usize = SESSION_ID_BYTES_MAX;
 /// Most trades the start-up check holds before it writes them as one batch.
 pub const CHECK_APPEND_BATCH_MAX: usize = 1024;
@@ -36,6 +40,8 @@ pub struct TradeSide {
     pub account: String,
     pub session: String,
     pub cl_ord_id: String,
+    /// The ExecID (17) of this side's fill report.
+    pub exec_id: String,
 }
 
 /// One trade, in FIX terms.
@@ -63,6 +69,12 @@ pub enum TradeRecordError {
     KeyLength(usize),
     #[error("unknown record version {0}")]
     Version(u8),
+    #[error(
+        "a trade record of format 1 (before each side's ExecID was kept); this venue reads format 2 only: move \
+         the data dir's sled index (DATA_DIR/sessions) away and start the venue, which rebuilds the index and the \
+         trade log from the session log and the journal"
+    )]
+    OldVersion,
     #[error("the record ends inside {0}")]
     Truncated(&'static str),
     #[error("{field} is {len} bytes, at most {max}")]
@@ -180,6 +192,7 @@ impl TradeRecord {
             check_str(names[0], &side.account, ACCOUNT_BYTES_MAX, true)?;
             check_str(names[1], &side.session, SESSION_BYTES_MAX, true)?;
             check_str(names[2], &side.cl_ord_id, CL_ORD_ID_BYTES_MAX, true)?;
+            check_str(names[3], &side.exec_id, EXEC_ID_BYTES_MAX, false)?;
         }
         if self.qty <= Decimal::ZERO {
             return Err(TradeRecordError::QtyNotPositive);
@@ -211,6 +224,9 @@ impl TradeRecord {
         let (match_seq, match_n) = decode_key(key)?;
         let mut r = Reader(value);
         let version = r.take(1, "version")?[0];
+        if version == TRADE_RECORD_VERSION_NO_EXEC_IDS {
+            return Err(TradeRecordError::OldVersion);
+        }
         if version != TRADE_RECORD_VERSION {
             return Err(TradeRecordError::Version(version));
         }
@@ -237,9 +253,11 @@ impl TradeRecord {
             buy_account,
             buy_session,
             buy_cl,
+            buy_exec,
             sell_account,
             sell_session,
             sell_cl,
+            sell_exec,
         ] = strings;
         let record = TradeRecord {
             match_seq,
@@ -255,12 +273,14 @@ impl TradeRecord {
                 account: buy_account,
                 session: buy_session,
                 cl_ord_id: buy_cl,
+                exec_id: buy_exec,
             },
             sell: TradeSide {
                 order_id: sell_order_id,
                 account: sell_account,
                 session: sell_session,
                 cl_ord_id: sell_cl,
+                exec_id: sell_exec,
             },
         };
         record.validate()?;
@@ -271,7 +291,7 @@ impl TradeRecord {
     /// differ when their values or their scales do (`1.0` is not `1.00`: the log keeps what it was given).
     pub fn first_difference(&self, other: &TradeRecord) -> Option<&'static str> {
         let same_decimal = |a: Decimal, b: Decimal| a == b && a.scale() == b.scale();
-        let checks: [(&'static str, bool); 16] = [
+        let checks: [(&'static str, bool); 18] = [
             ("match_seq", self.match_seq == other.match_seq),
             ("match_n", self.match_n == other.match_n),
             ("ts_ns", self.ts_ns == other.ts_ns),
@@ -284,6 +304,7 @@ impl TradeRecord {
             ("buy.account", self.buy.account == other.buy.account),
             ("buy.session", self.buy.session == other.buy.session),
             ("buy.cl_ord_id", self.buy.cl_ord_id == other.buy.cl_ord_id),
+            ("buy.exec_id", self.buy.exec_id == other.buy.exec_id),
             ("sell.order_id", self.sell.order_id == other.sell.order_id),
             ("sell.account", self.sell.account == other.sell.account),
             ("sell.session", self.sell.session == other.sell.session),
@@ -291,6 +312,7 @@ impl TradeRecord {
                 "sell.cl_ord_id",
                 self.sell.cl_ord_id == other.sell.cl_ord_id,
             ),
+            ("sell.exec_id", self.sell.exec_id == other.sell.exec_id),
         ];
         checks
             .iter()
@@ -298,16 +320,18 @@ impl TradeRecord {
             .map(|(field, _)| *field)
     }
 
-    fn strings(&self) -> [&str; 8] {
+    fn strings(&self) -> [&str; 10] {
         [
             &self.symbol,
             &self.currency,
             &self.buy.account,
             &self.buy.session,
             &self.buy.cl_ord_id,
+            &self.buy.exec_id,
             &self.sell.account,
             &self.sell.session,
             &self.sell.cl_ord_id,
+            &self.sell.exec_id,
         ]
     }
 
@@ -324,18 +348,25 @@ impl TradeRecord {
     }
 }
 
-const BUY_NAMES: [&str; 3] = ["buy.account", "buy.session", "buy.cl_ord_id"];
-const SELL_NAMES: [&str; 3] = ["sell.account", "sell.session", "sell.cl_ord_id"];
+const BUY_NAMES: [&str; 4] = ["buy.account", "buy.session", "buy.cl_ord_id", "buy.exec_id"];
+const SELL_NAMES: [&str; 4] = [
+    "sell.account",
+    "sell.session",
+    "sell.cl_ord_id",
+    "sell.exec_id",
+];
 /// The string fields in the order they are stored, with their bounds.
-const STRING_FIELDS: [(&str, usize); 8] = [
+const STRING_FIELDS: [(&str, usize); 10] = [
     ("symbol", SYMBOL_BYTES_MAX),
     ("currency", CURRENCY_BYTES_MAX),
     ("buy.account", ACCOUNT_BYTES_MAX),
     ("buy.session", SESSION_BYTES_MAX),
     ("buy.cl_ord_id", CL_ORD_ID_BYTES_MAX),
+    ("buy.exec_id", EXEC_ID_BYTES_MAX),
     ("sell.account", ACCOUNT_BYTES_MAX),
     ("sell.session", SESSION_BYTES_MAX),
     ("sell.cl_ord_id", CL_ORD_ID_BYTES_MAX),
+    ("sell.exec_id", EXEC_ID_BYTES_MAX),
 ];
 
 fn check_str(

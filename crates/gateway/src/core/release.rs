@@ -229,7 +229,11 @@ impl Gateway {
     /// trade capture.
     fn traded(&mut self, trade: &Trade, reports: &mut Reports<'_>, out: &mut Output) {
         let mut sides = Vec::with_capacity(2);
-        for (fill, side) in [(trade.buy, Side::Buy), (trade.sell, Side::Sell)] {
+        let mut exec_ids = [String::new(), String::new()];
+        for ((fill, side), exec_id) in [(trade.buy, Side::Buy), (trade.sell, Side::Sell)]
+            .into_iter()
+            .zip(&mut exec_ids)
+        {
             self.update(fill.order_id, fill.state());
             let extra = Extra::Fill {
                 price_ticks: trade.price_ticks,
@@ -238,12 +242,16 @@ impl Gateway {
                 added: side != trade.aggressor,
             };
             self.report(fill.order_id, ExecType::Trade, Some(extra), reports, out);
-            sides.push(self.captured_side(fill, side, reports));
+            // The fill report's ExecID, as `build_report` numbered it (it uses up the number even when it
+            // builds no report).
+            *exec_id = format!("{}.{}", reports.record.seq, reports.exec_n);
+            sides.push(self.captured_side(fill, side, exec_id));
             if fill.leaves_lots == 0 {
                 self.finish(fill.order_id);
             }
         }
-        out.trades.push(self.trade_record(reports.record, trade));
+        out.trades
+            .push(self.trade_record(reports.record, trade, exec_ids));
         if let Ok(sides) = <[CapturedSide; 2]>::try_from(sides) {
             let captured = CapturedTrade {
                 match_id: (trade.match_id.seq, trade.match_id.n),
@@ -258,7 +266,7 @@ impl Gateway {
     }
 
     /// A side of a trade as trade capture keeps it, after its fill report (whose ExecID it names).
-    fn captured_side(&self, fill: Fill, side: Side, reports: &Reports<'_>) -> CapturedSide {
+    fn captured_side(&self, fill: Fill, side: Side, exec_id: &str) -> CapturedSide {
         let order = self.orders.get(&fill.order_id);
         CapturedSide {
             side,
@@ -270,7 +278,7 @@ impl Gateway {
                 .map(|a| a.as_str().into())
                 .unwrap_or_default(),
             session: order.and_then(|o| o.session),
-            exec_id: format!("{}.{}", reports.record.seq, reports.exec_n).into(),
+            exec_id: exec_id.into(),
         }
     }
 

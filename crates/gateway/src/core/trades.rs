@@ -19,8 +19,15 @@ pub(super) struct Trade {
 }
 
 impl Gateway {
-    /// The trade log's record of `trade`, made by the command `record`.
-    pub(super) fn trade_record(&self, record: &Sequenced, trade: &Trade) -> TradeRecord {
+    /// The trade log's record of `trade`, made by the command `record`; `exec_ids` are the ExecIDs of the buy
+    /// and the sell side's fill reports.
+    pub(super) fn trade_record(
+        &self,
+        record: &Sequenced,
+        trade: &Trade,
+        exec_ids: [String; 2],
+    ) -> TradeRecord {
+        let [buy_exec_id, sell_exec_id] = exec_ids;
         let spec = &self.market.instruments[trade.instrument.0 as usize];
         TradeRecord {
             match_seq: record.seq,
@@ -36,12 +43,12 @@ impl Gateway {
                 .cloned()
                 .unwrap_or_default(),
             aggressor: trade.aggressor,
-            buy: self.trade_side(trade.buy),
-            sell: self.trade_side(trade.sell),
+            buy: self.trade_side(trade.buy, buy_exec_id),
+            sell: self.trade_side(trade.sell, sell_exec_id),
         }
     }
 
-    fn trade_side(&self, fill: Fill) -> TradeSide {
+    fn trade_side(&self, fill: Fill, exec_id: String) -> TradeSide {
         let order = self.orders.get(&fill.order_id);
         TradeSide {
             order_id: fill.order_id.0,
@@ -55,6 +62,7 @@ impl Gateway {
                 .map(|s| self.sessions[s].info.id.clone())
                 .unwrap_or_default(),
             cl_ord_id: order.map(|o| o.cl_ord_id.to_string()).unwrap_or_default(),
+            exec_id,
         }
     }
 }

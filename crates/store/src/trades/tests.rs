@@ -11,6 +11,7 @@ fn side(order_id: u64, name: &str) -> TradeSide {
         account: format!("ACC-{name}"),
         session: format!("FIX.4.4:FIXVENUE->{name}"),
         cl_ord_id: format!("cl-{order_id}"),
+        exec_id: format!("{order_id}.1"),
     }
 }
 
@@ -71,15 +72,22 @@ fn decoding_is_strict_and_names_what_is_wrong() {
     let decode = |k: &[u8], v: &[u8]| TradeRecord::decode(k, v).unwrap_err();
     assert_eq!(decode(&key[..11], &value), TradeRecordError::KeyLength(11));
     let mut v = value.clone();
-    v[0] = 2;
-    assert_eq!(decode(&key, &v), TradeRecordError::Version(2));
+    v[0] = 3;
+    assert_eq!(decode(&key, &v), TradeRecordError::Version(3));
+    v[0] = 1;
+    assert_eq!(decode(&key, &v), TradeRecordError::OldVersion);
+    assert!(
+        TradeRecordError::OldVersion
+            .to_string()
+            .contains("format 1")
+    );
     assert_eq!(
         decode(&key, &value[..5]),
         TradeRecordError::Truncated("ts_ns")
     );
     assert_eq!(
         decode(&key, &value[..value.len() - 1]),
-        TradeRecordError::Truncated("sell.cl_ord_id")
+        TradeRecordError::Truncated("sell.exec_id")
     );
     let mut v = value.clone();
     v.push(0);
@@ -172,7 +180,7 @@ fn append_keeps_match_order_and_writes_all_or_nothing() {
 fn a_corrupt_stored_record_is_reported_with_its_match_id() {
     let (_dir, log) = log();
     log.tree
-        .insert(trade(9, 1).key(), &b"\x01short"[..])
+        .insert(trade(9, 1).key(), &b"\x02short"[..])
         .unwrap();
     let err = log.iter_from(0).next().unwrap().unwrap_err();
     assert!(err.to_string().contains("trade log record 9-1"), "{err}");
@@ -361,13 +369,17 @@ fn trade_side() -> impl Strategy<Value = TradeSide> {
         text(ACCOUNT_BYTES_MAX),
         text(SESSION_BYTES_MAX),
         text(CL_ORD_ID_BYTES_MAX),
+        "[0-9]{1,20}\\.[0-9]{1,10}",
     )
-        .prop_map(|(order_id, account, session, cl_ord_id)| TradeSide {
-            order_id,
-            account,
-            session,
-            cl_ord_id,
-        })
+        .prop_map(
+            |(order_id, account, session, cl_ord_id, exec_id)| TradeSide {
+                order_id,
+                account,
+                session,
+                cl_ord_id,
+                exec_id,
+            },
+        )
 }
 
 fn record() -> impl Strategy<Value = TradeRecord> {
