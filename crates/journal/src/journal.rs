@@ -128,6 +128,11 @@ impl Journal {
         self.wal.last_index()
     }
 
+    /// The chain hash of the last record appended or recovered ([`wal::genesis`] of the journal when empty).
+    pub fn last_hash(&self) -> wal::Hash {
+        self.wal.last_hash()
+    }
+
     /// The last sequence number made durable by a commit.
     pub fn durable_seq(&self) -> Seq {
         self.wal.durable_index()
@@ -249,7 +254,7 @@ mod tests {
     #[test]
     fn crosses_segments_and_reads_them_back_in_order() {
         let dir = tempfile::tempdir().expect("tempdir");
-        // About 20 bytes a frame: 300k records fill more than one 4 MiB segment.
+        // About 50 bytes a frame: 300k records fill more than one 4 MiB segment.
         write(dir.path(), 300_000, 10_000);
         assert!(segments(dir.path()).len() >= 2);
         let (_, seen, _) = open(dir.path()).expect("reopens");
@@ -288,7 +293,9 @@ mod tests {
     #[test]
     fn corruption_before_the_tail_is_refused_with_its_offset() {
         let dir = tempfile::tempdir().expect("tempdir");
-        write(dir.path(), 150_000, 10_000);
+        // About 50 bytes a frame: 60k records stay in one 4 MiB segment and end more than a commit after byte
+        // 1,000.
+        write(dir.path(), 60_000, 10_000);
         let path = only_segment(dir.path());
         let offset = 1_000u64;
         let file = OpenOptions::new()
@@ -397,14 +404,13 @@ mod tests {
         journal.append(&record(1), b"next").expect("appends");
     }
 
-    /// A version 1 frame: the command alone.
-    fn frame_v1(record: &Sequenced) -> Vec<u8> {
+    /// A record of version 1 (the command alone), framed after a record whose hash is `previous`.
+    fn frame_v1(record: &Sequenced, previous: &mut wal::Hash) -> Vec<u8> {
         let mut body = vec![RECORD_VERSION_COMMAND_ONLY];
         record::encode(record, &[], &mut body);
         assert_eq!(body.pop(), Some(0), "an empty origin is one zero byte");
-        let mut frame = (body.len() as u32).to_le_bytes().to_vec();
-        frame.extend_from_slice(&crc32c::crc32c(&body).to_le_bytes());
-        frame.extend_from_slice(&body);
+        let mut frame = Vec::new();
+        *previous = wal::encode_frame(previous, &body, &mut frame);
         frame
     }
 
@@ -412,12 +418,15 @@ mod tests {
     fn version_1_frames_still_read_with_an_empty_origin() {
         let dir = tempfile::tempdir().expect("tempdir");
         drop(open_with_origins(dir.path()));
-        let frames: Vec<u8> = (1..=50).flat_map(|seq| frame_v1(&record(seq))).collect();
+        let mut chain = wal::genesis(JOURNAL_NAME);
+        let frames: Vec<u8> = (1..=50)
+            .flat_map(|seq| frame_v1(&record(seq), &mut chain))
+            .collect();
         let file = OpenOptions::new()
             .write(true)
             .open(only_segment(dir.path()))
             .expect("opens");
-        file.write_all_at(&frames, 0)
+        file.write_all_at(&frames, wal::SEGMENT_HEADER_BYTES as u64)
             .expect("writes version 1 frames");
         let (mut journal, seen) = open_with_origins(dir.path());
         assert_eq!(
@@ -443,11 +452,11 @@ mod tests {
             journal.append(&record(seq), b"o").expect("appends");
         }
         journal.commit().expect("commits");
+        let mut body = vec![3];
+        record::encode(&record(11), b"o", &mut body);
+        let mut frame = Vec::new();
+        wal::encode_frame(&journal.last_hash(), &body, &mut frame);
         drop(journal);
-        let mut frame = frame_v1(&record(11));
-        frame[FRAME_HEADER_BYTES] = 3;
-        let crc = crc32c::crc32c(&frame[FRAME_HEADER_BYTES..]);
-        frame[4..8].copy_from_slice(&crc.to_le_bytes());
         let path = only_segment(dir.path());
         let end = fs::read(&path)
             .expect("reads")

@@ -387,6 +387,11 @@ impl SessionLog {
         self.wal.last_index()
     }
 
+    /// The chain hash of the last record appended or recovered ([`wal::genesis`] of the log when empty).
+    pub fn last_hash(&self) -> wal::Hash {
+        self.wal.last_hash()
+    }
+
     /// The index of the last record made durable by a commit.
     pub fn durable_index(&self) -> u64 {
         self.wal.durable_index()
