@@ -631,6 +631,8 @@ impl Wal {
     }
 }
 
+pub mod verify;
+
 #[cfg(test)]
 mod tests;
 

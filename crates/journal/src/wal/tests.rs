@@ -5,10 +5,10 @@ use proptest::prelude::*;
 
 use super::*;
 
-const NAME: &str = "testlog";
-const BODY_MAX: usize = 4_096;
+pub(super) const NAME: &str = "testlog";
+pub(super) const BODY_MAX: usize = 4_096;
 
-fn options() -> WalOptions {
+pub(super) fn options() -> WalOptions {
     WalOptions {
         name: NAME,
         segment_bytes: SEGMENT_BYTES_MIN,
@@ -16,7 +16,7 @@ fn options() -> WalOptions {
     }
 }
 
-fn body(index: u64, len: usize) -> Vec<u8> {
+pub(super) fn body(index: u64, len: usize) -> Vec<u8> {
     (0..len)
         .map(|i| (index as usize * 31 + i) as u8 | 1)
         .collect()
@@ -26,7 +26,7 @@ fn body(index: u64, len: usize) -> Vec<u8> {
 type Seen = Vec<(u64, Vec<u8>)>;
 
 /// Opens the log and returns it with every record it handed over.
-fn open(dir: &Path) -> Result<(Wal, Seen, WalRecovery), OpenError> {
+pub(super) fn open(dir: &Path) -> Result<(Wal, Seen, WalRecovery), OpenError> {
     let mut seen = Vec::new();
     let (wal, recovery) = Wal::open(dir, options(), |index, body| {
         seen.push((index, body.to_vec()));
@@ -35,13 +35,13 @@ fn open(dir: &Path) -> Result<(Wal, Seen, WalRecovery), OpenError> {
     Ok((wal, seen, recovery))
 }
 
-fn append(wal: &mut Wal, bytes: &[u8]) -> u64 {
+pub(super) fn append(wal: &mut Wal, bytes: &[u8]) -> u64 {
     wal.append(|buf| buf.extend_from_slice(bytes))
         .expect("appends");
     wal.last_index()
 }
 
-fn segments(dir: &Path) -> Vec<PathBuf> {
+pub(super) fn segments(dir: &Path) -> Vec<PathBuf> {
     list_segments(dir, NAME)
         .expect("lists")
         .into_iter()
@@ -321,7 +321,7 @@ fn the_chain_continues_across_segments_and_reopens() {
 
 /// Rewrites the first segment of `dir` with the frames `edit` makes of its records (bodies, stored hashes), each
 /// with a valid CRC: a forger who knows the format but not how to fix the chain.
-fn forge(dir: &Path, edit: impl FnOnce(&mut Vec<(Vec<u8>, Hash)>)) -> PathBuf {
+pub(super) fn forge(dir: &Path, edit: impl FnOnce(&mut Vec<(Vec<u8>, Hash)>)) -> PathBuf {
     let path = segments(dir)[0].clone();
     let bytes = std::fs::read(&path).expect("reads");
     let mut records = Vec::new();
@@ -345,7 +345,7 @@ fn forge(dir: &Path, edit: impl FnOnce(&mut Vec<(Vec<u8>, Hash)>)) -> PathBuf {
 }
 
 /// A log of 2,000 records of 1,000 bytes (one segment, far longer than a commit).
-fn long_log(dir: &Path) {
+pub(super) fn long_log(dir: &Path) {
     let (mut wal, _, _) = open(dir).expect("opens");
     for index in 1..=2_000u64 {
         append(&mut wal, &body(index, 1_000));
@@ -356,7 +356,7 @@ fn long_log(dir: &Path) {
     wal.commit().expect("commits");
 }
 
-fn frame_offset(index: u64) -> u64 {
+pub(super) fn frame_offset(index: u64) -> u64 {
     (SEGMENT_HEADER_BYTES + (index as usize - 1) * (FRAME_HEADER_BYTES + 1_000)) as u64
 }
 
