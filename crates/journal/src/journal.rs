@@ -79,7 +79,7 @@ pub struct Journal {
 }
 
 /// One record's body read back: the command and its origin.
-fn decode_body(body: &[u8]) -> Result<(Sequenced, &[u8]), String> {
+pub fn decode_body(body: &[u8]) -> Result<(Sequenced, &[u8]), String> {
     match body[0] {
         RECORD_VERSION => record::decode(&body[1..]),
         RECORD_VERSION_COMMAND_ONLY => {
@@ -88,6 +88,31 @@ fn decode_body(body: &[u8]) -> Result<(Sequenced, &[u8]), String> {
         version => return Err(format!("unknown record version {version}")),
     }
     .map_err(|error| error.to_string())
+}
+
+/// Checks the journal in `dir` read-only ([`wal::verify::check`]): CRCs, the hash chain, and that every record
+/// decodes and carries the number after the one before it (a removed or moved record shows there too). Hands
+/// every record that decodes to `visit` with its index and stored hash. Never writes: safe while the venue runs.
+pub fn check(
+    dir: &Path,
+    mut visit: impl FnMut(u64, &wal::Hash, &Sequenced),
+) -> Result<wal::verify::LogCheck, OpenError> {
+    let mut previous_seq = None;
+    wal::verify::check(
+        dir,
+        JOURNAL_NAME,
+        JournalOptions::default().wal().body_bytes_max,
+        &mut |index, hash, body| {
+            let (record, _) = decode_body(body)?;
+            visit(index, hash, &record);
+            let expected = previous_seq.map_or(index, |seq: Seq| seq + 1);
+            previous_seq = Some(record.seq);
+            if record.seq != expected {
+                return Err(format!("numbered {} after {}", record.seq, expected - 1));
+            }
+            Ok(())
+        },
+    )
 }
 
 impl Journal {

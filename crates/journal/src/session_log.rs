@@ -231,6 +231,43 @@ impl Record {
     }
 }
 
+/// The time of the record in `bytes` (every kind has one, after the session id), read without decoding the rest:
+/// what a reader that only needs the time (the seal of `fixvenue verify`) checks, without allocating.
+pub fn record_ts_ns(bytes: &[u8]) -> Result<i64, DecodeError> {
+    let mut reader = Reader { bytes, at: 0 };
+    if reader.byte()? != RECORD_VERSION {
+        return reader.fail("unknown record version");
+    }
+    if !(KIND_OUTGOING..=KIND_RESET).contains(&reader.byte()?) {
+        return reader.fail("unknown record kind");
+    }
+    let len = usize::from(reader.byte()?);
+    if len == 0 || len > SESSION_ID_BYTES_MAX {
+        return reader.fail("session id length out of bounds");
+    }
+    reader.take(len)?;
+    Ok(i64::from_le_bytes(reader.array()?))
+}
+
+/// Checks the session log in `dir` read-only ([`wal::verify::check`]): CRCs, the hash chain, and that every
+/// record starts like one; hands each such record's index, stored hash and time to `visit`. Never writes: safe
+/// while the venue runs.
+pub fn check(
+    dir: &Path,
+    mut visit: impl FnMut(u64, &wal::Hash, i64),
+) -> Result<wal::verify::LogCheck, OpenError> {
+    wal::verify::check(
+        dir,
+        SESSION_LOG_NAME,
+        SessionLogOptions::default().wal().body_bytes_max,
+        &mut |index, hash, body| {
+            let ts_ns = record_ts_ns(body).map_err(|error| error.to_string())?;
+            visit(index, hash, ts_ns);
+            Ok(())
+        },
+    )
+}
+
 /// A cursor over one record's bytes.
 struct Reader<'a> {
     bytes: &'a [u8],

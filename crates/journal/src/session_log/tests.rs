@@ -299,12 +299,19 @@ fn any_record() -> impl Strategy<Value = Record> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..Default::default() })]
 
-    /// Arbitrary bytes never panic the decoder; whatever decodes is a valid record that encodes back to them.
+    /// Arbitrary bytes never panic the decoder; whatever decodes is a valid record that encodes back to them, and
+    /// its time is what the time-only reader finds.
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let ts_ns = record_ts_ns(&bytes);
         if let Ok(record) = Record::decode(&bytes) {
             prop_assert_eq!(record.check(), Ok(()));
-            prop_assert_eq!(encode(&record), bytes);
+            prop_assert_eq!(&encode(&record), &bytes);
+            let expected = match &record {
+                Record::Outgoing(m) | Record::Incoming(m) | Record::Sent(m) => m.ts_ns,
+                Record::SeqNums(s) | Record::Reset(s) => s.ts_ns,
+            };
+            prop_assert_eq!(ts_ns, Ok(expected));
         }
     }
 
@@ -321,6 +328,11 @@ proptest! {
     #[test]
     fn every_valid_record_round_trips(record in any_record()) {
         prop_assert_eq!(record.check(), Ok(()));
+        let ts_ns = match &record {
+            Record::Outgoing(m) | Record::Incoming(m) | Record::Sent(m) => m.ts_ns,
+            Record::SeqNums(s) | Record::Reset(s) => s.ts_ns,
+        };
+        prop_assert_eq!(record_ts_ns(&encode(&record)), Ok(ts_ns));
         prop_assert_eq!(Record::decode(&encode(&record)), Ok(record));
     }
 }
