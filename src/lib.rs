@@ -19,6 +19,8 @@
 //! - [`runtime`]: wiring for `serve` and `check-config`: configuration files, store, journal, gateway,
 //!   acceptor, signals.
 //! - [`private`]: the modes of the data files (0600 / 0700 unless venue.toml says otherwise).
+//! - [`verify`]: `fixvenue verify` and `fixvenue seal`, the read-only tamper-evidence checks of the two logs (CRCs,
+//!   hash chains, a seal's hashes).
 //!
 //! `main.rs` alone knows the command line. Nothing here is linked into the benchmarks' or the conformance
 //! runner's code paths, and the venue binary links neither.
@@ -29,6 +31,7 @@ pub mod metrics;
 pub mod net;
 pub mod private;
 pub mod runtime;
+pub mod verify;
 
 /// The directory the bundled session configuration's relative names resolve from: the repository root at build
 /// time (`certs/server.pem` is there). `runtime` resolves the bundled names under it, and `net::tls` serves the

@@ -109,7 +109,35 @@ enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Check the journal's and the session log's CRCs and hash chains, read-only (works while the venue runs) and
+    /// print each finding with its position and a summary with each log's last hash. Exit status: 0 clean, 1
+    /// something found (damage, an edit, a seal that no longer matches), 2 the check could not run.
+    Verify {
+        /// The venue's data dir.
+        #[arg(long, default_value = fixvenue::runtime::DATA_DIR_DEFAULT)]
+        data_dir: PathBuf,
+        /// Also check that the logs still hold the hashes of this seal (made by `fixvenue seal`).
+        #[arg(long)]
+        seal: Option<PathBuf>,
+    },
+    /// Export a seal: each log's last record index and hash as of the end of a UTC day (or now), as JSON, after
+    /// checking the logs as `verify` does (a damaged log is not sealed). Keep it where the venue cannot write.
+    Seal {
+        /// The venue's data dir.
+        #[arg(long, default_value = fixvenue::runtime::DATA_DIR_DEFAULT)]
+        data_dir: PathBuf,
+        /// Seal the records stamped before the end of this UTC day (YYYY-MM-DD); default: every record so far.
+        #[arg(long)]
+        date: Option<String>,
+        /// Write the seal to this file, created mode 0600, instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
+
+/// `fixvenue verify`'s exit status when something was found (2 when the check could not run).
+const EXIT_FINDINGS: u8 = 1;
+const EXIT_CANNOT_CHECK: u8 = 2;
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum LogFormat {
@@ -142,6 +170,7 @@ enum LogFormatArg {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Verify { data_dir, seal } => return verify(&data_dir, seal.as_deref()),
         Command::Serve {
             sessions,
             venue,
@@ -188,6 +217,11 @@ fn main() -> ExitCode {
             soh,
             output.as_deref(),
         ),
+        Command::Seal {
+            data_dir,
+            date,
+            out,
+        } => seal(&data_dir, date.as_deref(), out.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -386,4 +420,47 @@ fn log(
     };
     let mut out = export_output(output)?;
     export_result(export::write_log(&store, session, format, soh, &mut out))
+}
+
+/// `fixvenue verify`: the report on standard output, the exit status from what it found.
+fn verify(data_dir: &std::path::Path, seal: Option<&std::path::Path>) -> ExitCode {
+    use fixvenue::verify;
+    let report = seal
+        .map(verify::read_seal)
+        .transpose()
+        .and_then(|seal| verify::verify(data_dir, seal.as_ref()));
+    match report {
+        Ok(report) => {
+            print!("{}", verify::render(&report));
+            if report.is_clean() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_FINDINGS)
+            }
+        }
+        Err(err) => {
+            eprintln!("fixvenue verify: {err}");
+            ExitCode::from(EXIT_CANNOT_CHECK)
+        }
+    }
+}
+
+/// `fixvenue seal`: refuses to seal logs with findings.
+fn seal(
+    data_dir: &std::path::Path,
+    date: Option<&str>,
+    out: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    use fixvenue::verify;
+    let (seal, report) = verify::seal(data_dir, date)?;
+    if !report.is_clean() {
+        eprint!("{}", verify::render(&report));
+        anyhow::bail!("the logs have findings: not sealed (run `fixvenue verify` for the details)");
+    }
+    let mut text = serde_json::to_string_pretty(&seal)?;
+    text.push('\n');
+    let mut sink = export_output(out)?;
+    std::io::Write::write_all(&mut sink, text.as_bytes())?;
+    std::io::Write::flush(&mut sink)?;
+    Ok(())
 }

@@ -97,7 +97,9 @@ pub fn check(
     dir: &Path,
     mut visit: impl FnMut(u64, &wal::Hash, &Sequenced),
 ) -> Result<wal::verify::LogCheck, OpenError> {
-    let mut previous_seq = None;
+    // The index and number of the last record seen: a record's number must be the one before it plus the distance
+    // (a damaged frame skipped between them keeps its index). A segment read again starts afresh.
+    let mut previous: Option<(u64, Seq)> = None;
     wal::verify::check(
         dir,
         JOURNAL_NAME,
@@ -105,10 +107,14 @@ pub fn check(
         &mut |index, hash, body| {
             let (record, _) = decode_body(body)?;
             visit(index, hash, &record);
-            let expected = previous_seq.map_or(index, |seq: Seq| seq + 1);
-            previous_seq = Some(record.seq);
+            let expected = match previous {
+                Some((at, seq)) if at < index => seq + (index - at),
+                Some(_) => record.seq,
+                None => index,
+            };
+            previous = Some((index, record.seq));
             if record.seq != expected {
-                return Err(format!("numbered {} after {}", record.seq, expected - 1));
+                return Err(format!("numbered {} where {expected} was due", record.seq));
             }
             Ok(())
         },

@@ -1,0 +1,295 @@
+//! `fixvenue verify` and `fixvenue seal`, run as the real binary on the data dir of a real venue that traded: clean
+//! while it runs and after it stopped; then, on copies of the data dir, a flipped byte, a removed record and two
+//! swapped records (rewritten with valid CRCs, as a careful forger would) are each found with their position, in
+//! the journal and in the session log; a forger who rewrites the whole chain passes the chain check and is caught
+//! by a seal taken before.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use fixvenue::runtime::start;
+use journal::wal::{self, CHAIN_BREAK, SEGMENT_HEADER_BYTES, SEGMENT_MAGIC};
+use support::{connect, order, trading_client1};
+use tokio::sync::watch;
+
+/// Generous: the machine may be loaded; nothing here waits on a timer of the venue's.
+const WAIT: Duration = Duration::from_secs(30);
+const ORDERS: usize = 12;
+
+fn fixvenue(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fixvenue"))
+        .args(args)
+        .output()
+        .expect("run fixvenue")
+}
+
+fn verify(data_dir: &Path, extra: &[&str]) -> (Option<i32>, String) {
+    let dir = data_dir.to_str().expect("UTF-8 path");
+    let output = fixvenue(&[&["verify", "--data-dir", dir], extra].concat());
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.code(), text)
+}
+
+/// A copy of the data dir's two logs (sled is not needed to verify).
+fn copy_logs(data_dir: &Path, to: &Path) -> PathBuf {
+    let copy = to.join("copy");
+    for log in ["journal", "sessionlog"] {
+        std::fs::create_dir_all(copy.join(log)).unwrap();
+        for entry in std::fs::read_dir(data_dir.join(log)).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, copy.join(log).join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    copy
+}
+
+/// The one segment of `log` in `data_dir` (the test writes far less than a segment).
+fn segment(data_dir: &Path, log: &str) -> PathBuf {
+    let path = data_dir.join(log).join(format!("{log}-{:020}.seg", 1));
+    assert!(path.is_file(), "{}", path.display());
+    path
+}
+
+/// The frames of a segment: (offset, stored hash, body).
+fn frames(bytes: &[u8]) -> Vec<(usize, wal::Hash, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut at = SEGMENT_HEADER_BYTES;
+    while let Some(frame) = wal::read_frame(bytes, at, usize::MAX >> 1).expect("a clean segment") {
+        out.push((at, *frame.hash, frame.body.to_vec()));
+        at += frame.frame_bytes;
+    }
+    out
+}
+
+/// Rewrites the segment with the frames `edit` leaves, each with the hash it stores and a valid CRC.
+fn forge(path: &Path, edit: impl FnOnce(&mut Vec<(usize, wal::Hash, Vec<u8>)>)) {
+    let bytes = std::fs::read(path).unwrap();
+    let mut records = frames(&bytes);
+    edit(&mut records);
+    let mut forged = SEGMENT_MAGIC.to_vec();
+    for (_, hash, body) in &records {
+        let crc = crc32c::crc32c_append(crc32c::crc32c(hash), body);
+        forged.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        forged.extend_from_slice(&crc.to_le_bytes());
+        forged.extend_from_slice(hash);
+        forged.extend_from_slice(body);
+    }
+    forged.resize(bytes.len(), 0);
+    std::fs::write(path, forged).unwrap();
+}
+
+/// The line verify prints for a finding.
+fn finding(log: &str, offset: usize, record: usize, what: &str) -> String {
+    format!(
+        "FINDING {log} {log}-{:020}.seg byte offset {offset} record {record}: {what}",
+        1
+    )
+}
+
+/// The `last hash` verify printed for `log`.
+fn last_hash(text: &str, log: &str) -> String {
+    let line = text
+        .lines()
+        .find(|line| line.starts_with(&format!("{log}: ")))
+        .unwrap_or_else(|| panic!("no summary of {log}: {text}"));
+    let hash = line.rsplit("last hash ").next().unwrap().to_string();
+    assert_eq!(hash.len(), 64, "{line}");
+    assert!(hash.bytes().all(|b| b.is_ascii_hexdigit()), "{line}");
+    hash
+}
+
+/// How many records verify checked in `log`.
+fn records_checked(text: &str, log: &str) -> u64 {
+    let line = text
+        .lines()
+        .find(|line| line.starts_with(&format!("{log}: ")))
+        .unwrap_or_else(|| panic!("no summary of {log}: {text}"));
+    let count = line[log.len() + 2..].split(' ').next().unwrap();
+    count.parse().unwrap_or_else(|_| panic!("{line}"))
+}
+
+/// Trades through a real venue, checking `verify` while it runs; returns the stopped venue's data dir.
+async fn trade(dir: &Path) -> PathBuf {
+    let options = trading_client1(dir);
+    let (shutdown, rx) = watch::channel(false);
+    let running = start(&options, rx).await.unwrap();
+    let mut c = connect(running.addrs[0].addr.port(), 1).await;
+    c.send("35=A|98=0|108=30|").await.unwrap();
+    assert!(c.recv_or_eof(WAIT).await.unwrap().unwrap().is("35=A|34=1"));
+    for n in 0..ORDERS {
+        c.send(&order(&format!("ORD{n}"))).await.unwrap();
+        let ack = c.recv_or_eof(WAIT).await.unwrap().unwrap();
+        assert!(ack.is("35=8|150=0"), "{ack}");
+    }
+    // While the venue runs (sled locked, the logs open for appending): read-only, clean.
+    let data_dir = options.data_dir.clone();
+    let (code, text) = tokio::task::spawn_blocking(move || verify(&data_dir, &[]))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("verify: clean"), "{text}");
+    c.send("35=5|").await.unwrap();
+    while c.recv_or_eof(WAIT).await.unwrap().is_some() {}
+    shutdown.send(true).unwrap();
+    running.done.await.unwrap().unwrap();
+    options.data_dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_passes_on_a_real_venue_and_finds_each_edit_with_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = trade(dir.path()).await;
+    let (code, text) = verify(&data_dir, &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("verify: clean"), "{text}");
+    let journal_hash = last_hash(&text, "journal");
+    last_hash(&text, "sessionlog");
+    // One journal record an order at least (the venue journals more commands of its own).
+    let journaled = records_checked(&text, "journal");
+    assert!(journaled >= ORDERS as u64, "{text}");
+    assert!(
+        text.contains(&format!(
+            "journal: {journaled} records checked (1..={journaled})"
+        )),
+        "{text}"
+    );
+
+    for log in ["journal", "sessionlog"] {
+        let original = std::fs::read(segment(&data_dir, log)).unwrap();
+        let records = frames(&original);
+        assert!(records.len() >= ORDERS, "{log}: {} records", records.len());
+
+        // One flipped byte in the body of record 3: a CRC error there, and nothing else.
+        let scratch = tempfile::tempdir().unwrap();
+        let copy = copy_logs(&data_dir, scratch.path());
+        let mut bytes = original.clone();
+        let (offset, _, _) = records[2];
+        bytes[offset + wal::FRAME_HEADER_BYTES + 5] ^= 0x20;
+        std::fs::write(segment(&copy, log), &bytes).unwrap();
+        let (code, text) = verify(&copy, &[]);
+        assert_eq!(code, Some(1), "{text}");
+        let expected = finding(log, offset, 3, "CRC mismatch");
+        assert!(text.contains(&expected), "{log}: {text}");
+        assert_eq!(text.matches("FINDING").count(), 1, "{text}");
+
+        // Record 4 removed, every CRC valid: the chain breaks at the record now at 4.
+        let scratch = tempfile::tempdir().unwrap();
+        let copy = copy_logs(&data_dir, scratch.path());
+        forge(&segment(&copy, log), |records| {
+            records.remove(3);
+        });
+        let (code, text) = verify(&copy, &[]);
+        assert_eq!(code, Some(1), "{text}");
+        let expected = finding(log, records[3].0, 4, CHAIN_BREAK);
+        assert!(text.contains(&expected), "{log}: {text}");
+
+        // Records 5 and 6 swapped: breaks at 5, 6 and 7.
+        let scratch = tempfile::tempdir().unwrap();
+        let copy = copy_logs(&data_dir, scratch.path());
+        forge(&segment(&copy, log), |records| records.swap(4, 5));
+        let (code, text) = verify(&copy, &[]);
+        assert_eq!(code, Some(1), "{text}");
+        let first_at = records[4].0;
+        let second_at = first_at + (records[6].0 - records[5].0);
+        for (offset, record) in [(first_at, 5), (second_at, 6), (records[6].0, 7)] {
+            let expected = finding(log, offset, record, CHAIN_BREAK);
+            assert!(text.contains(&expected), "{log}: {expected}\n{text}");
+        }
+    }
+    // The journal's summary still names the hash of the untouched dir.
+    let (_, text) = verify(&data_dir, &[]);
+    assert_eq!(last_hash(&text, "journal"), journal_hash);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_rewritten_chain_passes_the_chain_check_and_fails_against_a_seal() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = trade(dir.path()).await;
+    let seal_path = dir.path().join("seal.json");
+    let data = data_dir.to_str().unwrap();
+    let journaled = records_checked(&verify(&data_dir, &[]).1, "journal");
+    let output = fixvenue(&[
+        "seal",
+        "--data-dir",
+        data,
+        "--out",
+        seal_path.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    let seal: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&seal_path).unwrap()).unwrap();
+    assert_eq!(seal["logs"][0]["log"], "journal");
+    assert_eq!(seal["logs"][0]["index"], journaled);
+    let (code, text) = verify(&data_dir, &["--seal", seal_path.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains(&format!(
+            "seal: journal record {journaled} holds the sealed hash"
+        )),
+        "{text}"
+    );
+    // A seal of a day before the venue ran seals nothing: index 0, the genesis hash, which still holds.
+    let output = fixvenue(&["seal", "--data-dir", data, "--date", "2000-01-01"]);
+    let old: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(old["logs"][1]["index"], 0);
+    assert_eq!(
+        old["logs"][1]["hash"],
+        hex::encode(wal::genesis("sessionlog"))
+    );
+
+    // The forger edits the journal's record 2 and recomputes every hash from the genesis: the chain is whole.
+    let path = segment(&data_dir, "journal");
+    let bytes = std::fs::read(&path).unwrap();
+    let mut chain = wal::genesis("journal");
+    let mut forged = SEGMENT_MAGIC.to_vec();
+    for (n, (_, _, mut body)) in frames(&bytes).into_iter().enumerate() {
+        if n == 1 {
+            let last = body.len() - 1;
+            body[last] ^= 1;
+        }
+        chain = wal::encode_frame(&chain, &body, &mut forged);
+    }
+    forged.resize(bytes.len(), 0);
+    std::fs::write(&path, forged).unwrap();
+    let (code, text) = verify(&data_dir, &[]);
+    assert_eq!(code, Some(0), "undetectable without a seal: {text}");
+    let (code, text) = verify(&data_dir, &["--seal", seal_path.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains(&format!(
+            "SEAL MISMATCH: journal: record {journaled} has hash"
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_input_gives_a_clear_message_and_status_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, text) = verify(&dir.path().join("absent"), &[]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("no such directory"), "{text}");
+    let (code, text) = verify(dir.path(), &[]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("is not a venue data dir"), "{text}");
+    std::fs::create_dir_all(dir.path().join("journal")).unwrap();
+    std::fs::create_dir_all(dir.path().join("sessionlog")).unwrap();
+    let seal = dir.path().join("seal.json");
+    std::fs::write(&seal, "not json").unwrap();
+    let (code, text) = verify(dir.path(), &["--seal", seal.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("not a seal"), "{text}");
+    let output = fixvenue(&[
+        "seal",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+        "--date",
+        "30/11/2026",
+    ]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("is not a date (YYYY-MM-DD)"));
+}
