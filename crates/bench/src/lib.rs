@@ -8,3 +8,4 @@ pub mod engine;
 pub mod md;
 pub mod scrape;
 pub mod session;
+pub mod verify;
