@@ -1,7 +1,8 @@
 //! The journal: the source of truth. Sequenced commands, each with its origin, are the records of a write-ahead log
-//! ([`crate::wal`]: CRC-framed records in preallocated segments, one fdatasync per group commit, torn tail cut,
-//! corruption refused with the file and offset). Start-up hands each record to the caller, which replays it into
-//! the engine.
+//! ([`crate::wal`]: CRC-framed, hash-chained records in preallocated segments, one fdatasync per group commit, torn
+//! tail cut, corruption and chain breaks refused with the file and offset; the chain starts from
+//! `SHA-256("journal")`). Start-up hands each record to the caller, which replays it into the engine; [`check`] is
+//! the read-only check of `fixvenue verify`.
 //!
 //! Record: `version: u8` and the payload ([`crate::record`]): version 2 is the command and its origin (the
 //! submitter's opaque context), version 1 the command alone (still read, with an empty origin; never written).

@@ -14,7 +14,9 @@
 //! `next_out: u64` (both ≥ 1), `period_start_s: i64`, `reports_through: u64`. Decoding is strict: an unknown version or kind, a bound exceeded, a record ending
 //! early or a trailing byte is an error, never a guess or a panic.
 //!
-//! Segments are named `sessionlog-<index of their first record, 20 digits>.seg`.
+//! Segments are named `sessionlog-<index of their first record, 20 digits>.seg`. The frames around the records are
+//! the write-ahead log's (CRC and hash chain, from `SHA-256("sessionlog")`); [`check`] is the read-only check of
+//! `fixvenue verify`.
 
 use std::path::{Path, PathBuf};
 
