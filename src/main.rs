@@ -119,6 +119,15 @@ enum Command {
         /// Also check that the logs still hold the hashes of this seal (made by `fixvenue seal`).
         #[arg(long)]
         seal: Option<PathBuf>,
+        /// Check the logs only: skip the trade log and sled checks (which need a stopped venue and copy sled).
+        #[arg(long)]
+        logs_only: bool,
+        /// Session configuration the venue runs with, for the journal's replay (as `serve`); default: bundled.
+        #[arg(long)]
+        sessions: Vec<PathBuf>,
+        /// Venue configuration the venue runs with (as `serve`); default: the bundled one.
+        #[arg(long)]
+        venue: Option<PathBuf>,
     },
     /// Export a seal: each log's last record index and hash as of the end of a UTC day (or now), as JSON, after
     /// checking the logs as `verify` does (a damaged log is not sealed). Keep it where the venue cannot write.
@@ -170,7 +179,16 @@ enum LogFormatArg {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Verify { data_dir, seal } => return verify(&data_dir, seal.as_deref()),
+        Command::Verify {
+            data_dir,
+            seal,
+            logs_only,
+            sessions,
+            venue,
+        } => {
+            let config = fixvenue::verify::store::ReplayConfig { sessions, venue };
+            return verify(&data_dir, seal.as_deref(), (!logs_only).then_some(&config));
+        }
         Command::Serve {
             sessions,
             venue,
@@ -423,12 +441,16 @@ fn log(
 }
 
 /// `fixvenue verify`: the report on standard output, the exit status from what it found.
-fn verify(data_dir: &std::path::Path, seal: Option<&std::path::Path>) -> ExitCode {
+fn verify(
+    data_dir: &std::path::Path,
+    seal: Option<&std::path::Path>,
+    store: Option<&fixvenue::verify::store::ReplayConfig>,
+) -> ExitCode {
     use fixvenue::verify;
     let report = seal
         .map(verify::read_seal)
         .transpose()
-        .and_then(|seal| verify::verify(data_dir, seal.as_ref()));
+        .and_then(|seal| verify::verify(data_dir, seal.as_ref(), store));
     match report {
         Ok(report) => {
             print!("{}", verify::render(&report));

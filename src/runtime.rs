@@ -210,7 +210,7 @@ fn resolve_relative(settings: &mut SessionSettings, base: &Path) {
     }
 }
 
-fn load_venue(path: Option<&Path>) -> Result<VenueConfig, venue_config::ConfigError> {
+pub fn load_venue(path: Option<&Path>) -> Result<VenueConfig, venue_config::ConfigError> {
     match path {
         Some(p) => VenueConfig::load(p),
         None => Ok(VenueConfig::bundled()),
@@ -384,6 +384,40 @@ pub fn journal_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("journal")
 }
 
+/// A fresh engine and gateway for the configuration, as start-up builds them before the journal replay (and
+/// `fixvenue verify` for its read-only replay).
+pub fn engine_and_gateway(
+    settings: &SessionSettings,
+    resolved: &venue_config::Resolved,
+) -> Result<(Engine, Gateway), RuntimeError> {
+    let engine = Engine::new(resolved.engine.clone()).map_err(RuntimeError::Engine)?;
+    let market = Market {
+        instruments: engine.instruments().to_vec(),
+        currencies: resolved.currencies.clone(),
+        accounts: resolved
+            .accounts
+            .iter()
+            .map(|(name, id)| (name.clone(), *id))
+            .collect(),
+    };
+    let sessions = settings
+        .sessions
+        .iter()
+        .map(|s| SessionInfo {
+            id: s.id(),
+            venue_comp_id: s.sender_comp_id.clone(),
+            client_comp_id: s.target_comp_id.clone(),
+            accounts: s.accounts.clone(),
+            dialect: gateway::Dialect {
+                time_precision: s.time_precision,
+                venue_extensions: s.venue_extensions,
+            },
+        })
+        .collect();
+    let boot_us = chrono::Utc::now().timestamp_micros();
+    Ok((engine, Gateway::new(market, sessions, boot_us)))
+}
+
 /// The venue, started: its listeners and the task that runs it until the shutdown signal.
 pub struct Running {
     pub addrs: Vec<Bound>,
@@ -416,32 +450,7 @@ pub async fn start_with(
     let db = Db::open(&options.data_dir)?;
     let store = SessionStore::open(&db)?;
     let trades = TradeLog::open(&db)?;
-    let engine = Engine::new(resolved.engine.clone()).map_err(RuntimeError::Engine)?;
-    let market = Market {
-        instruments: engine.instruments().to_vec(),
-        currencies: resolved.currencies.clone(),
-        accounts: resolved
-            .accounts
-            .iter()
-            .map(|(name, id)| (name.clone(), *id))
-            .collect(),
-    };
-    let sessions = settings
-        .sessions
-        .iter()
-        .map(|s| SessionInfo {
-            id: s.id(),
-            venue_comp_id: s.sender_comp_id.clone(),
-            client_comp_id: s.target_comp_id.clone(),
-            accounts: s.accounts.clone(),
-            dialect: gateway::Dialect {
-                time_precision: s.time_precision,
-                venue_extensions: s.venue_extensions,
-            },
-        })
-        .collect();
-    let boot_us = chrono::Utc::now().timestamp_micros();
-    let mut core = Gateway::new(market, sessions, boot_us);
+    let (engine, mut core) = engine_and_gateway(&settings, &resolved)?;
     // The session log first: it says through which command each session's reports are logged.
     let (logging, catch_up) = start_session_log(&store, &options.data_dir).await?;
     let marks: Vec<u64> = core

@@ -12,8 +12,11 @@
 //! operators cannot write. A forger who rewrites a log and recomputes every hash after the edit passes the chain
 //! check; only a seal taken before the edit catches that.
 //!
-//! Never: write to the data dir, open sled (it is locked while the venue runs), or decide the exit status (main
-//! does, from [`Report::is_clean`]).
+//! [`store`] adds the checks that need sled (on a stopped venue only): the trade log against the journal's
+//! read-only replay, and sled's index against the session log.
+//!
+//! Never: write to the data dir, open the data dir's sled (it is locked while the venue runs, and opening writes:
+//! [`store`] works on a copy), or decide the exit status (main does, from [`Report::is_clean`]).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -22,6 +25,8 @@ use journal::wal::verify::LogCheck;
 use journal::wal::{self, Hash};
 
 use crate::runtime::journal_dir;
+
+pub mod store;
 
 /// The seal document's format name.
 pub const SEAL_FORMAT: &str = "fixvenue-seal/1";
@@ -48,6 +53,8 @@ pub enum VerifyError {
     BadSeal { path: PathBuf, reason: String },
     #[error("{0}")]
     Date(String),
+    #[error("store check: {0}")]
+    Store(String),
 }
 
 /// One log's point in a seal: its last record as of the sealed moment (index 0 and the genesis hash when it had
@@ -91,13 +98,20 @@ pub struct Report {
     /// The journal's check, then the session log's.
     pub logs: Vec<LogCheck>,
     pub seal: Vec<SealCheck>,
+    /// The trade log and sled checks, when asked for.
+    pub store: Option<store::StoreReport>,
 }
 
 impl Report {
-    /// Nothing found in either log and the seal (if any) matched. An incomplete tail is not a finding.
+    /// Nothing found in either log, the seal (if any) matched, and the store checks (if run) found nothing. An
+    /// incomplete tail is not a finding, nor a skipped store check.
     pub fn is_clean(&self) -> bool {
         self.logs.iter().all(LogCheck::is_clean)
             && self.seal.iter().all(|check| check.mismatch.is_none())
+            && self
+                .store
+                .as_ref()
+                .is_none_or(|store| store.findings.is_empty())
     }
 }
 
@@ -127,17 +141,25 @@ type Visit<'a> = dyn FnMut(u64, &Hash, i64) + 'a;
 /// Checks the log `position` of [`LOG_NAMES`] in `dir`, handing every readable record to `visit`.
 fn check_log(position: usize, dir: &Path, visit: &mut Visit<'_>) -> Result<LogCheck, VerifyError> {
     Ok(match position {
-        0 => journal::journal::check(dir, |index, hash, record| visit(index, hash, record.ts_ns))?,
-        _ => journal::session_log::check(dir, |index, hash, ts_ns| visit(index, hash, ts_ns))?,
+        0 => journal::journal::check(dir, |index, hash, record, _| {
+            visit(index, hash, record.ts_ns)
+        })?,
+        _ => journal::session_log::check(dir, |index, hash, ts_ns, _| visit(index, hash, ts_ns))?,
     })
 }
 
-/// Checks both logs of `data_dir` read-only, and against `seal` when given.
-pub fn verify(data_dir: &Path, seal: Option<&Seal>) -> Result<Report, VerifyError> {
+/// Checks both logs of `data_dir` read-only, against `seal` when given, and with `store` the trade log and sled
+/// against the logs (only when the logs are clean: a damaged log is no reference).
+pub fn verify(
+    data_dir: &Path,
+    seal: Option<&Seal>,
+    store: Option<&store::ReplayConfig>,
+) -> Result<Report, VerifyError> {
     let dirs = log_dirs(data_dir)?;
     let mut report = Report {
         logs: Vec::new(),
         seal: Vec::new(),
+        store: None,
     };
     for (position, (dir, name)) in dirs.iter().zip(LOG_NAMES).enumerate() {
         let sealed = seal.and_then(|seal| seal.logs.iter().find(|log| log.log == name));
@@ -154,6 +176,16 @@ pub fn verify(data_dir: &Path, seal: Option<&Seal>) -> Result<Report, VerifyErro
                 .push(compare_seal(name, sealed, found.as_ref(), &log));
         }
         report.logs.push(log);
+    }
+    if let Some(config) = store {
+        report.store = Some(if report.logs.iter().all(LogCheck::is_clean) {
+            store::check(data_dir, config)?
+        } else {
+            store::StoreReport {
+                skipped: Some("the logs have findings: they are no reference for the store".into()),
+                ..store::StoreReport::default()
+            }
+        });
     }
     Ok(report)
 }
@@ -209,6 +241,7 @@ pub fn seal(data_dir: &Path, date: Option<&str>) -> Result<(Seal, Report), Verif
     let mut report = Report {
         logs: Vec::new(),
         seal: Vec::new(),
+        store: None,
     };
     let mut logs = Vec::new();
     for (position, (dir, name)) in dirs.iter().zip(LOG_NAMES).enumerate() {
@@ -306,12 +339,19 @@ pub fn render(report: &Report) -> String {
         }
         .expect("writes to a String");
     }
+    if let Some(store) = &report.store {
+        render_store(&mut out, store);
+    }
     let findings: u64 = report
         .logs
         .iter()
         .map(|log| log.findings.len() as u64 + log.findings_dropped)
         .sum::<u64>()
-        + report.seal.iter().filter(|c| c.mismatch.is_some()).count() as u64;
+        + report.seal.iter().filter(|c| c.mismatch.is_some()).count() as u64
+        + report
+            .store
+            .as_ref()
+            .map_or(0, |store| store.findings.len() as u64);
     if findings == 0 {
         out.push_str("verify: clean\n");
     } else {
@@ -322,6 +362,18 @@ pub fn render(report: &Report) -> String {
         .expect("writes to a String");
     }
     out
+}
+
+fn render_store(out: &mut String, store: &store::StoreReport) {
+    if let Some(why) = &store.skipped {
+        writeln!(out, "store: skipped: {why}").expect("writes to a String");
+    }
+    for note in &store.notes {
+        writeln!(out, "store: {note}").expect("writes to a String");
+    }
+    for finding in &store.findings {
+        writeln!(out, "  FINDING store {finding}").expect("writes to a String");
+    }
 }
 
 fn render_log(out: &mut String, log: &LogCheck) {

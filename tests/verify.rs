@@ -2,7 +2,8 @@
 //! while it runs and after it stopped; then, on copies of the data dir, a flipped byte, a removed record and two
 //! swapped records (rewritten with valid CRCs, as a careful forger would) are each found with their position, in
 //! the journal and in the session log; a forger who rewrites the whole chain passes the chain check and is caught
-//! by a seal taken before.
+//! by a seal taken before. On the stopped venue the trade log and sled are checked against the logs too (skipped
+//! while it runs: sled is locked), and an extra trade or a sled index past the session log is found.
 
 mod support;
 
@@ -12,7 +13,7 @@ use std::time::Duration;
 
 use fixvenue::runtime::start;
 use journal::wal::{self, CHAIN_BREAK, SEGMENT_HEADER_BYTES, SEGMENT_MAGIC};
-use support::{connect, order, trading_client1};
+use support::{TRADING_CLIENT1_CFG, connect, order, trading_client1};
 use tokio::sync::watch;
 
 /// Generous: the machine may be loaded; nothing here waits on a timer of the venue's.
@@ -112,26 +113,58 @@ fn records_checked(text: &str, log: &str) -> u64 {
     count.parse().unwrap_or_else(|_| panic!("{line}"))
 }
 
+/// The session configuration the test venue runs with (`trading_client1` writes it), for verify's replay.
+fn sessions_cfg(data_dir: &Path) -> String {
+    let cfg = data_dir.parent().unwrap().join("sessions.cfg");
+    cfg.to_str().unwrap().to_string()
+}
+
 /// Trades through a real venue, checking `verify` while it runs; returns the stopped venue's data dir.
 async fn trade(dir: &Path) -> PathBuf {
     let options = trading_client1(dir);
+    // CLIENT2 too, to trade with CLIENT1 (a venue refuses a self-trade).
+    let cfg = format!("{TRADING_CLIENT1_CFG}\n[SESSION]\nTargetCompID=CLIENT2\n");
+    std::fs::write(&options.sessions[0], cfg).unwrap();
     let (shutdown, rx) = watch::channel(false);
     let running = start(&options, rx).await.unwrap();
-    let mut c = connect(running.addrs[0].addr.port(), 1).await;
+    let port = running.addrs[0].addr.port();
+    let mut c = connect(port, 1).await;
     c.send("35=A|98=0|108=30|").await.unwrap();
     assert!(c.recv_or_eof(WAIT).await.unwrap().unwrap().is("35=A|34=1"));
+    let mut c2 = testkit::Client::new("CLIENT2", "FIXVENUE");
+    c2.connect(&testkit::Endpoint::local(port)).await.unwrap();
+    c2.send("35=A|98=0|108=30|").await.unwrap();
+    assert!(c2.recv_or_eof(WAIT).await.unwrap().unwrap().is("35=A|34=1"));
     for n in 0..ORDERS {
         c.send(&order(&format!("ORD{n}"))).await.unwrap();
         let ack = c.recv_or_eof(WAIT).await.unwrap().unwrap();
         assert!(ack.is("35=8|150=0"), "{ack}");
     }
+    // CLIENT2's sell meets three resting buys: trades for the trade log.
+    let sell = order("SELL1")
+        .replace("|54=1|", "|54=2|")
+        .replace("|38=10|", "|38=30|");
+    c2.send(&sell).await.unwrap();
+    let ack = c2.recv_or_eof(WAIT).await.unwrap().unwrap();
+    assert!(ack.is("35=8|11=SELL1"), "{ack}");
+    let fill = c.recv_or_eof(WAIT).await.unwrap().unwrap();
+    assert!(fill.is("35=8|150=F"), "{fill}");
+    c2.send("35=5|").await.unwrap();
+    while c2.recv_or_eof(WAIT).await.unwrap().is_some() {}
     // While the venue runs (sled locked, the logs open for appending): read-only, clean.
     let data_dir = options.data_dir.clone();
-    let (code, text) = tokio::task::spawn_blocking(move || verify(&data_dir, &[]))
-        .await
-        .unwrap();
+    let (code, text) = tokio::task::spawn_blocking(move || {
+        let cfg = sessions_cfg(&data_dir);
+        verify(&data_dir, &["--sessions", &cfg])
+    })
+    .await
+    .unwrap();
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("verify: clean"), "{text}");
+    assert!(
+        text.contains("store: skipped: sled is locked, most likely by the running venue"),
+        "{text}"
+    );
     c.send("35=5|").await.unwrap();
     while c.recv_or_eof(WAIT).await.unwrap().is_some() {}
     shutdown.send(true).unwrap();
@@ -143,9 +176,22 @@ async fn trade(dir: &Path) -> PathBuf {
 async fn verify_passes_on_a_real_venue_and_finds_each_edit_with_its_position() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = trade(dir.path()).await;
-    let (code, text) = verify(&data_dir, &[]);
+    let (code, text) = verify(&data_dir, &["--sessions", &sessions_cfg(&data_dir)]);
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("verify: clean"), "{text}");
+    let agree = text
+        .lines()
+        .find_map(|line| line.strip_prefix("store: trade log: "))
+        .unwrap_or_else(|| panic!("{text}"));
+    let trades: u64 = agree.split(' ').next().unwrap().parse().unwrap();
+    assert!(trades > 0, "the sell traded: {text}");
+    assert!(
+        agree.contains(&format!(
+            "agree with the journal's replay ({trades} replayed)"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("compliance log entries compared"), "{text}");
     let journal_hash = last_hash(&text, "journal");
     last_hash(&text, "sessionlog");
     // One journal record an order at least (the venue journals more commands of its own).
@@ -255,8 +301,12 @@ async fn a_whole_rewritten_chain_passes_the_chain_check_and_fails_against_a_seal
     }
     forged.resize(bytes.len(), 0);
     std::fs::write(&path, forged).unwrap();
-    let (code, text) = verify(&data_dir, &[]);
-    assert_eq!(code, Some(0), "undetectable without a seal: {text}");
+    let (code, text) = verify(&data_dir, &["--logs-only"]);
+    assert_eq!(code, Some(0), "the chains alone cannot tell: {text}");
+    // Here the edit changed a traded order's ClOrdID: the trade log (in sled, outside the chain) disagrees.
+    let (code, text) = verify(&data_dir, &["--sessions", &sessions_cfg(&data_dir)]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("FINDING store trade log: trade"), "{text}");
     let (code, text) = verify(&data_dir, &["--seal", seal_path.to_str().unwrap()]);
     assert_eq!(code, Some(1), "{text}");
     assert!(
@@ -292,4 +342,96 @@ fn bad_input_gives_a_clear_message_and_status_2() {
     ]);
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("is not a date (YYYY-MM-DD)"));
+}
+
+/// A copy of the whole data dir, sled included.
+fn copy_all(data_dir: &Path, to: &Path) -> PathBuf {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).unwrap();
+            }
+        }
+    }
+    let copy_dir = to.join("data");
+    copy(data_dir, &copy_dir);
+    copy_dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trade_the_journal_never_made_and_a_sled_index_past_the_log_are_found() {
+    use journal::session_log::{Message, Record};
+    use store::db::Db;
+    use store::sessions::SessionStore;
+    use store::trades::{TradeLog, TradeRecord, TradeSide};
+
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = trade(dir.path()).await;
+    let cfg = sessions_cfg(&data_dir);
+
+    let scratch = tempfile::tempdir().unwrap();
+    let copy = copy_all(&data_dir, scratch.path());
+    {
+        let trades = TradeLog::open(&Db::open(&copy).unwrap()).unwrap();
+        let side = |session: &str| TradeSide {
+            order_id: 1,
+            account: "ALPHA".into(),
+            session: session.into(),
+            cl_ord_id: "FORGED".into(),
+        };
+        trades
+            .append(&[TradeRecord {
+                match_seq: 1_000,
+                match_n: 0,
+                ts_ns: 1_700_000_000_000_000_000,
+                symbol: "ZVZZT".into(),
+                price: rust_decimal::Decimal::new(500, 2),
+                qty: rust_decimal::Decimal::new(10, 0),
+                currency: "USD".into(),
+                aggressor: engine::Side::Buy,
+                buy: side("FIX.4.4:FIXVENUE->CLIENT1"),
+                sell: side("FIX.4.4:FIXVENUE->CLIENT1"),
+            }])
+            .unwrap();
+        trades.flush().unwrap();
+    }
+    let (code, text) = verify(&copy, &["--sessions", &cfg]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains(
+            "FINDING store trade log: trade log holds trades the journal does not, from trade 1000-0"
+        ),
+        "{text}"
+    );
+
+    let scratch = tempfile::tempdir().unwrap();
+    let copy = copy_all(&data_dir, scratch.path());
+    {
+        let store = SessionStore::open(&Db::open(&copy).unwrap()).unwrap();
+        let next = store.indexed_through().unwrap() + 1;
+        let forged = Record::Outgoing(Message {
+            session_id: "FIX.4.4:FIXVENUE->CLIENT1".into(),
+            msg_seq_num: 999,
+            ts_ns: 1_700_000_000_000_000_000,
+            bytes: b"8=FIX.4.4|forged".to_vec(),
+        });
+        store.index(next, &[forged]).unwrap();
+        store.flush().unwrap();
+    }
+    let (code, text) = verify(&copy, &["--sessions", &cfg]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("but the session log ends at"), "{text}");
+    assert!(
+        text.contains("FINDING store sled: FIX.4.4:FIXVENUE->CLIENT1's stored messages differ"),
+        "{text}"
+    );
+    // --logs-only leaves sled alone: the logs themselves are clean.
+    let (code, text) = verify(&copy, &["--logs-only"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(!text.contains("store:"), "{text}");
 }

@@ -106,7 +106,7 @@ pub fn run(data_dir: &Path, records: u64, runs: u32) -> anyhow::Result<()> {
     let mut checked = 0;
     for run in 1..=runs {
         let started = Instant::now();
-        let report = fixvenue::verify::verify(data_dir, None)
+        let report = fixvenue::verify::verify(data_dir, None, None)
             .with_context(|| format!("verifying {}", data_dir.display()))?;
         let seconds = started.elapsed().as_secs_f64();
         if !report.is_clean() {

@@ -93,10 +93,11 @@ pub fn decode_body(body: &[u8]) -> Result<(Sequenced, &[u8]), String> {
 
 /// Checks the journal in `dir` read-only ([`wal::verify::check`]): CRCs, the hash chain, and that every record
 /// decodes and carries the number after the one before it (a removed or moved record shows there too). Hands
-/// every record that decodes to `visit` with its index and stored hash. Never writes: safe while the venue runs.
+/// every record that decodes to `visit` with its index, stored hash and origin. Never writes: safe while the venue
+/// runs.
 pub fn check(
     dir: &Path,
-    mut visit: impl FnMut(u64, &wal::Hash, &Sequenced),
+    mut visit: impl FnMut(u64, &wal::Hash, &Sequenced, &[u8]),
 ) -> Result<wal::verify::LogCheck, OpenError> {
     // The index and number of the last record seen: a record's number must be the one before it plus the distance
     // (a damaged frame skipped between them keeps its index). A segment read again starts afresh.
@@ -106,8 +107,8 @@ pub fn check(
         JOURNAL_NAME,
         JournalOptions::default().wal().body_bytes_max,
         &mut |index, hash, body| {
-            let (record, _) = decode_body(body)?;
-            visit(index, hash, &record);
+            let (record, origin) = decode_body(body)?;
+            visit(index, hash, &record, origin);
             let expected = match previous {
                 Some((at, seq)) if at < index => seq + (index - at),
                 Some(_) => record.seq,

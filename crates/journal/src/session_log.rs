@@ -252,11 +252,11 @@ pub fn record_ts_ns(bytes: &[u8]) -> Result<i64, DecodeError> {
 }
 
 /// Checks the session log in `dir` read-only ([`wal::verify::check`]): CRCs, the hash chain, and that every
-/// record starts like one; hands each such record's index, stored hash and time to `visit`. Never writes: safe
-/// while the venue runs.
+/// record starts like one; hands each such record's index, stored hash, time and bytes ([`Record::decode`] reads
+/// them) to `visit`. Never writes: safe while the venue runs.
 pub fn check(
     dir: &Path,
-    mut visit: impl FnMut(u64, &wal::Hash, i64),
+    mut visit: impl FnMut(u64, &wal::Hash, i64, &[u8]),
 ) -> Result<wal::verify::LogCheck, OpenError> {
     wal::verify::check(
         dir,
@@ -264,7 +264,7 @@ pub fn check(
         SessionLogOptions::default().wal().body_bytes_max,
         &mut |index, hash, body| {
             let ts_ns = record_ts_ns(body).map_err(|error| error.to_string())?;
-            visit(index, hash, ts_ns);
+            visit(index, hash, ts_ns, body);
             Ok(())
         },
     )
