@@ -100,7 +100,7 @@ pub fn check(
     mut visit: impl FnMut(u64, &wal::Hash, &Sequenced, &[u8]),
 ) -> Result<wal::verify::LogCheck, OpenError> {
     // The index and number of the last record seen: a record's number must be the one before it plus the distance
-    // (a damaged frame skipped between them keeps its index). A segment read again starts afresh.
+    // (a damaged frame skipped between them keeps its index; records come once each, in order).
     let mut previous: Option<(u64, Seq)> = None;
     wal::verify::check(
         dir,
@@ -109,11 +109,7 @@ pub fn check(
         &mut |index, hash, body| {
             let (record, origin) = decode_body(body)?;
             visit(index, hash, &record, origin);
-            let expected = match previous {
-                Some((at, seq)) if at < index => seq + (index - at),
-                Some(_) => record.seq,
-                None => index,
-            };
+            let expected = previous.map_or(index, |(at, seq)| seq + (index - at));
             previous = Some((index, record.seq));
             if record.seq != expected {
                 return Err(format!("numbered {} where {expected} was due", record.seq));
@@ -502,5 +498,56 @@ mod tests {
         let (_, seen, recovery) = open(dir.path()).expect("cuts it as a torn tail");
         assert_eq!(seen.len(), 10);
         assert_eq!(recovery.torn_tail.map(|(_, at, _)| at), Some(end as u64));
+    }
+
+    #[test]
+    fn check_finds_a_removed_record_by_its_chain_and_its_numbering_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(dir.path(), 100, 10);
+        let path = only_segment(dir.path());
+        let bytes = fs::read(&path).expect("reads");
+        // Rewrite the segment without record 40, every frame with its own hash and a valid CRC.
+        let mut at = wal::SEGMENT_HEADER_BYTES;
+        let mut forged = wal::SEGMENT_MAGIC.to_vec();
+        let mut removed_at = 0;
+        while let Some(frame) = wal::read_frame(&bytes, at, usize::MAX >> 1).expect("frames") {
+            let record = decode_body(frame.body).expect("decodes").0;
+            if record.seq == 40 {
+                removed_at = forged.len();
+            } else {
+                let mut covered = frame.hash.to_vec();
+                covered.extend_from_slice(frame.body);
+                forged.extend_from_slice(&(frame.body.len() as u32).to_le_bytes());
+                forged.extend_from_slice(&crc32c::crc32c(&covered).to_le_bytes());
+                forged.extend_from_slice(&covered);
+            }
+            at += frame.frame_bytes;
+        }
+        forged.resize(bytes.len(), 0);
+        fs::write(&path, forged).expect("writes");
+        let mut seen = Vec::new();
+        let log = check(dir.path(), |index, _, record, _| {
+            seen.push((index, record.seq))
+        })
+        .expect("checks");
+        let found: Vec<(u64, u64, &str)> = log
+            .findings
+            .iter()
+            .map(|f| (f.at.offset, f.at.index, f.what.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (removed_at as u64, 40, wal::CHAIN_BREAK),
+                (
+                    removed_at as u64,
+                    40,
+                    "record: numbered 41 where 40 was due"
+                ),
+            ]
+        );
+        assert_eq!(seen.len(), 99);
+        assert_eq!(seen[39], (40, 41));
+        assert_eq!(log.last_index, 99);
     }
 }

@@ -89,7 +89,8 @@ impl LogCheck {
 }
 
 /// What [`check`] hands every frame with a good CRC to: its index, its stored hash and its body. `Err(reason)` is a
-/// finding at that record (the user's own check of its records: decoding, numbering).
+/// finding at that record (the user's own check of its records: decoding, numbering). Each index is visited at
+/// most once, in increasing order (a segment read again only visits the records the first read did not reach).
 pub type Visit<'a> = dyn FnMut(u64, &Hash, &[u8]) -> Result<(), String> + 'a;
 
 /// Checks the log named `name` in `dir`, read-only. `Err` only when the directory or a segment cannot be read
@@ -118,6 +119,11 @@ pub fn check(
     };
     let mut bytes = Vec::new();
     let count = segments.len();
+    let mut visited = Visited {
+        visit,
+        through: 0,
+        findings: Vec::new(),
+    };
     for (position, (first_index, path)) in segments.into_iter().enumerate() {
         let is_last = position + 1 == count;
         let before = is_last.then(|| log.clone());
@@ -130,7 +136,7 @@ pub fn check(
                 first_index,
                 is_last,
             };
-            let end = check_segment(&segment, body_bytes_max, &mut log, visit);
+            let end = check_segment(&segment, body_bytes_max, &mut log, &mut visited);
             // Damage near the end of the last segment while its written end moves is most likely a commit read
             // half-written: read it again (a real finding stays where it is once the writer has moved on).
             let moving = previous_end.is_some_and(|previous| previous != end.written_end);
@@ -145,7 +151,25 @@ pub fn check(
             }
         }
     }
+    // The records' own findings do not depend on how often a segment was read: merged in file order.
+    for finding in visited.findings {
+        log.find(
+            &finding.at.path,
+            finding.at.offset,
+            finding.at.index,
+            finding.what,
+        );
+    }
+    log.findings
+        .sort_by(|a, b| (&a.at.path, a.at.offset).cmp(&(&b.at.path, b.at.offset)));
     Ok(log)
+}
+
+/// The user's visitor, and how far it got: a record is handed over once.
+struct Visited<'v, 'a> {
+    visit: &'v mut Visit<'a>,
+    through: u64,
+    findings: Vec<Finding>,
 }
 
 /// How often the last segment is read when it shows damage near its end (see [`check`]).
@@ -181,7 +205,7 @@ fn check_segment(
     segment: &Segment<'_>,
     body_bytes_max: usize,
     log: &mut LogCheck,
-    visit: &mut Visit<'_>,
+    visited: &mut Visited<'_, '_>,
 ) -> SegmentEnd {
     let (path, bytes) = (segment.path, segment.bytes);
     let written_end = bytes
@@ -221,8 +245,18 @@ fn check_segment(
                 if *frame.hash != chain_hash(&log.last_hash, frame.body) {
                     log.find(path, at as u64, index, super::CHAIN_BREAK);
                 }
-                if let Err(reason) = visit(index, frame.hash, frame.body) {
-                    log.find(path, at as u64, index, format!("record: {reason}"));
+                if index > visited.through {
+                    visited.through = index;
+                    if let Err(reason) = (visited.visit)(index, frame.hash, frame.body) {
+                        visited.findings.push(Finding {
+                            at: Position {
+                                path: path.to_path_buf(),
+                                offset: at as u64,
+                                index,
+                            },
+                            what: format!("record: {reason}"),
+                        });
+                    }
                 }
                 log.last_hash = *frame.hash;
                 at += frame.frame_bytes;
