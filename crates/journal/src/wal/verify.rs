@@ -95,9 +95,12 @@ pub type Visit<'a> = dyn FnMut(u64, &Hash, &[u8]) -> Result<(), String> + 'a;
 
 /// Checks the log named `name` in `dir`, read-only. `Err` only when the directory or a segment cannot be read
 /// (or a file in it has a foreign name): everything about the bytes is a finding. Damage within
-/// [`COMMIT_BYTES_MAX`] of the end of the written data of the last segment is reported as [`LogCheck::tail`], not as a
-/// finding, with the check ending there: the venue cuts it at its next start, or is writing it now. A chain break
-/// or a record `visit` refuses is a finding wherever it is: a torn write cannot pass the CRC.
+/// [`COMMIT_BYTES_MAX`] of the end of the written data of the last segment with no valid frame after it is reported
+/// as [`LogCheck::tail`], not as a finding, with the check ending there: the venue cuts it at its next start, or is
+/// writing it now. Damage in that window with a valid frame after it makes the check read the segment again (up to
+/// [`TAIL_READS_MAX`] times, while its written end moves: a commit read half-written settles) and is a finding if
+/// it stays. A chain break or a record `visit` refuses is a finding wherever it is: a torn write cannot pass the
+/// CRC.
 pub fn check(
     dir: &Path,
     name: &'static str,
@@ -173,7 +176,7 @@ struct Visited<'v, 'a> {
 }
 
 /// How often the last segment is read when it shows damage near its end (see [`check`]).
-const TAIL_READS_MAX: u32 = 4;
+pub const TAIL_READS_MAX: u32 = 4;
 const TAIL_REREAD_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
 
 fn read_segment(path: &Path, bytes: &mut Vec<u8>) -> Result<(), OpenError> {
