@@ -435,3 +435,33 @@ async fn a_trade_the_journal_never_made_and_a_sled_index_past_the_log_are_found(
     assert_eq!(code, Some(0), "{text}");
     assert!(!text.contains("store:"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_dir_of_the_format_before_the_chain_is_refused_by_serve_and_by_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = trading_client1(dir.path());
+    // A journal segment of format 1: no segment header, frames `len, crc, body` from offset 0.
+    let journal = options.data_dir.join("journal");
+    std::fs::create_dir_all(&journal).unwrap();
+    let body = [2u8, 1, 2, 3];
+    let mut old = (body.len() as u32).to_le_bytes().to_vec();
+    old.extend_from_slice(&crc32c::crc32c(&body).to_le_bytes());
+    old.extend_from_slice(&body);
+    old.resize(1 << 22, 0);
+    std::fs::write(journal.join(format!("journal-{:020}.seg", 1)), old).unwrap();
+    let (_shutdown, rx) = watch::channel(false);
+    let refused = match start(&options, rx).await {
+        Ok(_) => panic!("a format 1 journal must be refused"),
+        Err(error) => format!("{error:#} {error:?}"),
+    };
+    assert!(
+        refused.contains("before the hash chain (format 1)"),
+        "{refused}"
+    );
+    let (code, text) = verify(&options.data_dir, &["--logs-only"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("FINDING journal journal-00000000000000000001.seg byte offset 0 record 1: no format 2 segment header"),
+        "{text}"
+    );
+}

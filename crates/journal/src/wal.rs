@@ -84,6 +84,8 @@ pub enum OpenError {
         offset: u64,
         reason: String,
     },
+    #[error("{name} segment {path}: {FOREIGN_SEGMENT}; refusing to start")]
+    OldFormat { name: &'static str, path: PathBuf },
     #[error("{path}: not a {name} segment name ({name}-<20 digits>.seg)")]
     BadName { name: &'static str, path: PathBuf },
     #[error("{dir}: more than {SEGMENTS_MAX} {name} segments")]
@@ -447,7 +449,8 @@ impl Wal {
                     bytes.extend_from_slice(&SEGMENT_MAGIC);
                 }
                 SegmentStart::Blank | SegmentStart::Foreign => {
-                    return Err(corrupt(path, 0, FOREIGN_SEGMENT.into()));
+                    let name = options.name;
+                    return Err(OpenError::OldFormat { name, path });
                 }
             }
             let before = last_index;

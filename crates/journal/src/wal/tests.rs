@@ -422,7 +422,7 @@ fn a_format_1_segment_is_refused_with_a_message_that_says_so() {
     old.resize(SEGMENT_BYTES_MIN as usize, 0);
     std::fs::write(dir.path().join(format!("{NAME}-{:020}.seg", 1)), &old).expect("writes");
     match open(dir.path()).map(|_| ()) {
-        Err(error @ OpenError::Corrupt { offset: 0, .. }) => {
+        Err(error @ OpenError::OldFormat { .. }) => {
             assert!(error.to_string().contains("format 1"), "{error}");
         }
         other => panic!("expected format 1 refused, got {other:?}"),
