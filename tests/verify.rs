@@ -19,6 +19,9 @@ use tokio::sync::watch;
 /// Generous: the machine may be loaded; nothing here waits on a timer of the venue's.
 const WAIT: Duration = Duration::from_secs(30);
 const ORDERS: usize = 12;
+/// Runs of verify while orders flow, and the least orders sent meanwhile.
+const VERIFY_WHILE_WRITING: usize = 5;
+const LIVE_ORDERS_MIN: usize = 50;
 
 fn fixvenue(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_fixvenue"))
@@ -139,6 +142,23 @@ async fn trade(dir: &Path) -> PathBuf {
         c.send(&order(&format!("ORD{n}"))).await.unwrap();
         let ack = c.recv_or_eof(WAIT).await.unwrap().unwrap();
         assert!(ack.is("35=8|150=0"), "{ack}");
+    }
+    // verify, again and again, while both logs are being appended to: never a finding.
+    let data_dir = options.data_dir.clone();
+    let checking = tokio::task::spawn_blocking(move || {
+        (0..VERIFY_WHILE_WRITING)
+            .map(|_| verify(&data_dir, &["--logs-only"]))
+            .collect::<Vec<_>>()
+    });
+    let mut n = 0;
+    while !checking.is_finished() || n < LIVE_ORDERS_MIN {
+        c.send(&order(&format!("LIVE{n}"))).await.unwrap();
+        let ack = c.recv_or_eof(WAIT).await.unwrap().unwrap();
+        assert!(ack.is("35=8|150=0"), "{ack}");
+        n += 1;
+    }
+    for (code, text) in checking.await.unwrap() {
+        assert_eq!(code, Some(0), "while writing: {text}");
     }
     // CLIENT2's sell meets three resting buys: trades for the trade log.
     let sell = order("SELL1")
@@ -386,7 +406,7 @@ async fn a_trade_the_journal_never_made_and_a_sled_index_past_the_log_are_found(
         };
         trades
             .append(&[TradeRecord {
-                match_seq: 1_000,
+                match_seq: 1_000_000_000,
                 match_n: 0,
                 ts_ns: 1_700_000_000_000_000_000,
                 symbol: "ZVZZT".into(),
@@ -404,7 +424,7 @@ async fn a_trade_the_journal_never_made_and_a_sled_index_past_the_log_are_found(
     assert_eq!(code, Some(1), "{text}");
     assert!(
         text.contains(
-            "FINDING store trade log: trade log holds trades the journal does not, from trade 1000-0"
+            "FINDING store trade log: trade log holds trades the journal does not, from trade 1000000000-0"
         ),
         "{text}"
     );
