@@ -22,6 +22,8 @@
 //! - [`query`]: the compliance queries (`fixvenue log`, `fixvenue order`), read-only over the log files, so they
 //!   work while the venue runs.
 //! - [`replay`]: a read-only replay of the journal through a fresh engine and gateway, as start-up does.
+//! - [`verify`]: `fixvenue verify` and `fixvenue seal`, the read-only tamper-evidence checks of the two logs (CRCs,
+//!   hash chains, a seal's hashes).
 //!
 //! `main.rs` alone knows the command line. Nothing here is linked into the benchmarks' or the conformance
 //! runner's code paths, and the venue binary links neither.
@@ -34,6 +36,7 @@ pub mod private;
 pub mod query;
 pub mod replay;
 pub mod runtime;
+pub mod verify;
 
 /// The directory the bundled session configuration's relative names resolve from: the repository root at build
 /// time (`certs/server.pem` is there). `runtime` resolves the bundled names under it, and `net::tls` serves the

@@ -163,7 +163,44 @@ enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Check the journal's and the session log's CRCs and hash chains, read-only (works while the venue runs) and
+    /// print each finding with its position and a summary with each log's last hash. Exit status: 0 clean, 1
+    /// something found (damage, an edit, a seal that no longer matches), 2 the check could not run.
+    Verify {
+        /// The venue's data dir.
+        #[arg(long, default_value = fixvenue::runtime::DATA_DIR_DEFAULT)]
+        data_dir: PathBuf,
+        /// Also check that the logs still hold the hashes of this seal (made by `fixvenue seal`).
+        #[arg(long)]
+        seal: Option<PathBuf>,
+        /// Check the logs only: skip the trade log and sled checks (which need a stopped venue and copy sled).
+        #[arg(long)]
+        logs_only: bool,
+        /// Session configuration the venue runs with, for the journal's replay (as `serve`); default: bundled.
+        #[arg(long)]
+        sessions: Vec<PathBuf>,
+        /// Venue configuration the venue runs with (as `serve`); default: the bundled one.
+        #[arg(long)]
+        venue: Option<PathBuf>,
+    },
+    /// Export a seal: each log's last record index and hash as of the end of a UTC day (or now), as JSON, after
+    /// checking the logs as `verify` does (a damaged log is not sealed). Keep it where the venue cannot write.
+    Seal {
+        /// The venue's data dir.
+        #[arg(long, default_value = fixvenue::runtime::DATA_DIR_DEFAULT)]
+        data_dir: PathBuf,
+        /// Seal the records stamped before the end of this UTC day (YYYY-MM-DD); default: every record so far.
+        #[arg(long)]
+        date: Option<String>,
+        /// Write the seal to this file, created mode 0600, instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
+
+/// `fixvenue verify`'s exit status when something was found (2 when the check could not run).
+const EXIT_FINDINGS: u8 = 1;
+const EXIT_CANNOT_CHECK: u8 = 2;
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum LogFormat {
@@ -196,6 +233,16 @@ enum LogFormatArg {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Verify {
+            data_dir,
+            seal,
+            logs_only,
+            sessions,
+            venue,
+        } => {
+            let config = fixvenue::verify::store::ReplayConfig { sessions, venue };
+            return verify(&data_dir, seal.as_deref(), (!logs_only).then_some(&config));
+        }
         Command::Serve {
             sessions,
             venue,
@@ -271,6 +318,11 @@ fn main() -> ExitCode {
             let config = fixvenue::replay::ReplayConfig { sessions, venue };
             order(&data_dir, &config, order_id, format, soh, output.as_deref())
         }
+        Command::Seal {
+            data_dir,
+            date,
+            out,
+        } => seal(&data_dir, date.as_deref(), out.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -521,4 +573,51 @@ fn order(
         soh,
         &mut out,
     ))
+}
+
+/// `fixvenue verify`: the report on standard output, the exit status from what it found.
+fn verify(
+    data_dir: &std::path::Path,
+    seal: Option<&std::path::Path>,
+    store: Option<&fixvenue::verify::store::ReplayConfig>,
+) -> ExitCode {
+    use fixvenue::verify;
+    let report = seal
+        .map(verify::read_seal)
+        .transpose()
+        .and_then(|seal| verify::verify(data_dir, seal.as_ref(), store));
+    match report {
+        Ok(report) => {
+            print!("{}", verify::render(&report));
+            if report.is_clean() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_FINDINGS)
+            }
+        }
+        Err(err) => {
+            eprintln!("fixvenue verify: {err}");
+            ExitCode::from(EXIT_CANNOT_CHECK)
+        }
+    }
+}
+
+/// `fixvenue seal`: refuses to seal logs with findings.
+fn seal(
+    data_dir: &std::path::Path,
+    date: Option<&str>,
+    out: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    use fixvenue::verify;
+    let (seal, report) = verify::seal(data_dir, date)?;
+    if !report.is_clean() {
+        eprint!("{}", verify::render(&report));
+        anyhow::bail!("the logs have findings: not sealed (run `fixvenue verify` for the details)");
+    }
+    let mut text = serde_json::to_string_pretty(&seal)?;
+    text.push('\n');
+    let mut sink = export_output(out)?;
+    std::io::Write::write_all(&mut sink, text.as_bytes())?;
+    std::io::Write::flush(&mut sink)?;
+    Ok(())
 }

@@ -388,7 +388,7 @@ fn create_data_dir(data_dir: &Path, file_mode: u32) -> Result<(), RuntimeError> 
 }
 
 /// A fresh engine and gateway for the configuration, before the journal is replayed into them (start-up, and the
-/// read-only replays of [`crate::replay`]).
+/// read-only replays of [`crate::replay`] and `fixvenue verify`).
 pub fn engine_and_gateway(
     settings: &SessionSettings,
     resolved: &venue_config::Resolved,

@@ -9,3 +9,4 @@ pub mod logread;
 pub mod md;
 pub mod scrape;
 pub mod session;
+pub mod verify;

@@ -60,6 +60,19 @@ enum BenchCommand {
         #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
         runs: u32,
     },
+    /// `fixvenue verify` on a data dir of a few million records (written through the logs' append API when DIR
+    /// holds no logs yet): the median records checked per second, and the cost of one hash-chain link.
+    Verify {
+        /// The data dir to check; generated there first when it has no journal/.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Records written to each log when generating.
+        #[arg(long, default_value_t = 2_000_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+        records: u64,
+        /// How many timed checks; the median is reported.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        runs: u32,
+    },
     /// Frame, checksum and read the corpus messages (and validate them against the dictionary).
     Codec {
         /// The message corpus: one FIX message per line. Default: the 500-message excerpt shipped in the
@@ -261,6 +274,11 @@ fn main() -> ExitCode {
             orders,
             scrapes,
         }),
+        BenchCommand::Verify {
+            data_dir,
+            records,
+            runs,
+        } => bench::verify::run(&data_dir, records, runs),
         BenchCommand::Codec {
             corpus,
             runs,

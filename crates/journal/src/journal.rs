@@ -1,7 +1,8 @@
 //! The journal: the source of truth. Sequenced commands, each with its origin, are the records of a write-ahead log
-//! ([`crate::wal`]: CRC-framed records in preallocated segments, one fdatasync per group commit, torn tail cut,
-//! corruption refused with the file and offset). Start-up hands each record to the caller, which replays it into
-//! the engine.
+//! ([`crate::wal`]: CRC-framed, hash-chained records in preallocated segments, one fdatasync per group commit, torn
+//! tail cut, corruption and chain breaks refused with the file and offset; the chain starts from
+//! `SHA-256("journal")`). Start-up hands each record to the caller, which replays it into the engine; [`check`] is
+//! the read-only check of `fixvenue verify`.
 //!
 //! Record: `version: u8` and the payload ([`crate::record`]): version 2 is the command and its origin (the
 //! submitter's opaque context), version 1 the command alone (still read, with an empty origin; never written).
@@ -79,7 +80,7 @@ pub struct Journal {
 }
 
 /// One record's body read back: the command and its origin.
-fn decode_body(body: &[u8]) -> Result<(Sequenced, &[u8]), String> {
+pub fn decode_body(body: &[u8]) -> Result<(Sequenced, &[u8]), String> {
     match body[0] {
         RECORD_VERSION => record::decode(&body[1..]),
         RECORD_VERSION_COMMAND_ONLY => {
@@ -88,6 +89,34 @@ fn decode_body(body: &[u8]) -> Result<(Sequenced, &[u8]), String> {
         version => return Err(format!("unknown record version {version}")),
     }
     .map_err(|error| error.to_string())
+}
+
+/// Checks the journal in `dir` read-only ([`wal::verify::check`]): CRCs, the hash chain, and that every record
+/// decodes and carries the number after the one before it (a removed or moved record shows there too). Hands
+/// every record that decodes to `visit` with its index, stored hash and origin. Never writes: safe while the venue
+/// runs.
+pub fn check(
+    dir: &Path,
+    mut visit: impl FnMut(u64, &wal::Hash, &Sequenced, &[u8]),
+) -> Result<wal::verify::LogCheck, OpenError> {
+    // The index and number of the last record seen: a record's number must be the one before it plus the distance
+    // (a damaged frame skipped between them keeps its index; records come once each, in order).
+    let mut previous: Option<(u64, Seq)> = None;
+    wal::verify::check(
+        dir,
+        JOURNAL_NAME,
+        JournalOptions::default().wal().body_bytes_max,
+        &mut |index, hash, body| {
+            let (record, origin) = decode_body(body)?;
+            visit(index, hash, &record, origin);
+            let expected = previous.map_or(index, |(at, seq)| seq + (index - at));
+            previous = Some((index, record.seq));
+            if record.seq != expected {
+                return Err(format!("numbered {} where {expected} was due", record.seq));
+            }
+            Ok(())
+        },
+    )
 }
 
 impl Journal {
@@ -126,6 +155,11 @@ impl Journal {
     /// The last sequence number appended (durable or not).
     pub fn last_seq(&self) -> Seq {
         self.wal.last_index()
+    }
+
+    /// The chain hash of the last record appended or recovered ([`wal::genesis`] of the journal when empty).
+    pub fn last_hash(&self) -> wal::Hash {
+        self.wal.last_hash()
     }
 
     /// The last sequence number made durable by a commit.
@@ -251,7 +285,7 @@ mod tests {
     #[test]
     fn crosses_segments_and_reads_them_back_in_order() {
         let dir = tempfile::tempdir().expect("tempdir");
-        // About 20 bytes a frame: 300k records fill more than one 4 MiB segment.
+        // About 50 bytes a frame: 300k records fill more than one 4 MiB segment.
         write(dir.path(), 300_000, 10_000);
         assert!(segments(dir.path()).len() >= 2);
         let (_, seen, _) = open(dir.path()).expect("reopens");
@@ -290,7 +324,9 @@ mod tests {
     #[test]
     fn corruption_before_the_tail_is_refused_with_its_offset() {
         let dir = tempfile::tempdir().expect("tempdir");
-        write(dir.path(), 150_000, 10_000);
+        // About 50 bytes a frame: 60k records stay in one 4 MiB segment and end more than a commit after byte
+        // 1,000.
+        write(dir.path(), 60_000, 10_000);
         let path = only_segment(dir.path());
         let offset = 1_000u64;
         let file = OpenOptions::new()
@@ -399,14 +435,13 @@ mod tests {
         journal.append(&record(1), b"next").expect("appends");
     }
 
-    /// A version 1 frame: the command alone.
-    fn frame_v1(record: &Sequenced) -> Vec<u8> {
+    /// A record of version 1 (the command alone), framed after a record whose hash is `previous`.
+    fn frame_v1(record: &Sequenced, previous: &mut wal::Hash) -> Vec<u8> {
         let mut body = vec![RECORD_VERSION_COMMAND_ONLY];
         record::encode(record, &[], &mut body);
         assert_eq!(body.pop(), Some(0), "an empty origin is one zero byte");
-        let mut frame = (body.len() as u32).to_le_bytes().to_vec();
-        frame.extend_from_slice(&crc32c::crc32c(&body).to_le_bytes());
-        frame.extend_from_slice(&body);
+        let mut frame = Vec::new();
+        *previous = wal::encode_frame(previous, &body, &mut frame);
         frame
     }
 
@@ -414,12 +449,15 @@ mod tests {
     fn version_1_frames_still_read_with_an_empty_origin() {
         let dir = tempfile::tempdir().expect("tempdir");
         drop(open_with_origins(dir.path()));
-        let frames: Vec<u8> = (1..=50).flat_map(|seq| frame_v1(&record(seq))).collect();
+        let mut chain = wal::genesis(JOURNAL_NAME);
+        let frames: Vec<u8> = (1..=50)
+            .flat_map(|seq| frame_v1(&record(seq), &mut chain))
+            .collect();
         let file = OpenOptions::new()
             .write(true)
             .open(only_segment(dir.path()))
             .expect("opens");
-        file.write_all_at(&frames, 0)
+        file.write_all_at(&frames, wal::SEGMENT_HEADER_BYTES as u64)
             .expect("writes version 1 frames");
         let (mut journal, seen) = open_with_origins(dir.path());
         assert_eq!(
@@ -445,11 +483,11 @@ mod tests {
             journal.append(&record(seq), b"o").expect("appends");
         }
         journal.commit().expect("commits");
+        let mut body = vec![3];
+        record::encode(&record(11), b"o", &mut body);
+        let mut frame = Vec::new();
+        wal::encode_frame(&journal.last_hash(), &body, &mut frame);
         drop(journal);
-        let mut frame = frame_v1(&record(11));
-        frame[FRAME_HEADER_BYTES] = 3;
-        let crc = crc32c::crc32c(&frame[FRAME_HEADER_BYTES..]);
-        frame[4..8].copy_from_slice(&crc.to_le_bytes());
         let path = only_segment(dir.path());
         let end = fs::read(&path)
             .expect("reads")
@@ -462,5 +500,56 @@ mod tests {
         let (_, seen, recovery) = open(dir.path()).expect("cuts it as a torn tail");
         assert_eq!(seen.len(), 10);
         assert_eq!(recovery.torn_tail.map(|(_, at, _)| at), Some(end as u64));
+    }
+
+    #[test]
+    fn check_finds_a_removed_record_by_its_chain_and_its_numbering_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(dir.path(), 100, 10);
+        let path = only_segment(dir.path());
+        let bytes = fs::read(&path).expect("reads");
+        // Rewrite the segment without record 40, every frame with its own hash and a valid CRC.
+        let mut at = wal::SEGMENT_HEADER_BYTES;
+        let mut forged = wal::SEGMENT_MAGIC.to_vec();
+        let mut removed_at = 0;
+        while let Some(frame) = wal::read_frame(&bytes, at, usize::MAX >> 1).expect("frames") {
+            let record = decode_body(frame.body).expect("decodes").0;
+            if record.seq == 40 {
+                removed_at = forged.len();
+            } else {
+                let mut covered = frame.hash.to_vec();
+                covered.extend_from_slice(frame.body);
+                forged.extend_from_slice(&(frame.body.len() as u32).to_le_bytes());
+                forged.extend_from_slice(&crc32c::crc32c(&covered).to_le_bytes());
+                forged.extend_from_slice(&covered);
+            }
+            at += frame.frame_bytes;
+        }
+        forged.resize(bytes.len(), 0);
+        fs::write(&path, forged).expect("writes");
+        let mut seen = Vec::new();
+        let log = check(dir.path(), |index, _, record, _| {
+            seen.push((index, record.seq))
+        })
+        .expect("checks");
+        let found: Vec<(u64, u64, &str)> = log
+            .findings
+            .iter()
+            .map(|f| (f.at.offset, f.at.index, f.what.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (removed_at as u64, 40, wal::CHAIN_BREAK),
+                (
+                    removed_at as u64,
+                    40,
+                    "record: numbered 41 where 40 was due"
+                ),
+            ]
+        );
+        assert_eq!(seen.len(), 99);
+        assert_eq!(seen[39], (40, 41));
+        assert_eq!(log.last_index, 99);
     }
 }

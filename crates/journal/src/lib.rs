@@ -1,8 +1,9 @@
 //! Durability: the write-ahead journal of sequenced commands and the sequencer, its single writer; the session log
 //! of FIX messages and its single writer. Both logs share one mechanism, [`wal`].
 //!
-//! - [`wal`]: the write-ahead log itself: opaque CRC-framed records in preallocated segments, one fdatasync per
-//!   group commit, torn-tail recovery, corruption refused with file and offset. Two users, below.
+//! - [`wal`]: the write-ahead log itself: opaque CRC-framed, SHA-256 hash-chained records in preallocated
+//!   segments, one fdatasync per group commit, torn-tail recovery, corruption refused with file and offset;
+//!   [`wal::verify`], its read-only check (every finding with its position). Two users, below.
 //!   [`wal::reader`] reads a log read-only while its writer appends (the compliance queries), with its two users'
 //!   readers [`journal::reader`] and [`session_log::reader`].
 //! - [`journal`]: the first user (`journal-*.seg`): one record per sequenced command with its origin.

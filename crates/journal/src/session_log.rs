@@ -14,7 +14,9 @@
 //! `next_out: u64` (both ≥ 1), `period_start_s: i64`, `reports_through: u64`. Decoding is strict: an unknown version or kind, a bound exceeded, a record ending
 //! early or a trailing byte is an error, never a guess or a panic.
 //!
-//! Segments are named `sessionlog-<index of their first record, 20 digits>.seg`.
+//! Segments are named `sessionlog-<index of their first record, 20 digits>.seg`. The frames around the records are
+//! the write-ahead log's (CRC and hash chain, from `SHA-256("sessionlog")`); [`check`] is the read-only check of
+//! `fixvenue verify`.
 
 use std::path::{Path, PathBuf};
 
@@ -232,6 +234,43 @@ impl Record {
     }
 }
 
+/// The time of the record in `bytes` (every kind has one, after the session id), read without decoding the rest:
+/// what a reader that only needs the time (the seal of `fixvenue verify`) checks, without allocating.
+pub fn record_ts_ns(bytes: &[u8]) -> Result<i64, DecodeError> {
+    let mut reader = Reader { bytes, at: 0 };
+    if reader.byte()? != RECORD_VERSION {
+        return reader.fail("unknown record version");
+    }
+    if !(KIND_OUTGOING..=KIND_RESET).contains(&reader.byte()?) {
+        return reader.fail("unknown record kind");
+    }
+    let len = usize::from(reader.byte()?);
+    if len == 0 || len > SESSION_ID_BYTES_MAX {
+        return reader.fail("session id length out of bounds");
+    }
+    reader.take(len)?;
+    Ok(i64::from_le_bytes(reader.array()?))
+}
+
+/// Checks the session log in `dir` read-only ([`wal::verify::check`]): CRCs, the hash chain, and that every
+/// record starts like one; hands each such record's index, stored hash, time and bytes ([`Record::decode`] reads
+/// them) to `visit`. Never writes: safe while the venue runs.
+pub fn check(
+    dir: &Path,
+    mut visit: impl FnMut(u64, &wal::Hash, i64, &[u8]),
+) -> Result<wal::verify::LogCheck, OpenError> {
+    wal::verify::check(
+        dir,
+        SESSION_LOG_NAME,
+        SessionLogOptions::default().wal().body_bytes_max,
+        &mut |index, hash, body| {
+            let ts_ns = record_ts_ns(body).map_err(|error| error.to_string())?;
+            visit(index, hash, ts_ns, body);
+            Ok(())
+        },
+    )
+}
+
 /// A cursor over one record's bytes.
 struct Reader<'a> {
     bytes: &'a [u8],
@@ -386,6 +425,11 @@ impl SessionLog {
     /// The index of the last record appended (durable or not); 0 for an empty log.
     pub fn last_index(&self) -> u64 {
         self.wal.last_index()
+    }
+
+    /// The chain hash of the last record appended or recovered ([`wal::genesis`] of the log when empty).
+    pub fn last_hash(&self) -> wal::Hash {
+        self.wal.last_hash()
     }
 
     /// The index of the last record made durable by a commit.

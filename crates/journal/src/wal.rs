@@ -1,18 +1,31 @@
-//! A write-ahead log: opaque records, CRC-framed, appended to preallocated segment files, made durable by a group
-//! commit that ends with one fdatasync. The journal of sequenced commands is one user; the session log will be the
-//! second (one mechanism, two logs).
+//! A write-ahead log: opaque records, CRC-framed and hash-chained, appended to preallocated segment files, made
+//! durable by a group commit that ends with one fdatasync. The journal of sequenced commands and the session log
+//! are its two users (one mechanism, two logs).
 //!
-//! Frame: `len: u32 LE` (bytes after the header), `crc32c: u32 LE` (of those bytes), then the body (the user's
-//! record, which starts with the user's own version byte). A zero length marks the end of the written part of a
-//! segment: segments are filled with zeros when created, so that a later fdatasync only flushes data, never block
-//! allocation.
+//! Format 2 (this one). A segment starts with [`SEGMENT_MAGIC`] (8 bytes: `FXVWAL`, 0, the format number 2), then
+//! frames. Frame: `len: u32 LE` (bytes of the body), `crc32c: u32 LE` (of the chain hash and the body), `hash:
+//! [u8; 32]`, then the body (the user's record, which starts with the user's own version byte). A zero length
+//! marks the end of the written part of a segment: segments are filled with zeros when created, so that a later
+//! fdatasync only flushes data, never block allocation.
+//!
+//! Hash chain: a record's `hash` is `SHA-256(hash of the previous record || body)`; the first record of the log
+//! chains from the genesis value `SHA-256(log name)` (`SHA-256("journal")`, `SHA-256("sessionlog")`, see
+//! [`genesis`]). The chain runs on across segments. An edited record breaks its own link (its CRC, if the editor
+//! did not fix it, else its hash); a removed or reordered one breaks the link of the record after it. Someone who
+//! rewrites every hash from the edit to the end is caught only against a hash exported earlier (a seal).
+//!
+//! Format 1 (before the chain: no segment header, 8-byte frame header) is refused on open with a message that
+//! says so; it is never read as format 2, nor format 2 as format 1 (the magic read as a length is impossible).
 //!
 //! Records are numbered 1, 2, 3, ... in the order appended (their *index*); the log keeps no number in the frame,
 //! the position is the number. Segments are named `<name>-<index of their first record, 20 digits>.seg`. A commit
 //! that crosses into a new segment syncs the old one before it writes the new one, so only the last segment can
-//! ever hold a torn write. A torn write is at most one commit long ([`COMMIT_BYTES_MAX`]): damage closer than that to
-//! the end of the written data of the last segment is a torn tail and is cut; damage further back is corruption, and
-//! opening refuses with the file and the byte offset.
+//! ever hold a torn write. A torn write is at most one commit long ([`COMMIT_BYTES_MAX`]): damage (a bad length,
+//! CRC or chain link) closer than that to the end of the written data of the last segment is a torn tail and is
+//! cut; damage further back is corruption, and opening refuses with the file and the byte offset.
+//!
+//! [`read_frame`] is the one frame parser: [`Wal::open`], the read-only checker [`verify`] and any other reader
+//! of the segments go through it, and check the chain with [`chain_hash`].
 //!
 //! Invariant: nothing is durable before [`Wal::commit`] returns; after a failed commit the log refuses everything
 //! (fail closed).
@@ -21,8 +34,19 @@ use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-/// Bytes of a frame's header: length and CRC.
-pub const FRAME_HEADER_BYTES: usize = 8;
+use sha2::{Digest, Sha256};
+
+/// The first bytes of every segment of format 2: `FXVWAL`, 0, the format number. Read as a format 1 frame length
+/// it is over a gigabyte, so neither format is ever taken for the other.
+pub const SEGMENT_MAGIC: [u8; 8] = *b"FXVWAL\x00\x02";
+/// Bytes before a segment's first frame.
+pub const SEGMENT_HEADER_BYTES: usize = SEGMENT_MAGIC.len();
+/// Bytes of a chain hash (SHA-256).
+pub const HASH_BYTES: usize = 32;
+/// A link of the hash chain.
+pub type Hash = [u8; HASH_BYTES];
+/// Bytes of a frame's header: length, CRC and chain hash.
+pub const FRAME_HEADER_BYTES: usize = 8 + HASH_BYTES;
 /// The most bytes one group commit writes; users commit before a batch grows past it.
 pub const COMMIT_BYTES_MAX: usize = 1 << 20;
 /// The default segment size.
@@ -60,6 +84,8 @@ pub enum OpenError {
         offset: u64,
         reason: String,
     },
+    #[error("{name} segment {path}: {FOREIGN_SEGMENT}; refusing to start")]
+    OldFormat { name: &'static str, path: PathBuf },
     #[error("{path}: not a {name} segment name ({name}-<20 digits>.seg)")]
     BadName { name: &'static str, path: PathBuf },
     #[error("{dir}: more than {SEGMENTS_MAX} {name} segments")]
@@ -94,6 +120,8 @@ pub enum CommitError {
 pub struct WalRecovery {
     pub records: u64,
     pub last_index: u64,
+    /// The chain hash of the last record ([`genesis`] for an empty log).
+    pub last_hash: Hash,
     /// A torn write at the tail that was cut off: the segment, the offset of the cut and the bytes zeroed.
     pub torn_tail: Option<(PathBuf, u64, u64)>,
 }
@@ -110,6 +138,8 @@ pub struct Wal {
     pending: Vec<u8>,
     pending_ends: Vec<usize>,
     last_index: u64,
+    /// The chain hash of the record at `last_index`.
+    last_hash: Hash,
     durable_index: u64,
     failed: Option<String>,
 }
@@ -157,12 +187,84 @@ fn list_segments(dir: &Path, name: &'static str) -> Result<Vec<(u64, PathBuf)>, 
     Ok(segments)
 }
 
-/// The body of the frame at `at` and the frame's length; `None` at a zero length or the end of the bytes.
-fn read_frame(
+/// The hash the chain starts from in the log named `name`: `SHA-256(name)`.
+pub fn genesis(name: &str) -> Hash {
+    Sha256::digest(name.as_bytes()).into()
+}
+
+/// The chain hash of a record with this `body` after a record whose hash is `previous`:
+/// `SHA-256(previous || body)`.
+pub fn chain_hash(previous: &Hash, body: &[u8]) -> Hash {
+    Sha256::new()
+        .chain_update(previous)
+        .chain_update(body)
+        .finalize()
+        .into()
+}
+
+/// What a segment's first bytes say about its format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SegmentStart {
+    /// [`SEGMENT_MAGIC`]: frames start at [`SEGMENT_HEADER_BYTES`].
+    Format2,
+    /// Nothing but zeros (or a shorter file): a segment whose creation a crash interrupted, or one being created.
+    Blank,
+    /// Anything else: a segment of format 1 (before the hash chain) or a foreign file.
+    Foreign,
+}
+
+/// Classifies a segment by its first bytes (all of it, for [`SegmentStart::Blank`]).
+pub fn segment_start(bytes: &[u8]) -> SegmentStart {
+    if bytes.starts_with(&SEGMENT_MAGIC) {
+        SegmentStart::Format2
+    } else if bytes.iter().all(|&byte| byte == 0) {
+        SegmentStart::Blank
+    } else {
+        SegmentStart::Foreign
+    }
+}
+
+/// The reason given for a segment that does not start with [`SEGMENT_MAGIC`].
+pub const FOREIGN_SEGMENT: &str = "no format 2 segment header: written by a fixvenue from before the hash chain \
+     (format 1) or not a log segment; this version reads only format 2 (keep the old data dir for the old \
+     version's tools and start this one on a new data dir)";
+
+/// One frame as read: its stored chain hash, its body and its length in bytes (header included).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Frame<'a> {
+    pub hash: &'a Hash,
+    pub body: &'a [u8],
+    pub frame_bytes: usize,
+}
+
+/// Why [`read_frame`] found no frame at an offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameError {
+    /// The length is zero-free but impossible (over the body limit or past the end of the bytes): nothing after it
+    /// can be located.
+    Length(usize),
+    /// The length is possible but the CRC does not match: the frame's bytes are damaged; the next frame would start
+    /// `frame_bytes` further on if the length itself is right.
+    Crc { frame_bytes: usize },
+}
+
+impl std::fmt::Display for FrameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FrameError::Length(len) => write!(f, "frame length {len} is impossible"),
+            FrameError::Crc { .. } => f.write_str("CRC mismatch"),
+        }
+    }
+}
+
+/// The frame at `at` of a segment's `bytes` (frames start at [`SEGMENT_HEADER_BYTES`]); `None` at a zero length
+/// or where no whole header fits. Checks the length and the CRC, not the chain (that needs the previous frame:
+/// [`chain_hash`]). The one frame parser of the log.
+pub fn read_frame(
     bytes: &[u8],
     at: usize,
     body_bytes_max: usize,
-) -> Result<Option<(&[u8], usize)>, String> {
+) -> Result<Option<Frame<'_>>, FrameError> {
     if at + FRAME_HEADER_BYTES > bytes.len() {
         return Ok(None);
     }
@@ -171,15 +273,38 @@ fn read_frame(
         return Ok(None);
     }
     if len > body_bytes_max || at + FRAME_HEADER_BYTES + len > bytes.len() {
-        return Err(format!("frame length {len} is impossible"));
+        return Err(FrameError::Length(len));
     }
     let crc = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().expect("4 bytes"));
-    let body = &bytes[at + FRAME_HEADER_BYTES..at + FRAME_HEADER_BYTES + len];
-    if crc32c::crc32c(body) != crc {
-        return Err("CRC mismatch".into());
+    let covered = &bytes[at + 8..at + FRAME_HEADER_BYTES + len];
+    let frame_bytes = FRAME_HEADER_BYTES + len;
+    if crc32c::crc32c(covered) != crc {
+        return Err(FrameError::Crc { frame_bytes });
     }
-    Ok(Some((body, FRAME_HEADER_BYTES + len)))
+    let (hash, body) = covered.split_at(HASH_BYTES);
+    Ok(Some(Frame {
+        hash: hash.try_into().expect("32 bytes"),
+        body,
+        frame_bytes,
+    }))
 }
+
+/// Appends the frame of `body` after a record whose hash is `previous` to `out` and returns the frame's hash: what
+/// [`Wal::append`] writes, for tools and tests that write segments themselves.
+pub fn encode_frame(previous: &Hash, body: &[u8], out: &mut Vec<u8>) -> Hash {
+    let hash = chain_hash(previous, body);
+    let mut crc = crc32c::crc32c(&hash);
+    crc = crc32c::crc32c_append(crc, body);
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc.to_le_bytes());
+    out.extend_from_slice(&hash);
+    out.extend_from_slice(body);
+    hash
+}
+
+/// The reason given for a frame whose stored hash is not the chain's next link.
+pub const CHAIN_BREAK: &str =
+    "hash chain broken: the record's hash is not SHA-256 of the previous hash and its body";
 
 /// What [`Wal::open`] hands each record to: its index and body; `Err(reason)` refuses it as damage.
 type Apply<'a> = dyn FnMut(u64, &[u8]) -> Result<(), String> + 'a;
@@ -191,22 +316,27 @@ struct ScanEnd {
     bad: Option<String>,
 }
 
-/// Hands every valid record of a segment to `apply` with its index, counting from `last_index`.
+/// Hands every valid record of a segment to `apply` with its index, counting from `last_index` and checking the
+/// chain from `last_hash` (both advanced past every record accepted).
 fn scan_segment(
     bytes: &[u8],
     body_bytes_max: usize,
-    last_index: &mut u64,
+    (last_index, last_hash): (&mut u64, &mut Hash),
     apply: &mut Apply<'_>,
 ) -> ScanEnd {
-    let mut at = 0;
+    let mut at = SEGMENT_HEADER_BYTES;
     loop {
         let bad = match read_frame(bytes, at, body_bytes_max) {
             Ok(None) => None,
-            Err(reason) => Some(reason),
-            Ok(Some((body, frame_bytes))) => match apply(*last_index + 1, body) {
+            Err(error) => Some(error.to_string()),
+            Ok(Some(frame)) if *frame.hash != chain_hash(last_hash, frame.body) => {
+                Some(CHAIN_BREAK.into())
+            }
+            Ok(Some(frame)) => match apply(*last_index + 1, frame.body) {
                 Ok(()) => {
                     *last_index += 1;
-                    at += frame_bytes;
+                    *last_hash = *frame.hash;
+                    at += frame.frame_bytes;
                     continue;
                 }
                 Err(reason) => Some(reason),
@@ -217,6 +347,24 @@ fn scan_segment(
             bad,
         };
     }
+}
+
+/// Completes the last segment at open: its header (when a crash cut its creation short) and its zeros up to the
+/// segment size (when the file is shorter), durably.
+fn finish_segment(file: &File, options: &WalOptions) -> std::io::Result<()> {
+    let mut on_disk = [0u8; SEGMENT_HEADER_BYTES];
+    let read = file.read_at(&mut on_disk, 0)?;
+    let len = file.metadata()?.len();
+    if len < options.segment_bytes {
+        write_zeros(file, len, options.segment_bytes)?;
+    }
+    if read < SEGMENT_HEADER_BYTES || on_disk != SEGMENT_MAGIC {
+        file.write_all_at(&SEGMENT_MAGIC, 0)?;
+    }
+    if len < options.segment_bytes || on_disk != SEGMENT_MAGIC {
+        file.sync_all()?;
+    }
+    Ok(())
 }
 
 /// Writes zeros over `[from, to)` of `file`.
@@ -244,6 +392,7 @@ fn create_segment(
         .create_new(true)
         .open(&path)?;
     write_zeros(&file, 0, options.segment_bytes)?;
+    file.write_all_at(&SEGMENT_MAGIC, 0)?;
     // sync_all, not sync_data: the file's size is metadata and must survive a crash too.
     file.sync_all()?;
     File::open(dir)?.sync_all()?;
@@ -267,12 +416,16 @@ impl Wal {
         }
         fs::create_dir_all(dir).map_err(io_error(dir))?;
         let segments = list_segments(dir, options.name)?;
-        let mut recovery = WalRecovery::default();
+        let mut recovery = WalRecovery {
+            last_hash: genesis(options.name),
+            ..WalRecovery::default()
+        };
         if segments.is_empty() {
             let (file, path) = create_segment(dir, &options, 1).map_err(io_error(dir))?;
-            return Ok((Wal::at(dir, options, file, path, 0, 0), recovery));
+            let chain = (0, recovery.last_hash);
+            return Ok((Wal::at(dir, options, file, path, 0, chain), recovery));
         }
-        let mut last_index = 0;
+        let (mut last_index, mut last_hash) = (0, recovery.last_hash);
         let count = segments.len();
         for (position, (first_index, path)) in segments.into_iter().enumerate() {
             let corrupt = |path: PathBuf, offset: u64, reason: String| OpenError::Corrupt {
@@ -286,16 +439,29 @@ impl Wal {
                     format!("named for record {first_index} but the log is at {last_index}");
                 return Err(corrupt(path, 0, reason));
             }
-            let bytes = fs::read(&path).map_err(io_error(&path))?;
+            let is_last = position + 1 == count;
+            let mut bytes = fs::read(&path).map_err(io_error(&path))?;
+            match segment_start(&bytes) {
+                SegmentStart::Format2 => {}
+                // The last segment's creation was cut short by a crash: it holds nothing yet; finish it below.
+                SegmentStart::Blank if is_last => {
+                    bytes.clear();
+                    bytes.extend_from_slice(&SEGMENT_MAGIC);
+                }
+                SegmentStart::Blank | SegmentStart::Foreign => {
+                    let name = options.name;
+                    return Err(OpenError::OldFormat { name, path });
+                }
+            }
             let before = last_index;
-            let end = scan_segment(&bytes, options.body_bytes_max, &mut last_index, &mut apply);
+            let chain = (&mut last_index, &mut last_hash);
+            let end = scan_segment(&bytes, options.body_bytes_max, chain, &mut apply);
             recovery.records += last_index - before;
             let written_end = bytes
                 .iter()
                 .rposition(|&byte| byte != 0)
                 .map_or(0, |at| at as u64 + 1);
             let damaged = end.bad.is_some() || written_end > end.offset;
-            let is_last = position + 1 == count;
             let beyond_a_torn_write = written_end > end.offset + COMMIT_BYTES_MAX as u64;
             if damaged && (!is_last || beyond_a_torn_write) || !is_last && last_index < first_index
             {
@@ -317,14 +483,12 @@ impl Wal {
                 file.sync_data().map_err(io_error(&path))?;
                 recovery.torn_tail = Some((path.clone(), end.offset, written_end - end.offset));
             }
-            if (bytes.len() as u64) < options.segment_bytes {
-                write_zeros(&file, bytes.len() as u64, options.segment_bytes)
-                    .map_err(io_error(&path))?;
-                file.sync_all().map_err(io_error(&path))?;
-            }
+            finish_segment(&file, &options).map_err(io_error(&path))?;
             recovery.last_index = last_index;
+            recovery.last_hash = last_hash;
+            let chain = (last_index, last_hash);
             return Ok((
-                Wal::at(dir, options, file, path, end.offset, last_index),
+                Wal::at(dir, options, file, path, end.offset, chain),
                 recovery,
             ));
         }
@@ -337,19 +501,20 @@ impl Wal {
         file: File,
         path: PathBuf,
         offset: u64,
-        last_index: u64,
+        (last_index, last_hash): (u64, Hash),
     ) -> Wal {
         Wal {
             options,
             dir: dir.to_path_buf(),
             file,
             path,
-            write_offset: offset,
+            write_offset: offset.max(SEGMENT_HEADER_BYTES as u64),
             pending: Vec::with_capacity(
                 COMMIT_BYTES_MAX + FRAME_HEADER_BYTES + options.body_bytes_max,
             ),
             pending_ends: Vec::new(),
             last_index,
+            last_hash,
             durable_index: last_index,
             failed: None,
         }
@@ -358,6 +523,11 @@ impl Wal {
     /// The index of the last record appended (durable or not); 0 for an empty log.
     pub fn last_index(&self) -> u64 {
         self.last_index
+    }
+
+    /// The chain hash of the last record appended ([`genesis`] for an empty log).
+    pub fn last_hash(&self) -> Hash {
+        self.last_hash
     }
 
     /// The index of the last record made durable by a commit.
@@ -388,12 +558,14 @@ impl Wal {
                 max: self.options.body_bytes_max,
             });
         }
-        let body = &self.pending[start + FRAME_HEADER_BYTES..];
-        let (len, crc) = (body.len() as u32, crc32c::crc32c(body));
-        self.pending[start..start + 4].copy_from_slice(&len.to_le_bytes());
+        let hash = chain_hash(&self.last_hash, &self.pending[start + FRAME_HEADER_BYTES..]);
+        self.pending[start + 8..start + FRAME_HEADER_BYTES].copy_from_slice(&hash);
+        let crc = crc32c::crc32c(&self.pending[start + 8..]);
+        self.pending[start..start + 4].copy_from_slice(&(body_bytes as u32).to_le_bytes());
         self.pending[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
         self.pending_ends.push(self.pending.len());
         self.last_index += 1;
+        self.last_hash = hash;
         Ok(&self.pending[start + FRAME_HEADER_BYTES..])
     }
 
@@ -457,12 +629,13 @@ impl Wal {
             })?;
         self.file = file;
         self.path = path;
-        self.write_offset = 0;
+        self.write_offset = SEGMENT_HEADER_BYTES as u64;
         Ok(())
     }
 }
 
 pub mod reader;
+pub mod verify;
 
 #[cfg(test)]
 mod tests;

@@ -86,6 +86,11 @@ impl Db {
         })
     }
 
+    /// The names of the trees in the database.
+    pub(crate) fn tree_names(&self) -> Vec<sled::IVec> {
+        self.sled.tree_names()
+    }
+
     /// Opens (or creates) a tree in the middle of an operation, whose error its failure becomes.
     pub(crate) fn tree(&self, name: &str) -> Result<sled::Tree, sled::Error> {
         self.sled.open_tree(name)

@@ -250,6 +250,22 @@ impl SessionStore {
         }
     }
 
+    /// Every session the store holds sequence numbers or stored messages for, sorted (`fixvenue verify` compares
+    /// them with the session log's).
+    pub fn session_ids(&self) -> Result<Vec<String>, ReadError> {
+        let mut ids = std::collections::BTreeSet::new();
+        for item in self.seqnums.iter() {
+            let (key, _) = item?;
+            ids.insert(String::from_utf8_lossy(&key).into_owned());
+        }
+        for name in self.db.tree_names() {
+            if let Some(session) = name.strip_prefix(b"msgs/") {
+                ids.insert(String::from_utf8_lossy(session).into_owned());
+            }
+        }
+        Ok(ids.into_iter().collect())
+    }
+
     /// The stored failed Logons and lock-out of a session, `None` for a session never refused.
     pub fn auth(&self, session: &str) -> Result<Option<AuthState>, ReadError> {
         match self.auth.get(session.as_bytes())? {

@@ -209,15 +209,15 @@ fn an_undecodable_record_at_the_tail_is_cut_and_in_the_middle_refused() {
         log.append(&outgoing("s", seq, b"msg")).expect("appends");
     }
     log.commit().expect("commits");
+    let last_hash = log.last_hash();
     drop(log);
     let path = dir.path().join(format!("{SESSION_LOG_NAME}-{:020}.seg", 1));
     let bytes = fs::read(&path).expect("reads");
     let end = bytes.iter().rposition(|&byte| byte != 0).expect("data") + 1;
-    // A well-framed body that is no record (an unknown version) after the last record: a torn tail.
+    // A well-framed, well-chained body that is no record (an unknown version) after the last record: a torn tail.
     let body = [RECORD_VERSION + 1, 1, 2, 3];
-    let mut frame = (body.len() as u32).to_le_bytes().to_vec();
-    frame.extend_from_slice(&crc32c::crc32c(&body).to_le_bytes());
-    frame.extend_from_slice(&body);
+    let mut frame = Vec::new();
+    crate::wal::encode_frame(&last_hash, &body, &mut frame);
     let file = OpenOptions::new().write(true).open(&path).expect("opens");
     file.write_all_at(&frame, end as u64).expect("writes");
     let (_, seen, recovery) = open(dir.path()).expect("cuts the tail");
@@ -234,10 +234,13 @@ fn an_undecodable_record_at_the_tail_is_cut_and_in_the_middle_refused() {
     }
     log.commit().expect("commits");
     drop(log);
-    file.write_all_at(&[0x55], 10).expect("flips a byte");
+    let first_frame = crate::wal::SEGMENT_HEADER_BYTES as u64;
+    let in_the_body = first_frame + crate::wal::FRAME_HEADER_BYTES as u64 + 2;
+    file.write_all_at(&[0x55], in_the_body)
+        .expect("flips a byte");
     let error = open(dir.path()).err().expect("refuses to open");
     assert!(
-        matches!(&error, OpenError::Corrupt { path: bad, offset: 0, .. } if *bad == path),
+        matches!(&error, OpenError::Corrupt { path: bad, offset, .. } if *bad == path && *offset == first_frame),
         "{error}"
     );
 }
@@ -296,12 +299,19 @@ fn any_record() -> impl Strategy<Value = Record> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..Default::default() })]
 
-    /// Arbitrary bytes never panic the decoder; whatever decodes is a valid record that encodes back to them.
+    /// Arbitrary bytes never panic the decoder; whatever decodes is a valid record that encodes back to them, and
+    /// its time is what the time-only reader finds.
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let ts_ns = record_ts_ns(&bytes);
         if let Ok(record) = Record::decode(&bytes) {
             prop_assert_eq!(record.check(), Ok(()));
-            prop_assert_eq!(encode(&record), bytes);
+            prop_assert_eq!(&encode(&record), &bytes);
+            let expected = match &record {
+                Record::Outgoing(m) | Record::Incoming(m) | Record::Sent(m) => m.ts_ns,
+                Record::SeqNums(s) | Record::Reset(s) => s.ts_ns,
+            };
+            prop_assert_eq!(ts_ns, Ok(expected));
         }
     }
 
@@ -318,6 +328,11 @@ proptest! {
     #[test]
     fn every_valid_record_round_trips(record in any_record()) {
         prop_assert_eq!(record.check(), Ok(()));
+        let ts_ns = match &record {
+            Record::Outgoing(m) | Record::Incoming(m) | Record::Sent(m) => m.ts_ns,
+            Record::SeqNums(s) | Record::Reset(s) => s.ts_ns,
+        };
+        prop_assert_eq!(record_ts_ns(&encode(&record)), Ok(ts_ns));
         prop_assert_eq!(Record::decode(&encode(&record)), Ok(record));
     }
 }

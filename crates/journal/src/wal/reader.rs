@@ -27,7 +27,8 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::{
-    COMMIT_BYTES_MAX, FRAME_HEADER_BYTES, OpenError, SEGMENTS_MAX, list_segments, read_frame,
+    COMMIT_BYTES_MAX, FOREIGN_SEGMENT, FRAME_HEADER_BYTES, OpenError, SEGMENT_HEADER_BYTES,
+    SEGMENTS_MAX, SegmentStart, list_segments, read_frame, segment_start,
 };
 
 /// The bytes of a segment read into memory at once (the window grows to two whole frames if a frame is larger).
@@ -72,6 +73,12 @@ impl From<OpenError> for ReadError {
                 path,
                 offset,
                 reason,
+            },
+            OpenError::OldFormat { name, path } => ReadError::Corrupt {
+                name,
+                path,
+                offset: 0,
+                reason: FOREIGN_SEGMENT.into(),
             },
             OpenError::BadName { name, path } => ReadError::BadName { name, path },
             OpenError::TooManySegments { name, dir } => ReadError::TooManySegments { name, dir },
@@ -263,6 +270,13 @@ impl WalReader {
         }
         // Read-only: this reader never writes to a log.
         let file = File::open(&path).map_err(io(&path))?;
+        // A segment being created (zeros, its header not yet written) holds no record yet; one without the
+        // format 2 header is from before the hash chain, or not a segment.
+        let mut header = [0u8; SEGMENT_HEADER_BYTES];
+        let read = file.read_at(&mut header, 0).map_err(io(&path))?;
+        if segment_start(&header[..read]) == SegmentStart::Foreign {
+            return Err(self.corrupt(&path, 0, FOREIGN_SEGMENT));
+        }
         self.current = Some(Segment {
             first_index,
             path,
@@ -271,7 +285,7 @@ impl WalReader {
             window_start: 0,
         });
         self.next_segment += 1;
-        self.at = 0;
+        self.at = SEGMENT_HEADER_BYTES as u64;
         Ok(true)
     }
 
@@ -296,7 +310,8 @@ impl WalReader {
         }
         let start = (at - segment.window_start) as usize;
         Ok(read_frame(&segment.window, start, self.body_bytes_max)
-            .map(|frame| frame.map(|(_, n)| n)))
+            .map(|frame| frame.map(|frame| frame.frame_bytes))
+            .map_err(|error| error.to_string()))
     }
 
     /// Whether a later segment exists (listing the directory again when the known list is used up).
