@@ -102,7 +102,9 @@ mod tests {
             Err(ReadError::Corrupt { offset, reason, .. }) => {
                 assert_eq!(
                     offset,
-                    (crate::wal::FRAME_HEADER_BYTES + message(1).encoded_bytes()) as u64
+                    (crate::wal::SEGMENT_HEADER_BYTES
+                        + crate::wal::FRAME_HEADER_BYTES
+                        + message(1).encoded_bytes()) as u64
                 );
                 assert!(reason.contains("record 2"), "{reason}");
             }

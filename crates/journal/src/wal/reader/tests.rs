@@ -6,7 +6,7 @@ use std::fs::OpenOptions;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::super::{SEGMENT_BYTES_MIN, Wal, WalOptions};
+use super::super::{SEGMENT_BYTES_MIN, SEGMENT_HEADER_BYTES, Wal, WalOptions};
 use super::*;
 
 const NAME: &str = "testlog";
@@ -105,9 +105,10 @@ fn a_missing_dir_is_an_error_and_an_empty_log_has_no_records() {
 fn a_half_written_frame_at_the_tail_is_not_yet_visible() {
     let dir = tempfile::tempdir().expect("tempdir");
     drop(write(dir.path(), 1..=10));
-    let end: u64 = (1..=10)
-        .map(|i| (FRAME_HEADER_BYTES + body(i).len()) as u64)
-        .sum();
+    let end: u64 = SEGMENT_HEADER_BYTES as u64
+        + (1..=10)
+            .map(|i| (FRAME_HEADER_BYTES + body(i).len()) as u64)
+            .sum::<u64>();
     let last = segments(dir.path()).pop().expect("a segment");
     // A header promising 100 bytes, and only 3 of them: a commit the writer is in the middle of.
     let mut torn = 100u32.to_le_bytes().to_vec();
@@ -122,9 +123,10 @@ fn damage_before_the_tail_is_an_error_with_its_segment_and_offset() {
     let dir = tempfile::tempdir().expect("tempdir");
     drop(write(dir.path(), 1..=3_000));
     let first = segments(dir.path())[0].clone();
-    let offset: u64 = (1..=5)
-        .map(|i| (FRAME_HEADER_BYTES + body(i).len()) as u64)
-        .sum();
+    let offset: u64 = SEGMENT_HEADER_BYTES as u64
+        + (1..=5)
+            .map(|i| (FRAME_HEADER_BYTES + body(i).len()) as u64)
+            .sum::<u64>();
     // One byte of record 6's body flipped, in a segment that has a later one.
     write_at(&first, offset + FRAME_HEADER_BYTES as u64, &[0]);
     match read_all(dir.path()) {
