@@ -6,7 +6,7 @@
 //! the index to reach the log's durable tail. If the indexer stops (a sled error), the channel closes and the
 //! venue stops (fail closed): nothing is acknowledged that the index could not serve later.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, sync_channel};
 use std::thread::JoinHandle;
@@ -57,6 +57,9 @@ pub struct CatchUp {
     /// Per session, the journal sequence number through which its reports are logged (sessions never marked are
     /// absent: none of their reports is known to be logged).
     pub reports_through: HashMap<String, u64>,
+    /// The sessions the log has numbers of (a SeqNums or Reset record): every session that ever logged on or had a
+    /// message kept for it. A configured session absent here has never had anything logged.
+    pub numbered: HashSet<String>,
 }
 
 /// The session log's figures, observed by the indexer for each committed turn.
@@ -126,7 +129,13 @@ pub fn start(
     let mut failed = None;
     let mut indexed = 0;
     let mut reports_through: HashMap<String, u64> = HashMap::new();
+    let mut numbered: HashSet<String> = HashSet::new();
     let opened = SessionLog::open(&dir, SessionLogOptions::default(), |index, record| {
+        if let Record::SeqNums(numbers) | Record::Reset(numbers) = record
+            && !numbered.contains(&numbers.session_id)
+        {
+            numbered.insert(numbers.session_id.clone());
+        }
         if let Record::SeqNums(numbers) | Record::Reset(numbers) = record
             && numbers.reports_through > 0
         {
@@ -177,6 +186,7 @@ pub fn start(
         last_index: recovery.last_index,
         indexed,
         reports_through,
+        numbered,
     };
     let (sink, committed) = sync_channel(INDEX_QUEUE_TURNS);
     let writer = SessionLogWriter::start_with(log, WriterConfig::default(), Some(sink))

@@ -467,6 +467,20 @@ pub async fn start_with(
         .map(|s| catch_up.reports_through.get(&s.id).copied().unwrap_or(0))
         .collect();
     let rebuild_after = marks.iter().copied().min().unwrap_or(u64::MAX);
+    // A session the log has never numbered (new in the configuration, or away since before its first message) has
+    // no mark: only the commands of its current period are rebuilt for it, not the whole journal (a drop copy
+    // added to a venue with history gets that period's executions, as a late joiner does).
+    let since_ns: Vec<i64> = settings
+        .sessions
+        .iter()
+        .map(|s| {
+            if catch_up.numbered.contains(&s.id()) {
+                i64::MIN
+            } else {
+                rebuild_since_ns(&s.schedule, chrono::Utc::now())
+            }
+        })
+        .collect();
     // Replay: engine, gateway and trade log check in one pass over the journal.
     let journal_dir = journal_dir(&options.data_dir);
     let mut market = crate::metrics::Market::new(engine.instruments());
@@ -486,7 +500,7 @@ pub async fn start_with(
                 let trades = if record.seq > rebuild_after {
                     let trades = core.replay_reports(record, origin, events, &mut messages);
                     for (session, mut msg) in messages.drain(..) {
-                        if record.seq > marks[session] {
+                        if record.seq > marks[session] && record.ts_ns >= since_ns[session] {
                             msg.routing.poss_resend = true;
                             rebuilt.push((session, record.seq, msg));
                         }
@@ -599,6 +613,23 @@ pub async fn start_with(
         metrics,
         done,
     })
+}
+
+/// Where the rebuild of a session never numbered starts: its current schedule period's start, or for a non-stop
+/// session (or one outside its hours) the start of the current UTC day, in nanoseconds since the Unix epoch.
+fn rebuild_since_ns(
+    schedule: &session::config::Schedule,
+    now: chrono::DateTime<chrono::Utc>,
+) -> i64 {
+    let day_start = now
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .map_or(0, |t| t.and_utc().timestamp());
+    let start_s = match session::schedule::period(schedule, now) {
+        Some(period) if period.start_s > 0 => period.start_s,
+        _ => day_start,
+    };
+    start_s.saturating_mul(1_000_000_000)
 }
 
 /// Hands the reports rebuilt from the journal to their sessions (all disconnected: nothing is accepted yet), then

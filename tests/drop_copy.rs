@@ -62,7 +62,7 @@ struct Net {
     venue: VenueProcess,
     sessions: Vec<RecoveringSession>,
     /// Sessions kept disconnected on purpose.
-    away: [bool; 4],
+    away: Vec<bool>,
     dir: tempfile::TempDir,
 }
 
@@ -72,14 +72,19 @@ fn now() -> String {
 
 impl Net {
     fn start() -> Net {
+        Net::start_with(SESSIONS_CFG, &NAMES)
+    }
+
+    /// A venue with the sessions of `cfg`, and a client for each of `names` (in that order).
+    fn start_with(cfg: &str, names: &[&str]) -> Net {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = dir.path().join("sessions.cfg");
-        std::fs::write(&cfg, SESSIONS_CFG).unwrap();
-        let venue = VenueProcess::start(&cfg, &dir.path().join("data"));
+        let path = dir.path().join("sessions.cfg");
+        std::fs::write(&path, cfg).unwrap();
+        let venue = VenueProcess::start(&path, &dir.path().join("data"));
         Net {
             venue,
-            sessions: NAMES.iter().map(|n| RecoveringSession::new(n)).collect(),
-            away: [false; 4],
+            sessions: names.iter().map(|n| RecoveringSession::new(n)).collect(),
+            away: vec![false; names.len()],
             dir,
         }
     }
@@ -137,10 +142,10 @@ impl Net {
     /// Sends `35=msg_type|body` from session `i` and waits for an answer naming `cl_ord_id`.
     fn send(&mut self, i: usize, msg_type: &str, body: &str, cl_ord_id: &str) {
         self.sessions[i].send_text(msg_type, body);
-        self.until(
-            &format!("{} gets an answer for {cl_ord_id}", NAMES[i]),
-            |n| n.received(i, cl_ord_id),
-        );
+        let name = self.sessions[i].sender().to_string();
+        self.until(&format!("{name} gets an answer for {cl_ord_id}"), |n| {
+            n.received(i, cl_ord_id)
+        });
     }
 
     fn order(&mut self, i: usize, id: &str, side: u8, qty: u32, price: u32) {
@@ -342,6 +347,95 @@ fn drop_copies_get_exactly_their_scope_across_a_disconnect_and_a_sigkill() {
             copies.len(),
             expected.len()
         );
+    }
+    if !violations.is_empty() {
+        net.fail(&violations.join("\n"));
+    }
+}
+
+/// A drop copy added to the configuration of a venue with history is not sent copies of the executions before its
+/// session period: start-up rebuilds for a session the log has never numbered only the commands of its current
+/// period (here a period that starts between the first trade and the restart), so it gets exactly the executions
+/// after it.
+#[test]
+fn a_drop_copy_added_later_gets_no_copies_from_before_its_period() {
+    const TRADING: &str = "\
+[DEFAULT]
+BeginString=FIX.4.4
+SenderCompID=FIXVENUE
+SocketAcceptAddress=127.0.0.1
+SocketAcceptPort=0
+NonStopSession=Y
+LogonTimeout=10
+LogoutTimeout=1
+HeartBtIntMin=1
+HeartBtIntMax=300
+
+[SESSION]
+TargetCompID=CLIENT1
+Accounts=ACC1
+
+[SESSION]
+TargetCompID=CLIENT2
+Accounts=ACC2
+";
+    let mut net = Net::start_with(TRADING, &["CLIENT1", "CLIENT2"]);
+    net.settle("START");
+    net.order(0, "OLD-B", 1, 1, 100);
+    net.order(1, "OLD-S", 2, 1, 100);
+    net.settle("TRADED");
+    net.venue.stop("TERM");
+    for s in &mut net.sessions {
+        s.disconnect();
+    }
+    // The drop copy's period starts at the next whole second but one, after the first trade.
+    let start = chrono::Utc::now() + chrono::TimeDelta::seconds(2);
+    let end = start - chrono::TimeDelta::seconds(1);
+    while chrono::Utc::now() < start + chrono::TimeDelta::milliseconds(1_100) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let cfg = format!(
+        "{TRADING}\n[SESSION]\nTargetCompID=DCNEW\nSessionRole=dropcopy\nDropCopyAccounts=*\nNonStopSession=N\n\
+         StartTime={}\nEndTime={}\n",
+        start.format("%H:%M:%S"),
+        end.format("%H:%M:%S")
+    );
+    let path = net.dir.path().join("sessions.cfg");
+    std::fs::write(&path, cfg).unwrap();
+    net.venue = VenueProcess::start(&path, &net.dir.path().join("data"));
+    net.sessions.push(RecoveringSession::new("DCNEW"));
+    net.away.push(false);
+    net.settle("RESTARTED");
+    net.order(0, "NEW-B", 1, 1, 100);
+    net.order(1, "NEW-S", 2, 1, 100);
+    net.settle("END");
+
+    let mut violations: Vec<String> = net
+        .sessions
+        .iter()
+        .flat_map(|s| s.violations.clone())
+        .collect();
+    let mut new_ids = BTreeSet::new();
+    let mut old_ids = BTreeSet::new();
+    for i in [0, 1] {
+        for (id, copies) in reports(&net.sessions[i]) {
+            match copies[0].get(11) {
+                Some(c) if c.starts_with("NEW-") => new_ids.insert(id),
+                Some(c) if c.starts_with("OLD-") => old_ids.insert(id),
+                _ => false,
+            };
+        }
+    }
+    assert_eq!(
+        (old_ids.len(), new_ids.len()),
+        (4, 4),
+        "an ack and a fill for each order: old {old_ids:?} new {new_ids:?}"
+    );
+    let got: BTreeSet<String> = reports(&net.sessions[2]).into_keys().collect();
+    if got != new_ids {
+        violations.push(format!(
+            "DCNEW got copies of {got:?}; expected exactly the executions after its period began: {new_ids:?} (before it: {old_ids:?})"
+        ));
     }
     if !violations.is_empty() {
         net.fail(&violations.join("\n"));
