@@ -403,7 +403,8 @@ Accounts=ACC2
     let path = net.dir.path().join("sessions.cfg");
     std::fs::write(&path, cfg).unwrap();
     net.venue = VenueProcess::start(&path, &net.dir.path().join("data"));
-    net.sessions.push(RecoveringSession::new("DCNEW"));
+    // It logs on without a reset, so it gets whatever the venue kept for it by the ordinary gap and resend.
+    net.sessions.push(RecoveringSession::without_reset("DCNEW"));
     net.away.push(false);
     net.settle("RESTARTED");
     net.order(0, "NEW-B", 1, 1, 100);

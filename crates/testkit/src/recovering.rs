@@ -107,6 +107,8 @@ pub struct RecoveringSession {
     pub trace: Vec<String>,
     started: Instant,
     connections: u64,
+    /// The first Logon asks for a reset (141=Y); off for a client that expects what the acceptor kept for it.
+    reset_first: bool,
 }
 
 impl RecoveringSession {
@@ -133,6 +135,16 @@ impl RecoveringSession {
             trace: Vec::new(),
             started: Instant::now(),
             connections: 0,
+            reset_first: true,
+        }
+    }
+
+    /// [`RecoveringSession::new`], but its first Logon does not reset: it starts at MsgSeqNum 1 and takes what the
+    /// acceptor kept for it by the ordinary gap and resend (a drop copy that joins late).
+    pub fn without_reset(sender: &str) -> RecoveringSession {
+        RecoveringSession {
+            reset_first: false,
+            ..RecoveringSession::new(sender)
         }
     }
 
@@ -190,7 +202,7 @@ impl RecoveringSession {
             "-- connected to {port} (connection {})",
             self.connections
         ));
-        let reset = if self.connections == 1 && self.sent.is_empty() {
+        let reset = if self.reset_first && self.connections == 1 && self.sent.is_empty() {
             "141=Y|"
         } else {
             ""
