@@ -7,8 +7,8 @@
 //!   lock), its flush, and the errors of both ([`db::OpenError`], [`db::WriteError`]). It never encodes or decodes
 //!   a record and knows nothing of sessions or trades.
 //! - [`sessions`]: the session store: every outgoing application message per session (for resend) and the
-//!   sequence numbers (the compliance log is the session log itself, never copied here), in trees it takes from the [`db::Db`]. It never opens or locks the database itself
-//!   and never touches the trade log.
+//!   sequence numbers (the compliance log is the session log itself, never copied here), in trees it takes from
+//!   the [`db::Db`]. It never opens or locks the database itself and never touches the trade log.
 //! - [`index`]: the session log's records applied to the session store's trees, behind the log, with the mark of
 //!   how far it got (so start-up brings sled up to the log's tail).
 //! - [`trades`]: the trade log, checked against the journal's replay at start-up, in a tree it takes from the
