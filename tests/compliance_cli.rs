@@ -5,9 +5,9 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use fixvenue::query::Direction;
 use journal::session_log::{Message, Record, SessionLog, SessionLogOptions};
 use store::db::Db;
-use store::sessions::Direction;
 
 fn fixvenue(args: &[&str], data_dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_fixvenue"))
@@ -28,7 +28,7 @@ fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).unwrap()
 }
 
-/// A message as the session log records it (the compliance log is indexed from there).
+/// A message as the session log (the compliance log) records it.
 fn log_record(direction: Direction, session: &str, frame: &[u8]) -> Record {
     let message = Message {
         session_id: session.into(),

@@ -4,9 +4,10 @@
 
 use std::path::Path;
 
+use fixvenue::query::{Direction, Logged};
 use session::auth::LOGON_FAILURES_MAX;
 use store::db::Db;
-use store::sessions::{Direction, SessionStore};
+use store::sessions::SessionStore;
 use testkit::blocking::Fix;
 use testkit::venue::VenueProcess;
 use testkit::{Client, Endpoint};
@@ -69,9 +70,8 @@ async fn refused_logons_leave_the_sequence_numbers_untouched() {
     venue.stop().await;
 
     // The compliance log keeps both refused Logons (password redacted), and nothing went out for them.
-    let store = SessionStore::open(&Db::open(data.path()).unwrap()).unwrap();
-    let log = store.log(1000).unwrap();
-    let text = |r: &store::sessions::LogRecord| String::from_utf8_lossy(&r.frame).into_owned();
+    let log = logged(data.path());
+    let text = |r: &Logged| String::from_utf8_lossy(&r.bytes).into_owned();
     let refused: Vec<_> = log
         .iter()
         .filter(|r| r.direction == Direction::In && text(r).contains("554=***"))
@@ -281,15 +281,13 @@ async fn a_client_certificate_logs_on_only_to_the_session_it_is_bound_to() {
     venue.stop().await;
 
     // The refused Logons are in the compliance log; the sessions' numbers moved only for the accepted ones.
-    let store = SessionStore::open(&Db::open(data.path()).unwrap()).unwrap();
-    let logons_in = store
-        .log(1000)
-        .unwrap()
+    let logons_in = logged(data.path())
         .iter()
         .filter(|r| {
-            r.direction == Direction::In && String::from_utf8_lossy(&r.frame).contains("35=A")
+            r.direction == Direction::In && String::from_utf8_lossy(&r.bytes).contains("35=A")
         })
         .count();
+    let store = SessionStore::open(&Db::open(data.path()).unwrap()).unwrap();
     assert_eq!(logons_in, cases.len());
     for comp_id in ["TLSC1", "TLSC2"] {
         let seq = store
@@ -316,4 +314,12 @@ async fn a_logon_from_an_address_not_allowed_is_disconnected_without_a_reply() {
     venue.stop().await;
     let store = SessionStore::open(&Db::open(data.path()).unwrap()).unwrap();
     assert_eq!(store.seqnums("FIX.4.4:FIXVENUE->CLIENT1").unwrap(), None);
+}
+
+/// The compliance log: every message of the session log under `data_dir`, in the order logged.
+fn logged(data_dir: &std::path::Path) -> Vec<Logged> {
+    fixvenue::query::messages(data_dir)
+        .expect("the session log opens")
+        .collect::<Result<_, _>>()
+        .expect("the session log reads")
 }

@@ -6,8 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use fixvenue::net::CONNECTIONS_PER_IP_MAX;
-use store::db::Db;
-use store::sessions::{Direction, SessionStore};
+use fixvenue::query::Direction;
 use testkit::{Client, Msg};
 
 mod support;
@@ -84,16 +83,18 @@ async fn shutdown_logs_out_and_numbers_and_messages_survive_a_restart() {
     venue.task.await.unwrap().unwrap();
 
     // The compliance log holds both directions, in order, with the password redacted.
-    let store = SessionStore::open(&Db::open(data.path()).unwrap()).unwrap();
-    let log = store.log(1000).unwrap();
+    let log: Vec<_> = fixvenue::query::messages(data.path())
+        .expect("the session log opens")
+        .collect::<Result<_, _>>()
+        .expect("the session log reads");
     assert!(
         log.iter().any(|r| r.direction == Direction::In)
             && log.iter().any(|r| r.direction == Direction::Out)
     );
-    assert!(log.windows(2).all(|w| w[0].time_us <= w[1].time_us));
+    assert!(log.windows(2).all(|w| w[0].ts_ns <= w[1].ts_ns));
     let text: Vec<String> = log
         .iter()
-        .map(|r| String::from_utf8_lossy(&r.frame).into_owned())
+        .map(|r| String::from_utf8_lossy(&r.bytes).into_owned())
         .collect();
     assert!(text.iter().all(|t| !t.contains("s3cret")));
     assert!(text.iter().any(|t| t.contains("554=***")));

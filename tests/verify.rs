@@ -211,7 +211,10 @@ async fn verify_passes_on_a_real_venue_and_finds_each_edit_with_its_position() {
         )),
         "{text}"
     );
-    assert!(text.contains("compliance log entries compared"), "{text}");
+    assert!(
+        text.contains("sessions' numbers and stored messages compared"),
+        "{text}"
+    );
     let journal_hash = last_hash(&text, "journal");
     last_hash(&text, "sessionlog");
     // One journal record an order at least (the venue journals more commands of its own).

@@ -264,6 +264,12 @@ impl Server {
         dict: Arc<Dictionary>,
         apps: &mut (dyn FnMut(usize, &SessionConfig) -> Box<dyn Application> + Send),
     ) -> Result<Server, ServeError> {
+        // Older versions kept a copy of every message in sled (`fixlog`); the session log is the compliance log.
+        if store.drop_retired_fixlog().map_err(ReadError::from)? {
+            tracing::info!(
+                "session store: dropped the retired fixlog tree (the compliance log is the session log)"
+            );
+        }
         let report = store.check()?;
         for session in &report.repaired {
             tracing::warn!(
@@ -274,7 +280,6 @@ impl Server {
         tracing::info!(
             sessions = report.sessions,
             messages = report.messages,
-            log_records = report.log_records,
             "session store checked"
         );
         // Group sessions by listen address; sessions sharing an address must share TLS settings.

@@ -1,8 +1,8 @@
 //! `fixvenue bench session`: the session layer end to end over loopback.
 //!
 //! A venue runs in-process on an ephemeral port with its store in a fresh directory; one client logs on and
-//! 1. pipelines TestRequests (each answered by a Heartbeat: decode, validate, session, store commit of the
-//!    sequence numbers and the compliance log, encode), 2. pipelines NewOrderSingles (each answered by a stored
+//! 1. pipelines TestRequests (each answered by a Heartbeat: decode, validate, session, session log commit
+//!    of the messages and sequence numbers, encode), 2. pipelines NewOrderSingles (each answered by a stored
 //!    BusinessMessageReject: the same plus the outgoing message store), 3. sends TestRequests one at a time and
 //!    times each round trip. Every answer is checked (type, TestReqID or RefSeqNum); a missing or wrong answer
 //!    fails the run.

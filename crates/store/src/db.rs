@@ -91,6 +91,11 @@ impl Db {
         self.sled.tree_names()
     }
 
+    /// Removes a tree and its records; false when there was none.
+    pub(crate) fn drop_tree(&self, name: &str) -> Result<bool, WriteError> {
+        Ok(self.sled.drop_tree(name)?)
+    }
+
     /// Opens (or creates) a tree in the middle of an operation, whose error its failure becomes.
     pub(crate) fn tree(&self, name: &str) -> Result<sled::Tree, sled::Error> {
         self.sled.open_tree(name)

@@ -1,16 +1,14 @@
-//! The session log's index in sled: what [`crate::sessions`] serves (stored messages for resend, sequence numbers,
-//! the compliance log), written behind the session log by one indexer, in large batches, off the acknowledgement
-//! path. The session log is the truth; this index is rebuilt from it.
+//! The session log's index in sled: what [`crate::sessions`] serves (stored messages for resend, sequence
+//! numbers), written behind the session log by one indexer, in large batches, off the acknowledgement path. The
+//! session log is the truth; this index is rebuilt from it. The compliance log is the session log itself (the
+//! compliance queries read its files); nothing of `Incoming` or `Sent` records is copied here.
 //!
 //! Each call to [`SessionStore::index`] takes consecutive records of the log and applies them: `Outgoing` to
-//! `msgs/<session>` (MsgSeqNum -> frame); every message to `fixlog`, in chunks of records (one sled value per
-//! [`LOG_CHUNK_BYTES`], keyed by the log index of its first record: sled's cost is per value, and the compliance
-//! log is read in order, never by key; a range indexed twice is written twice under the same keys when the
-//! chunks fall the same way, and reading skips a record whose log index it has already passed); `SeqNums` raise the stored numbers (the highest of each wins, so the order in
-//! which sessions' records reach the log does not matter); `Reset` clears the session's stored messages and sets
-//! the numbers. Last, the `meta` tree's `sessionlog` key is set to the last index applied: sled keeps the order of
-//! writes, so after a crash the mark never runs ahead of the data, and start-up re-applies from the mark (every
-//! write above is idempotent).
+//! `msgs/<session>` (MsgSeqNum -> frame); `SeqNums` raise the stored numbers (the highest of each wins, so the
+//! order in which sessions' records reach the log does not matter); `Reset` clears the session's stored messages
+//! and sets the numbers; `Incoming` and `Sent` are passed over. Last, the `meta` tree's `sessionlog` key is set
+//! to the last index applied: sled keeps the order of writes, so after a crash the mark never runs ahead of the
+//! data, and start-up re-applies from the mark (every write above is idempotent).
 //!
 //! It never: decides what is durable (the session log did), or reads the session log's files.
 
@@ -20,10 +18,7 @@ use journal::session_log::{Message, Record, SeqNums as LoggedSeqNums};
 use session::SeqNums;
 
 use crate::db::WriteError;
-use crate::sessions::{Direction, LOG_CHUNK_VERSION, ReadError, SessionStore, push_log_chunk};
-
-/// The most bytes of records in one `fixlog` chunk.
-pub const LOG_CHUNK_BYTES: usize = 16 * 1024;
+use crate::sessions::{ReadError, SessionStore};
 
 /// The `meta` key holding the index of the last session log record applied (big-endian u64).
 pub const SESSION_LOG_MARK: &[u8] = b"sessionlog";
@@ -45,18 +40,16 @@ impl SessionStore {
     pub fn index(&self, first_index: u64, records: &[Record]) -> Result<(), ReadError> {
         let mut messages: HashMap<&str, sled::Batch> = HashMap::new();
         let mut numbers: HashMap<&str, SeqNums> = HashMap::new();
-        let mut log = LogChunks::default();
-        for (index, record) in (first_index..).zip(records) {
+        for record in records {
             match record {
                 Record::Outgoing(message) => {
                     messages
                         .entry(message.session_id.as_str())
                         .or_default()
                         .insert(&message.msg_seq_num.to_be_bytes(), message_value(message));
-                    log.push(index, message, Direction::Out);
                 }
-                Record::Sent(message) => log.push(index, message, Direction::Out),
-                Record::Incoming(message) => log.push(index, message, Direction::In),
+                // The compliance log: read from the session log itself.
+                Record::Sent(_) | Record::Incoming(_) => {}
                 Record::SeqNums(logged) => {
                     let current = match numbers.get(logged.session_id.as_str()) {
                         Some(current) => Some(*current),
@@ -86,9 +79,6 @@ impl SessionStore {
         for (session, numbers) in numbers {
             self.put_seqnums(session, &numbers)?;
         }
-        self.fixlog()
-            .apply_batch(log.finish())
-            .map_err(WriteError::from)?;
         if let Some(last) = (first_index + records.len() as u64).checked_sub(1)
             && !records.is_empty()
         {
@@ -97,39 +87,6 @@ impl SessionStore {
                 .map_err(WriteError::from)?;
         }
         Ok(())
-    }
-}
-
-/// The `fixlog` values of one call: chunks of at most [`LOG_CHUNK_BYTES`], each under its first record's index.
-#[derive(Default)]
-struct LogChunks {
-    batch: sled::Batch,
-    chunk: Vec<u8>,
-    chunk_first: u64,
-}
-
-impl LogChunks {
-    fn push(&mut self, index: u64, message: &Message, direction: Direction) {
-        if self.chunk.len() >= LOG_CHUNK_BYTES {
-            self.cut();
-        }
-        if self.chunk.is_empty() {
-            self.chunk.push(LOG_CHUNK_VERSION);
-            self.chunk_first = index;
-        }
-        push_log_chunk(&mut self.chunk, index, &log_value(message, direction));
-    }
-
-    fn cut(&mut self) {
-        if !self.chunk.is_empty() {
-            let chunk = std::mem::take(&mut self.chunk);
-            self.batch.insert(&self.chunk_first.to_be_bytes(), chunk);
-        }
-    }
-
-    fn finish(mut self) -> sled::Batch {
-        self.cut();
-        self.batch
     }
 }
 
@@ -157,15 +114,6 @@ fn raised(current: Option<SeqNums>, logged: &LoggedSeqNums) -> SeqNums {
 
 fn message_value(message: &Message) -> Vec<u8> {
     crate::sessions::message_record(&message.bytes)
-}
-
-fn log_value(message: &Message, direction: Direction) -> Vec<u8> {
-    crate::sessions::encode_log_parts(
-        direction,
-        message.ts_ns.div_euclid(1_000),
-        &message.session_id,
-        &message.bytes,
-    )
 }
 
 #[cfg(test)]

@@ -1,11 +1,13 @@
-//! The session store (sled 0.34 under the data dir): per session the next incoming and outgoing MsgSeqNum, every
-//! outgoing application message by MsgSeqNum (for ResendRequests, across restarts), and the compliance log of
-//! every incoming and outgoing message with a microsecond timestamp and its direction.
+//! The session store (sled 0.34 under the data dir): per session the next incoming and outgoing MsgSeqNum and
+//! every outgoing application message by MsgSeqNum (for ResendRequests, across restarts). The compliance log of
+//! every message in and out is the session log itself (`journal::session_log`), which the compliance queries
+//! read directly; sled keeps no copy of it.
 //!
 //! Trees, taken from the [`Db`]: `seqnums` (session id -> [`SeqNums`] record), `auth` (session id -> failed
-//! Logons and lock-out expiry, [`AuthState`]), `msgs/<session id>` (MsgSeqNum, big-endian -> frame), `fixlog`
-//! (the log index of a record or chunk -> [`LogRecord`]s) and `meta`. Every record starts with a version byte.
-//! This module never opens or locks the database itself ([`crate::db`] does) and knows nothing of trades.
+//! Logons and lock-out expiry, [`AuthState`]), `msgs/<session id>` (MsgSeqNum, big-endian -> frame) and `meta`.
+//! Every record starts with a version byte. A `fixlog` tree left by an older version (a copy of every message) is
+//! dropped once at start-up ([`SessionStore::drop_retired_fixlog`]). This module never opens or locks the
+//! database itself ([`crate::db`] does) and knows nothing of trades.
 //!
 //! Durability: these trees are an index written behind the session log by [`crate::index`] (all but `auth`, which
 //! the connection writes and flushes when it changes); the session log is the truth, and start-up brings the index
@@ -15,28 +17,13 @@ use chrono::DateTime;
 use session::SeqNums;
 use session::auth::AuthState;
 
-use crate::db::{Db, OpenError, SESSION_ID_BYTES_MAX, WriteError};
+use crate::db::{Db, OpenError, WriteError};
 
 /// The version byte of every record this module writes.
 pub const RECORD_VERSION: u8 = 1;
 
-/// Whether a logged message came in or went out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    In,
-    Out,
-}
-
-/// One compliance log entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogRecord {
-    pub direction: Direction,
-    /// Microseconds since the Unix epoch.
-    pub time_us: i64,
-    pub session: String,
-    /// The message with passwords redacted.
-    pub frame: Vec<u8>,
-}
+/// The name of the tree older versions kept the compliance log in; [`SessionStore::drop_retired_fixlog`] drops it.
+pub const RETIRED_FIXLOG_TREE: &str = "fixlog";
 
 /// Errors of reading the session store, and of [`SessionStore::check`] (whose repairs and flush fail as `Io`).
 /// Writes fail with [`WriteError`] alone, opening with [`OpenError`].
@@ -60,7 +47,6 @@ impl From<WriteError> for ReadError {
 pub struct CheckReport {
     pub sessions: usize,
     pub messages: usize,
-    pub log_records: usize,
     /// Sessions whose stored messages ran past their next outgoing number; the number was raised so that no
     /// number is used twice.
     pub repaired: Vec<String>,
@@ -72,7 +58,6 @@ pub struct SessionStore {
     db: Db,
     seqnums: sled::Tree,
     auth: sled::Tree,
-    fixlog: sled::Tree,
     meta: sled::Tree,
 }
 
@@ -125,78 +110,6 @@ fn decode_seqnums(bytes: &[u8]) -> Option<SeqNums> {
     (seq.next_in >= 1 && seq.next_out >= 1).then_some(seq)
 }
 
-pub(crate) fn encode_log_parts(
-    direction: Direction,
-    time_us: i64,
-    session: &str,
-    frame: &[u8],
-) -> Vec<u8> {
-    let id = &session.as_bytes()[..session.len().min(SESSION_ID_BYTES_MAX)];
-    let mut out = Vec::with_capacity(12 + id.len() + frame.len());
-    out.push(RECORD_VERSION);
-    out.push(match direction {
-        Direction::In => b'I',
-        Direction::Out => b'O',
-    });
-    out.extend_from_slice(&time_us.to_be_bytes());
-    out.extend_from_slice(&(id.len() as u16).to_be_bytes());
-    out.extend_from_slice(id);
-    out.extend_from_slice(frame);
-    out
-}
-
-fn decode_log(bytes: &[u8]) -> Option<LogRecord> {
-    let (&version, rest) = bytes.split_first()?;
-    let (&direction, rest) = rest.split_first()?;
-    if version != RECORD_VERSION {
-        return None;
-    }
-    let direction = match direction {
-        b'I' => Direction::In,
-        b'O' => Direction::Out,
-        _ => return None,
-    };
-    let time_us = i64::from_be_bytes(rest.get(..8)?.try_into().ok()?);
-    let len = usize::from(u16::from_be_bytes(rest.get(8..10)?.try_into().ok()?));
-    let session = String::from_utf8(rest.get(10..10 + len)?.to_vec()).ok()?;
-    Some(LogRecord {
-        direction,
-        time_us,
-        session,
-        frame: rest[10 + len..].to_vec(),
-    })
-}
-
-/// The version byte of a `fixlog` value holding several records (the indexer's chunks): then, per record, its
-/// session log index (u64), its length (u32) and its version-1 encoding, integers big-endian.
-pub const LOG_CHUNK_VERSION: u8 = 2;
-
-/// Appends one record to a chunk started with [`LOG_CHUNK_VERSION`].
-pub(crate) fn push_log_chunk(chunk: &mut Vec<u8>, index: u64, record: &[u8]) {
-    chunk.extend_from_slice(&index.to_be_bytes());
-    chunk.extend_from_slice(&(record.len() as u32).to_be_bytes());
-    chunk.extend_from_slice(record);
-}
-
-/// The records of one `fixlog` value, with their session log index when they have one: a single record
-/// (version 1) or a chunk (version 2).
-fn decode_log_value(bytes: &[u8]) -> Option<Vec<(Option<u64>, LogRecord)>> {
-    match bytes.split_first()? {
-        (&RECORD_VERSION, _) => Some(vec![(None, decode_log(bytes)?)]),
-        (&LOG_CHUNK_VERSION, mut rest) => {
-            let mut out = Vec::new();
-            while !rest.is_empty() {
-                let index = u64::from_be_bytes(rest.get(..8)?.try_into().ok()?);
-                let len = u32::from_be_bytes(rest.get(8..12)?.try_into().ok()?) as usize;
-                out.push((Some(index), decode_log(rest.get(12..12 + len)?)?));
-                rest = &rest[12 + len..];
-            }
-            Some(out)
-        }
-        _ => None,
-    }
-}
-
 pub(crate) fn message_record(frame: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(frame.len() + 1);
     out.push(RECORD_VERSION);
@@ -211,17 +124,12 @@ impl SessionStore {
             db: db.clone(),
             seqnums: db.open_tree("seqnums")?,
             auth: db.open_tree("auth")?,
-            fixlog: db.open_tree("fixlog")?,
             meta: db.open_tree("meta")?,
         })
     }
 
     pub(crate) fn messages_tree(&self, session: &str) -> Result<sled::Tree, sled::Error> {
         self.db.tree(&format!("msgs/{session}"))
-    }
-
-    pub(crate) fn fixlog(&self) -> &sled::Tree {
-        &self.fixlog
     }
 
     pub(crate) fn meta(&self) -> &sled::Tree {
@@ -304,11 +212,6 @@ impl SessionStore {
         Ok(out)
     }
 
-    /// The compliance log, oldest first, at most `max` records.
-    pub fn log(&self, max: usize) -> Result<Vec<LogRecord>, ReadError> {
-        self.log_iter().take(max).collect()
-    }
-
     /// Start-up check: every record decodes, and no session has a stored message at or beyond its next
     /// outgoing number (raised if so, never lowered).
     pub fn check(&self) -> Result<CheckReport, ReadError> {
@@ -347,14 +250,6 @@ impl SessionStore {
                 ReadError::Corrupt(format!("auth record of {}", String::from_utf8_lossy(&key)))
             })?;
         }
-        for item in self.fixlog.iter() {
-            let (_, value) = item?;
-            decode_log_value(&value).ok_or_else(|| ReadError::Corrupt("fixlog record".into()))?;
-        }
-        for record in self.log_iter() {
-            record?;
-            report.log_records += 1;
-        }
         self.db.flush()?;
         Ok(report)
     }
@@ -363,32 +258,14 @@ impl SessionStore {
         self.db.flush()
     }
 
-    /// The compliance log, oldest first, one record at a time (read-only; memory stays bounded).
-    pub fn log_iter(&self) -> impl Iterator<Item = Result<LogRecord, ReadError>> + use<> {
-        // A range the indexer applied twice (after a crash) may sit in two chunks: a record whose session log
-        // index was already passed is skipped.
-        let mut passed = 0u64;
-        self.fixlog.iter().flat_map(move |item| {
-            let records = match item {
-                Err(e) => vec![Err(ReadError::from(e))],
-                Ok((_, value)) => match decode_log_value(&value) {
-                    Some(records) => records
-                        .into_iter()
-                        .filter(|(index, _)| match index {
-                            Some(i) if *i <= passed => false,
-                            Some(i) => {
-                                passed = *i;
-                                true
-                            }
-                            None => true,
-                        })
-                        .map(|(_, record)| Ok(record))
-                        .collect(),
-                    None => vec![Err(ReadError::Corrupt("fixlog record".into()))],
-                },
-            };
-            records.into_iter()
-        })
+    /// Drops the `fixlog` tree an older version kept (a copy of every message, now read from the session log
+    /// instead), freeing its space; true when there was one. Nothing reads it, so dropping it loses nothing.
+    pub fn drop_retired_fixlog(&self) -> Result<bool, WriteError> {
+        let dropped = self.db.drop_tree(RETIRED_FIXLOG_TREE)?;
+        if dropped {
+            self.db.flush()?;
+        }
+        Ok(dropped)
     }
 }
 
@@ -409,14 +286,13 @@ mod tests {
     }
 
     /// Writes the trees as the indexer does for one session: its stored messages (after dropping the earlier
-    /// ones on a reset), its numbers and compliance log records.
+    /// ones on a reset) and its numbers.
     fn put(
         store: &SessionStore,
         session: &str,
         numbers: Option<SeqNums>,
         reset: bool,
         messages: &[(u64, &[u8])],
-        log: &[LogRecord],
     ) {
         let msgs = store.messages_tree(session).unwrap();
         if reset {
@@ -428,33 +304,21 @@ mod tests {
         if let Some(numbers) = numbers {
             store.put_seqnums(session, &numbers).unwrap();
         }
-        for (id, r) in (1u64..).zip(log) {
-            let value = encode_log_parts(r.direction, r.time_us, &r.session, &r.frame);
-            store.fixlog.insert(id.to_be_bytes(), value).unwrap();
-        }
     }
 
     #[test]
-    fn seqnums_messages_and_log_round_trip_across_reopen() {
+    fn seqnums_and_messages_round_trip_across_reopen() {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = open(dir.path());
             assert_eq!(store.seqnums("S").unwrap(), None);
-            let log = LogRecord {
-                direction: Direction::Out,
-                time_us: 1_800_000_000_123_456,
-                session: "S".into(),
-                frame: b"8=FIX.4.4\x01".to_vec(),
-            };
             put(
                 &store,
                 "S",
                 Some(seq(3, 5)),
                 false,
                 &[(3, b"three"), (4, b"four")],
-                std::slice::from_ref(&log),
             );
-            assert_eq!(store.log(10).unwrap(), vec![log]);
         }
         let store = open(dir.path());
         assert_eq!(store.seqnums("S").unwrap(), Some(seq(3, 5)));
@@ -465,10 +329,7 @@ mod tests {
         assert_eq!(store.messages("S", 4, 4, 100).unwrap().len(), 1);
         assert_eq!(store.messages("S", 1, 10, 1).unwrap().len(), 1);
         let report = store.check().unwrap();
-        assert_eq!(
-            (report.sessions, report.messages, report.log_records),
-            (1, 2, 1)
-        );
+        assert_eq!((report.sessions, report.messages), (1, 2));
         assert!(report.repaired.is_empty());
     }
 
@@ -496,15 +357,8 @@ mod tests {
     fn reset_drops_stored_messages() {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path());
-        put(
-            &store,
-            "S",
-            Some(seq(1, 3)),
-            false,
-            &[(1, b"a"), (2, b"b")],
-            &[],
-        );
-        put(&store, "S", Some(seq(1, 1)), true, &[], &[]);
+        put(&store, "S", Some(seq(1, 3)), false, &[(1, b"a"), (2, b"b")]);
+        put(&store, "S", Some(seq(1, 1)), true, &[]);
         assert!(store.messages("S", 1, 10, 10).unwrap().is_empty());
     }
 
@@ -512,12 +366,48 @@ mod tests {
     fn check_raises_next_out_past_stored_messages_and_refuses_corrupt_records() {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path());
-        put(&store, "S", Some(seq(1, 2)), false, &[(7, b"x")], &[]);
+        put(&store, "S", Some(seq(1, 2)), false, &[(7, b"x")]);
         let report = store.check().unwrap();
         assert_eq!(report.repaired, vec!["S".to_string()]);
         assert_eq!(store.seqnums("S").unwrap().unwrap().next_out, 8);
         store.seqnums.insert("T", &b"\x09garbage"[..]).unwrap();
         assert!(matches!(store.check(), Err(ReadError::Corrupt(_))));
         assert!(matches!(store.seqnums("T"), Err(ReadError::Corrupt(_))));
+    }
+
+    #[test]
+    fn a_retired_fixlog_tree_is_dropped_once_and_the_other_trees_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = Db::open(dir.path()).unwrap();
+            let store = SessionStore::open(&db).unwrap();
+            put(&store, "S", Some(seq(2, 3)), false, &[(2, b"two")]);
+            // A data dir of an older version: its compliance log copy, in chunks.
+            let fixlog = db.tree(RETIRED_FIXLOG_TREE).unwrap();
+            for key in 1u64..=100 {
+                fixlog.insert(key.to_be_bytes(), vec![2u8; 4096]).unwrap();
+            }
+            db.flush().unwrap();
+        }
+        {
+            let store = open(dir.path());
+            assert!(store.drop_retired_fixlog().unwrap());
+            assert!(!store.drop_retired_fixlog().unwrap());
+        }
+        let store = open(dir.path());
+        assert!(
+            !store
+                .db
+                .tree_names()
+                .iter()
+                .any(|name| name.as_ref() == RETIRED_FIXLOG_TREE.as_bytes())
+        );
+        assert!(!store.drop_retired_fixlog().unwrap());
+        assert_eq!(store.seqnums("S").unwrap(), Some(seq(2, 3)));
+        assert_eq!(
+            store.messages("S", 1, 10, 10).unwrap(),
+            vec![(2, b"two".to_vec())]
+        );
+        assert_eq!(store.check().unwrap().messages, 1);
     }
 }
