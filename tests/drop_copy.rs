@@ -19,7 +19,10 @@ use testkit::Msg;
 use testkit::recovering::{RecoveringSession, State};
 use testkit::venue::VenueProcess;
 
-const SESSIONS_CFG: &str = "\
+/// The two trading sessions every test here has (a macro, so that `concat!` can add sessions to it).
+macro_rules! trading_cfg {
+    () => {
+        "\
 [DEFAULT]
 BeginString=FIX.4.4
 SenderCompID=FIXVENUE
@@ -38,7 +41,13 @@ Accounts=ACC1
 [SESSION]
 TargetCompID=CLIENT2
 Accounts=ACC2
+"
+    };
+}
 
+const SESSIONS_CFG: &str = concat!(
+    trading_cfg!(),
+    "
 [SESSION]
 TargetCompID=DCACC
 SessionRole=dropcopy
@@ -48,7 +57,8 @@ DropCopyAccounts=ACC1
 TargetCompID=DCALL
 SessionRole=dropcopy
 DropCopyAccounts=*
-";
+"
+);
 
 const CLIENT1: usize = 0;
 const CLIENT2: usize = 1;
@@ -359,26 +369,7 @@ fn drop_copies_get_exactly_their_scope_across_a_disconnect_and_a_sigkill() {
 /// after it.
 #[test]
 fn a_drop_copy_added_later_gets_no_copies_from_before_its_period() {
-    const TRADING: &str = "\
-[DEFAULT]
-BeginString=FIX.4.4
-SenderCompID=FIXVENUE
-SocketAcceptAddress=127.0.0.1
-SocketAcceptPort=0
-NonStopSession=Y
-LogonTimeout=10
-LogoutTimeout=1
-HeartBtIntMin=1
-HeartBtIntMax=300
-
-[SESSION]
-TargetCompID=CLIENT1
-Accounts=ACC1
-
-[SESSION]
-TargetCompID=CLIENT2
-Accounts=ACC2
-";
+    const TRADING: &str = trading_cfg!();
     let mut net = Net::start_with(TRADING, &["CLIENT1", "CLIENT2"]);
     net.settle("START");
     net.order(0, "OLD-B", 1, 1, 100);
