@@ -466,7 +466,6 @@ pub async fn start_with(
         .sessions()
         .map(|s| catch_up.reports_through.get(&s.id).copied().unwrap_or(0))
         .collect();
-    let rebuild_after = marks.iter().copied().min().unwrap_or(u64::MAX);
     // A session the log has never numbered (new in the configuration, or away since before its first message) has
     // no mark: only the commands of its current period are rebuilt for it, not the whole journal (a drop copy
     // added to a venue with history gets that period's executions, as a late joiner does).
@@ -481,6 +480,19 @@ pub async fn start_with(
             }
         })
         .collect();
+    // Which commands are built again at all: those after the lowest mark of a numbered session, and those of the
+    // earliest period of a never-numbered one (the per-session test below picks each session's own).
+    let rebuild_after = (0..marks.len())
+        .filter(|&s| since_ns[s] == i64::MIN)
+        .map(|s| marks[s])
+        .min()
+        .unwrap_or(u64::MAX);
+    let rebuild_since = since_ns
+        .iter()
+        .copied()
+        .filter(|&since| since != i64::MIN)
+        .min()
+        .unwrap_or(i64::MAX);
     // Replay: engine, gateway and trade log check in one pass over the journal.
     let journal_dir = journal_dir(&options.data_dir);
     let mut market = crate::metrics::Market::new(engine.instruments());
@@ -497,7 +509,7 @@ pub async fn start_with(
                 market.apply(record, origin, events);
                 // Reports of commands after a session's mark may never have been logged (a crash between the
                 // journal's commit and the session log's): built again, PossResend=Y, same ExecIDs.
-                let trades = if record.seq > rebuild_after {
+                let trades = if record.seq > rebuild_after || record.ts_ns >= rebuild_since {
                     let trades = core.replay_reports(record, origin, events, &mut messages);
                     for (session, mut msg) in messages.drain(..) {
                         if record.seq > marks[session] && record.ts_ns >= since_ns[session] {
