@@ -81,12 +81,8 @@ enum Command {
         /// The venue's data dir.
         #[arg(long, default_value = fixvenue::runtime::DATA_DIR_DEFAULT)]
         data_dir: PathBuf,
-        /// The session configuration the venue ran with, repeatable; default: the bundled one.
-        #[arg(long)]
-        sessions: Vec<PathBuf>,
-        /// The venue.toml the venue ran with; default: the bundled one.
-        #[arg(long)]
-        venue: Option<PathBuf>,
+        #[command(flatten)]
+        ran_with: RanWith,
         #[arg(long, value_enum, default_value = "json")]
         format: TradesFormatArg,
         /// Only trades whose match sequence number is at least this.
@@ -129,14 +125,8 @@ enum Command {
         /// Only messages whose Account (1) is this.
         #[arg(long, value_parser = parse_value)]
         account: Option<String>,
-        #[arg(long, value_enum, default_value = "fix")]
-        format: LogFormatArg,
-        /// Keep SOH between fields instead of writing `|`.
-        #[arg(long)]
-        soh: bool,
-        /// Write to this file, created mode 0600, instead of standard output.
-        #[arg(long)]
-        output: Option<PathBuf>,
+        #[command(flatten)]
+        out: MessagesOut,
     },
     /// Print one order's whole story in time order: every message in and out about it (its reports by OrderID,
     /// the client's requests by the ClOrdIDs of its chain) and the engine's side (the journaled commands about
@@ -148,20 +138,10 @@ enum Command {
         /// The venue's data dir.
         #[arg(long, default_value = fixvenue::runtime::DATA_DIR_DEFAULT)]
         data_dir: PathBuf,
-        /// The session configuration the venue ran with (for the replay), repeatable; default: the bundled one.
-        #[arg(long)]
-        sessions: Vec<PathBuf>,
-        /// The venue.toml the venue ran with (for the replay); default: the bundled one.
-        #[arg(long)]
-        venue: Option<PathBuf>,
-        #[arg(long, value_enum, default_value = "fix")]
-        format: LogFormatArg,
-        /// Keep SOH between fields instead of writing `|`.
-        #[arg(long)]
-        soh: bool,
-        /// Write to this file, created mode 0600, instead of standard output.
-        #[arg(long)]
-        output: Option<PathBuf>,
+        #[command(flatten)]
+        ran_with: RanWith,
+        #[command(flatten)]
+        out: MessagesOut,
     },
     /// Check the journal's and the session log's CRCs and hash chains, read-only (works while the venue runs) and
     /// print each finding with its position and a summary with each log's last hash. Exit status: 0 clean, 1
@@ -176,12 +156,8 @@ enum Command {
         /// Check the logs only: skip the trade log and sled checks (which need a stopped venue and copy sled).
         #[arg(long)]
         logs_only: bool,
-        /// Session configuration the venue runs with, for the journal's replay (as `serve`); default: bundled.
-        #[arg(long)]
-        sessions: Vec<PathBuf>,
-        /// Venue configuration the venue runs with (as `serve`); default: the bundled one.
-        #[arg(long)]
-        venue: Option<PathBuf>,
+        #[command(flatten)]
+        ran_with: RanWith,
     },
     /// Export a seal: each log's last record index and hash as of the end of a UTC day (or now), as JSON, after
     /// checking the logs as `verify` does (a damaged log is not sealed). Keep it where the venue cannot write.
@@ -196,6 +172,39 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+}
+
+/// The configuration the venue ran with, for a read-only replay of its journal (`trades`, `order`, `verify`).
+#[derive(clap::Args)]
+struct RanWith {
+    /// The session configuration the venue ran with (QuickFIX INI), repeatable; default: the bundled one.
+    #[arg(long)]
+    sessions: Vec<PathBuf>,
+    /// The venue.toml the venue ran with; default: the bundled one.
+    #[arg(long)]
+    venue: Option<PathBuf>,
+}
+
+impl From<RanWith> for fixvenue::replay::ReplayConfig {
+    fn from(ran_with: RanWith) -> Self {
+        fixvenue::replay::ReplayConfig {
+            sessions: ran_with.sessions,
+            venue: ran_with.venue,
+        }
+    }
+}
+
+/// How FIX messages are written out (`log`, `order`).
+#[derive(clap::Args)]
+struct MessagesOut {
+    #[arg(long, value_enum, default_value = "fix")]
+    format: LogFormatArg,
+    /// Keep SOH between fields instead of writing `|`.
+    #[arg(long)]
+    soh: bool,
+    /// Write to this file, created mode 0600, instead of standard output.
+    #[arg(long)]
+    output: Option<PathBuf>,
 }
 
 /// `fixvenue verify`'s exit status when something was found (2 when the check could not run).
@@ -237,10 +246,9 @@ fn main() -> ExitCode {
             data_dir,
             seal,
             logs_only,
-            sessions,
-            venue,
+            ran_with,
         } => {
-            let config = fixvenue::verify::store::ReplayConfig { sessions, venue };
+            let config = ran_with.into();
             return verify(&data_dir, seal.as_deref(), (!logs_only).then_some(&config));
         }
         Command::Serve {
@@ -271,14 +279,13 @@ fn main() -> ExitCode {
         } => certs(&out, &host, &client_name),
         Command::Trades {
             data_dir,
-            sessions,
-            venue,
+            ran_with,
             format,
             from_seq,
             symbol,
             output,
         } => {
-            let config = fixvenue::replay::ReplayConfig { sessions, venue };
+            let config = ran_with.into();
             let filter = store::export::TradeFilter { from_seq, symbol };
             trades(&data_dir, &config, &filter, format, output.as_deref())
         }
@@ -291,9 +298,7 @@ fn main() -> ExitCode {
             clordid,
             order_id,
             account,
-            format,
-            soh,
-            output,
+            out,
         } => {
             let filter = fixvenue::query::LogFilter {
                 from_ns: from,
@@ -304,20 +309,14 @@ fn main() -> ExitCode {
                 order_id,
                 account,
             };
-            log(&data_dir, &filter, format, soh, output.as_deref())
+            log(&data_dir, &filter, &out)
         }
         Command::Order {
             order_id,
             data_dir,
-            sessions,
-            venue,
-            format,
-            soh,
-            output,
-        } => {
-            let config = fixvenue::replay::ReplayConfig { sessions, venue };
-            order(&data_dir, &config, order_id, format, soh, output.as_deref())
-        }
+            ran_with,
+            out,
+        } => order(&data_dir, &ran_with.into(), order_id, &out),
         Command::Seal {
             data_dir,
             date,
@@ -539,19 +538,17 @@ fn query_result(result: Result<u64, fixvenue::query::QueryError>) -> anyhow::Res
 fn log(
     data_dir: &std::path::Path,
     filter: &fixvenue::query::LogFilter,
-    format: LogFormatArg,
-    soh: bool,
-    output: Option<&std::path::Path>,
+    how: &MessagesOut,
 ) -> anyhow::Result<()> {
     if let (Some(from), Some(to)) = (filter.from_ns, filter.to_ns) {
         anyhow::ensure!(from < to, "--from must be before --to");
     }
-    let mut out = export_output(output)?;
+    let mut out = export_output(how.output.as_deref())?;
     query_result(fixvenue::query::write_log(
         data_dir,
         filter,
-        log_format(format),
-        soh,
+        log_format(how.format),
+        how.soh,
         &mut out,
     ))
 }
@@ -560,17 +557,15 @@ fn order(
     data_dir: &std::path::Path,
     config: &fixvenue::replay::ReplayConfig,
     order_id: u64,
-    format: LogFormatArg,
-    soh: bool,
-    output: Option<&std::path::Path>,
+    how: &MessagesOut,
 ) -> anyhow::Result<()> {
-    let mut out = export_output(output)?;
+    let mut out = export_output(how.output.as_deref())?;
     query_result(fixvenue::query::order::write_order(
         data_dir,
         config,
         order_id,
-        log_format(format),
-        soh,
+        log_format(how.format),
+        how.soh,
         &mut out,
     ))
 }
@@ -579,7 +574,7 @@ fn order(
 fn verify(
     data_dir: &std::path::Path,
     seal: Option<&std::path::Path>,
-    store: Option<&fixvenue::verify::store::ReplayConfig>,
+    store: Option<&fixvenue::replay::ReplayConfig>,
 ) -> ExitCode {
     use fixvenue::verify;
     let report = seal

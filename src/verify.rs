@@ -153,7 +153,7 @@ fn check_log(position: usize, dir: &Path, visit: &mut Visit<'_>) -> Result<LogCh
 pub fn verify(
     data_dir: &Path,
     seal: Option<&Seal>,
-    store: Option<&store::ReplayConfig>,
+    store: Option<&crate::replay::ReplayConfig>,
 ) -> Result<Report, VerifyError> {
     let dirs = log_dirs(data_dir)?;
     let mut report = Report {

@@ -28,7 +28,7 @@ const MESSAGES_PAGE: usize = 4_096;
 /// The most store findings kept.
 const STORE_FINDINGS_MAX: usize = 100;
 
-pub use crate::replay::ReplayConfig;
+use crate::replay::ReplayConfig;
 
 /// What the store checks found.
 #[derive(Debug, Default)]
