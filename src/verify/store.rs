@@ -12,7 +12,7 @@
 
 use std::fs::File;
 use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use journal::session_log::Record;
 use store::db::{DB_DIR, Db};
@@ -48,27 +48,12 @@ impl StoreReport {
     }
 }
 
-/// A temporary directory, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(what: &str) -> std::io::Result<Scratch> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let dir = std::env::temp_dir().join(format!(
-            "fixvenue-verify-{what}-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir)?;
-        Ok(Scratch(dir))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A private temporary directory (mode 0700, a name no one can guess), removed on drop.
+fn scratch(what: &str) -> Result<tempfile::TempDir, VerifyError> {
+    tempfile::Builder::new()
+        .prefix(&format!("fixvenue-verify-{what}-"))
+        .tempdir()
+        .map_err(io(&std::env::temp_dir()))
 }
 
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
@@ -111,8 +96,8 @@ pub fn check(data_dir: &Path, config: &ReplayConfig) -> Result<StoreReport, Veri
         report.skipped = Some(format!("no session store (sled) in {}", data_dir.display()));
         return Ok(report);
     }
-    let scratch = Scratch::new("store").map_err(io(&std::env::temp_dir()))?;
-    if copy_store(data_dir, &scratch.0)?.is_none() {
+    let scratch = scratch("store")?;
+    if copy_store(data_dir, scratch.path())?.is_none() {
         report.skipped = Some(
             "sled is locked, most likely by the running venue: the trade log and sled checks need a stopped \
              venue (the log checks above do not)"
@@ -120,7 +105,7 @@ pub fn check(data_dir: &Path, config: &ReplayConfig) -> Result<StoreReport, Veri
         );
         return Ok(report);
     }
-    let db = Db::open(&scratch.0).map_err(|e| VerifyError::Store(format!("{e:#}")))?;
+    let db = Db::open(scratch.path()).map_err(|e| VerifyError::Store(format!("{e:#}")))?;
     check_trades(data_dir, config, &db, &mut report)?;
     check_index(data_dir, &db, &mut report)?;
     Ok(report)
@@ -181,8 +166,8 @@ fn check_index(data_dir: &Path, db: &Db, report: &mut StoreReport) -> Result<(),
     let mark = store
         .indexed_through()
         .map_err(|e| store_error("session store")(&e))?;
-    let scratch = Scratch::new("index").map_err(io(&std::env::temp_dir()))?;
-    let rebuilt_db = Db::open(&scratch.0).map_err(|e| store_error("rebuilding")(&e))?;
+    let scratch = scratch("index")?;
+    let rebuilt_db = Db::open(scratch.path()).map_err(|e| store_error("rebuilding")(&e))?;
     let rebuilt = SessionStore::open(&rebuilt_db).map_err(|e| store_error("rebuilding")(&e))?;
     let mut batch: Vec<Record> = Vec::with_capacity(REBUILD_BATCH_RECORDS);
     let mut first = 1;
