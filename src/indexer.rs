@@ -131,18 +131,16 @@ pub fn start(
     let mut reports_through: HashMap<String, u64> = HashMap::new();
     let mut numbered: HashSet<String> = HashSet::new();
     let opened = SessionLog::open(&dir, SessionLogOptions::default(), |index, record| {
-        if let Record::SeqNums(numbers) | Record::Reset(numbers) = record
-            && !numbered.contains(&numbers.session_id)
-        {
-            numbered.insert(numbers.session_id.clone());
-        }
-        if let Record::SeqNums(numbers) | Record::Reset(numbers) = record
-            && numbers.reports_through > 0
-        {
-            let through = reports_through
-                .entry(numbers.session_id.clone())
-                .or_default();
-            *through = (*through).max(numbers.reports_through);
+        if let Record::SeqNums(numbers) | Record::Reset(numbers) = record {
+            if !numbered.contains(&numbers.session_id) {
+                numbered.insert(numbers.session_id.clone());
+            }
+            if numbers.reports_through > 0 {
+                let through = reports_through
+                    .entry(numbers.session_id.clone())
+                    .or_default();
+                *through = (*through).max(numbers.reports_through);
+            }
         }
         if index <= mark || failed.is_some() {
             return;
