@@ -65,16 +65,6 @@ impl QueryError {
     }
 }
 
-/// The session log's directory under a data dir.
-pub fn session_log_dir(data_dir: &Path) -> PathBuf {
-    crate::indexer::session_log_dir(data_dir)
-}
-
-/// The journal's directory under a data dir.
-pub fn journal_dir(data_dir: &Path) -> PathBuf {
-    crate::runtime::journal_dir(data_dir)
-}
-
 /// Which way a message went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -131,7 +121,7 @@ pub fn messages(
     if !data_dir.is_dir() {
         return Err(QueryError::NoDataDir(data_dir.to_path_buf()));
     }
-    let reader = SessionLogReader::open(&session_log_dir(data_dir))?;
+    let reader = SessionLogReader::open(&crate::indexer::session_log_dir(data_dir))?;
     Ok(reader.filter_map(|item| match item {
         Ok((index, record)) => Logged::of(index, record).map(Ok),
         Err(e) => Some(Err(e)),
@@ -401,7 +391,7 @@ pub fn write_trades(
     }
     let mut writer = store::export::TradeWriter::new(format, out)?;
     let mut failed = None;
-    crate::replay::replay(&journal_dir(data_dir), config, |replayed| {
+    crate::replay::replay(&crate::runtime::journal_dir(data_dir), config, |replayed| {
         for trade in replayed.trades.iter().filter(|t| filter.matches(t)) {
             if let Err(e) = writer.write(trade) {
                 failed = Some(e);

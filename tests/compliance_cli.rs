@@ -44,7 +44,7 @@ fn log_record(direction: Direction, session: &str, frame: &[u8]) -> Record {
 
 /// Appends `records` to the session log of `data_dir` and commits them, as the venue's writer does.
 fn write_session_log(data_dir: &Path, records: &[Record]) {
-    let dir = fixvenue::query::session_log_dir(data_dir);
+    let dir = fixvenue::indexer::session_log_dir(data_dir);
     let (mut log, _) = SessionLog::open(&dir, SessionLogOptions::default(), |_, _| {}).unwrap();
     for record in records {
         log.append(record).unwrap();

@@ -195,7 +195,7 @@ pub fn write_order(
         .into_iter()
         .map(Entry::Message)
         .collect();
-    let engine = engine_entries(&super::journal_dir(data_dir), config, order_id)?;
+    let engine = engine_entries(&crate::runtime::journal_dir(data_dir), config, order_id)?;
     if entries.is_empty() && engine.is_empty() {
         return Err(QueryError::UnknownOrder(order));
     }

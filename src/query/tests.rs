@@ -193,7 +193,7 @@ fn lines_carry_time_direction_session_seq_and_the_message() {
 #[test]
 fn the_log_is_read_from_the_session_log_files_with_its_filters() {
     let data = tempfile::tempdir().expect("tempdir");
-    let dir = session_log_dir(data.path());
+    let dir = crate::indexer::session_log_dir(data.path());
     let (mut log, _) =
         SessionLog::open(&dir, SessionLogOptions::default(), |_, _| {}).expect("opens");
     let message = |session: &str, seq: u64, ts_ns: i64, bytes: Vec<u8>| Message {

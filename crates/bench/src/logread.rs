@@ -34,7 +34,7 @@ fn report(order_id: u64, seq: u64) -> Vec<u8> {
 
 /// Writes `records` ExecutionReports into the session log under `data_dir`, committing every 1,000.
 fn write(data_dir: &Path, records: u64) -> anyhow::Result<()> {
-    let dir = query::session_log_dir(data_dir);
+    let dir = fixvenue::indexer::session_log_dir(data_dir);
     let (mut log, _) = SessionLog::open(&dir, SessionLogOptions::default(), |_, _| {})?;
     for seq in 1..=records {
         let order_id = seq % ORDERS + 1;
@@ -67,7 +67,7 @@ pub fn run(records: u64, runs: u32) -> anyhow::Result<()> {
 
 fn measure(dir: &Path, records: u64, runs: u32) -> anyhow::Result<()> {
     write(dir, records)?;
-    let log_dir = query::session_log_dir(dir);
+    let log_dir = fixvenue::indexer::session_log_dir(dir);
     let mut reader_rates = Vec::new();
     let mut query_rates = Vec::new();
     let filter = LogFilter {
